@@ -1,0 +1,82 @@
+# kubeport: `make up` deploys the dev stack to minikube; `make test` checks everything offline.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STACK ?= dev
+MINIKUBE_PROFILE ?= minikube
+
+# Pulumi's local file backend inside the repo: no account, no login. An exported PULUMI_BACKEND_URL wins.
+export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi
+# The local backend encrypts secrets with a passphrase; the dev stack holds none, so empty is the default.
+# Export your own PULUMI_CONFIG_PASSPHRASE for stacks that keep tokens.
+export PULUMI_CONFIG_PASSPHRASE ?=
+# pulumi-docker-build (not the Docker CLI) does the build; keep BuildKit's output plain in CI logs.
+export BUILDKIT_PROGRESS ?= plain
+
+.PHONY: help venv dev-venv test lint typecheck unit up preview destroy stack preflight-pulumi preflight-minikube clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed ## create the virtualenv with the program's requirements
+
+dev-venv: $(VENV)/.installed-dev ## ... plus the test and lint tools
+
+test: dev-venv lint typecheck unit ## lint, type check and the whole test suite (offline)
+
+lint: dev-venv ## ruff: lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: dev-venv ## mypy --strict over the program, components, stacks and tests
+	$(BIN)/mypy
+
+unit: dev-venv ## the pytest suite
+	$(BIN)/python -m pytest
+
+preflight-pulumi:
+	@command -v pulumi >/dev/null 2>&1 || { \
+	  echo "kubeport: the Pulumi CLI is not installed."; \
+	  echo "  Install it (https://www.pulumi.com/docs/install/), e.g.: curl -fsSL https://get.pulumi.com | sh"; \
+	  echo "  then open a new shell and run 'make $(MAKECMDGOALS)' again."; exit 1; }
+
+preflight-minikube:
+	@command -v minikube >/dev/null 2>&1 || { \
+	  echo "kubeport: minikube is not installed."; \
+	  echo "  Install it (https://minikube.sigs.k8s.io/docs/start/), run 'minikube start', then 'make up' again."; \
+	  exit 1; }
+	@minikube status --profile $(MINIKUBE_PROFILE) >/dev/null 2>&1 || { \
+	  echo "kubeport: minikube profile '$(MINIKUBE_PROFILE)' is not running: run 'minikube start --profile $(MINIKUBE_PROFILE)'."; \
+	  exit 1; }
+
+stack: venv preflight-pulumi
+	@mkdir -p .pulumi
+	pulumi stack select --create $(STACK)
+
+# The image is built inside minikube's Docker (the seed's `eval $(minikube docker-env)`), so nothing is pushed.
+up: venv preflight-pulumi preflight-minikube stack ## deploy the dev stack to minikube (pulumi up)
+	eval "$$(minikube --profile $(MINIKUBE_PROFILE) docker-env)" && pulumi up --stack $(STACK)
+
+preview: venv preflight-pulumi stack ## show what `pulumi up` would change (STACK=dev by default)
+	pulumi preview --diff --stack $(STACK)
+
+destroy: venv preflight-pulumi ## delete the stack's resources (STACK=dev by default)
+	pulumi destroy --stack $(STACK)
+
+clean: ## remove the virtualenv and caches (keeps .pulumi state)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,30 @@
+"""kubeport: config -> platform -> image -> workload -> outputs. The target is chosen by stack config alone."""
+
+from pathlib import Path
+
+import pulumi
+
+import stacks
+from components import AppImage, AppImageArgs, WebApp, WebAppArgs
+
+settings = stacks.load_settings()
+platform = stacks.platform_for(settings)
+
+image = AppImage("app", AppImageArgs(context=Path(__file__).parent / "app", destination=platform.image))
+web = WebApp(
+    "web",
+    WebAppArgs(
+        platform=platform,
+        image=image.ref,
+        namespace=settings.namespace,
+        replicas=settings.replicas,
+        smoke_check=settings.smoke_check,
+    ),
+)
+
+pulumi.export("target", platform.target)
+pulumi.export("url", web.url)
+pulumi.export("namespace", web.namespace)
+pulumi.export("image", image.ref)
+for name, value in platform.outputs.items():
+    pulumi.export(name, value)

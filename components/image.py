@@ -1,0 +1,117 @@
+"""AppImage: builds the app's Docker image with pulumi-docker-build and says which reference to run."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_docker_build as docker_build
+
+from components.platform import ImageDestination
+
+
+def _ignore_patterns(context: Path) -> list[str]:
+    ignore_file = context / ".dockerignore"
+    if not ignore_file.exists():
+        return []
+    lines = (line.strip() for line in ignore_file.read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def _ignored(relpath: str, patterns: list[str]) -> bool:
+    """Docker's rule in short: the last matching pattern wins; `!pattern` re-includes."""
+    parts = relpath.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    ignored = False
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        body = pattern[1:] if negate else pattern
+        body = body.strip("/")
+        if any(fnmatch.fnmatchcase(p, body) for p in prefixes):
+            ignored = not negate
+    return ignored
+
+
+def context_files(context: Path) -> list[Path]:
+    """The files Docker sends as build context, in a stable order."""
+    patterns = _ignore_patterns(context)
+    files = []
+    for path in sorted(context.rglob("*")):
+        rel = path.relative_to(context).as_posix()
+        if path.is_file() and not _ignored(rel, patterns):
+            files.append(path)
+    return files
+
+
+def context_digest(context: Path) -> str:
+    """SHA-256 over the build context's paths, modes and contents: the image tag changes iff they do."""
+    digest = hashlib.sha256()
+    for path in context_files(context):
+        rel = path.relative_to(context).as_posix()
+        executable = "x" if path.stat().st_mode & 0o111 else "-"
+        digest.update(f"{rel}\0{executable}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class AppImageArgs:
+    """Inputs of AppImage."""
+
+    context: Path
+    """Directory holding the Dockerfile and the build context (the repo's `app/`)."""
+    destination: ImageDestination
+    """Registry, push or local load, credentials and platforms, from the Platform."""
+
+
+class AppImage(pulumi.ComponentResource):
+    """The app image, tagged by the content hash of its build context (never `latest`).
+
+    Pushed images are deployed by digest (`<repo>:<tag>@sha256:...`); a local build (minikube's
+    Docker) is deployed by its content-hash tag, which changes whenever the context does.
+    """
+
+    ref: pulumi.Output[str]
+    """The image reference the workload must run."""
+    tag: pulumi.Output[str]
+    """`<repository>:<content hash>`."""
+
+    def __init__(self, name: str, args: AppImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("kubeport:image:AppImage", name, None, opts)
+        dest = args.destination
+        tag = f"{dest.repository}:{context_digest(args.context)[:16]}"
+        registries = None
+        if dest.login is not None:
+            registries = [
+                docker_build.RegistryArgs(
+                    address=dest.login.address,
+                    username=dest.login.username,
+                    password=dest.login.password,
+                )
+            ]
+        # Explicit, like every provider here: it talks to the Docker daemon named by DOCKER_HOST
+        # (minikube's after `eval $(minikube docker-env)`), else the local one.
+        builder = docker_build.Provider(f"{name}-builder", opts=pulumi.ResourceOptions(parent=self))
+        image = docker_build.Image(
+            f"{name}-image",
+            docker_build.ImageArgs(
+                tags=[tag],
+                context=docker_build.BuildContextArgs(location=str(args.context)),
+                dockerfile=docker_build.DockerfileArgs(location=str(args.context / "Dockerfile")),
+                platforms=[docker_build.Platform(p) for p in dest.platforms] or None,
+                push=dest.push,
+                load=not dest.push,
+                registries=registries,
+                # Previews stay fast and need no Docker daemon; the tag is known without a build.
+                build_on_preview=False,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=builder),
+        )
+        # Read the tag back from the resource so the workload waits for the build to finish.
+        self.tag = image.tags.apply(lambda tags: (tags or [tag])[0])
+        # A pushed image runs by digest: `ref` is `<tag>@sha256:<digest>` once pushed.
+        self.ref = image.ref if dest.push else self.tag
+        self.register_outputs({"ref": self.ref, "tag": self.tag})

@@ -1,0 +1,81 @@
+"""The Platform: the small record a target hands the portable workload.
+
+Everything that legitimately differs between minikube, a bring-your-own cluster and a cloud lives
+here, and nothing else may: `WebApp` and `AppImage` read the target only through this record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
+PullPolicy = Literal["Always", "IfNotPresent", "Never"]
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """How the app's Service is reached from outside the cluster."""
+
+    service_type: ServiceType
+    """Kubernetes Service type."""
+    node_port: int | None = None
+    """Fixed node port for a NodePort Service; None lets Kubernetes choose (or is unused)."""
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    """Service annotations the cloud's load balancer controller reads."""
+    node_address: str | None = None
+    """Host or IP where a NodePort is reachable, when the target knows it."""
+    address_hint: str = ""
+    """Command that prints the address when it cannot be known at deploy time."""
+
+
+@dataclass(frozen=True)
+class RegistryLogin:
+    """Credentials for pushing the image; `password` is always a secret Output."""
+
+    address: str
+    """Registry host (and port) the credentials are for, e.g. docker.io."""
+    username: pulumi.Input[str]
+    """Registry user name."""
+    password: pulumi.Output[str]
+    """Registry password or token, secret."""
+
+
+@dataclass(frozen=True)
+class ImageDestination:
+    """Where the built image goes and how the cluster gets it."""
+
+    repository: str
+    """Image name without tag, e.g. docker.io/acme/kubeport or kubeport/web for a local build."""
+    push: bool
+    """True: push to `repository` and deploy by digest. False: load into the local Docker only."""
+    login: RegistryLogin | None = None
+    """Push credentials; None for a local build or an anonymous registry."""
+    platforms: tuple[str, ...] = ()
+    """Target platforms, e.g. ("linux/amd64",); empty builds for the builder's own platform."""
+
+
+@dataclass(frozen=True)
+class Platform:
+    """What one target provides; produced by `stacks.<target>.platform(settings)`."""
+
+    target: str
+    """The target's name (minikube, existing, eks, aks, gke)."""
+    provider: k8s.Provider
+    """Explicit Kubernetes provider for every Kubernetes object of the workload."""
+    image: ImageDestination
+    """Where the image is built to."""
+    exposure: Exposure
+    """How the Service is exposed."""
+    image_pull_policy: PullPolicy
+    """imagePullPolicy for the app's containers."""
+    rollout_timeout: str = "10m"
+    """How long Pulumi waits for the Deployment, Service and smoke Pod to become ready."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """Resources the workload must wait for (node pools, pull-right grants)."""
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    """Extra stack outputs the target adds (cluster, registry, kubeconfig)."""

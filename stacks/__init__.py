@@ -1,0 +1,39 @@
+"""Targets: each `stacks.<target>` module turns the validated settings into a Platform.
+
+Target modules are imported lazily, by name, so a stack loads only its own cloud SDK (or none).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pulumi
+from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
+
+from components.platform import Platform
+from stacks.config import NAMESPACE, ConfigError, Settings, parse
+
+
+def raw_config() -> dict[str, str]:
+    """Every config value the engine handed this program, by full key."""
+    values: dict[str, str] = {}
+    for source in (get_config_env(), CONFIG.get()):
+        values.update({str(k): str(v) for k, v in source.items()})
+    return values
+
+
+def load_settings() -> Settings:
+    """Read and validate the `kubeport:*` configuration; stop the program with one clear message if it is bad."""
+    raw = raw_config()
+    secret_keys = {k for k in raw if k.startswith(f"{NAMESPACE}:") and is_config_secret(k)}
+    try:
+        return parse(raw, secret_keys)
+    except ConfigError as err:
+        raise pulumi.RunError(f"kubeport stack {pulumi.get_stack()!r}: {err.message()}") from None
+
+
+def platform_for(settings: Settings) -> Platform:
+    """The Platform of the configured target, from its own module (imported only now)."""
+    module = importlib.import_module(f"stacks.{settings.target}")
+    platform: Platform = module.platform(settings)
+    return platform

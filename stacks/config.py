@@ -1,0 +1,445 @@
+"""The stack configuration model: every `kubeport:*` key, its type, default and meaning.
+
+`parse()` is pure: it turns the raw strings Pulumi hands the program into a typed, validated
+`Settings`, or raises `ConfigError` listing every problem at once. `Pulumi.yaml` declares the same
+keys for the CLI; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, cast, get_args
+
+NAMESPACE = "kubeport"
+
+Target = Literal["minikube", "existing", "eks", "aks", "gke"]
+RegistryKind = Literal["local", "native", "dockerhub", "server"]
+ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
+
+TARGETS: tuple[Target, ...] = get_args(Target)
+LOCAL_TARGETS: tuple[Target, ...] = ("minikube", "existing")
+CLOUD_TARGETS: tuple[Target, ...] = ("eks", "aks", "gke")
+REGISTRIES: tuple[RegistryKind, ...] = get_args(RegistryKind)
+SERVICE_TYPES: tuple[ServiceType, ...] = get_args(ServiceType)
+
+# Targets whose modules exist in `stacks/`. A target outside this set is accepted by the model (it is a
+# real kubeport target) but stopped with "not available yet" until its module lands.
+AVAILABLE_TARGETS: tuple[Target, ...] = ("minikube", "existing")
+
+DEFAULT_REGISTRY: Mapping[Target, RegistryKind] = {
+    "minikube": "local",
+    "existing": "server",
+    "eks": "native",
+    "aks": "native",
+    "gke": "native",
+}
+
+NODE_PORT_RANGE = (30000, 32767)
+SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+SYSTEM_NAMESPACE_PREFIXES = ("kube-", "openshift")
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# A registry host with an optional port and path: ghcr.io/acme, localhost:5001, harbor.example.com/team.
+REGISTRY_SERVER = re.compile(r"^[a-zA-Z0-9.-]+(:[0-9]{1,5})?(/[a-z0-9._-]+)*$")
+# Docker Hub user names: 4-30 lowercase letters and digits (organisations may also use - and _).
+DOCKERHUB_USER = re.compile(r"^[a-z0-9][a-z0-9_-]{1,29}$")
+BUILD_PLATFORM = re.compile(r"^linux/(amd64|arm64)$")
+KUBE_CONTEXT = re.compile(r"^[^\s]{1,253}$")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One declared configuration key (without the `kubeport:` prefix)."""
+
+    name: str
+    kind: Literal["string", "integer", "boolean"]
+    default: str | int | bool | None
+    """None means required: there is no sensible default."""
+    description: str
+    secret: bool = False
+    targets: tuple[Target, ...] = TARGETS
+    """The targets on which setting the key to a non-default value means something."""
+
+
+KEYS: tuple[Key, ...] = (
+    Key("target", "string", None, "Where the workload runs: minikube | existing | eks | aks | gke."),
+    Key("replicas", "integer", 2, "Pods in the Deployment (>= 1)."),
+    Key("namespace", "string", "kubeport", "Namespace for the workload: a DNS-1123 label, not a system namespace."),
+    Key(
+        "nodePort",
+        "integer",
+        30020,
+        "Port (30000-32767) on every node where a NodePort Service listens.",
+        targets=LOCAL_TARGETS,
+    ),
+    Key(
+        "kubeContext",
+        "string",
+        "",
+        "kubeconfig context to deploy to (minikube: the profile, default `minikube`; existing: required).",
+        targets=LOCAL_TARGETS,
+    ),
+    Key(
+        "registry",
+        "string",
+        "",
+        "Where the image goes: local (minikube only) | native (cloud only) | dockerhub | server. "
+        "Empty: follows the target (minikube: local, existing: server, clouds: native).",
+    ),
+    Key("dockerhubUser", "string", "", "Docker Hub account the image is pushed to (registry dockerhub)."),
+    Key(
+        "dockerhubToken",
+        "string",
+        "",
+        "Docker Hub access token (registry dockerhub); set with `pulumi config set --secret`.",
+        secret=True,
+    ),
+    Key(
+        "registryServer",
+        "string",
+        "",
+        "Registry host, optional port and path, e.g. ghcr.io/acme or localhost:5001 (registry server).",
+    ),
+    Key("registryUser", "string", "", "Registry user name (registry server; empty for an anonymous registry)."),
+    Key(
+        "registryToken",
+        "string",
+        "",
+        "Registry password or token (registry server); set with `pulumi config set --secret`.",
+        secret=True,
+    ),
+    Key(
+        "serviceType",
+        "string",
+        "",
+        "Service exposure on target existing: ClusterIP | NodePort | LoadBalancer (empty: NodePort). "
+        "minikube always uses NodePort; clouds use LoadBalancer.",
+        targets=("existing",),
+    ),
+    Key(
+        "nodeAddress",
+        "string",
+        "",
+        "Host or IP where a NodePort is reachable on target existing, used for the `url` output.",
+        targets=("existing",),
+    ),
+    Key(
+        "smokeCheck",
+        "boolean",
+        True,
+        "Run the in-cluster smoke-check Pod that is Ready only while the app answers through its Service.",
+    ),
+    Key(
+        "buildPlatform",
+        "string",
+        "",
+        "Image platform: linux/amd64 | linux/arm64. Empty: linux/amd64 on clouds, the builder's own elsewhere.",
+    ),
+)
+
+KEYS_BY_NAME: Mapping[str, Key] = {k.name: k for k in KEYS}
+
+
+@dataclass(frozen=True)
+class SecretValue:
+    """A configuration value that must stay encrypted; its repr never shows the value."""
+
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "SecretValue(***)"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated stack configuration, read once per program run."""
+
+    target: Target
+    replicas: int
+    namespace: str
+    node_port: int
+    kube_context: str
+    """Empty when not set (clouds build their own kubeconfig)."""
+    registry: RegistryKind
+    dockerhub_user: str
+    dockerhub_token: SecretValue | None
+    registry_server: str
+    registry_user: str
+    registry_token: SecretValue | None
+    service_type: ServiceType | None
+    """Only set on target existing; other targets fix their exposure."""
+    node_address: str
+    smoke_check: bool
+    build_platform: str
+    """Empty: the target decides."""
+
+
+class ConfigError(Exception):
+    """Raised with every problem found in one stack configuration."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        lines = ["invalid stack configuration; nothing was created:"]
+        lines += [f"  - {p}" for p in self.problems]
+        lines.append("Fix it with `pulumi config set kubeport:<key> <value>` (or edit Pulumi.<stack>.yaml).")
+        return "\n".join(lines)
+
+
+def full(name: str) -> str:
+    return f"{NAMESPACE}:{name}"
+
+
+def _suggest(unknown: str) -> str:
+    names = list(KEYS_BY_NAME)
+    lowered = {n.lower(): n for n in names}
+    if unknown.lower() in lowered:
+        return f"; did you mean {full(lowered[unknown.lower()])}?"
+    close = difflib.get_close_matches(unknown, names, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean {full(close[0])}?"
+    return f"; known keys: {', '.join(names)}"
+
+
+class _Reader:
+    """Collects problems while converting raw strings; every conversion returns a usable fallback."""
+
+    def __init__(self, raw: Mapping[str, str], secret_keys: set[str]) -> None:
+        self.raw = raw
+        self.secret_keys = secret_keys
+        self.problems: list[str] = []
+
+    def problem(self, name: str, text: str) -> None:
+        self.problems.append(f"{full(name)}: {text}")
+
+    def is_set(self, name: str) -> bool:
+        """True when the key holds a value other than its declared default."""
+        key = KEYS_BY_NAME[name]
+        if name not in self.raw:
+            return False
+        value = self.raw[name]
+        if key.kind == "string":
+            return value != (key.default or "")
+        return value.strip().lower() != str(key.default).lower()
+
+    def string(self, name: str) -> str:
+        key = KEYS_BY_NAME[name]
+        value = self.raw.get(name)
+        if value is None:
+            return "" if key.default is None else str(key.default)
+        return value.strip()
+
+    def integer(self, name: str, low: int, high: int | None = None) -> int:
+        key = KEYS_BY_NAME[name]
+        default = cast(int, key.default)
+        text = self.raw.get(name)
+        if text is None:
+            return default
+        accepted = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
+        try:
+            value = int(text.strip(), 10)
+        except ValueError:
+            self.problem(name, f"{text!r} is not accepted; expected {accepted}")
+            return default
+        if value < low or (high is not None and value > high):
+            self.problem(name, f"{value} is out of range; expected {accepted}")
+            return default
+        return value
+
+    def boolean(self, name: str) -> bool:
+        key = KEYS_BY_NAME[name]
+        text = self.raw.get(name)
+        if text is None:
+            return bool(key.default)
+        lowered = text.strip().lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        self.problem(name, f"{text!r} is not accepted; expected true or false")
+        return bool(key.default)
+
+    def choice(self, name: str, allowed: Sequence[str]) -> str | None:
+        value = self.string(name)
+        if not value:
+            return None
+        if value not in allowed:
+            self.problem(name, f"{value!r} is not accepted; expected one of: {' | '.join(allowed)}")
+            return None
+        return value
+
+    def secret(self, name: str) -> SecretValue | None:
+        value = self.string(name)
+        if not value:
+            return None
+        if full(name) not in self.secret_keys:
+            self.problem(
+                name,
+                "is stored in plain text; set it with `pulumi config set --secret "
+                f"{full(name)} <value>` so it is encrypted",
+            )
+        return SecretValue(value)
+
+
+def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] = frozenset()) -> Settings:
+    """Validate the `kubeport:*` configuration; raise ConfigError naming every bad key.
+
+    `raw_config` maps full keys (`kubeport:replicas`) or bare keys (`replicas`) to the string values
+    Pulumi passes the program. Keys of other namespaces are ignored; `secret_keys` lists the full
+    names of values that were stored encrypted.
+    """
+    raw: dict[str, str] = {}
+    problems: list[str] = []
+    for key, value in raw_config.items():
+        namespace, _, name = key.rpartition(":")
+        if namespace not in ("", NAMESPACE):
+            continue
+        if name not in KEYS_BY_NAME:
+            problems.append(f"{full(name)} is not a known key{_suggest(name)}")
+            continue
+        raw[name] = value if isinstance(value, str) else str(value)
+
+    r = _Reader(raw, set(secret_keys))
+    r.problems.extend(problems)
+
+    target_text = r.string("target")
+    target: Target = "minikube"
+    if not target_text:
+        r.problem("target", f"is required; expected one of: {' | '.join(TARGETS)}")
+    elif target_text not in TARGETS:
+        r.problem("target", f"{target_text!r} is not accepted; expected one of: {' | '.join(TARGETS)}")
+    else:
+        target = target_text
+        if target not in AVAILABLE_TARGETS:
+            r.problem(
+                "target",
+                f"{target!r} is not available yet in this version of kubeport; "
+                f"available: {' | '.join(AVAILABLE_TARGETS)}",
+            )
+    target_known = bool(target_text) and target_text in TARGETS
+
+    replicas = r.integer("replicas", 1)
+    node_port = r.integer("nodePort", *NODE_PORT_RANGE)
+    smoke_check = r.boolean("smokeCheck")
+
+    namespace = r.string("namespace")
+    if not DNS1123_LABEL.match(namespace) or len(namespace) > 63:
+        r.problem(
+            "namespace",
+            f"{namespace!r} is not a DNS-1123 label; expected at most 63 lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit",
+        )
+    elif namespace in SYSTEM_NAMESPACES or namespace.startswith(SYSTEM_NAMESPACE_PREFIXES):
+        r.problem("namespace", f"{namespace!r} is a system namespace; choose one of your own")
+
+    # Keys that only mean something on some targets: reject them elsewhere rather than ignore them.
+    if target_known:
+        for declared in KEYS:
+            if target not in declared.targets and r.is_set(declared.name):
+                only = ", ".join(declared.targets)
+                r.problem(declared.name, f"does not apply to target {target!r} (only to: {only})")
+
+    registry_text = r.choice("registry", REGISTRIES)
+    registry: RegistryKind = cast(RegistryKind, registry_text) if registry_text else DEFAULT_REGISTRY[target]
+    if target_known and registry_text:
+        if registry == "local" and target != "minikube":
+            r.problem("registry", "'local' builds into minikube's Docker and needs target minikube")
+        if registry == "native" and target not in CLOUD_TARGETS:
+            r.problem(
+                "registry",
+                f"'native' means the cloud's own registry; target {target!r} has none (use dockerhub or server)",
+            )
+
+    dockerhub_user = r.string("dockerhubUser")
+    dockerhub_token = r.secret("dockerhubToken")
+    registry_server = r.string("registryServer")
+    registry_user = r.string("registryUser")
+    registry_token = r.secret("registryToken")
+
+    if registry == "dockerhub":
+        if not dockerhub_user:
+            r.problem("dockerhubUser", "is required with registry dockerhub; expected your Docker Hub user name")
+        elif not DOCKERHUB_USER.match(dockerhub_user):
+            r.problem("dockerhubUser", f"{dockerhub_user!r} is not a Docker Hub user name")
+        if dockerhub_token is None:
+            r.problem("dockerhubToken", "is required with registry dockerhub; expected a secret access token")
+    else:
+        for name in ("dockerhubUser", "dockerhubToken"):
+            if r.is_set(name):
+                r.problem(name, f"only applies with registry dockerhub (registry is {registry!r})")
+
+    if registry == "server":
+        if not registry_server:
+            hint = " (target existing pushes to a registry the cluster can pull from)" if target == "existing" else ""
+            r.problem("registryServer", f"is required with registry server{hint}; expected e.g. ghcr.io/acme")
+        elif not REGISTRY_SERVER.match(registry_server):
+            r.problem("registryServer", f"{registry_server!r} is not a registry host[:port][/path]")
+        if bool(registry_user) != (registry_token is not None):
+            r.problem(
+                "registryUser" if not registry_user else "registryToken",
+                "registryUser and registryToken go together (both for a private registry, neither for an "
+                "anonymous one)",
+            )
+    else:
+        for name in ("registryServer", "registryUser", "registryToken"):
+            if r.is_set(name):
+                r.problem(name, f"only applies with registry server (registry is {registry!r})")
+
+    service_type: ServiceType | None = None
+    if target == "existing":
+        service_type = cast(ServiceType, r.choice("serviceType", SERVICE_TYPES) or "NodePort")
+
+    kube_context = r.string("kubeContext")
+    if kube_context and not KUBE_CONTEXT.match(kube_context):
+        r.problem("kubeContext", f"{kube_context!r} is not a kubeconfig context name")
+    if target == "existing" and not kube_context:
+        r.problem(
+            "kubeContext",
+            "is required with target existing (deploying to whatever context is current is how workloads "
+            "land on the wrong cluster); expected a context from `kubectl config get-contexts`",
+        )
+
+    node_address = r.string("nodeAddress")
+    if node_address and not _is_host(node_address):
+        r.problem("nodeAddress", f"{node_address!r} is not a host name or IP address")
+
+    build_platform = r.string("buildPlatform")
+    if build_platform and not BUILD_PLATFORM.match(build_platform):
+        r.problem("buildPlatform", f"{build_platform!r} is not accepted; expected linux/amd64 or linux/arm64")
+
+    if r.problems:
+        raise ConfigError(r.problems)
+
+    return Settings(
+        target=target,
+        replicas=replicas,
+        namespace=namespace,
+        node_port=node_port,
+        kube_context=kube_context,
+        registry=registry,
+        dockerhub_user=dockerhub_user,
+        dockerhub_token=dockerhub_token,
+        registry_server=registry_server,
+        registry_user=registry_user,
+        registry_token=registry_token,
+        service_type=service_type,
+        node_address=node_address,
+        smoke_check=smoke_check,
+        build_platform=build_platform,
+    )
+
+
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
+)
+
+
+def _is_host(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return bool(_HOSTNAME.match(text))

@@ -1,0 +1,65 @@
+"""Target minikube: the laptop cluster of the seed walkthrough. No cloud SDK is imported here."""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+import subprocess
+from collections.abc import Callable
+
+import pulumi_kubernetes as k8s
+
+from components.platform import Exposure, Platform
+from stacks import registry
+from stacks.config import Settings
+
+DEFAULT_PROFILE = "minikube"
+
+
+def minikube_ip(profile: str) -> str | None:
+    """The node IP from `minikube ip`, or None when minikube is absent or the cluster is not running."""
+    binary = shutil.which("minikube")
+    if binary is None:
+        return None
+    try:
+        done = subprocess.run(
+            [binary, "ip", "--profile", profile], capture_output=True, text=True, timeout=20, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = done.stdout.strip()
+    try:
+        return str(ipaddress.ip_address(text)) if done.returncode == 0 else None
+    except ValueError:
+        return None
+
+
+def exposure(settings: Settings, node_ip: str | None) -> Exposure:
+    """NodePort on the configured port: a LoadBalancer never gets an address on minikube and Pulumi would wait."""
+    profile = settings.kube_context or DEFAULT_PROFILE
+    return Exposure(
+        service_type="NodePort",
+        node_port=settings.node_port,
+        node_address=node_ip,
+        address_hint=f"minikube service --profile {profile} --namespace {{namespace}} {{service}} --url",
+    )
+
+
+def platform(settings: Settings, node_ip_of: Callable[[str], str | None] = minikube_ip) -> Platform:
+    profile = settings.kube_context or DEFAULT_PROFILE
+    provider = k8s.Provider(
+        "minikube",
+        context=profile,
+        # The provider (and so every object) is replaced only if this identity changes, not on kubeconfig churn.
+        cluster_identifier=f"minikube/{profile}",
+    )
+    local = settings.registry == "local"
+    return Platform(
+        target="minikube",
+        provider=provider,
+        image=registry.local(settings) if local else registry.pushed(settings),
+        exposure=exposure(settings, node_ip_of(profile)),
+        # A local build exists only in minikube's Docker: never try to pull it.
+        image_pull_policy="IfNotPresent",
+        rollout_timeout="5m",
+    )

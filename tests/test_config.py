@@ -1,0 +1,137 @@
+"""The config model on its own: pure, no Pulumi runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stacks.config import KEYS, ConfigError, Settings, parse
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def settings(**values: str) -> Settings:
+    return parse({f"kubeport:{k}": v for k, v in values.items()}, {"kubeport:dockerhubToken", "kubeport:registryToken"})
+
+
+def problems(**values: str) -> list[str]:
+    with pytest.raises(ConfigError) as err:
+        settings(**values)
+    return err.value.problems
+
+
+def test_defaults_for_minikube() -> None:
+    s = settings(target="minikube")
+    assert (s.replicas, s.namespace, s.node_port, s.registry, s.smoke_check) == (2, "kubeport", 30020, "local", True)
+    assert s.service_type is None
+
+
+def test_registry_default_follows_the_target() -> None:
+    assert settings(target="existing", kubeContext="kind-x", registryServer="localhost:5001").registry == "server"
+
+
+def test_keys_of_other_namespaces_are_ignored() -> None:
+    s = parse({"kubeport:target": "minikube", "aws:region": "eu-west-1", "pulumi:disable-default-providers": '["*"]'})
+    assert s.target == "minikube"
+
+
+@pytest.mark.parametrize(
+    ("values", "key", "says"),
+    [
+        ({}, "kubeport:target", "is required"),
+        ({"target": "ecs"}, "kubeport:target", "minikube | existing | eks | aks | gke"),
+        ({"target": "minikube", "replicas": "two"}, "kubeport:replicas", "expected an integer >= 1"),
+        ({"target": "minikube", "replicas": "0"}, "kubeport:replicas", "expected an integer >= 1"),
+        ({"target": "minikube", "replicas": "1.5"}, "kubeport:replicas", "expected an integer"),
+        ({"target": "minikube", "nodePort": "8080"}, "kubeport:nodePort", "from 30000 to 32767"),
+        ({"target": "minikube", "nodePort": "32768"}, "kubeport:nodePort", "from 30000 to 32767"),
+        ({"target": "minikube", "namespace": "My_App"}, "kubeport:namespace", "DNS-1123"),
+        ({"target": "minikube", "namespace": "a" * 64}, "kubeport:namespace", "DNS-1123"),
+        ({"target": "minikube", "namespace": "kube-system"}, "kubeport:namespace", "system namespace"),
+        ({"target": "minikube", "namespace": "default"}, "kubeport:namespace", "system namespace"),
+        ({"target": "minikube", "registry": "quay"}, "kubeport:registry", "local | native | dockerhub | server"),
+        ({"target": "minikube", "registry": "native"}, "kubeport:registry", "has none"),
+        ({"target": "existing", "kubeContext": "k", "registry": "local"}, "kubeport:registry", "needs target minikube"),
+        ({"target": "minikube", "registry": "dockerhub", "dockerhubToken": "t"}, "kubeport:dockerhubUser", "required"),
+        ({"target": "minikube", "registry": "dockerhub", "dockerhubUser": "deepak"}, "kubeport:dockerhubToken", "req"),
+        ({"target": "minikube", "smokeCheck": "yes"}, "kubeport:smokeCheck", "true or false"),
+        ({"target": "minikube", "serviceType": "NodePort"}, "kubeport:serviceType", "does not apply"),
+        ({"target": "existing", "registryServer": "localhost:5001"}, "kubeport:kubeContext", "required"),
+        ({"target": "existing", "kubeContext": "k"}, "kubeport:registryServer", "required"),
+        ({"target": "existing", "kubeContext": "k", "registryServer": "no spaces"}, "kubeport:registryServer", "host"),
+        ({"target": "minikube", "buildPlatform": "windows/amd64"}, "kubeport:buildPlatform", "linux/amd64"),
+        ({"target": "minikube", "registryUser": "bob"}, "kubeport:registryUser", "only applies"),
+    ],
+)
+def test_each_bad_value_is_named_with_what_is_accepted(values: dict[str, str], key: str, says: str) -> None:
+    found = problems(**values)
+    assert len(found) == 1, found
+    assert found[0].startswith(key) and says in found[0], found[0]
+
+
+def test_cloud_targets_are_not_available_yet() -> None:
+    (problem,) = problems(target="eks")
+    assert "not available yet" in problem and problem.startswith("kubeport:target")
+
+
+def test_misspelt_key_gets_a_did_you_mean() -> None:
+    (problem,) = problems(target="minikube", replica="3")
+    assert problem == "kubeport:replica is not a known key; did you mean kubeport:replicas?"
+    (problem,) = problems(target="minikube", nodeport="30021")
+    assert "did you mean kubeport:nodePort?" in problem
+
+
+def test_unrelated_unknown_key_lists_the_known_ones() -> None:
+    (problem,) = problems(target="minikube", colour="blue")
+    assert "known keys: target, replicas" in problem
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    found = problems(target="minikube", replicas="-1", nodePort="1", namespace="Nope")
+    assert [p.split(":")[1] for p in found] == ["replicas", "nodePort", "namespace"]
+
+
+def test_tokens_in_plain_text_are_refused() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(
+            {
+                "kubeport:target": "minikube",
+                "kubeport:registry": "dockerhub",
+                "kubeport:dockerhubUser": "deepak",
+                "kubeport:dockerhubToken": "plain",
+            }
+        )
+    (problem,) = err.value.problems
+    assert "kubeport:dockerhubToken" in problem and "--secret" in problem
+
+
+def test_secret_values_never_show_in_repr() -> None:
+    s = settings(target="minikube", registry="dockerhub", dockerhubUser="deepak", dockerhubToken="hunter2")
+    assert "hunter2" not in repr(s)
+
+
+def test_registry_user_and_token_go_together() -> None:
+    found = problems(target="existing", kubeContext="k", registryServer="ghcr.io/acme", registryUser="bot")
+    assert "go together" in found[0]
+
+
+def test_message_tells_how_to_fix() -> None:
+    with pytest.raises(ConfigError) as err:
+        settings(target="minikube", replicas="0")
+    text = err.value.message()
+    assert "nothing was created" in text and "pulumi config set kubeport:<key>" in text
+
+
+def test_pulumi_yaml_declares_exactly_the_model_keys() -> None:
+    """The CLI reads Pulumi.yaml, the program reads KEYS: the two must agree on names, types and defaults."""
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    own = {k: v for k, v in declared.items() if ":" not in k}
+    assert set(own) == {k.name for k in KEYS}
+    for key in KEYS:
+        decl = own[key.name]
+        assert decl["type"] == key.kind, key.name
+        assert decl["description"] == key.description, key.name
+        assert decl.get("default") == key.default, key.name
+    assert declared["pulumi:disable-default-providers"] == ["*"]

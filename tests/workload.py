@@ -1,0 +1,36 @@
+"""Readers for the portable workload in a mocked program run (shared by every profile's tests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stacks.offline import ProgramRun, Registered
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+SERVICE = "kubernetes:core/v1:Service"
+POD = "kubernetes:core/v1:Pod"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+PDB = "kubernetes:policy/v1:PodDisruptionBudget"
+NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+IMAGE = "docker-build:index:Image"
+
+
+def pod_template(run: ProgramRun) -> dict[str, Any]:
+    template: dict[str, Any] = run.one(DEPLOYMENT).inputs["spec"]["template"]
+    return template
+
+
+def web_container(run: ProgramRun) -> dict[str, Any]:
+    containers = pod_template(run)["spec"]["containers"]
+    assert len(containers) == 1
+    container: dict[str, Any] = containers[0]
+    return container
+
+
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def smoke_pod(run: ProgramRun) -> Registered:
+    return run.one(POD)
