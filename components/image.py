@@ -82,7 +82,7 @@ class AppImage(pulumi.ComponentResource):
     def __init__(self, name: str, args: AppImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kubeport:image:AppImage", name, None, opts)
         dest = args.destination
-        tag = f"{dest.repository}:{context_digest(args.context)[:16]}"
+        tag = pulumi.Output.concat(dest.repository, ":", context_digest(args.context)[:16])
         registries = None
         if dest.login is not None:
             registries = [
@@ -111,7 +111,7 @@ class AppImage(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=builder),
         )
         # Read the tag back from the resource so the workload waits for the build to finish.
-        self.tag = image.tags.apply(lambda tags: (tags or [tag])[0])
+        self.tag = pulumi.Output.all(image.tags, tag).apply(lambda t: (t[0] or [t[1]])[0])
         # A pushed image runs by digest: `ref` is `<tag>@sha256:<digest>` once pushed.
         self.ref = image.ref if dest.push else self.tag
         self.register_outputs({"ref": self.ref, "tag": self.tag})

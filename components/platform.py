@@ -37,7 +37,7 @@ class Exposure:
 class RegistryLogin:
     """Credentials for pushing the image; `password` is always a secret Output."""
 
-    address: str
+    address: pulumi.Input[str]
     """Registry host (and port) the credentials are for, e.g. docker.io."""
     username: pulumi.Input[str]
     """Registry user name."""
@@ -49,8 +49,8 @@ class RegistryLogin:
 class ImageDestination:
     """Where the built image goes and how the cluster gets it."""
 
-    repository: str
-    """Image name without tag, e.g. docker.io/acme/kubeport or kubeport/web for a local build."""
+    repository: pulumi.Input[str]
+    """Image name without tag, e.g. docker.io/acme/kubeport-web, or kubeport/web for a local build."""
     push: bool
     """True: push to `repository` and deploy by digest. False: load into the local Docker only."""
     login: RegistryLogin | None = None

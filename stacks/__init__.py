@@ -11,7 +11,9 @@ import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
 from components.platform import Platform
+from stacks import preflight
 from stacks.config import NAMESPACE, ConfigError, Settings, parse
+from stacks.environment import under_mocks
 
 
 def raw_config() -> dict[str, str]:
@@ -33,7 +35,12 @@ def load_settings() -> Settings:
 
 
 def platform_for(settings: Settings) -> Platform:
-    """The Platform of the configured target, from its own module (imported only now)."""
+    """The Platform of the configured target, from its own module (imported only now).
+
+    A real run (not under mocks) first checks that the target's local tools are installed.
+    """
+    if not under_mocks():
+        preflight.check(settings)
     module = importlib.import_module(f"stacks.{settings.target}")
     platform: Platform = module.platform(settings)
     return platform

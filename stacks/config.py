@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, cast, get_args
+from typing import Any, Literal, cast, get_args
 
 NAMESPACE = "kubeport"
 
@@ -28,7 +29,7 @@ SERVICE_TYPES: tuple[ServiceType, ...] = get_args(ServiceType)
 
 # Targets whose modules exist in `stacks/`. A target outside this set is accepted by the model (it is a
 # real kubeport target) but stopped with "not available yet" until its module lands.
-AVAILABLE_TARGETS: tuple[Target, ...] = ("minikube", "existing")
+AVAILABLE_TARGETS: tuple[Target, ...] = TARGETS
 
 DEFAULT_REGISTRY: Mapping[Target, RegistryKind] = {
     "minikube": "local",
@@ -48,6 +49,16 @@ REGISTRY_SERVER = re.compile(r"^[a-zA-Z0-9.-]+(:[0-9]{1,5})?(/[a-z0-9._-]+)*$")
 DOCKERHUB_USER = re.compile(r"^[a-z0-9][a-z0-9_-]{1,29}$")
 BUILD_PLATFORM = re.compile(r"^linux/(amd64|arm64)$")
 KUBE_CONTEXT = re.compile(r"^[^\s]{1,253}$")
+REGION_FORMS: Mapping[Target, tuple[re.Pattern[str], str]] = {
+    "eks": (re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+$"), "an AWS region such as eu-west-1"),
+    "aks": (re.compile(r"^[a-z][a-z0-9]{2,30}$"), "an Azure location such as westeurope"),
+    "gke": (re.compile(r"^[a-z]+-[a-z]+\d+$"), "a Google Cloud region such as europe-west1"),
+}
+GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+NODE_SIZE = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
+VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 
 
 @dataclass(frozen=True)
@@ -55,8 +66,8 @@ class Key:
     """One declared configuration key (without the `kubeport:` prefix)."""
 
     name: str
-    kind: Literal["string", "integer", "boolean"]
-    default: str | int | bool | None
+    kind: Literal["string", "integer", "boolean", "array"]
+    default: str | int | bool | list[str] | None
     """None means required: there is no sensible default."""
     description: str
     secret: bool = False
@@ -138,6 +149,53 @@ KEYS: tuple[Key, ...] = (
         "",
         "Image platform: linux/amd64 | linux/arm64. Empty: linux/amd64 on clouds, the builder's own elsewhere.",
     ),
+    Key(
+        "region",
+        "string",
+        "",
+        "Cloud region: AWS region (eks), Azure location (aks) or Google Cloud region (gke). Required on clouds.",
+        targets=CLOUD_TARGETS,
+    ),
+    Key("project", "string", "", "Google Cloud project id (gke, required).", targets=("gke",)),
+    Key("subscription", "string", "", "Azure subscription id (aks, required).", targets=("aks",)),
+    Key(
+        "allowedCidrs",
+        "array",
+        [],
+        "CIDRs allowed to reach the cluster's Kubernetes API, e.g. [203.0.113.0/24]. Required on clouds "
+        "unless privateApi is true.",
+        targets=CLOUD_TARGETS,
+    ),
+    Key(
+        "privateApi",
+        "boolean",
+        False,
+        "Reach the Kubernetes API only from inside the cloud network (no public endpoint).",
+        targets=CLOUD_TARGETS,
+    ),
+    Key("nodeCount", "integer", 2, "Worker nodes (1-100).", targets=CLOUD_TARGETS),
+    Key(
+        "nodeSize",
+        "string",
+        "",
+        "Node machine type. Empty: t3.medium (eks), Standard_D2s_v5 (aks), e2-standard-2 (gke).",
+        targets=CLOUD_TARGETS,
+    ),
+    Key("vpcId", "string", "", "Existing VPC to use instead of creating one (eks).", targets=("eks",)),
+    Key(
+        "subnetIds",
+        "array",
+        [],
+        "Private subnets of vpcId in at least two availability zones, for the nodes (eks).",
+        targets=("eks",),
+    ),
+    Key(
+        "releaseProtection",
+        "boolean",
+        False,
+        "Drop protect from the cluster and registry so a deliberate teardown or migration can delete them.",
+        targets=CLOUD_TARGETS,
+    ),
 )
 
 KEYS_BY_NAME: Mapping[str, Key] = {k.name: k for k in KEYS}
@@ -175,6 +233,16 @@ class Settings:
     smoke_check: bool
     build_platform: str
     """Empty: the target decides."""
+    region: str = ""
+    project: str = ""
+    subscription: str = ""
+    allowed_cidrs: tuple[str, ...] = ()
+    private_api: bool = False
+    node_count: int = 2
+    node_size: str = ""
+    vpc_id: str = ""
+    subnet_ids: tuple[str, ...] = ()
+    release_protection: bool = False
 
 
 class ConfigError(Exception):
@@ -225,6 +293,11 @@ class _Reader:
         value = self.raw[name]
         if key.kind == "string":
             return value != (key.default or "")
+        if key.kind == "array":
+            try:
+                return bool(json.loads(value) != key.default)
+            except ValueError:
+                return True
         return value.strip().lower() != str(key.default).lower()
 
     def string(self, name: str) -> str:
@@ -261,6 +334,20 @@ class _Reader:
             return lowered == "true"
         self.problem(name, f"{text!r} is not accepted; expected true or false")
         return bool(key.default)
+
+    def strings(self, name: str) -> tuple[str, ...]:
+        """An array of strings; Pulumi hands structured values to the program as JSON."""
+        text = self.raw.get(name)
+        if text is None or not text.strip():
+            return ()
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.problem(name, f'{text!r} is not accepted; expected a list of strings, e.g. ["a", "b"]')
+            return ()
+        return tuple(v.strip() for v in value)
 
     def choice(self, name: str, allowed: Sequence[str]) -> str | None:
         value = self.string(name)
@@ -410,6 +497,8 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
     if build_platform and not BUILD_PLATFORM.match(build_platform):
         r.problem("buildPlatform", f"{build_platform!r} is not accepted; expected linux/amd64 or linux/arm64")
 
+    cloud = _cloud_settings(r, target) if target in CLOUD_TARGETS and target_known else {}
+
     if r.problems:
         raise ConfigError(r.problems)
 
@@ -429,7 +518,81 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
         node_address=node_address,
         smoke_check=smoke_check,
         build_platform=build_platform,
+        **cloud,
     )
+
+
+def _cloud_settings(r: _Reader, target: Target) -> dict[str, Any]:
+    """The cloud keys, validated for `target`; only called for eks, aks and gke."""
+    region = r.string("region")
+    form, example = REGION_FORMS[target]
+    if not region:
+        r.problem("region", f"is required with target {target!r}; expected {example}")
+    elif not form.match(region):
+        r.problem("region", f"{region!r} is not accepted; expected {example}")
+
+    project = r.string("project")
+    if target == "gke":
+        if not project:
+            r.problem("project", "is required with target 'gke'; expected a Google Cloud project id")
+        elif not GCP_PROJECT.match(project):
+            r.problem("project", f"{project!r} is not a Google Cloud project id (6-30 lowercase letters, digits, -)")
+
+    subscription = r.string("subscription").lower()
+    if target == "aks":
+        if not subscription:
+            r.problem("subscription", "is required with target 'aks'; expected an Azure subscription id (a UUID)")
+        elif not UUID.match(subscription):
+            r.problem("subscription", f"{subscription!r} is not an Azure subscription id (a UUID)")
+
+    private_api = r.boolean("privateApi")
+    allowed_cidrs = r.strings("allowedCidrs")
+    for cidr in allowed_cidrs:
+        try:
+            network = ipaddress.ip_network(cidr, strict=True)
+        except ValueError:
+            r.problem("allowedCidrs", f"{cidr!r} is not a CIDR block such as 203.0.113.0/24")
+            continue
+        if network.version != 4:
+            r.problem("allowedCidrs", f"{cidr!r}: only IPv4 CIDR blocks are accepted by every cloud's API filter")
+    if not allowed_cidrs and not private_api:
+        r.problem(
+            "allowedCidrs",
+            "is required with a public Kubernetes API; expected the CIDRs allowed to reach it, e.g. "
+            '["203.0.113.0/24"] (["0.0.0.0/0"] opens it to the internet), or set kubeport:privateApi true',
+        )
+
+    node_count = r.integer("nodeCount", 1, 100)
+    node_size = r.string("nodeSize")
+    if node_size and not NODE_SIZE.match(node_size):
+        r.problem("nodeSize", f"{node_size!r} is not a machine type name")
+
+    vpc_id = r.string("vpcId")
+    subnet_ids = r.strings("subnetIds")
+    if vpc_id and not VPC_ID.match(vpc_id):
+        r.problem("vpcId", f"{vpc_id!r} is not a VPC id (vpc-...)")
+    for subnet in subnet_ids:
+        if not SUBNET_ID.match(subnet):
+            r.problem("subnetIds", f"{subnet!r} is not a subnet id (subnet-...)")
+    if bool(vpc_id) != bool(subnet_ids):
+        r.problem(
+            "subnetIds" if vpc_id else "vpcId", "vpcId and subnetIds go together (an existing VPC and its subnets)"
+        )
+    elif subnet_ids and len(subnet_ids) < 2:
+        r.problem("subnetIds", "needs at least two private subnets, in different availability zones")
+
+    return {
+        "region": region,
+        "project": project,
+        "subscription": subscription,
+        "allowed_cidrs": allowed_cidrs,
+        "private_api": private_api,
+        "node_count": node_count,
+        "node_size": node_size,
+        "vpc_id": vpc_id,
+        "subnet_ids": subnet_ids,
+        "release_protection": r.boolean("releaseProtection"),
+    }
 
 
 _HOSTNAME = re.compile(

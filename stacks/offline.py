@@ -7,6 +7,7 @@ registration with its parent, provider and protect flag, which the mock API alon
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import runpy
@@ -28,6 +29,29 @@ ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
 PROJECT = "kubeport"
 SECRET_PLACEHOLDER = "[secret]"
+ACCOUNT = "123456789012"
+FAKE_CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n").decode()
+AKS_USER_KUBECONFIG = f"""apiVersion: v1
+kind: Config
+clusters:
+- name: aks-cluster
+  cluster:
+    server: https://aks-fake.hcp.westeurope.azmk8s.io:443
+    certificate-authority-data: {FAKE_CA}
+contexts:
+- name: aks-cluster
+  context: {{cluster: aks-cluster, user: clusterUser_aks-cluster}}
+current-context: aks-cluster
+users:
+- name: clusterUser_aks-cluster
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: kubelogin
+      args: [get-token, --environment, AzurePublicCloud, --server-id, 6dae42f8-4368-4678-94ff-3960e28e3630,
+             --client-id, 80faf920-1908-4b52-b5ef-a8e7bedfc67a, --tenant-id, 11111111-2222-3333-4444-555555555555,
+             --login, devicecode]
+"""
 
 
 @dataclass
@@ -35,6 +59,7 @@ class Registered:
     """One resource registration as the engine saw it."""
 
     urn: str
+    id: str
     type: str
     name: str
     inputs: dict[str, Any]
@@ -104,7 +129,51 @@ class FakeCloud(pulumi_mocks.Mocks):
             state["metadata"] = metadata
             if args.typ == "kubernetes:core/v1:Service":
                 state["status"] = self._service_status(state)
+        else:
+            resource_id = self._cloud_outputs(args.typ, args.name, state) or resource_id
         return resource_id, state
+
+    @staticmethod
+    def _cloud_outputs(typ: str, name: str, state: dict[str, Any]) -> str | None:
+        """Fill the computed outputs a cloud provider would return; returns the resource id when it matters."""
+        auto_name = f"{name}-1a2b3c4"
+        region = "eu-west-1"
+        if typ.startswith("aws:"):
+            state.setdefault("name", auto_name)
+            state.setdefault("arn", f"arn:aws:{typ.split(':')[1].split('/', maxsplit=1)[0]}:{region}:{ACCOUNT}:{name}")
+        if typ == "aws:eks/cluster:Cluster":
+            state["endpoint"] = "https://0123456789ABCDEF.gr7.eu-west-1.eks.amazonaws.com"
+            state["certificateAuthority"] = {"data": FAKE_CA}
+        elif typ == "aws:ecr/repository:Repository":
+            state["registryId"] = ACCOUNT
+            state["repositoryUrl"] = f"{ACCOUNT}.dkr.ecr.{region}.amazonaws.com/{state['name']}"
+        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            state["latestVersion"] = 1
+        elif typ.startswith("azure-native:"):
+            state.setdefault("name", auto_name.replace("-", ""))
+            resource_id = f"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/{typ}/{name}"
+            if typ == "azure-native:containerservice:ManagedCluster":
+                state["identityProfile"] = {
+                    "kubeletidentity": {
+                        "objectId": "aaaaaaaa-0000-0000-0000-000000000001",
+                        "clientId": "aaaaaaaa-0000-0000-0000-000000000002",
+                        "resourceId": f"{resource_id}/kubelet",
+                    }
+                }
+                state["fqdn"] = "aks-fake.hcp.westeurope.azmk8s.io"
+            elif typ == "azure-native:containerregistry:Registry":
+                state["loginServer"] = f"{state['name']}.azurecr.io"
+            return resource_id
+        elif typ.startswith("gcp:"):
+            state.setdefault("name", auto_name)
+            resource_id = f"projects/acme/locations/europe-west1/{name}"
+            if typ == "gcp:container/cluster:Cluster":
+                state["endpoint"] = "34.0.0.1"
+                state["masterAuth"] = {**(state.get("masterAuth") or {}), "clusterCaCertificate": FAKE_CA}
+            elif typ == "gcp:serviceaccount/account:Account":
+                state["email"] = f"{state['accountId']}@acme.iam.gserviceaccount.com"
+            return resource_id
+        return None
 
     @staticmethod
     def _service_status(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -117,7 +186,38 @@ class FakeCloud(pulumi_mocks.Mocks):
         return {"loadBalancer": {"ingress": [{"ip": "203.0.113.10"}]}}
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
+        answers: dict[str, dict[str, Any]] = {
+            "aws:index/getAvailabilityZones:getAvailabilityZones": {
+                "names": ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+                "zoneIds": ["euw1-az1", "euw1-az2", "euw1-az3"],
+            },
+            "aws:ecr/getAuthorizationToken:getAuthorizationToken": {
+                "userName": "AWS",
+                "password": "fake-ecr-password",
+                "proxyEndpoint": f"https://{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com",
+                "authorizationToken": base64.b64encode(b"AWS:fake-ecr-password").decode(),
+                "expiresAt": "2099-01-01T00:00:00Z",
+            },
+            "azure-native:containerservice:listManagedClusterUserCredentials": {
+                "kubeconfigs": [
+                    {"name": "clusterUser", "value": base64.b64encode(AKS_USER_KUBECONFIG.encode()).decode()}
+                ]
+            },
+            "azure-native:authorization:getClientConfig": {
+                "clientId": "bbbbbbbb-0000-0000-0000-000000000001",
+                "objectId": "bbbbbbbb-0000-0000-0000-000000000002",
+                "subscriptionId": "00000000-0000-0000-0000-000000000000",
+                "tenantId": "11111111-2222-3333-4444-555555555555",
+            },
+            "azure-native:authorization:getClientToken": {"token": "fake-entra-token"},
+            "gcp:compute/getZones:getZones": {"names": ["europe-west1-d", "europe-west1-b", "europe-west1-c"]},
+            "gcp:organizations/getClientConfig:getClientConfig": {
+                "accessToken": "fake-gcp-access-token",
+                "project": "acme",
+                "region": "europe-west1",
+            },
+        }
+        return answers.get(args.token, {}), []
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -137,6 +237,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.registered.append(
             Registered(
                 urn=response.urn,
+                id=response.id,
                 type=request.type,
                 name=request.name,
                 inputs=inputs,

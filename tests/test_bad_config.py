@@ -10,7 +10,7 @@ from stacks.offline import run_program
 CASES = [
     ({"target": None}, "kubeport:target"),
     ({"target": "ecs"}, "kubeport:target"),
-    ({"target": "gke"}, "kubeport:target"),
+    ({"target": "gke"}, "kubeport:region"),
     ({"replicas": "two"}, "kubeport:replicas"),
     ({"replicas": "0"}, "kubeport:replicas"),
     ({"nodePort": "80"}, "kubeport:nodePort"),

@@ -71,9 +71,9 @@ def test_each_bad_value_is_named_with_what_is_accepted(values: dict[str, str], k
     assert found[0].startswith(key) and says in found[0], found[0]
 
 
-def test_cloud_targets_are_not_available_yet() -> None:
-    (problem,) = problems(target="eks")
-    assert "not available yet" in problem and problem.startswith("kubeport:target")
+def test_cloud_targets_need_their_cloud_settings() -> None:
+    found = problems(target="aks")
+    assert [p.split(":")[1] for p in found] == ["region", "subscription", "allowedCidrs"]
 
 
 def test_misspelt_key_gets_a_did_you_mean() -> None:

@@ -1,0 +1,245 @@
+"""AksCluster: an AKS cluster and an Azure Container Registry, with pulumi_azure_native.
+
+The registry's admin user stays off. Pushes use the deploying identity's own Entra ID token, exchanged
+for an ACR refresh token (what `az acr login --expose-token` does): azure-native cannot generate
+passwords for ACR scope-map tokens, and the admin user is a shared, all-powerful credential.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_azure_native as azure_native
+import yaml
+from pulumi_azure_native import authorization, containerregistry, containerservice, resources
+
+from components.cluster import cluster_provider
+from components.platform import RegistryLogin
+
+DEFAULT_NODE_SIZE = "Standard_D2s_v5"
+ACR_PULL_ROLE = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+"""Built-in role definition id of AcrPull."""
+ACR_PUSH_ROLE = "8311e382-0749-4cb8-b61a-304f252e45ec"
+"""Built-in role definition id of AcrPush."""
+AKS_RBAC_CLUSTER_ADMIN_ROLE = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+"""Built-in role definition id of Azure Kubernetes Service RBAC Cluster Admin."""
+ACR_TOKEN_USER = "00000000-0000-0000-0000-000000000000"
+"""The user name ACR expects with a refresh token obtained by exchange."""
+
+Post = Callable[[str, dict[str, str]], dict[str, object]]
+
+
+def _post_form(url: str, form: dict[str, str]) -> dict[str, object]:
+    data = urllib.parse.urlencode(form).encode()
+    request = urllib.request.Request(url, data=data, method="POST")
+    request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        result: dict[str, object] = json.loads(response.read())
+        return result
+
+
+def acr_refresh_token(
+    login_server: str, tenant_id: str, access_token: str, post: Post = _post_form, base_url: str = ""
+) -> str:
+    """Exchange an Entra ID access token for an ACR refresh token usable as a `docker login` password."""
+    url = f"{base_url or 'https://' + login_server}/oauth2/exchange"
+    answer = post(
+        url,
+        {"grant_type": "access_token", "service": login_server, "tenant": tenant_id, "access_token": access_token},
+    )
+    token = answer.get("refresh_token")
+    if not isinstance(token, str) or not token:
+        raise RuntimeError(f"{login_server} did not return a refresh token; is the registry's Entra ID auth enabled?")
+    return token
+
+
+def azurecli_kubeconfig(encoded: str) -> str:
+    """AKS's exec-format user kubeconfig, switched from interactive device-code login to the Azure CLI's.
+
+    Pulumi runs without a terminal to answer a device-code prompt; `kubelogin --login azurecli` reuses
+    `az login` (what `kubelogin convert-kubeconfig -l azurecli` does).
+    """
+    config = yaml.safe_load(base64.b64decode(encoded).decode())
+    for user in config.get("users") or []:
+        exec_config = (user.get("user") or {}).get("exec") or {}
+        if exec_config.get("command") != "kubelogin":
+            continue
+        args = list(exec_config.get("args") or [])
+        server_id = args[args.index("--server-id") + 1] if "--server-id" in args else ""
+        exec_config["args"] = ["get-token", "--login", "azurecli", "--server-id", server_id]
+        exec_config["interactiveMode"] = "Never"
+        exec_config["installHint"] = "Install kubelogin with `az aks install-cli`, then `az login`."
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+@dataclass(frozen=True)
+class AksClusterArgs:
+    """Inputs of AksCluster."""
+
+    location: str
+    """Azure location, e.g. westeurope."""
+    subscription_id: str
+    """Subscription to create everything in."""
+    allowed_cidrs: Sequence[str]
+    """CIDRs allowed to reach the API server (authorized IP ranges)."""
+    private_api: bool = False
+    """A private cluster: the API server has no public endpoint."""
+    node_count: int = 2
+    """Nodes in the system pool."""
+    node_size: str = ""
+    """VM size; empty: Standard_D2s_v5."""
+    protect: bool = True
+    """Protect the cluster and the registry from deletion."""
+    token_exchange: Callable[[str, str, str], str] | None = acr_refresh_token
+    """(login server, tenant, Entra token) -> ACR refresh token; None yields a placeholder (offline runs)."""
+
+
+class AksCluster(pulumi.ComponentResource):
+    """Resource group, Entra-integrated AKS with workload identity, ACR, and AcrPull for the kubelet identity."""
+
+    cluster_name: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    repository: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("kubeport:azure:AksCluster", name, None, opts)
+        self.azure = azure_native.Provider(
+            f"{name}-azure",
+            azure_native.ProviderArgs(subscription_id=args.subscription_id, location=args.location),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        child = pulumi.ResourceOptions(parent=self, provider=self.azure)
+        guarded = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.protect))
+        invoke = pulumi.InvokeOutputOptions(parent=self, provider=self.azure)
+
+        group = resources.ResourceGroup(f"{name}-rg", resources.ResourceGroupArgs(location=args.location), opts=child)
+
+        cluster = containerservice.ManagedCluster(
+            f"{name}-cluster",
+            containerservice.ManagedClusterArgs(
+                resource_group_name=group.name,
+                location=args.location,
+                dns_prefix=name,
+                identity=containerservice.ManagedClusterIdentityArgs(
+                    type=containerservice.ResourceIdentityType.SYSTEM_ASSIGNED
+                ),
+                agent_pool_profiles=[
+                    containerservice.ManagedClusterAgentPoolProfileArgs(
+                        name="system",
+                        mode="System",
+                        count=args.node_count,
+                        vm_size=args.node_size or DEFAULT_NODE_SIZE,
+                        os_type="Linux",
+                        os_sku="AzureLinux",
+                        type="VirtualMachineScaleSets",
+                        enable_node_public_ip=False,
+                    )
+                ],
+                # Entra ID sign-in and Azure RBAC; no local admin account to leak.
+                enable_rbac=True,
+                disable_local_accounts=True,
+                aad_profile=containerservice.ManagedClusterAADProfileArgs(managed=True, enable_azure_rbac=True),
+                oidc_issuer_profile=containerservice.ManagedClusterOIDCIssuerProfileArgs(enabled=True),
+                security_profile=containerservice.ManagedClusterSecurityProfileArgs(
+                    workload_identity=containerservice.ManagedClusterSecurityProfileWorkloadIdentityArgs(enabled=True)
+                ),
+                auto_upgrade_profile=containerservice.ManagedClusterAutoUpgradeProfileArgs(
+                    upgrade_channel="stable", node_os_upgrade_channel="NodeImage"
+                ),
+                network_profile=containerservice.ContainerServiceNetworkProfileArgs(
+                    network_plugin="azure",
+                    network_plugin_mode="overlay",
+                    network_dataplane="cilium",
+                    network_policy="cilium",
+                    load_balancer_sku="standard",
+                ),
+                api_server_access_profile=containerservice.ManagedClusterAPIServerAccessProfileArgs(
+                    enable_private_cluster=args.private_api,
+                    authorized_ip_ranges=None if args.private_api else list(args.allowed_cidrs),
+                ),
+            ),
+            opts=guarded,
+        )
+
+        registry = containerregistry.Registry(
+            f"{name}registry",
+            containerregistry.RegistryArgs(
+                resource_group_name=group.name,
+                location=args.location,
+                sku=containerregistry.SkuArgs(name="Standard"),
+                admin_user_enabled=False,
+                anonymous_pull_enabled=False,
+            ),
+            opts=guarded,
+        )
+
+        def role(role_id: str) -> str:
+            return f"/subscriptions/{args.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role_id}"
+
+        client = authorization.get_client_config_output(opts=invoke)
+        kubelet_object_id = cluster.identity_profile.apply(
+            lambda profile: (profile or {})["kubeletidentity"].object_id or ""
+        )
+        # Pull rights for the nodes: the kubelet identity pulls the app image.
+        acr_pull = authorization.RoleAssignment(
+            f"{name}-kubelet-acrpull",
+            authorization.RoleAssignmentArgs(
+                principal_id=kubelet_object_id,
+                principal_type="ServicePrincipal",
+                role_definition_id=role(ACR_PULL_ROLE),
+                scope=registry.id,
+            ),
+            opts=child,
+        )
+        # The deploying identity pushes the image and, with Azure RBAC and no local accounts, needs
+        # Kubernetes rights of its own to create the workload.
+        authorization.RoleAssignment(
+            f"{name}-deployer-acrpush",
+            authorization.RoleAssignmentArgs(
+                principal_id=client.object_id, role_definition_id=role(ACR_PUSH_ROLE), scope=registry.id
+            ),
+            opts=child,
+        )
+        cluster_admin = authorization.RoleAssignment(
+            f"{name}-deployer-cluster-admin",
+            authorization.RoleAssignmentArgs(
+                principal_id=client.object_id, role_definition_id=role(AKS_RBAC_CLUSTER_ADMIN_ROLE), scope=cluster.id
+            ),
+            opts=child,
+        )
+
+        # Exec-format user credentials: kubelogin fetches an Entra token at each use; nothing expires into a diff.
+        credentials = containerservice.list_managed_cluster_user_credentials_output(
+            resource_group_name=group.name, resource_name=cluster.name, format="exec", opts=invoke
+        )
+        self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs.apply(lambda k: azurecli_kubeconfig(k[0].value)))
+
+        entra_token = authorization.get_client_token_output(opts=invoke).token
+        exchange = args.token_exchange
+
+        def push_password(values: list[str]) -> str:
+            login_server, tenant, token = values
+            if exchange is None or pulumi.runtime.is_dry_run():
+                return "preview-no-token"
+            return exchange(login_server, tenant, token)
+
+        self.registry_login = RegistryLogin(
+            address=registry.login_server,
+            username=ACR_TOKEN_USER,
+            password=pulumi.Output.secret(
+                pulumi.Output.all(registry.login_server, client.tenant_id, entra_token).apply(push_password)
+            ),
+        )
+        self.repository = registry.login_server.apply(lambda server: f"{server}/kubeport-web")
+        self.cluster_name = cluster.name
+        self.provider = cluster_provider(f"{name}-k8s", self.kubeconfig, cluster.id, self, teardown=not args.protect)
+        self.ready: list[pulumi.Resource] = [acr_pull, cluster_admin]
+        self.register_outputs(
+            {"cluster_name": self.cluster_name, "kubeconfig": self.kubeconfig, "repository": self.repository}
+        )
