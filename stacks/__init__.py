@@ -13,6 +13,8 @@ from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 from components.platform import Platform
 from stacks import preflight
 from stacks.config import NAMESPACE, ConfigError, Settings, parse
+
+__all__ = ["Settings", "load_settings", "platform_for", "raw_config", "under_mocks"]
 from stacks.environment import under_mocks
 
 

@@ -47,9 +47,11 @@ NEEDED: Mapping[str, tuple[str, ...]] = {
 
 
 def missing_tools(
-    settings: Settings, which: Which = shutil.which, environ: Mapping[str, str] = os.environ
+    settings: Settings, which: Which | None = None, environ: Mapping[str, str] | None = None
 ) -> list[str]:
     """One line per missing tool: what it is for and how to install it."""
+    which = which or shutil.which
+    environ = os.environ if environ is None else environ
     lines = []
     for tool in NEEDED[settings.target]:
         # The image builder only needs a daemon: a DOCKER_HOST (minikube docker-env, a remote builder) will do.
@@ -61,7 +63,7 @@ def missing_tools(
     return lines
 
 
-def check(settings: Settings, which: Which = shutil.which, environ: Mapping[str, str] = os.environ) -> None:
+def check(settings: Settings, which: Which | None = None, environ: Mapping[str, str] | None = None) -> None:
     """Stop the program with one message if a tool is missing."""
     lines = missing_tools(settings, which, environ)
     if lines:
