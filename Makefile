@@ -16,7 +16,8 @@ export PULUMI_CONFIG_PASSPHRASE ?=
 # pulumi-docker-build (not the Docker CLI) does the build; keep BuildKit's output plain in CI logs.
 export BUILDKIT_PROGRESS ?= plain
 
-.PHONY: help venv dev-venv test lint typecheck unit up preview destroy stack preflight-pulumi preflight-minikube clean
+.PHONY: help venv dev-venv test lint typecheck unit render check up preview destroy stack preflight-pulumi \
+	preflight-minikube clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,9 +34,16 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# checkov pins its dependencies differently from Pulumi, so it gets a virtualenv of its own.
+.venv-checkov/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet --upgrade pip
+	.venv-checkov/bin/pip install --quiet -r requirements-checkov.txt
+	touch $@
+
 venv: $(VENV)/.installed ## create the virtualenv with the program's requirements
 
-dev-venv: $(VENV)/.installed-dev ## ... plus the test and lint tools
+dev-venv: $(VENV)/.installed-dev .venv-checkov/.installed ## ... plus the test, lint and scan tools
 
 test: dev-venv lint typecheck unit ## lint, type check and the whole test suite (offline)
 
@@ -48,6 +56,12 @@ typecheck: dev-venv ## mypy --strict over the program, components, stacks and te
 
 unit: dev-venv ## the pytest suite
 	$(BIN)/python -m pytest
+
+render: venv ## offline preview: STACK's Kubernetes objects and plan.txt into out/STACK
+	$(BIN)/python -m stacks render $(STACK)
+
+check: dev-venv ## every stack: render, strict schema validation, checkov, hadolint (offline)
+	$(BIN)/python -m stacks check
 
 preflight-pulumi:
 	@command -v pulumi >/dev/null 2>&1 || { \
@@ -79,4 +93,4 @@ destroy: venv preflight-pulumi ## delete the stack's resources (STACK=dev by def
 	pulumi destroy --stack $(STACK)
 
 clean: ## remove the virtualenv and caches (keeps .pulumi state)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-checkov .pytest_cache .mypy_cache .ruff_cache out

