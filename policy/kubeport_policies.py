@@ -1,0 +1,342 @@
+"""kubeport's CrossGuard policies, importable (and unit-tested) without the Pulumi CLI.
+
+`__main__.py` builds the pack from `POLICIES`; `pulumi preview --policy-pack policy` runs it.
+Kubernetes properties arrive in their API spelling (camelCase), exactly as the program registers them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+CLOUD_TARGETS = ("eks", "aks", "gke")
+WORKLOADS = ("kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Pod")
+PROTECTED_TYPES = (
+    "aws:eks/cluster:Cluster",
+    "aws:ecr/repository:Repository",
+    "azure-native:containerservice:ManagedCluster",
+    "azure-native:containerregistry:Registry",
+    "gcp:container/cluster:Cluster",
+    "gcp:artifactregistry/repository:Repository",
+)
+
+
+def _get(value: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The pod spec of a Deployment or a bare Pod; None for anything else."""
+    if resource_type == "kubernetes:apps/v1:Deployment":
+        spec = _get(props, "spec", "template", "spec")
+    elif resource_type == "kubernetes:core/v1:Pod":
+        spec = _get(props, "spec")
+    else:
+        return None
+    return spec if isinstance(spec, Mapping) else {}
+
+
+def containers(spec: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    yield from spec.get("initContainers") or []
+    yield from spec.get("containers") or []
+
+
+def target_of(spec: Mapping[str, Any]) -> str | None:
+    """The kubeport target, from the KUBEPORT_TARGET the Platform puts into the app's environment."""
+    for container in containers(spec):
+        for env in container.get("env") or []:
+            if env.get("name") == "KUBEPORT_TARGET" and isinstance(env.get("value"), str):
+                return str(env["value"])
+    return None
+
+
+# --- resource policies ----------------------------------------------------------------------------
+
+
+def explicit_providers(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type.startswith("pulumi:providers:"):
+        return
+    provider = args.provider
+    if provider is not None and provider.name.startswith("default"):
+        report(
+            f"{args.resource_type} {args.name} uses the default provider {provider.name!r}; pass an explicit "
+            "provider (the ambient kubeconfig or cloud login is how resources land in the wrong place)",
+            None,
+        )
+
+
+def image_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    spec = pod_spec(args.resource_type, args.props)
+    if spec is None:
+        return
+    cloud = target_of(spec) in CLOUD_TARGETS
+    for container in containers(spec):
+        image = str(container.get("image") or "")
+        name_and_tag = image.split("@", 1)[0]
+        tag = name_and_tag.rsplit(":", 1)[1] if ":" in name_and_tag.rsplit("/", 1)[-1] else ""
+        if not tag and "@sha256:" not in image:
+            report(f"container {container.get('name')!r}: image {image!r} has no tag", None)
+        elif tag == "latest":
+            report(f"container {container.get('name')!r}: image {image!r} uses the mutable tag 'latest'", None)
+        if cloud and "@sha256:" not in image:
+            report(f"container {container.get('name')!r}: cloud stacks run images by digest, got {image!r}", None)
+
+
+def restricted_pod_security(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    spec = pod_spec(args.resource_type, args.props)
+    if spec is None:
+        return
+    pod = spec.get("securityContext") or {}
+    if _get(pod, "seccompProfile", "type") not in ("RuntimeDefault", "Localhost"):
+        report("pod securityContext.seccompProfile.type must be RuntimeDefault", None)
+    if spec.get("hostNetwork") or spec.get("hostPID") or spec.get("hostIPC"):
+        report("pods may not share the host's network, PID or IPC namespaces", None)
+    for container in containers(spec):
+        name = container.get("name")
+        sc = container.get("securityContext") or {}
+        if not (sc.get("runAsNonRoot") or pod.get("runAsNonRoot")):
+            report(f"container {name!r}: runAsNonRoot must be true", None)
+        if sc.get("allowPrivilegeEscalation") is not False:
+            report(f"container {name!r}: allowPrivilegeEscalation must be false", None)
+        if sc.get("privileged"):
+            report(f"container {name!r}: privileged is not allowed", None)
+        if "ALL" not in (_get(sc, "capabilities", "drop") or []):
+            report(f"container {name!r}: capabilities.drop must include ALL", None)
+        if _get(sc, "capabilities", "add"):
+            report(f"container {name!r}: capabilities.add is not allowed", None)
+        if sc.get("readOnlyRootFilesystem") is not True:
+            report(f"container {name!r}: readOnlyRootFilesystem must be true", None)
+
+
+def probes_and_resources(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    spec = pod_spec(args.resource_type, args.props)
+    if spec is None:
+        return
+    for container in spec.get("containers") or []:
+        name = container.get("name")
+        if not container.get("readinessProbe"):
+            report(f"container {name!r}: no readinessProbe", None)
+        # A Deployment's containers serve traffic and must be restarted when stuck; the smoke Pod only checks.
+        if args.resource_type == "kubernetes:apps/v1:Deployment" and not container.get("livenessProbe"):
+            report(f"container {name!r}: no livenessProbe", None)
+        resources = container.get("resources") or {}
+        for kind in ("requests", "limits"):
+            missing = [r for r in ("cpu", "memory") if r not in (resources.get(kind) or {})]
+            if missing:
+                report(f"container {name!r}: resources.{kind} lacks {', '.join(missing)}", None)
+
+
+def protected(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type in PROTECTED_TYPES and not args.opts.protect:
+        report(
+            f"{args.resource_type} {args.name} is not protected: only a deliberate teardown or migration "
+            "(kubeport:releaseProtection true) should remove protection",
+            None,
+        )
+
+
+def _require(report: ReportViolation, ok: bool, message: str) -> None:
+    if not ok:
+        report(message, None)
+
+
+def eks_cluster(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    p = args.props
+    if args.resource_type == "aws:eks/cluster:Cluster":
+        logs = set(p.get("enabledClusterLogTypes") or [])
+        _require(report, {"api", "audit", "authenticator"} <= logs, "EKS: enable api, audit and authenticator logs")
+        encryption = p.get("encryptionConfig") or {}
+        _require(
+            report,
+            "secrets" in (encryption.get("resources") or []) and bool(_get(encryption, "provider", "keyArn")),
+            "EKS: encrypt Kubernetes Secrets with a KMS key (encryptionConfig)",
+        )
+        vpc = p.get("vpcConfig") or {}
+        public = vpc.get("endpointPublicAccess", True)
+        _require(report, not public or bool(vpc.get("publicAccessCidrs")), "EKS: limit the public endpoint to CIDRs")
+    elif args.resource_type == "aws:ec2/launchTemplate:LaunchTemplate":
+        _require(report, _get(p, "metadataOptions", "httpTokens") == "required", "EKS nodes: require IMDSv2")
+    elif args.resource_type == "aws:ecr/repository:Repository":
+        _require(report, _get(p, "imageScanningConfiguration", "scanOnPush") is True, "ECR: scan images on push")
+        _require(report, p.get("imageTagMutability") == "IMMUTABLE", "ECR: tags must be immutable")
+
+
+def aks_cluster(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    p = args.props
+    if args.resource_type == "azure-native:containerservice:ManagedCluster":
+        _require(report, p.get("enableRBAC") is True, "AKS: enable Kubernetes RBAC")
+        _require(report, p.get("disableLocalAccounts") is True, "AKS: disable local accounts")
+        _require(report, _get(p, "aadProfile", "managed") is True, "AKS: integrate Entra ID (aadProfile.managed)")
+        _require(report, _get(p, "oidcIssuerProfile", "enabled") is True, "AKS: enable the OIDC issuer")
+        _require(
+            report,
+            _get(p, "securityProfile", "workloadIdentity", "enabled") is True,
+            "AKS: enable workload identity",
+        )
+        _require(report, bool(_get(p, "networkProfile", "networkPolicy")), "AKS: enforce NetworkPolicy")
+        channel = _get(p, "autoUpgradeProfile", "upgradeChannel")
+        _require(report, channel not in (None, "none"), "AKS: choose an auto-upgrade channel")
+    elif args.resource_type == "azure-native:containerregistry:Registry":
+        _require(report, p.get("adminUserEnabled") is not True, "ACR: keep the admin user off")
+
+
+def gke_cluster(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    p = args.props
+    if args.resource_type == "gcp:container/cluster:Cluster":
+        _require(report, bool(_get(p, "workloadIdentityConfig", "workloadPool")), "GKE: enable workload identity")
+        _require(report, p.get("enableShieldedNodes") is not False, "GKE: use shielded nodes")
+        _require(
+            report,
+            _get(p, "releaseChannel", "channel") not in (None, "UNSPECIFIED"),
+            "GKE: enrol the cluster in a release channel",
+        )
+        _require(report, p.get("removeDefaultNodePool") is True, "GKE: manage node pools separately")
+        _require(
+            report,
+            p.get("datapathProvider") == "ADVANCED_DATAPATH" or _get(p, "networkPolicy", "enabled") is True,
+            "GKE: enforce NetworkPolicy (Dataplane V2 or network policy enabled)",
+        )
+        _require(report, _get(p, "privateClusterConfig", "enablePrivateNodes") is True, "GKE: use private nodes")
+    elif args.resource_type == "gcp:container/nodePool:NodePool":
+        management = p.get("management") or {}
+        _require(
+            report,
+            management.get("autoRepair") is True and management.get("autoUpgrade") is True,
+            "GKE node pool: enable auto-repair and auto-upgrade",
+        )
+        config = p.get("nodeConfig") or {}
+        _require(
+            report,
+            _get(config, "shieldedInstanceConfig", "enableSecureBoot") is True,
+            "GKE node pool: enable secure boot",
+        )
+        _require(
+            report,
+            _get(config, "workloadMetadataConfig", "mode") == "GKE_METADATA",
+            "GKE node pool: use the GKE metadata server",
+        )
+        _require(report, bool(config.get("serviceAccount")), "GKE node pool: run as a dedicated service account")
+    elif args.resource_type == "gcp:artifactregistry/repository:Repository":
+        _require(report, _get(p, "dockerConfig", "immutableTags") is True, "Artifact Registry: immutable tags")
+
+
+# --- stack policies -------------------------------------------------------------------------------
+
+
+def _stack_target(args: StackValidationArgs) -> str | None:
+    for res in args.resources:
+        spec = pod_spec(res.resource_type, res.props)
+        if spec is not None and (target := target_of(spec)):
+            return target
+    return None
+
+
+def cloud_availability(args: StackValidationArgs, report: ReportViolation) -> None:
+    if _stack_target(args) not in CLOUD_TARGETS:
+        return
+    budgets = [r for r in args.resources if r.resource_type == "kubernetes:policy/v1:PodDisruptionBudget"]
+    for res in args.resources:
+        if res.resource_type != "kubernetes:apps/v1:Deployment":
+            continue
+        if (_get(res.props, "spec", "replicas") or 1) < 2:
+            report(f"Deployment {res.name}: cloud stacks run at least 2 replicas", res.urn)
+        labels = _get(res.props, "spec", "template", "metadata", "labels") or {}
+        covered = any(
+            (selector := _get(b.props, "spec", "selector", "matchLabels") or {})
+            and all(labels.get(k) == v for k, v in selector.items())
+            for b in budgets
+        )
+        if not covered:
+            report(f"Deployment {res.name}: no PodDisruptionBudget selects its pods", res.urn)
+
+
+def no_load_balancer_on_minikube(args: StackValidationArgs, report: ReportViolation) -> None:
+    if _stack_target(args) != "minikube":
+        return
+    for res in args.resources:
+        if res.resource_type == "kubernetes:core/v1:Service" and _get(res.props, "spec", "type") == "LoadBalancer":
+            report(f"Service {res.name}: a LoadBalancer never gets an address on minikube; use NodePort", res.urn)
+
+
+MANDATORY = EnforcementLevel.MANDATORY
+
+POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
+    ResourceValidationPolicy(
+        name="explicit-providers",
+        description="Every resource uses an explicit provider, never a default one.",
+        validate=explicit_providers,
+        enforcement_level=MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="images-pinned",
+        description="No untagged or `latest` images; cloud stacks run images by digest.",
+        validate=image_pinned,
+        enforcement_level=MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="pod-security-restricted",
+        description="Pods meet Pod Security 'restricted': non-root, no escalation, no capabilities, seccomp, "
+        "read-only root filesystem.",
+        validate=restricted_pod_security,
+        enforcement_level=MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="probes-and-resources",
+        description="Containers declare readiness (and, in Deployments, liveness) probes, requests and limits.",
+        validate=probes_and_resources,
+        enforcement_level=MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="clusters-and-registries-protected",
+        description="Clusters and registries are protected; releasing protection is for a deliberate teardown.",
+        validate=protected,
+        # Advisory: `kubeport:releaseProtection true` legitimately unprotects them before a teardown.
+        enforcement_level=EnforcementLevel.ADVISORY,
+    ),
+    ResourceValidationPolicy(
+        name="eks-hardening",
+        description="EKS: control-plane logs, Secrets encryption, limited endpoint, IMDSv2 nodes, ECR scanning "
+        "and immutable tags.",
+        validate=eks_cluster,
+        enforcement_level=MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="aks-hardening",
+        description="AKS: RBAC with Entra ID, no local accounts, OIDC issuer and workload identity, network "
+        "policy, an upgrade channel; ACR without admin user.",
+        validate=aks_cluster,
+        enforcement_level=MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="gke-hardening",
+        description="GKE: workload identity, shielded and private nodes, release channel, network policy, "
+        "managed node pool on its own account; immutable Artifact Registry tags.",
+        validate=gke_cluster,
+        enforcement_level=MANDATORY,
+    ),
+    StackValidationPolicy(
+        name="cloud-availability",
+        description="On cloud stacks every Deployment runs at least 2 replicas behind a PodDisruptionBudget.",
+        validate=cloud_availability,
+        enforcement_level=MANDATORY,
+    ),
+    StackValidationPolicy(
+        name="no-load-balancer-on-minikube",
+        description="minikube never assigns a LoadBalancer address: Services there are NodePort.",
+        validate=no_load_balancer_on_minikube,
+        enforcement_level=MANDATORY,
+    ),
+]
