@@ -16,7 +16,7 @@ export PULUMI_CONFIG_PASSPHRASE ?=
 # pulumi-docker-build (not the Docker CLI) does the build; keep BuildKit's output plain in CI logs.
 export BUILDKIT_PROGRESS ?= plain
 
-.PHONY: help venv dev-venv test lint typecheck unit render check up preview destroy stack preflight-pulumi \
+.PHONY: help venv dev-venv test lint typecheck unit render check bench up preview destroy stack preflight-pulumi \
 	preflight-minikube clean
 
 help: ## list the targets
@@ -62,6 +62,9 @@ render: venv ## offline preview: STACK's Kubernetes objects and plan.txt into ou
 
 check: dev-venv ## every stack: render, strict schema validation, checkov, hadolint (offline)
 	$(BIN)/python -m stacks check
+
+bench: venv ## time each stack's program under mocks against its import floor; 10 vs 100 WebApps
+	$(BIN)/python -m stacks.bench
 
 preflight-pulumi:
 	@command -v pulumi >/dev/null 2>&1 || { \

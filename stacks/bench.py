@@ -1,0 +1,166 @@
+"""`make bench`: how long evaluating each stack's program takes under mocks, against floors from the same run.
+
+Every measurement runs in a fresh interpreter (imports are most of the cost and must not be cached) and
+times the whole evaluation, imports included. Floors:
+- baseline: import pulumi and pulumi_kubernetes and register one Deployment under the same mocks;
+- per cloud stack: import exactly the provider SDK modules that stack's program imports (its cloud's,
+  pulumi_kubernetes' and pulumi_docker_build's), plus that one Deployment.
+Goals: every stack <= 1.5x its floor (minikube and existing: the baseline); 100 WebApps <= 12x the time of 10.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+START = time.perf_counter()
+
+ROOT = Path(__file__).resolve().parent.parent
+CLOUD_PACKAGES = {"eks": "pulumi_aws", "aks": "pulumi_azure_native", "gke": "pulumi_gcp"}
+SDK_PACKAGES = {*CLOUD_PACKAGES.values(), "pulumi_kubernetes", "pulumi_docker_build"}
+STACK_GOAL = 1.5
+SCALE_GOAL = 12.0
+
+ONE_DEPLOYMENT = """
+import importlib
+import pulumi_kubernetes as k8s
+
+for module in {modules!r}:
+    importlib.import_module(module)
+
+provider = k8s.Provider("bench", context="bench")
+k8s.apps.v1.Deployment(
+    "one",
+    metadata=k8s.meta.v1.ObjectMetaArgs(name="one"),
+    spec=k8s.apps.v1.DeploymentSpecArgs(
+        selector=k8s.meta.v1.LabelSelectorArgs(match_labels={{"app": "one"}}),
+        template=k8s.core.v1.PodTemplateSpecArgs(
+            metadata=k8s.meta.v1.ObjectMetaArgs(labels={{"app": "one"}}),
+            spec=k8s.core.v1.PodSpecArgs(containers=[k8s.core.v1.ContainerArgs(name="web", image="nginx:1.29")]),
+        ),
+    ),
+    opts=__import__("pulumi").ResourceOptions(provider=provider),
+)
+"""
+
+MANY_WEBAPPS = """
+import stacks
+from components import WebApp, WebAppArgs
+
+settings = stacks.load_settings()
+platform = stacks.platform_for(settings)
+for i in range({count}):
+    WebApp(f"svc{{i}}", WebAppArgs(platform=platform, image="kubeport/web:0123456789abcdef", namespace=f"svc{{i}}"))
+"""
+
+
+def probe(kind: str, arg: str, program_dir: str) -> None:
+    """Child side: evaluate one program under mocks and print the elapsed time and the modules loaded."""
+    from stacks.offline import run_program  # noqa: PLC0415 - timed: the import is part of the cost
+
+    program = None
+    stack = arg
+    if kind == "floor":
+        program = Path(program_dir) / "floor.py"
+        program.write_text(ONE_DEPLOYMENT.format(modules=json.loads(arg)))
+        stack = "dev"
+    elif kind == "many":
+        program = Path(program_dir) / "many.py"
+        program.write_text(MANY_WEBAPPS.format(count=int(arg)))
+        stack = "dev"
+    run = run_program(stack, program=program) if program else run_program(stack)
+    if run.error is not None:
+        raise SystemExit(f"{kind} {arg}: {run.error}")
+    elapsed = time.perf_counter() - START
+    modules = sorted(m for m in sys.modules if m.split(".")[0] in SDK_PACKAGES)
+    print(json.dumps({"seconds": elapsed, "modules": modules, "resources": len(run.resources)}))
+
+
+def measure(kind: str, arg: str, repeat: int) -> tuple[float, dict[str, object]]:
+    """Median seconds over `repeat` fresh interpreters, and the last child's report."""
+    times, report = [], {}
+    with tempfile.TemporaryDirectory(prefix="kubeport-bench-") as tmp:
+        for _ in range(repeat):
+            done = subprocess.run(
+                [sys.executable, "-m", "stacks.bench", "--probe", kind, arg, tmp],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=True,
+            )
+            report = json.loads(done.stdout.strip().splitlines()[-1])
+            times.append(float(report["seconds"]))
+    return statistics.median(times), report
+
+
+def main(repeat: int) -> int:
+    from stacks.offline import stack_names  # noqa: PLC0415
+
+    rows: list[tuple[str, str, str, str, str]] = []
+    ok = True
+    baseline, _ = measure("floor", "[]", repeat)
+    rows.append(("baseline: 1 Deployment", f"{baseline:.2f}", "", "", ""))
+    for stack in stack_names():
+        seconds, report = measure("stack", stack, repeat)
+        floor_name, floor = "baseline", baseline
+        if stack_target(stack) in CLOUD_PACKAGES:
+            modules = [str(m) for m in report["modules"]]  # type: ignore[attr-defined]
+            floor, _ = measure("floor", json.dumps(modules), repeat)
+            floor_name = f"floor: {len(modules)} SDK modules + 1 Deployment = {floor:.2f}"
+        ratio = seconds / floor
+        ok &= ratio <= STACK_GOAL
+        rows.append(
+            (
+                f"stack {stack} ({report['resources']} resources)",
+                f"{seconds:.2f}",
+                floor_name,
+                f"{ratio:.2f}x",
+                "ok" if ratio <= STACK_GOAL else f"MISSED (goal {STACK_GOAL}x)",
+            )
+        )
+    ten, _ = measure("many", "10", repeat)
+    hundred, _ = measure("many", "100", repeat)
+    scale = hundred / ten
+    ok &= scale <= SCALE_GOAL
+    rows.append(("10 WebApps", f"{ten:.2f}", "", "", ""))
+    rows.append(
+        (
+            "100 WebApps",
+            f"{hundred:.2f}",
+            "10 WebApps",
+            f"{scale:.2f}x",
+            "ok" if scale <= SCALE_GOAL else f"MISSED (goal {SCALE_GOAL}x)",
+        )
+    )
+
+    header = ("program under mocks", "median s", "compared with", "ratio", "goal")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+    print(f"median of {repeat} fresh interpreters each; Python {sys.version.split()[0]}")
+    for row in [header, *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return 0 if ok else 1
+
+
+def stack_target(stack: str) -> str:
+    from stacks.offline import stack_config  # noqa: PLC0415
+
+    config, _ = stack_config(stack)
+    return config.get("kubeport:target", "")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m stacks.bench", description=__doc__)
+    parser.add_argument("--repeat", type=int, default=5, help="fresh interpreters per measurement (median)")
+    parser.add_argument("--probe", nargs=3, metavar=("KIND", "ARG", "DIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.probe:
+        probe(*args.probe)
+        sys.exit(0)
+    sys.exit(main(args.repeat))
