@@ -1,11 +1,16 @@
-"""`python -m stacks`: kubeport's command line (offline preview and checks; see README)."""
+"""`python -m stacks`: kubeport's command line.
+
+Offline (no CLI, no cloud): render, check, diff. On Pulumi's Automation API: preview, up, destroy, migrate.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from stacks.offline import ROOT, stack_names
 
@@ -45,6 +50,96 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from stacks.diff import config_changes, workload_differences  # noqa: PLC0415
+    from stacks.offline import run_program  # noqa: PLC0415
+
+    runs = []
+    for stack in (args.a, args.b):
+        run = run_program(stack)
+        if run.error is not None:
+            print(f"stack {stack}: {run.error}", file=sys.stderr)
+            return 2
+        runs.append(run)
+    differences = workload_differences(*runs)
+    carried = [d for d in differences if d.carried_by]
+    other = [d for d in differences if not d.carried_by]
+    print(
+        f"workload {args.a} -> {args.b}: {len(carried)} differences, all carried by the Platform"
+        if not other
+        else f"workload {args.a} -> {args.b}: {len(other)} differences the Platform does not explain"
+    )
+    for d in carried:
+        print(f"  {d.line()}")
+    if other:
+        print("not explained by the Platform (the workload itself differs):")
+        for d in other:
+            print(f"  {d.line()}")
+    changes = config_changes(args.a, args.b)
+    print(
+        f"\nmigration cost: {len(changes)} stack-config lines differ between Pulumi.{args.a}.yaml and "
+        f"Pulumi.{args.b}.yaml"
+    )
+    for change in changes:
+        print(f"  {change.line()}")
+    return 1 if other else 0
+
+
+def _workspace() -> Any:
+    from stacks.operations import AutomationWorkspace  # noqa: PLC0415
+
+    return AutomationWorkspace()
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from stacks.operations import OperationError, changes, echo_error  # noqa: PLC0415
+
+    try:
+        summary = _workspace().preview(args.stack)
+    except OperationError as err:
+        return echo_error(err)
+    pending = changes(summary)
+    print(f"changes: {pending or 'none'}")
+    return 1 if args.expect_no_changes and pending else 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from stacks.operations import OperationError, echo_error  # noqa: PLC0415
+
+    try:
+        outputs = _workspace().up(args.stack)
+    except OperationError as err:
+        return echo_error(err)
+    print(f"outputs: {json.dumps(outputs, sort_keys=True)}")
+    return 0
+
+
+def cmd_destroy(args: argparse.Namespace) -> int:
+    from stacks.operations import OperationError, echo_error  # noqa: PLC0415
+
+    if not args.yes and input(f"Destroy every resource of stack {args.stack!r}? [y/N] ").strip().lower() not in (
+        "y",
+        "yes",
+    ):
+        print("nothing was destroyed")
+        return 1
+    try:
+        _workspace().destroy(args.stack)
+    except OperationError as err:
+        return echo_error(err)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from stacks.operations import OperationError, echo_error, migrate  # noqa: PLC0415
+
+    try:
+        migrate(args.source, args.target, _workspace(), destroy_source=args.destroy_source, yes=args.yes)
+    except OperationError as err:
+        return echo_error(err)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m stacks", description=__doc__)
     sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -59,6 +154,35 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--manifests", help="check an already rendered directory instead of rendering")
     check.add_argument("--dockerfile", action="store_true", help="with --manifests: also check app/Dockerfile")
     check.set_defaults(func=cmd_check)
+
+    stacks = stack_names()
+    diff = sub.add_parser("diff", help="compare two stacks' workloads and count the config lines a migration changes")
+    diff.add_argument("a", choices=stacks)
+    diff.add_argument("b", choices=stacks)
+    diff.set_defaults(func=cmd_diff)
+
+    preview = sub.add_parser("preview", help="pulumi preview --diff of a stack (Automation API)")
+    preview.add_argument("stack", choices=stacks)
+    preview.add_argument("--expect-no-changes", action="store_true", help="exit 1 if anything would change")
+    preview.set_defaults(func=cmd_preview)
+
+    up = sub.add_parser("up", help="deploy a stack (Automation API); prints its outputs")
+    up.add_argument("stack", choices=stacks)
+    up.set_defaults(func=cmd_up)
+
+    destroy = sub.add_parser("destroy", help="delete a stack's resources (asks unless --yes)")
+    destroy.add_argument("stack", choices=stacks)
+    destroy.add_argument("--yes", action="store_true", help="do not ask")
+    destroy.set_defaults(func=cmd_destroy)
+
+    migrate = sub.add_parser(
+        "migrate", help="move the app to another stack: preview, up, smoke-check, then optionally destroy the source"
+    )
+    migrate.add_argument("--from", dest="source", required=True, choices=stacks)
+    migrate.add_argument("--to", dest="target", required=True, choices=stacks)
+    migrate.add_argument("--destroy-source", action="store_true", help="destroy the source after a passed smoke check")
+    migrate.add_argument("--yes", action="store_true", help="do not ask before destroying the source")
+    migrate.set_defaults(func=cmd_migrate)
     return root
 
 

@@ -295,11 +295,8 @@ def stack_names(root: Path = ROOT) -> list[str]:
     return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml"))
 
 
-def stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], set[str]]:
-    """The config the CLI would hand the program: project defaults, then `Pulumi.<stack>.yaml`.
-
-    Encrypted values cannot be decrypted offline: they become a placeholder, marked secret.
-    """
+def project_defaults(root: Path = ROOT) -> dict[str, str]:
+    """Config values `Pulumi.yaml` supplies: declared defaults and plain values of other namespaces."""
     project = yaml.safe_load((root / "Pulumi.yaml").read_text())
     config: dict[str, str] = {}
     for key, decl in (project.get("config") or {}).items():
@@ -311,10 +308,19 @@ def stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], set[str
                 config[full_key] = _config_string(decl["value"])
         else:
             config[full_key] = _config_string(decl)
-    secrets: set[str] = set()
+    return config
+
+
+def stack_file_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], set[str]]:
+    """What `Pulumi.<stack>.yaml` itself sets, and which of those values are encrypted.
+
+    Encrypted values cannot be decrypted offline: they become a placeholder, marked secret.
+    """
     stack_file = root / f"Pulumi.{stack}.yaml"
     if not stack_file.exists():
         raise FileNotFoundError(f"no stack file {stack_file.name}")
+    config: dict[str, str] = {}
+    secrets: set[str] = set()
     values = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
     for key, value in values.items():
         full_key = key if ":" in key else f"{PROJECT}:{key}"
@@ -324,6 +330,12 @@ def stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], set[str
         else:
             config[full_key] = _config_string(value)
     return config, secrets
+
+
+def stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], set[str]]:
+    """The config the CLI would hand the program: project defaults, then `Pulumi.<stack>.yaml`."""
+    values, secrets = stack_file_config(stack, root)
+    return {**project_defaults(root), **values}, secrets
 
 
 def run_program(

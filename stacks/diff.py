@@ -1,0 +1,151 @@
+"""`python -m stacks diff A B`: the portability claim, checked mechanically.
+
+Renders both stacks under mocks and compares their workload (the `WebApp`'s Kubernetes objects). The only
+differences allowed are the ones the Platform carries: the image reference, its pull policy and the scanner
+waivers that follow from it (registry), the target name in the environment, and the Service's type,
+node port and annotations (exposure). It also counts the stack-config lines that differ between the two
+stack files: the migration cost.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from stacks.offline import ProgramRun, stack_file_config
+
+WAIVER_KEY = "checkov.io/skip"
+
+# Paths (after `normalize`) that the Platform legitimately changes, with what carries them.
+PLATFORM_CARRIED: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\.containers\.[^.]+\.image$"), "registry: image reference"),
+    (re.compile(r"\.containers\.[^.]+\.imagePullPolicy$"), "registry: pull policy"),
+    (re.compile(r"\.env\.KUBEPORT_IMAGE\.value$"), "registry: image reference shown by /info"),
+    (re.compile(r"\.env\.KUBEPORT_TARGET\.value$"), "target name"),
+    (re.compile(r"^metadata\.waivers\.(CKV_K8S_43|CKV_K8S_15)$"), "registry: waivers for a local image"),
+    (re.compile(r"^Service .*: spec\.type$"), "exposure: Service type"),
+    (re.compile(r"^Service .*: spec\.ports\.[^.]+\.nodePort$"), "exposure: node port"),
+    (re.compile(r"^Service .*: metadata\.annotations(\..+)?$"), "exposure: load balancer annotations"),
+]
+
+
+@dataclass(frozen=True)
+class Difference:
+    path: str
+    a: Any
+    b: Any
+    carried_by: str | None
+    """What in the Platform explains it; None means the workload itself differs."""
+
+    def line(self) -> str:
+        why = f"  [{self.carried_by}]" if self.carried_by else ""
+        return f"{self.path}: {_short(self.a)} -> {_short(self.b)}{why}"
+
+
+def _short(value: Any) -> str:
+    if value is _MISSING:
+        return "(absent)"
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return text if len(text) <= 90 else text[:87] + "..."
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "(absent)"
+
+
+_MISSING: Any = _Missing()
+
+
+def normalize(value: Any) -> Any:
+    """Lists of named items become maps by name (containers, env, ports, volumes), so a diff says *which*."""
+    if isinstance(value, Mapping):
+        out = {str(k): normalize(v) for k, v in value.items()}
+        annotations = out.get("annotations")
+        if isinstance(annotations, dict) and any(k.startswith(WAIVER_KEY) for k in annotations):
+            # checkov waivers are numbered; compare them by check id instead.
+            waivers = {
+                v.split("=", 1)[0]: v.split("=", 1)[1] for k, v in annotations.items() if k.startswith(WAIVER_KEY)
+            }
+            rest = {k: v for k, v in annotations.items() if not k.startswith(WAIVER_KEY)}
+            out["waivers"] = waivers
+            if rest:
+                out["annotations"] = rest
+            else:
+                del out["annotations"]
+        return out
+    if isinstance(value, list):
+        if value and all(isinstance(v, Mapping) and isinstance(v.get("name"), str) for v in value):
+            return {str(v["name"]): normalize(v) for v in value}
+        return [normalize(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def workload(run: ProgramRun) -> dict[str, Any]:
+    """The workload's Kubernetes objects by `Kind name`, normalized."""
+    objects = {}
+    for obj in run.kubernetes_objects():
+        kind = obj.type.rsplit(":", 1)[-1]
+        objects[f"{kind} {obj.inputs['metadata']['name']}"] = normalize(obj.inputs)
+    return objects
+
+
+def _leaves(a: Any, b: Any, path: str) -> Iterator[tuple[str, Any, Any]]:
+    # A map present on one side only is compared key by key, so each difference is named (and classified).
+    if isinstance(a, dict) and b is _MISSING:
+        b = {}
+    if isinstance(b, dict) and a is _MISSING:
+        a = {}
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            yield from _leaves(a.get(key, _MISSING), b.get(key, _MISSING), f"{path}.{key}" if path else key)
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            yield from _leaves(x, y, f"{path}[{i}]")
+    elif a != b:
+        yield path, a, b
+
+
+def classify(object_key: str, path: str) -> str | None:
+    qualified = f"{object_key}: {path}"
+    for pattern, carrier in PLATFORM_CARRIED:
+        if pattern.search(path) or pattern.search(qualified):
+            return carrier
+    return None
+
+
+def workload_differences(a: ProgramRun, b: ProgramRun) -> list[Difference]:
+    wa, wb = workload(a), workload(b)
+    differences = []
+    for key in sorted(set(wa) | set(wb)):
+        if key not in wa or key not in wb:
+            differences.append(Difference(key, wa.get(key, _MISSING), wb.get(key, _MISSING), None))
+            continue
+        for path, x, y in _leaves(wa[key], wb[key], ""):
+            differences.append(Difference(f"{key}: {path}", x, y, classify(key, path)))
+    return differences
+
+
+@dataclass(frozen=True)
+class ConfigChange:
+    key: str
+    a: str | None
+    b: str | None
+
+    def line(self) -> str:
+        if self.a is None:
+            return f"+ {self.key}: {self.b}"
+        if self.b is None:
+            return f"- {self.key}: {self.a}"
+        return f"~ {self.key}: {self.a} -> {self.b}"
+
+
+def config_changes(a: str, b: str) -> list[ConfigChange]:
+    """The stack-config lines to change to move from stack `a` to stack `b`: the migration cost."""
+    va, vb = stack_file_config(a)[0], stack_file_config(b)[0]
+    return [ConfigChange(k, va.get(k), vb.get(k)) for k in sorted(set(va) | set(vb)) if va.get(k) != vb.get(k)]
