@@ -16,7 +16,7 @@ export PULUMI_CONFIG_PASSPHRASE ?=
 # pulumi-docker-build (not the Docker CLI) does the build; keep BuildKit's output plain in CI logs.
 export BUILDKIT_PROGRESS ?= plain
 
-.PHONY: help venv dev-venv test lint typecheck unit render check bench up preview destroy stack preflight-pulumi \
+.PHONY: help venv dev-venv test lint typecheck unit render check bench app-serve bench-app up preview destroy stack preflight-pulumi \
 	preflight-minikube clean
 
 help: ## list the targets
@@ -65,6 +65,12 @@ check: dev-venv ## every stack: render, strict schema validation, checkov, hadol
 
 bench: venv ## time each stack's program under mocks against its import floor; 10 vs 100 WebApps
 	$(BIN)/python -m stacks.bench
+
+app-serve: ## serve app/ on http://127.0.0.1:8080 with the host's nginx and the image's own config
+	app/serve-local --port 8080
+
+bench-app: ## the app's nginx against stock nginx on the same files: requests/s, first-load and revisit bytes
+	$(PYTHON) app/bench.py
 
 preflight-pulumi:
 	@command -v pulumi >/dev/null 2>&1 || { \
