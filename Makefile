@@ -16,7 +16,7 @@ export PULUMI_CONFIG_PASSPHRASE ?=
 # pulumi-docker-build (not the Docker CLI) does the build; keep BuildKit's output plain in CI logs.
 export BUILDKIT_PROGRESS ?= plain
 
-.PHONY: help venv dev-venv test lint typecheck unit render check bench app-serve bench-app up preview destroy stack preflight-pulumi \
+.PHONY: help venv dev-venv test test-live lint typecheck unit render check bench app-serve bench-app up preview destroy stack preflight-pulumi \
 	preflight-minikube clean
 
 help: ## list the targets
@@ -65,6 +65,9 @@ check: dev-venv ## every stack: render, strict schema validation, checkov, hadol
 
 bench: venv ## time each stack's program under mocks against its import floor; 10 vs 100 WebApps
 	$(BIN)/python -m stacks.bench
+
+test-live: $(VENV)/.installed-dev preflight-pulumi ## live: up the kind stack, HTTP checks, preview --expect-no-changes, destroy
+	KUBEPORT_LIVE=1 $(BIN)/python -m pytest -m live tests/live --capture=tee-sys
 
 app-serve: ## serve app/ on http://127.0.0.1:8080 with the host's nginx and the image's own config
 	app/serve-local --port 8080
