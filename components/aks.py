@@ -11,7 +11,7 @@ import base64
 import json
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
@@ -19,7 +19,7 @@ import pulumi_azure_native as azure_native
 import yaml
 from pulumi_azure_native import authorization, containerregistry, containerservice, resources
 
-from components.cluster import cluster_provider
+from components.cluster import ClusterArgs, cluster_provider
 from components.platform import RegistryLogin
 
 DEFAULT_NODE_SIZE = "Standard_D2s_v5"
@@ -78,24 +78,15 @@ def azurecli_kubeconfig(encoded: str) -> str:
     return yaml.safe_dump(config, sort_keys=False)
 
 
-@dataclass(frozen=True)
-class AksClusterArgs:
-    """Inputs of AksCluster."""
+@dataclass(frozen=True, kw_only=True)
+class AksClusterArgs(ClusterArgs):
+    """Inputs of AksCluster: the shared ones (allowed CIDRs become authorized IP ranges, a private API a
+    private cluster) plus the location, the subscription and how push tokens are obtained."""
 
     location: str
     """Azure location, e.g. westeurope."""
     subscription_id: str
     """Subscription to create everything in."""
-    allowed_cidrs: Sequence[str]
-    """CIDRs allowed to reach the API server (authorized IP ranges)."""
-    private_api: bool = False
-    """A private cluster: the API server has no public endpoint."""
-    node_count: int = 2
-    """Nodes in the system pool."""
-    node_size: str = ""
-    """VM size; empty: Standard_D2s_v5."""
-    protect: bool = True
-    """Protect the cluster and the registry from deletion."""
     token_exchange: Callable[[str, str, str], str] | None = acr_refresh_token
     """(login server, tenant, Entra token) -> ACR refresh token; None yields a placeholder (offline runs)."""
 

@@ -4,12 +4,29 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.platform import RegistryLogin
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterArgs:
+    """The inputs every cloud cluster component shares; each cloud's Args adds its own scope."""
+
+    allowed_cidrs: Sequence[str]
+    """CIDRs allowed to reach the Kubernetes API's public endpoint."""
+    private_api: bool = False
+    """No public API endpoint at all."""
+    node_count: int = 2
+    """Worker nodes in total."""
+    node_size: str = ""
+    """Machine type; empty: the cloud's default (t3.medium, Standard_D2s_v5, e2-standard-2)."""
+    protect: bool = True
+    """Protect the cluster and the registry from deletion."""
 
 
 class ManagedCluster(Protocol):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.cluster import cluster_provider, exec_kubeconfig
+from components.cluster import ClusterArgs, cluster_provider, exec_kubeconfig
 from components.platform import RegistryLogin
 
 VPC_CIDR = "10.0.0.0/16"
@@ -26,26 +26,16 @@ NODE_POLICIES = {
 }
 
 
-@dataclass(frozen=True)
-class EksClusterArgs:
-    """Inputs of EksCluster."""
+@dataclass(frozen=True, kw_only=True)
+class EksClusterArgs(ClusterArgs):
+    """Inputs of EksCluster: the shared ones plus the region and, optionally, an existing VPC."""
 
     region: str
     """AWS region."""
-    allowed_cidrs: Sequence[str]
-    """CIDRs allowed to reach the public API endpoint."""
-    private_api: bool = False
-    """No public API endpoint at all."""
-    node_count: int = 2
-    """Nodes in the managed node group."""
-    node_size: str = ""
-    """EC2 instance type; empty: t3.medium."""
     vpc_id: str = ""
     """Existing VPC; empty: create one with public and private subnets in two zones."""
     subnet_ids: Sequence[str] = ()
     """Private subnets of `vpc_id` for the nodes (at least two zones)."""
-    protect: bool = True
-    """Protect the cluster and the repository from deletion."""
 
 
 def assume_role_policy(service: str) -> str:

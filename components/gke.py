@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
 from pulumi_gcp import artifactregistry, compute, container, organizations, projects, serviceaccount
 
-from components.cluster import cluster_provider, exec_kubeconfig
+from components.cluster import ClusterArgs, cluster_provider, exec_kubeconfig
 from components.platform import RegistryLogin
 
 DEFAULT_NODE_SIZE = "e2-standard-2"
@@ -23,24 +22,15 @@ NODE_ROLES = ("roles/container.defaultNodeServiceAccount",)
 """The least-privilege role GKE documents for node service accounts (logging, monitoring, metadata)."""
 
 
-@dataclass(frozen=True)
-class GkeClusterArgs:
-    """Inputs of GkeCluster."""
+@dataclass(frozen=True, kw_only=True)
+class GkeClusterArgs(ClusterArgs):
+    """Inputs of GkeCluster: the shared ones (allowed CIDRs become master authorized networks, nodes are
+    spread over two zones) plus the project and region."""
 
     project: str
     """Google Cloud project id."""
     region: str
     """Region of the (regional) cluster and the registry."""
-    allowed_cidrs: Sequence[str]
-    """CIDRs in the master authorized networks."""
-    private_api: bool = False
-    """Private endpoint only: the control plane has no public address."""
-    node_count: int = 2
-    """Nodes in total, spread over two zones."""
-    node_size: str = ""
-    """Machine type; empty: e2-standard-2."""
-    protect: bool = True
-    """Protect the cluster and the registry from deletion."""
 
 
 def gcp_id(*parts: str, limit: int = 30) -> str:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 import urllib.parse
 from collections.abc import Iterator
 
@@ -14,6 +12,7 @@ import yaml
 from components.aks import ACR_PULL_ROLE, acr_refresh_token
 from stacks.offline import ProgramRun
 from tests import clouds
+from tests.local_http import QuietHandler, serving
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 REGISTRY = "azure-native:containerregistry:Registry"
@@ -77,30 +76,16 @@ def exchange_server() -> Iterator[tuple[str, list[dict[str, str]]]]:
     """A stand-in for ACR's /oauth2/exchange endpoint on 127.0.0.1."""
     seen: list[dict[str, str]] = []
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
+    class Handler(QuietHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server dispatches by this name
             body = self.rfile.read(int(self.headers["Content-Length"])).decode()
             form = dict(urllib.parse.parse_qsl(body))
             seen.append({"path": self.path, **form})
             answer = {"refresh_token": "acr-refresh"} if form.get("access_token") == "entra" else {}
-            data = json.dumps(answer).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.reply(200, json.dumps(answer).encode())
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", seen
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with serving(Handler) as base:
+        yield base, seen
 
 
 def test_acr_token_exchange_posts_the_entra_token(exchange_server: tuple[str, list[dict[str, str]]]) -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import shutil
-import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -19,6 +17,7 @@ from stacks.operations import (
     migrate,
     smoke_check,
 )
+from tests.local_http import QuietHandler, serving
 
 SOURCE_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:5aa1faafced97aae@sha256:" + "a" * 64
 TARGET_IMAGE = "europe-west1-docker.pkg.dev/acme/kubeport/kubeport-web:5aa1faafced97aae@sha256:" + "b" * 64
@@ -200,25 +199,13 @@ def test_image_identity() -> None:
 def app_server() -> Iterator[str]:
     """A stand-in app on 127.0.0.1 answering /healthz and /info like the real page."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server dispatches by this name
             body = {"/healthz": b"ok\n", "/info": info(TARGET_IMAGE)}.get(self.path)
-            self.send_response(200 if body else 404)
-            self.send_header("Content-Length", str(len(body or b"")))
-            self.end_headers()
-            self.wfile.write(body or b"")
+            self.reply(200 if body else 404, body or b"")
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with serving(Handler) as base:
+        yield base
 
 
 def test_smoke_check_over_real_http(app_server: str) -> None:
