@@ -27,9 +27,6 @@ CLOUD_TARGETS: tuple[Target, ...] = ("eks", "aks", "gke")
 REGISTRIES: tuple[RegistryKind, ...] = get_args(RegistryKind)
 SERVICE_TYPES: tuple[ServiceType, ...] = get_args(ServiceType)
 
-# Targets whose modules exist in `stacks/`. A target outside this set is accepted by the model (it is a
-# real kubeport target) but stopped with "not available yet" until its module lands.
-AVAILABLE_TARGETS: tuple[Target, ...] = TARGETS
 
 DEFAULT_REGISTRY: Mapping[Target, RegistryKind] = {
     "minikube": "local",
@@ -400,12 +397,6 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
         r.problem("target", f"{target_text!r} is not accepted; expected one of: {' | '.join(TARGETS)}")
     else:
         target = target_text
-        if target not in AVAILABLE_TARGETS:
-            r.problem(
-                "target",
-                f"{target!r} is not available yet in this version of kubeport; "
-                f"available: {' | '.join(AVAILABLE_TARGETS)}",
-            )
     target_known = bool(target_text) and target_text in TARGETS
 
     replicas = r.integer("replicas", 1)
