@@ -115,12 +115,9 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_destroy(args: argparse.Namespace) -> int:
-    from stacks.operations import OperationError, echo_error  # noqa: PLC0415
+    from stacks.operations import OperationError, confirmed, echo_error  # noqa: PLC0415
 
-    if not args.yes and input(f"Destroy every resource of stack {args.stack!r}? [y/N] ").strip().lower() not in (
-        "y",
-        "yes",
-    ):
+    if not args.yes and not confirmed(f"Destroy every resource of stack {args.stack!r}?"):
         print("nothing was destroyed")
         return 1
     try:

@@ -102,6 +102,7 @@ def measure(kind: str, arg: str, repeat: int) -> tuple[float, dict[str, object]]
 
 def main(repeat: int) -> int:
     from stacks.offline import stack_names  # noqa: PLC0415
+    from stacks.text import columns  # noqa: PLC0415
 
     rows: list[tuple[str, str, str, str, str]] = []
     ok = True
@@ -141,10 +142,8 @@ def main(repeat: int) -> int:
     )
 
     header = ("program under mocks", "median s", "compared with", "ratio", "goal")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
     print(f"median of {repeat} fresh interpreters each; Python {sys.version.split()[0]}")
-    for row in [header, *rows]:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    print("\n".join(columns([header, *rows])))
     return 0 if ok else 1
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from stacks.offline import ROOT
+from stacks.text import columns
 
 KUBERNETES_VERSIONS = ("1.29", "1.35")
 """Oldest and newest Kubernetes minor versions kubeport supports (what the three clouds offered in 2026)."""
@@ -175,7 +176,6 @@ def table(reports: list[StackReport]) -> str:
     for r in reports:
         counts = [str(r.count(t)) for t in tools]
         rows.append([r.stack, str(r.objects), *counts, str(r.waived), "FAIL" if r.findings else "ok"])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines = columns(rows)
     details = [f"  {f.tool}: {f.where}: {f.check}: {f.message}" for r in reports for f in r.findings]
     return "\n".join(lines + (["", "findings:", *details] if details else []))

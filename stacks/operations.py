@@ -157,6 +157,11 @@ def smoke_check(
     raise OperationError(f"{url} did not pass the smoke check after {attempts} attempts: {last}")
 
 
+def confirmed(question: str, ask: Callable[[str], str] = input) -> bool:
+    """Ask a yes/no question; only `y` or `yes` (any case) is a yes."""
+    return ask(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
 # --- migrate --------------------------------------------------------------------------------------
 
 
@@ -216,11 +221,9 @@ def migrate(
     if not destroy_source:
         say(f"[4/4] done: {target} is serving; {source} is kept (--destroy-source removes it)")
         return
-    if not yes:
-        answer = ask(f"Destroy stack {source!r} and everything in it? [y/N] ").strip().lower()
-        if answer not in ("y", "yes"):
-            say(f"[4/4] {source} kept: nothing was destroyed")
-            return
+    if not yes and not confirmed(f"Destroy stack {source!r} and everything in it?", ask):
+        say(f"[4/4] {source} kept: nothing was destroyed")
+        return
     say(f"[4/4] destroy {source}")
     try:
         workspace.destroy(source)

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from stacks.offline import ProgramRun, Registered, run_program
+from stacks.text import columns
 
 SECRET = "[secret]"
 UNKNOWN = "[unknown until deployed]"
@@ -87,8 +88,7 @@ def plan_lines(run: ProgramRun) -> list[str]:
     for res in run.resources:
         provider = _short(res.provider.rpartition("::")[0]) if res.provider else "-"
         rows.append((res.type, res.name, _short(res.parent), provider, "yes" if res.protect else "no"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return columns(rows)
 
 
 def render(stack: str, out: Path) -> Rendered:
