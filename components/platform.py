@@ -30,7 +30,8 @@ class Exposure:
     node_address: str | None = None
     """Host or IP where a NodePort is reachable, when the target knows it."""
     address_hint: str = ""
-    """Command that prints the address when it cannot be known at deploy time."""
+    """Command that prints the address when it cannot be known at deploy time; `{service}`, `{namespace}` and
+    `{port}` (the Service's port) are filled in."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,11 @@ from components.platform import Exposure, Platform
 APP_PORT = 8080
 """The container port nginx listens on (unprivileged: no port below 1024)."""
 SERVICE_PORT = 80
+"""The Service's port: plain HTTP's own, so URLs need none."""
+HEALTH_PATH = "/healthz"
+"""nginx's liveness location (app/nginx/default.conf): answers 200 while nginx runs."""
+READY_PATH = "/readyz"
+"""nginx's readiness location: 200 once the site and /info are in place, 503 before."""
 RUN_AS = 10101
 """Numeric UID/GID the containers run as (>= 10000 keeps clear of host users)."""
 PSS_LEVEL = "restricted"
@@ -112,13 +117,18 @@ def http_probe(path: str, period: int, failures: int, delay: int = 0) -> k8s.cor
 def url_of(exposure: Exposure, service: k8s.core.v1.Service) -> pulumi.Output[str]:
     """Where a browser reaches the app, or else the command that prints it, for this exposure."""
     names = pulumi.Output.all(service.metadata.name, service.metadata.namespace)
-    hint = names.apply(lambda n: exposure.address_hint.format(service=n[0], namespace=n[1]))
+    hint = names.apply(lambda n: exposure.address_hint.format(service=n[0], namespace=n[1], port=SERVICE_PORT))
     if exposure.service_type == "LoadBalancer":
         address = service.status.apply(load_balancer_address)
-        return pulumi.Output.all(address, hint).apply(lambda a: f"http://{a[0]}" if a[0] else str(a[1]))
+        return pulumi.Output.all(address, hint).apply(lambda a: f"http://{authority(a[0])}" if a[0] else str(a[1]))
     if exposure.service_type == "NodePort" and exposure.node_address and exposure.node_port:
         return pulumi.Output.from_input(f"http://{exposure.node_address}:{exposure.node_port}")
     return hint
+
+
+def authority(host: str, port: int = SERVICE_PORT) -> str:
+    """`host`, with `:port` unless it is HTTP's own 80."""
+    return host if port == 80 else f"{host}:{port}"
 
 
 def load_balancer_address(status: k8s.core.v1.outputs.ServiceStatus | None) -> str | None:
@@ -317,8 +327,8 @@ class WebApp(pulumi.ComponentResource):
                         field_env("KUBEPORT_NAMESPACE", "metadata.namespace"),
                         field_env("KUBEPORT_NODE", "spec.nodeName"),
                     ],
-                    readiness_probe=http_probe("/readyz", period=5, failures=2),
-                    liveness_probe=http_probe("/healthz", period=10, failures=3, delay=5),
+                    readiness_probe=http_probe(READY_PATH, period=5, failures=2),
+                    liveness_probe=http_probe(HEALTH_PATH, period=10, failures=3, delay=5),
                     resources=resources("50m", "32Mi", "250m", "64Mi"),
                     security_context=container_security_context(),
                     volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
@@ -347,7 +357,8 @@ class WebApp(pulumi.ComponentResource):
         smoke_labels = common_labels(name, "smoke-check")
         smoke_selector = selector_labels(name, "smoke-check")
         # `<service>.<namespace>.svc` resolves through the pod's DNS search path whatever the cluster domain.
-        target_url = pulumi.Output.concat("http://", self.service_name, ".", self.namespace, ".svc/healthz")
+        host = pulumi.Output.concat(self.service_name, ".", self.namespace, ".svc")
+        target_url = host.apply(lambda h: f"http://{authority(h)}{HEALTH_PATH}")
         check = target_url.apply(lambda url: ["wget", "-q", "-T", "3", "-O", "/dev/null", url])
 
         k8s.networking.v1.NetworkPolicy(

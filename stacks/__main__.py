@@ -26,9 +26,13 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from stacks.check import check_dockerfile, check_manifests, table  # noqa: PLC0415
+    from stacks.check import SETUP, check_dockerfile, check_manifests, missing_tools, table  # noqa: PLC0415
     from stacks.render import render  # noqa: PLC0415
 
+    missing = missing_tools()
+    if missing:
+        print(f"kubeport check: {', '.join(missing)} not installed; {SETUP}", file=sys.stderr)
+        return 2
     unknown = sorted(set(args.stacks) - set(stack_names()))
     if unknown:
         print(f"unknown stack(s): {', '.join(unknown)}; stacks: {', '.join(stack_names())}", file=sys.stderr)

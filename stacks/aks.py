@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from components.aks import AksCluster, AksClusterArgs, acr_refresh_token
 from components.platform import Platform
+from components.webapp import HEALTH_PATH
 from stacks.cloud import cloud_platform
 from stacks.config import Settings
 from stacks.environment import under_mocks
 
 # The Azure load balancer probes the app's liveness endpoint instead of a bare TCP connect.
-SERVICE_ANNOTATIONS = {"service.beta.kubernetes.io/azure-load-balancer-health-probe-request-path": "/healthz"}
+SERVICE_ANNOTATIONS = {"service.beta.kubernetes.io/azure-load-balancer-health-probe-request-path": HEALTH_PATH}
 
 
 def platform(settings: Settings) -> Platform:

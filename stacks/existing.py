@@ -32,7 +32,7 @@ def exposure(settings: Settings) -> Exposure:
     return Exposure(
         service_type="ClusterIP",
         address_hint=(
-            f"kubectl --context {ctx} --namespace {{namespace}} port-forward service/{{service}} 8080:80"
+            f"kubectl --context {ctx} --namespace {{namespace}} port-forward service/{{service}} 8080:{{port}}"
             "  # then http://127.0.0.1:8080"
         ),
     )

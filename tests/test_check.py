@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -79,3 +80,19 @@ def test_an_injected_defect_fails_the_gate(
 def test_unknown_stack_is_refused() -> None:
     done = run_cli("prod")
     assert done.returncode == 2 and "unknown stack" in done.stderr
+
+
+def test_without_checkov_one_line_says_what_to_run(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "stacks", "check"],
+        cwd=ROOT,
+        env={**os.environ, "KUBEPORT_CHECKOV": str(tmp_path / "no-checkov")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert "checkov" in line and "make dev-venv" in line and "Traceback" not in done.stderr

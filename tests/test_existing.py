@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from stacks.offline import ProgramRun, run_program
 from tests.workload import IMAGE, K8S_PROVIDER, SERVICE, web_container
 
@@ -36,17 +34,21 @@ def test_node_address_gives_a_real_url() -> None:
     assert run.outputs["url"].value == "http://172.18.0.2:30020"
 
 
-@pytest.mark.parametrize(
-    ("service_type", "url_fragment"),
-    [("ClusterIP", "port-forward service/web 8080:80"), ("LoadBalancer", "http://203.0.113.10")],
-)
-def test_exposure_is_configurable(service_type: str, url_fragment: str) -> None:
-    run = run_program("kind", {"serviceType": service_type, "nodePort": None})
+def test_cluster_ip_url_is_a_port_forward_to_the_service() -> None:
+    run = run_program("kind", {"serviceType": "ClusterIP", "nodePort": None})
     assert run.error is None
     spec = run.one(SERVICE).inputs["spec"]
-    assert spec["type"] == service_type
-    assert "nodePort" not in spec["ports"][0]
-    assert url_fragment in run.outputs["url"].value
+    assert spec["type"] == "ClusterIP" and "nodePort" not in spec["ports"][0]
+    assert f"port-forward service/web 8080:{int(spec['ports'][0]['port'])}" in run.outputs["url"].value
+
+
+def test_load_balancer_url_is_the_address_the_service_reports() -> None:
+    run = run_program("kind", {"serviceType": "LoadBalancer", "nodePort": None})
+    assert run.error is None
+    service = run.one(SERVICE)
+    assert service.inputs["spec"]["type"] == "LoadBalancer" and "nodePort" not in service.inputs["spec"]["ports"][0]
+    (ingress,) = service.state["status"]["loadBalancer"]["ingress"]
+    assert run.outputs["url"].value == f"http://{ingress['ip']}"
 
 
 def test_private_registry_credentials_are_secret() -> None:

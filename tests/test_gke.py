@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from pulumi.runtime import mocks as pulumi_mocks
 
 from components.gke import gcp_id, nodes_per_zone
-from stacks.offline import ProgramRun
+from stacks.offline import FakeCloud, ProgramRun, run_program
 from tests import clouds
 
 CLUSTER = "gcp:container/cluster:Cluster"
@@ -72,13 +74,30 @@ def test_kubeconfig_uses_the_gke_auth_plugin(gke: ProgramRun) -> None:
     assert config["clusters"][0]["cluster"]["server"] == "https://34.0.0.1"
 
 
-def test_push_uses_the_deployers_oauth_token(gke: ProgramRun) -> None:
-    registry = gke.one("docker-build:index:Image").inputs["registries"][0]
+class SentinelGoogle(FakeCloud):
+    """The fake cloud, answering the deployer's access token with a value no other test uses."""
+
+    TOKEN = "gcp-access-token-sentinel"
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        answer, failures = super().call(args)
+        if args.token == "gcp:organizations/getClientConfig:getClientConfig":
+            answer = {**answer, "accessToken": self.TOKEN}
+        return answer, failures
+
+
+def test_push_uses_the_deployers_oauth_token() -> None:
+    run = run_program("gke", mocks=SentinelGoogle())
+    assert run.error is None, run.error
+    image = run.one("docker-build:index:Image")
+    registry = image.inputs["registries"][0]
     assert registry == {
         "address": "europe-west1-docker.pkg.dev",
         "username": "oauth2accesstoken",
-        "password": "fake-gcp-access-token",
+        "password": SentinelGoogle.TOKEN,
     }
+    assert any(path.startswith("registries") for path in image.secret_inputs)
+    assert SentinelGoogle.TOKEN not in repr(run.outputs)
 
 
 def test_workload_and_image(gke: ProgramRun) -> None:

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from stacks.offline import ProgramRun, run_program
+from tests import nginx_conf
 from tests.workload import (
     DEPLOYMENT,
     IMAGE,
@@ -136,9 +137,9 @@ def test_network_policies_close_egress_for_web_and_open_only_dns_and_web_for_smo
     web, smoke = policies["web-web"], policies["web-smoke"]
     assert web["policyTypes"] == ["Ingress", "Egress"]
     assert web.get("egress", []) == []
-    assert [p["port"] for p in web["ingress"][0]["ports"]] == [8080]
+    assert [p["port"] for p in web["ingress"][0]["ports"]] == [nginx_conf.server().port]
     assert smoke.get("ingress", []) == []
-    assert {p["port"] for rule in smoke["egress"] for p in rule["ports"]} == {53, 8080}
+    assert {p["port"] for rule in smoke["egress"] for p in rule["ports"]} == {53, nginx_conf.server().port}
 
 
 def test_pdb_keeps_one_pod_and_never_blocks_drains_on_unhealthy_pods(run: ProgramRun) -> None:

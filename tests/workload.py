@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from stacks.offline import ProgramRun, Registered
+from stacks.offline import ProgramRun, Registered, run_program
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"
@@ -34,3 +35,11 @@ def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
 
 def smoke_pod(run: ProgramRun) -> Registered:
     return run.one(POD)
+
+
+@cache
+def stack_run(stack: str) -> ProgramRun:
+    """One mocked run of a stack's real stack file, shared by every test that only reads it."""
+    run = run_program(stack)
+    assert run.error is None, f"stack {stack} failed under mocks: {run.error}"
+    return run
