@@ -10,12 +10,17 @@ from components import AppImage, AppImageArgs, WebApp, WebAppArgs
 settings = stacks.load_settings()
 platform = stacks.platform_for(settings)
 
-image = AppImage("app", AppImageArgs(context=Path(__file__).parent / "app", destination=platform.image))
+# A prebuilt image (kubeport:image) is deployed as it is; otherwise app/ is built for the target.
+image = (
+    pulumi.Output.from_input(settings.image)
+    if platform.image is None
+    else AppImage("app", AppImageArgs(context=Path(__file__).parent / "app", destination=platform.image)).ref
+)
 web = WebApp(
     "web",
     WebAppArgs(
         platform=platform,
-        image=image.ref,
+        image=image,
         namespace=settings.namespace,
         replicas=settings.replicas,
         smoke_check=settings.smoke_check,
@@ -25,6 +30,6 @@ web = WebApp(
 pulumi.export("target", platform.target)
 pulumi.export("url", web.url)
 pulumi.export("namespace", web.namespace)
-pulumi.export("image", image.ref)
+pulumi.export("image", image)
 for name, value in platform.outputs.items():
     pulumi.export(name, value)

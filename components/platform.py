@@ -68,8 +68,8 @@ class Platform:
     """The target's name (minikube, existing, eks, aks, gke)."""
     provider: k8s.Provider
     """Explicit Kubernetes provider for every Kubernetes object of the workload."""
-    image: ImageDestination
-    """Where the image is built to."""
+    image: ImageDestination | None
+    """Where the image is built to; None when the stack deploys a prebuilt image (nothing is built)."""
     exposure: Exposure
     """How the Service is exposed."""
     image_pull_policy: PullPolicy

@@ -161,8 +161,9 @@ class WebApp(pulumi.ComponentResource):
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=platform.provider, depends_on=list(platform.depends_on))
         web_labels = common_labels(name, "web")
         web_selector = selector_labels(name, "web")
-        # Waivers follow from the Platform: only a local, unpushed image lacks a digest.
-        image_waivers = {} if platform.image.push else LOCAL_IMAGE_WAIVERS
+        # Waivers follow from the Platform: only a local, unpushed build lacks a digest.
+        local_build = platform.image is not None and not platform.image.push
+        image_waivers = LOCAL_IMAGE_WAIVERS if local_build else {}
 
         if args.create_namespace:
             ns = k8s.core.v1.Namespace(

@@ -16,7 +16,10 @@ ROLLOUT_TIMEOUT = "15m"
 
 
 def cloud_platform(settings: Settings, cluster: ManagedCluster, annotations: Mapping[str, str]) -> Platform:
-    if settings.registry == "native":
+    image: ImageDestination | None
+    if settings.image:
+        image = None  # a prebuilt image, pinned by digest (config.parse insists)
+    elif settings.registry == "native":
         image = ImageDestination(
             repository=cluster.repository,
             push=True,
@@ -39,5 +42,9 @@ def cloud_platform(settings: Settings, cluster: ManagedCluster, annotations: Map
         image_pull_policy="IfNotPresent",
         rollout_timeout=ROLLOUT_TIMEOUT,
         depends_on=list(cluster.ready),
-        outputs={"cluster": cluster.cluster_name, "registry": image.repository, "kubeconfig": cluster.kubeconfig},
+        outputs={
+            "cluster": cluster.cluster_name,
+            "registry": image.repository if image else cluster.repository,
+            "kubeconfig": cluster.kubeconfig,
+        },
     )

@@ -45,6 +45,23 @@ REGISTRY_SERVER = re.compile(r"^[a-zA-Z0-9.-]+(:[0-9]{1,5})?(/[a-z0-9._-]+)*$")
 # Docker Hub user names: 4-30 lowercase letters and digits (organisations may also use - and _).
 DOCKERHUB_USER = re.compile(r"^[a-z0-9][a-z0-9_-]{1,29}$")
 BUILD_PLATFORM = re.compile(r"^linux/(amd64|arm64)$")
+# An image reference: [registry[:port]/]path[:tag][@sha256:digest], as Docker parses it.
+IMAGE_REFERENCE = re.compile(
+    r"^(?P<name>(?:[a-zA-Z0-9.-]+(?::[0-9]{1,5})?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
+BUILD_KEYS = (
+    "registry",
+    "dockerhubUser",
+    "dockerhubToken",
+    "registryServer",
+    "registryUser",
+    "registryToken",
+    "buildPlatform",
+)
+"""The keys that say where and how the image is built and pushed: meaningless with a prebuilt image."""
 KUBE_CONTEXT = re.compile(r"^[^\s]{1,253}$")
 REGION_FORMS: Mapping[Target, tuple[re.Pattern[str], str]] = {
     "eks": (re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+$"), "an AWS region such as eu-west-1"),
@@ -89,6 +106,13 @@ KEYS: tuple[Key, ...] = (
         "",
         "kubeconfig context to deploy to (minikube: the profile, default `minikube`; existing: required).",
         targets=LOCAL_TARGETS,
+    ),
+    Key(
+        "image",
+        "string",
+        "",
+        "A prebuilt image to deploy instead of building app/: registry/repository:tag or ...@sha256:<digest> "
+        "(never latest; cloud targets need the digest). Empty: kubeport builds and pushes the image.",
     ),
     Key(
         "registry",
@@ -230,6 +254,8 @@ class Settings:
     smoke_check: bool
     build_platform: str
     """Empty: the target decides."""
+    image: str = ""
+    """A prebuilt image reference to deploy; empty: build app/ and push it as the registry keys say."""
     region: str = ""
     project: str = ""
     subscription: str = ""
@@ -420,7 +446,14 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
                 only = ", ".join(declared.targets)
                 r.problem(declared.name, f"does not apply to target {target!r} (only to: {only})")
 
-    registry_text = r.choice("registry", REGISTRIES)
+    image = r.string("image")
+    if image:
+        _check_image(r, image, target)
+        for name in BUILD_KEYS:
+            if r.is_set(name):
+                r.problem(name, "does not apply with kubeport:image (a prebuilt image is neither built nor pushed)")
+
+    registry_text = None if image else r.choice("registry", REGISTRIES)
     registry: RegistryKind = cast(RegistryKind, registry_text) if registry_text else DEFAULT_REGISTRY[target]
     if target_known and registry_text:
         if registry == "local" and target != "minikube":
@@ -437,7 +470,9 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
     registry_user = r.string("registryUser")
     registry_token = r.secret("registryToken")
 
-    if registry == "dockerhub":
+    if image:
+        pass  # nothing is pushed: the registry keys were rejected above if set
+    elif registry == "dockerhub":
         if not dockerhub_user:
             r.problem("dockerhubUser", "is required with registry dockerhub; expected your Docker Hub user name")
         elif not DOCKERHUB_USER.match(dockerhub_user):
@@ -449,7 +484,9 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
             if r.is_set(name):
                 r.problem(name, f"only applies with registry dockerhub (registry is {registry!r})")
 
-    if registry == "server":
+    if image:
+        pass
+    elif registry == "server":
         if not registry_server:
             hint = " (target existing pushes to a registry the cluster can pull from)" if target == "existing" else ""
             r.problem("registryServer", f"is required with registry server{hint}; expected e.g. ghcr.io/acme")
@@ -509,8 +546,30 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
         node_address=node_address,
         smoke_check=smoke_check,
         build_platform=build_platform,
+        image=image,
         **cloud,
     )
+
+
+def _check_image(r: _Reader, image: str, target: Target) -> None:
+    """A prebuilt image reference: well formed, never `latest` (named or implied), by digest on clouds."""
+    match = IMAGE_REFERENCE.match(image)
+    if not match:
+        r.problem(
+            "image", f"{image!r} is not an image reference; expected registry/repository:tag or ...@sha256:<digest>"
+        )
+        return
+    tag, digest = match.group("tag"), match.group("digest")
+    if tag == "latest":
+        r.problem("image", f"{image!r} uses the tag latest, which moves; pin a version tag or a digest")
+    elif not tag and not digest:
+        r.problem("image", f"{image!r} has neither tag nor digest, so it means latest; pin a version tag or a digest")
+    if target in CLOUD_TARGETS and not digest:
+        r.problem(
+            "image",
+            f"{image!r} has no digest; cloud targets deploy by digest: expected ...@sha256:<64 hex digits> "
+            "(e.g. from `docker buildx imagetools inspect <image>`)",
+        )
 
 
 def _cloud_settings(r: _Reader, target: Target) -> dict[str, Any]:

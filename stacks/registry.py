@@ -15,13 +15,20 @@ def build_platforms(settings: Settings, default: tuple[str, ...] = ()) -> tuple[
     return (settings.build_platform,) if settings.build_platform else default
 
 
-def local(settings: Settings) -> ImageDestination:
+def local(settings: Settings) -> ImageDestination | None:
     """Build straight into the Docker daemon the cluster uses (minikube's, via `minikube docker-env`)."""
+    if settings.image:
+        return None
     return ImageDestination(repository=LOCAL_REPOSITORY, push=False, platforms=build_platforms(settings))
 
 
-def pushed(settings: Settings, default_platforms: tuple[str, ...] = ()) -> ImageDestination:
-    """Push to Docker Hub or a registry server; the workload then runs the image by digest."""
+def pushed(settings: Settings, default_platforms: tuple[str, ...] = ()) -> ImageDestination | None:
+    """Push to Docker Hub or a registry server; the workload then runs the image by digest.
+
+    None when the stack deploys a prebuilt image (kubeport:image): nothing is built or pushed.
+    """
+    if settings.image:
+        return None
     platforms = build_platforms(settings, default_platforms)
     if settings.registry == "dockerhub":
         assert settings.dockerhub_token is not None  # guaranteed by config.parse

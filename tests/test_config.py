@@ -135,3 +135,50 @@ def test_pulumi_yaml_declares_exactly_the_model_keys() -> None:
         assert decl["description"] == key.description, key.name
         assert decl.get("default") == key.default, key.name
     assert declared["pulumi:disable-default-providers"] == ["*"]
+
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+CLOUD = {"region": "eu-west-1", "allowedCidrs": '["203.0.113.0/24"]'}
+
+
+@pytest.mark.parametrize(
+    "image",
+    ["ghcr.io/acme/kubeport-web:1.4.0", "localhost:5001/kubeport-web:0123456789abcdef", f"acme/web@{DIGEST}"],
+)
+def test_a_prebuilt_image_replaces_the_build_on_local_targets(image: str) -> None:
+    s = settings(target="existing", kubeContext="kind-x", image=image)
+    assert s.image == image
+    # Nothing is pushed, so no registry is needed.
+    assert s.registry_server == ""
+
+
+@pytest.mark.parametrize(
+    ("target", "image", "says"),
+    [
+        ("existing", "ghcr.io/acme/web:latest", "latest"),
+        ("existing", "ghcr.io/acme/web", "neither tag nor digest"),
+        ("existing", "ghcr.io/Acme/Web:1", "not an image reference"),
+        ("existing", "ghcr.io/acme/web:-1", "not an image reference"),
+        ("existing", "ghcr.io/acme/web@sha256:abc", "not an image reference"),
+        ("eks", "ghcr.io/acme/web:1.4.0", "cloud targets deploy by digest"),
+        ("gke", "ghcr.io/acme/web:latest", "latest"),
+    ],
+)
+def test_a_prebuilt_image_is_pinned(target: str, image: str, says: str) -> None:
+    extra = {"kubeContext": "kind-x"} if target == "existing" else {**CLOUD, "project": "acme-prod"}
+    if target == "eks":
+        extra.pop("project")
+    found = [p for p in problems(target=target, image=image, **extra) if p.startswith("kubeport:image")]
+    assert found and says in found[0], found
+
+
+def test_a_cloud_target_takes_a_prebuilt_image_by_digest() -> None:
+    image = f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1.4.0@{DIGEST}"
+    assert settings(target="eks", image=image, **CLOUD).image == image
+
+
+@pytest.mark.parametrize("key", ["registryServer", "registry", "buildPlatform", "dockerhubUser"])
+def test_build_keys_do_not_apply_to_a_prebuilt_image(key: str) -> None:
+    value = {"registryServer": "ghcr.io/acme", "registry": "server", "buildPlatform": "linux/amd64"}.get(key, "acme")
+    found = problems(target="existing", kubeContext="k", image="ghcr.io/acme/web:1", **{key: value})
+    assert any(p.startswith(f"kubeport:{key}:") and "kubeport:image" in p for p in found), found
