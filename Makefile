@@ -16,8 +16,8 @@ export PULUMI_CONFIG_PASSPHRASE ?=
 # pulumi-docker-build (not the Docker CLI) does the build; keep BuildKit's output plain in CI logs.
 export BUILDKIT_PROGRESS ?= plain
 
-.PHONY: help venv dev-venv test test-live lint typecheck unit render check bench app-serve bench-app up preview destroy stack preflight-pulumi \
-	preflight-minikube clean
+.PHONY: help venv dev-venv test test-live test-kind lint typecheck unit render check bench app-serve bench-app up preview \
+	destroy stack preflight-pulumi preflight-minikube toolchain clusters clusters-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,11 +63,23 @@ render: venv ## offline preview: STACK's Kubernetes objects and plan.txt into ou
 check: dev-venv ## every stack: render, strict schema validation, checkov, hadolint (offline)
 	$(BIN)/python -m stacks check
 
-bench: venv ## time each stack's program under mocks against its import floor; 10 vs 100 WebApps
+bench: venv ## program time under mocks vs its import floor; real preview/up/destroy vs kubectl (needs the toolchain)
 	$(BIN)/python -m stacks.bench
 
-test-live: $(VENV)/.installed-dev preflight-pulumi ## live: up the kind stack, HTTP checks, preview --expect-no-changes, destroy
-	KUBEPORT_LIVE=1 $(BIN)/python -m pytest -m live tests/live --capture=tee-sys
+toolchain: ## build the real-run tools from Go modules (Pulumi CLI, providers, control plane, kwok, cyclonus); cached
+	toolchain/build-toolchain
+
+clusters: venv toolchain ## start two local control planes (contexts kubeport-a, kubeport-b) for real runs without Docker
+	$(BIN)/python -m stacks clusters up
+
+clusters-down: venv ## stop the local control planes and remove their files
+	$(BIN)/python -m stacks clusters down
+
+test-live: dev-venv toolchain ## real runs: preview, up, drift, scale, migrate, move, destroy on the local clusters
+	KUBEPORT_LIVE=1 $(BIN)/python -m pytest -m live tests/live -p no:cacheprovider
+
+test-kind: $(VENV)/.installed-dev preflight-pulumi ## the kind stack with Docker: up, HTTP checks, no drift, destroy
+	KUBEPORT_KIND=1 $(BIN)/python -m pytest -m kind tests/kind --capture=tee-sys
 
 app-serve: ## serve app/ on http://127.0.0.1:8080 with the host's nginx and the image's own config
 	app/serve-local --port 8080

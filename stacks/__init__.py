@@ -17,6 +17,9 @@ from stacks.config import NAMESPACE, ConfigError, Settings, parse
 __all__ = ["Settings", "load_settings", "platform_for", "raw_config", "under_mocks"]
 from stacks.environment import under_mocks
 
+ERROR_ALREADY_SHOWN = 32
+"""pulumi-language-python-exec's exit code for a program that stopped after showing its own error."""
+
 
 def raw_config() -> dict[str, str]:
     """Every config value the engine handed this program, by full key."""
@@ -33,7 +36,13 @@ def load_settings() -> Settings:
     try:
         return parse(raw, secret_keys)
     except ConfigError as err:
-        raise pulumi.RunError(f"kubeport stack {pulumi.get_stack()!r}: {err.message()}") from None
+        message = f"kubeport stack {pulumi.get_stack()!r}: {err.message()}"
+        if under_mocks():
+            raise pulumi.RunError(message) from None
+        # Shown once, then the Python runner's exit code for "an error was already shown to the user": the
+        # engine adds no second, generic "program exited with non-zero exit code" error (a RunError gets one).
+        pulumi.log.error(message)
+        raise SystemExit(ERROR_ALREADY_SHOWN) from None
 
 
 def platform_for(settings: Settings) -> Platform:

@@ -1,6 +1,7 @@
 """`python -m stacks`: kubeport's command line.
 
 Offline (no CLI, no cloud): render, check, diff. On Pulumi's Automation API: preview, up, destroy, migrate.
+Local clusters for real runs without Docker: clusters up|down|status|kubeconfig.
 """
 
 from __future__ import annotations
@@ -141,6 +142,36 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_clusters(args: argparse.Namespace) -> int:
+    from stacks import localclusters  # noqa: PLC0415
+    from stacks.toolchain import ToolchainMissingError  # noqa: PLC0415
+
+    names = args.names or list(localclusters.CLUSTERS)
+    unknown = sorted(set(names) - set(localclusters.CLUSTERS))
+    if unknown:
+        print(
+            f"unknown cluster(s): {', '.join(unknown)}; clusters: {', '.join(localclusters.CLUSTERS)}", file=sys.stderr
+        )
+        return 2
+    try:
+        if args.action == "up":
+            path = localclusters.up(names)
+            print(f"export KUBECONFIG={path}  # contexts: {', '.join(names)}")
+        elif args.action == "down":
+            localclusters.down(names)
+        elif args.action == "kubeconfig":
+            print(localclusters.kubeconfig_path())
+        else:
+            found = {c.name: c for c in localclusters.running()}
+            for name in names:
+                cluster = found.get(name)
+                print(f"{name}: {'running at ' + cluster.server if cluster else 'stopped'}")
+    except (localclusters.ClusterError, ToolchainMissingError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m stacks", description=__doc__)
     sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -184,6 +215,15 @@ def parser() -> argparse.ArgumentParser:
     migrate.add_argument("--destroy-source", action="store_true", help="destroy the source after a passed smoke check")
     migrate.add_argument("--yes", action="store_true", help="do not ask before destroying the source")
     migrate.set_defaults(func=cmd_migrate)
+
+    from stacks.localclusters import CLUSTERS  # noqa: PLC0415 - the names only; nothing is started here
+
+    clusters = sub.add_parser(
+        "clusters", help="local control planes without containers (API server, controllers, kwok nodes)"
+    )
+    clusters.add_argument("action", choices=["up", "down", "status", "kubeconfig"])
+    clusters.add_argument("names", nargs="*", metavar="NAME", help=f"of {', '.join(CLUSTERS)} (default: all)")
+    clusters.set_defaults(func=cmd_clusters)
     return root
 
 

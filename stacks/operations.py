@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 import urllib.error
@@ -46,6 +47,9 @@ class Workspace(Protocol):
 
     def outputs(self, stack: str) -> dict[str, Any]:
         """The stack's current outputs; empty if it was never deployed."""
+
+    def config(self, stack: str) -> dict[str, str]:
+        """The stack's configuration by full key (`kubeport:kubeContext`); secrets as `[secret]`."""
 
 
 def backend_url() -> str:
@@ -85,6 +89,9 @@ class AutomationWorkspace:
 
     def outputs(self, stack: str) -> dict[str, Any]:
         return {k: "[secret]" if v.secret else v.value for k, v in self._stack(stack).outputs().items()}
+
+    def config(self, stack: str) -> dict[str, str]:
+        return {k: "[secret]" if v.secret else str(v.value) for k, v in self._stack(stack).get_all_config().items()}
 
 
 def changes(summary: Mapping[str, int]) -> dict[str, int]:
@@ -157,6 +164,80 @@ def smoke_check(
     raise OperationError(f"{url} did not pass the smoke check after {attempts} attempts: {last}")
 
 
+Kubectl = Callable[[list[str]], str]
+"""Runs kubectl with these arguments and returns its standard output; raises OperationError on failure."""
+WEB_PODS = "app.kubernetes.io/name=kubeport,app.kubernetes.io/component=web"
+
+
+def run_kubectl(args: list[str]) -> str:
+    binary = shutil.which("kubectl")
+    if binary is None:
+        raise OperationError("kubectl is not installed; the smoke check asks the target's API server with it")
+    try:
+        done = subprocess.run([binary, *args], capture_output=True, text=True, timeout=60, check=False)
+    except subprocess.TimeoutExpired as err:
+        raise OperationError(f"kubectl {' '.join(args)} did not answer within 60 s") from err
+    if done.returncode != 0:
+        raise OperationError(f"kubectl {' '.join(args)}: {done.stderr.strip()[-500:]}")
+    return done.stdout
+
+
+def cluster_smoke_check(
+    context: str,
+    namespace: str,
+    source_image: str,
+    *,
+    kubectl: Kubectl = run_kubectl,
+    sleep: Callable[[float], None] = time.sleep,
+    attempts: int = SMOKE_ATTEMPTS,
+    interval: float = SMOKE_INTERVAL,
+) -> SmokeResult:
+    """For a target whose url cannot be reached from here: ask its API server instead of the app.
+
+    Passes when the web Deployment has every replica available, its Service's EndpointSlices list a ready
+    endpoint for each, and every web pod runs the source's build (the same content-hash tag, or the same
+    reference). What it cannot show is that nginx answers: that takes the HTTP check (a url) or the
+    smoke-check Pod's own readiness on a cluster that runs containers.
+    """
+    expected_tag, expected_digest = image_identity(source_image)
+    base = ["--context", context, "--namespace", namespace]
+    last = "not checked"
+    for attempt in range(attempts):
+        if attempt:
+            sleep(interval)
+        deployments = json.loads(kubectl([*base, "get", "deployments", "-l", WEB_PODS, "-o", "json"]))["items"]
+        if len(deployments) != 1:
+            last = f"{len(deployments)} web Deployments in {namespace}"
+            continue
+        status, wanted = deployments[0].get("status") or {}, int(deployments[0]["spec"].get("replicas", 1))
+        if int(status.get("availableReplicas") or 0) < wanted:
+            last = f"{status.get('availableReplicas') or 0} of {wanted} replicas available"
+            continue
+        pods = json.loads(kubectl([*base, "get", "pods", "-l", WEB_PODS, "-o", "json"]))["items"]
+        running = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+        slices = json.loads(kubectl([*base, "get", "endpointslices", "-o", "json"]))["items"]
+        ready_ips = {
+            address
+            for item in slices
+            for endpoint in item.get("endpoints") or []
+            if (endpoint.get("conditions") or {}).get("ready")
+            for address in endpoint.get("addresses") or []
+        }
+        pod_ips = {p.get("status", {}).get("podIP") for p in running}
+        if not pod_ips or not pod_ips <= ready_ips:
+            last = f"the Service's endpoints list {len(ready_ips & pod_ips)} of {len(pod_ips)} web pods as ready"
+            continue
+        images = {c["image"] for p in running for c in p["spec"]["containers"]}
+        for image in images:
+            tag, _ = image_identity(image)
+            if image != source_image and tag != expected_tag:
+                raise OperationError(f"the target runs image {image!r}, not the source's {source_image!r}")
+        image = sorted(images)[0]
+        _, digest = image_identity(image)
+        return SmokeResult(image=image, same_digest=bool(digest) and digest == expected_digest)
+    raise OperationError(f"{namespace} on {context} did not pass the smoke check after {attempts} attempts: {last}")
+
+
 def confirmed(question: str, ask: Callable[[str], str] = input) -> bool:
     """Ask a yes/no question; only `y` or `yes` (any case) is a yes."""
     return ask(f"{question} [y/N] ").strip().lower() in ("y", "yes")
@@ -175,6 +256,7 @@ def migrate(
     ask: Callable[[str], str] = input,
     say: Callable[[str], None] = print,
     check: Callable[[str, str], SmokeResult] = smoke_check,
+    cluster_check: Callable[[str, str, str], SmokeResult] = cluster_smoke_check,
 ) -> None:
     """preview target -> up target -> smoke-check target -> (asked or --yes) destroy source.
 
@@ -207,9 +289,16 @@ def migrate(
         ) from err
 
     url = str(outputs.get("url") or "")
-    say(f"[3/4] smoke-check {url}")
+    context = workspace.config(target).get("kubeport:kubeContext", "")
     try:
-        result = check(url, source_image)
+        if url.startswith(("http://", "https://")) or not context:
+            say(f"[3/4] smoke-check {url}")
+            result = check(url, source_image)
+        else:
+            # No address this machine can reach (a NodePort without kubeport:nodeAddress): ask the API server.
+            namespace = str(outputs.get("namespace") or "")
+            say(f"[3/4] smoke-check through the API server of {context} (no reachable url: {url})")
+            result = cluster_check(context, namespace, source_image)
     except OperationError as err:
         raise OperationError(
             f"smoke check of {target!r} failed: {err}\n{source!r} is untouched and still serving; {target!r} is up "

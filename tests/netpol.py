@@ -1,8 +1,8 @@
 """Kubernetes NetworkPolicy semantics over registered objects: which pods a policy selects, which it admits.
 
 Enough of the API's rules for the workload's policies (pod and namespace selectors with matchLabels and
-matchExpressions, named and numeric ports); ipBlock peers never match a pod here. The real analyzer
-(cyclonus over the rendered manifests) checks the same questions in tests/test_traffic.py.
+matchExpressions, named and numeric ports); an ipBlock peer never matches a pod here. The real analyzer
+(cyclonus over the rendered manifests) asks the same questions in tests/test_traffic.py.
 """
 
 from __future__ import annotations

@@ -50,6 +50,9 @@ class FakeWorkspace:
         self._call("outputs", stack)
         return {"image": SOURCE_IMAGE, "url": "http://k8s.elb.example.com"} if stack == "eks" else {}
 
+    def config(self, stack: str) -> dict[str, str]:
+        return {"kubeport:target": stack}
+
 
 def passing_check(url: str, image: str) -> SmokeResult:
     return SmokeResult(image=TARGET_IMAGE, same_digest=False)
@@ -217,3 +220,96 @@ def test_automation_workspace_without_the_cli(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(shutil, "which", lambda _: None)
     with pytest.raises(OperationError, match=r"get\.pulumi\.com"):
         AutomationWorkspace()
+
+
+# --- the smoke check through the API server (targets without a reachable url) -----------------------
+
+
+def cluster_objects(replicas: int, available: int, images: list[str], ready: bool = True) -> dict[str, Any]:
+    pods: list[dict[str, Any]] = [
+        {
+            "metadata": {"name": f"web-{i}"},
+            "spec": {"containers": [{"name": "web", "image": image}]},
+            "status": {"podIP": f"10.244.0.{i + 10}"},
+        }
+        for i, image in enumerate(images)
+    ]
+    endpoints = [{"addresses": [p["status"]["podIP"]], "conditions": {"ready": ready}} for p in pods]
+    return {
+        "deployments": {"items": [{"spec": {"replicas": replicas}, "status": {"availableReplicas": available}}]},
+        "pods": {"items": pods},
+        "endpointslices": {"items": [{"endpoints": endpoints}]},
+    }
+
+
+def fake_kubectl(states: list[dict[str, Any]]) -> tuple[list[list[str]], Any]:
+    """kubectl answering `get <kind>` from one state per attempt (a new attempt starts at `deployments`)."""
+    calls: list[list[str]] = []
+    attempt = [-1]
+
+    def kubectl(args: list[str]) -> str:
+        calls.append(args)
+        kind = args[args.index("get") + 1]
+        if kind == "deployments":
+            attempt[0] += 1
+        return json.dumps(states[min(attempt[0], len(states) - 1)][kind])
+
+    return calls, kubectl
+
+
+def test_cluster_smoke_check_passes_when_every_replica_is_available_and_listed_ready() -> None:
+    from stacks.operations import cluster_smoke_check
+
+    calls, kubectl = fake_kubectl([cluster_objects(2, 2, [SOURCE_IMAGE, SOURCE_IMAGE])])
+    result = cluster_smoke_check("kubeport-b", "kubeport", SOURCE_IMAGE, kubectl=kubectl, sleep=lambda _: None)
+    assert result == SmokeResult(image=SOURCE_IMAGE, same_digest=True)
+    assert all(c[:4] == ["--context", "kubeport-b", "--namespace", "kubeport"] for c in calls)
+
+
+def test_cluster_smoke_check_waits_for_availability_and_ready_endpoints_a_bounded_time() -> None:
+    from stacks.operations import cluster_smoke_check
+
+    states = [
+        cluster_objects(2, 1, [SOURCE_IMAGE]),
+        cluster_objects(2, 2, [SOURCE_IMAGE, SOURCE_IMAGE], ready=False),
+        cluster_objects(2, 2, [TARGET_IMAGE, TARGET_IMAGE]),
+    ]
+    _, kubectl = fake_kubectl(states)
+    result = cluster_smoke_check("b", "kubeport", SOURCE_IMAGE, kubectl=kubectl, sleep=lambda _: None)
+    assert result.same_digest is False  # the same build, rebuilt elsewhere
+    _, never = fake_kubectl([cluster_objects(3, 1, [SOURCE_IMAGE])])
+    with pytest.raises(OperationError, match="1 of 3 replicas available"):
+        cluster_smoke_check("b", "kubeport", SOURCE_IMAGE, kubectl=never, sleep=lambda _: None, attempts=4)
+
+
+def test_cluster_smoke_check_refuses_another_build() -> None:
+    from stacks.operations import cluster_smoke_check
+
+    other = "registry.example/kubeport-web:0000000000000000"
+    _, kubectl = fake_kubectl([cluster_objects(1, 1, [other])])
+    with pytest.raises(OperationError, match="not the source's"):
+        cluster_smoke_check("b", "kubeport", SOURCE_IMAGE, kubectl=kubectl, sleep=lambda _: None)
+
+
+class NoUrlWorkspace(FakeWorkspace):
+    """A target on a cluster reached by context, whose url is only a hint (a NodePort without an address)."""
+
+    def up(self, stack: str) -> dict[str, Any]:
+        self._call("up", stack)
+        return {"url": "kubectl --context kubeport-b get nodes -o wide", "image": SOURCE_IMAGE, "namespace": "kp"}
+
+    def config(self, stack: str) -> dict[str, str]:
+        return {"kubeport:kubeContext": "kubeport-b"} if stack == "gke" else {}
+
+
+def test_migrate_without_a_reachable_url_checks_through_the_target_api_server() -> None:
+    asked: list[tuple[str, str, str]] = []
+
+    def cluster_check(context: str, namespace: str, image: str) -> SmokeResult:
+        asked.append((context, namespace, image))
+        return SmokeResult(image=image, same_digest=True)
+
+    workspace = NoUrlWorkspace()
+    migrate("eks", "gke", workspace, check=failing_check, cluster_check=cluster_check, say=lambda _: None)
+    assert asked == [("kubeport-b", "kp", SOURCE_IMAGE)]
+    assert ("destroy", "eks") not in workspace.calls

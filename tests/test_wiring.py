@@ -140,18 +140,21 @@ def test_the_smoke_pod_reaches_the_web_pods_on_the_app_port_and_nothing_else(run
             assert not allowed(rules, smoke, web, other), other
 
 
-def test_web_pods_take_only_the_app_port_and_reach_nothing(run: ProgramRun) -> None:
+def test_web_pods_take_the_app_port_only_and_reach_nothing(run: ProgramRun) -> None:
     web, smoke = pods(run)
     rules, port = policies(run), nginx_conf.server().port
     stranger = PodView("stranger", "elsewhere", {"app": "other"}, {"kubernetes.io/metadata.name": "elsewhere"})
     neighbour = PodView("neighbour", web.namespace, {"app": "other"}, smoke.namespace_labels)
-    # Public traffic (node ports, load balancers) arrives from anywhere, on the app port only.
-    assert allowed(rules, stranger, web, port)
-    for other in PROBE_PORTS:
-        if other != port:
-            assert not allowed(rules, stranger, web, other), other
+    # A public web app: load balancers and node ports bring traffic from anywhere, so the app port is open to
+    # any source (a pod denied here could come back in through the public address anyway); no other port is.
+    for source in (stranger, neighbour):
+        assert allowed(rules, source, web, port), source.name
+        for other in PROBE_PORTS:
+            if other != port:
+                assert not allowed(rules, source, web, other), f"{source.name} reaches port {other}"
     for destination in (smoke, neighbour, stranger):
         assert not allowed(rules, web, destination, port), destination.name
+        assert not allowed(rules, web, destination, 53, "UDP"), f"web resolves names through {destination.name}"
     for source in (web, neighbour, stranger):
         assert not allowed(rules, source, smoke, port), f"{source.name} reaches the smoke Pod"
 

@@ -1,1 +1,1 @@
-"""Live tests: a real `python -m stacks up` against a cluster (make test-live; skipped everywhere else)."""
+"""Real runs: the Pulumi CLI and Kubernetes provider built from Go modules, against local control planes."""

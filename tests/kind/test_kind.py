@@ -1,8 +1,8 @@
 """The kind stack, live: `python -m stacks up kind`, the app through its Service, no drift, destroy.
 
 Needs the Pulumi CLI, kubectl, a Docker daemon, the kind cluster `kubeport` (context kind-kubeport) and its
-local registry on localhost:5001; runs with KUBEPORT_LIVE=1 (make test-live), otherwise skips and says why.
-The tests run in file order on one deployment; `destroy kind --yes` follows the last (tests/live/conftest.py).
+local registry on localhost:5001; runs with KUBEPORT_KIND=1 (make test-kind), otherwise skips and says why.
+The tests run in file order on one deployment; `destroy kind --yes` follows the last (tests/kind/conftest.py).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import json
 
 import pytest
 
-from tests.live.conftest import PREVIEW_TIMEOUT, STACK, Deployed, http_get, run_stacks
+from tests.kind.conftest import PREVIEW_TIMEOUT, STACK, Deployed, http_get, run_stacks
 
-pytestmark = pytest.mark.live
+pytestmark = pytest.mark.kind
 
 
 def test_up_exports_url_image_and_namespace(deployed: Deployed) -> None:

@@ -1,0 +1,74 @@
+"""Where the real-run toolchain is: the binaries `toolchain/build-toolchain` builds, and how to run them.
+
+Versions come from `toolchain/versions.env` (the one place they are pinned); the binaries from the cache
+the build script fills ($KUBEPORT_TOOLCHAIN, default ~/.cache/kubeport/toolchain).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from stacks.offline import ROOT
+
+VERSIONS_FILE = ROOT / "toolchain" / "versions.env"
+BUILD_SCRIPT = ROOT / "toolchain" / "build-toolchain"
+BUILD_HINT = "run `make toolchain` (toolchain/build-toolchain builds it from the Go module proxy)"
+
+
+def versions(path: Path = VERSIONS_FILE) -> dict[str, str]:
+    """The `NAME=value` lines of versions.env."""
+    found = {}
+    for line in path.read_text().splitlines():
+        match = re.fullmatch(r"([A-Z][A-Z0-9_]*)=(\S+)", line.strip())
+        if match:
+            found[match.group(1)] = match.group(2)
+    return found
+
+
+def root(environ: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    if environ.get("KUBEPORT_TOOLCHAIN"):
+        return Path(environ["KUBEPORT_TOOLCHAIN"])
+    cache = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "kubeport" / "toolchain"
+
+
+class ToolchainMissingError(Exception):
+    """A tool of the real-run toolchain is not built; the message says how to build it."""
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """The built tools of one versions.env."""
+
+    root: Path
+
+    @property
+    def bin(self) -> Path:
+        return self.root / "bin"
+
+    @property
+    def pulumi_home(self) -> Path:
+        """PULUMI_HOME with the provider plugins installed from their built binaries."""
+        return self.root / "pulumi-home"
+
+    @property
+    def kwok_stages(self) -> Path:
+        return self.root / "kwok-stages"
+
+    def tool(self, name: str) -> Path:
+        path = self.bin / name
+        if not os.access(path, os.X_OK):
+            raise ToolchainMissingError(f"{name} is not built ({path} missing): {BUILD_HINT}")
+        return path
+
+    def missing(self, names: tuple[str, ...]) -> list[str]:
+        return [name for name in names if not os.access(self.bin / name, os.X_OK)]
+
+
+def toolchain(environ: Mapping[str, str] | None = None) -> Toolchain:
+    return Toolchain(root(environ))

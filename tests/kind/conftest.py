@@ -1,0 +1,427 @@
+"""Live-test fixtures: prerequisites, the kind stack deployed once per module, and where the app answers.
+
+The kind stack (Pulumi.kind.yaml) deploys to the kubeconfig context kind-kubeport and pushes the image to
+kind's local registry on localhost:5001. State goes to a temporary file backend, never the repo's .pulumi/.
+Every wait is a loop with a deadline, every command has a timeout, and the stack is destroyed whatever
+happened once `up` has started.
+
+Without the prerequisites the tests skip and say which are missing. They deploy only when asked to with
+KUBEPORT_KIND=1 (make test-kind), which also turns a missing prerequisite into a failure, so CI cannot pass
+with the live test skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.client
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK = "kind"
+STACK_FILE = ROOT / f"Pulumi.{STACK}.yaml"
+OPT_IN = "KUBEPORT_KIND"
+# __main__.py creates WebApp("web", ...), whose Service is named after the component; it listens on port 80.
+SERVICE = "web"
+SERVICE_PORT = 80
+
+UP_TIMEOUT = 20 * 60  # image build and push, rollout (up to 10 minutes on target existing), smoke-check Pod
+PREVIEW_TIMEOUT = 5 * 60
+DESTROY_TIMEOUT = 10 * 60
+STOP_GRACE = 60  # after SIGINT, for Pulumi to cancel cleanly
+PROBE_TIMEOUT = 20  # one quick command: kubectl, docker
+HTTP_WAIT = 60  # for the app to answer through the NodePort once `up` has returned
+PORT_FORWARD_WAIT = 30
+HTTP_ERRORS = (OSError, http.client.HTTPException)
+
+# Straight to the node or 127.0.0.1, never through an HTTP proxy from the environment.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass(frozen=True)
+class KindSettings:
+    """What the live test takes from Pulumi.kind.yaml, with Pulumi.yaml's defaults."""
+
+    context: str
+    namespace: str
+    node_port: int
+    registry: str
+
+
+@dataclass(frozen=True)
+class Run:
+    """One finished `python -m stacks` command."""
+
+    command: str
+    code: int
+    output: str
+    timed_out: bool
+
+    def describe(self, lines: int = 80) -> str:
+        ending = "timed out and was stopped" if self.timed_out else f"exited {self.code}"
+        tail = "".join(self.output.splitlines(keepends=True)[-lines:])
+        return f"`{self.command}` {ending}; last {lines} lines of its output:\n{tail}"
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """The kind stack after a successful `python -m stacks up kind`."""
+
+    settings: KindSettings
+    env: dict[str, str]
+    outputs: dict[str, Any]
+
+
+def read_kind_settings() -> KindSettings:
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    stack = yaml.safe_load(STACK_FILE.read_text())["config"]
+
+    def value(key: str) -> Any:
+        return stack.get(f"kubeport:{key}", project[key].get("default"))
+
+    return KindSettings(
+        context=str(value("kubeContext")),
+        namespace=str(value("namespace")),
+        node_port=int(value("nodePort")),
+        registry=str(value("registryServer")),
+    )
+
+
+def http_get(url: str, timeout: float = 5) -> tuple[int, str]:
+    """Status and body of a GET; an HTTP error status is returned, not raised."""
+    try:
+        with _DIRECT.open(url, timeout=timeout) as response:
+            return int(response.status), response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode("utf-8", "replace")
+
+
+def quick(args: Sequence[str], timeout: float = PROBE_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    """A short command with a deadline; a timeout comes back as exit code 124, a missing binary as 127."""
+    try:
+        return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(list(args), 124, "", f"no answer within {timeout:.0f} s")
+    except OSError as err:
+        return subprocess.CompletedProcess(list(args), 127, "", str(err))
+
+
+def first_line(done: subprocess.CompletedProcess[str]) -> str:
+    lines = (done.stderr.strip() or done.stdout.strip()).splitlines()
+    return lines[0] if lines else f"exit code {done.returncode}"
+
+
+def kubectl(settings: KindSettings, *args: str) -> subprocess.CompletedProcess[str]:
+    return quick(["kubectl", "--context", settings.context, "--request-timeout=10s", *args])
+
+
+def registry_problem(registry: str) -> str | None:
+    """Why a local registry (localhost:<port>) does not answer, if it does not; remote ones are not probed."""
+    host = registry.split("/", 1)[0]
+    if host.rsplit(":", 1)[0] not in ("localhost", "127.0.0.1"):
+        return None
+    try:
+        status, _ = http_get(f"http://{host}/v2/", timeout=5)
+    except HTTP_ERRORS as err:
+        reason = getattr(err, "reason", err)  # URLError wraps the socket error
+        return f"local registry {host} not answering ({reason}); see kind's local registry recipe"
+    # 200, or 401 from a registry that wants a login: either way it is there.
+    return None if status in (200, 401) else f"local registry {host} answered /v2/ with HTTP {status}"
+
+
+def missing_prerequisites(settings: KindSettings) -> list[str]:
+    missing = []
+    if shutil.which("pulumi") is None:
+        missing.append("pulumi CLI missing (https://www.pulumi.com/docs/install/)")
+    if shutil.which("kubectl") is None:
+        missing.append("kubectl missing")
+    else:
+        ready = kubectl(settings, "get", "--raw", "/readyz")
+        if ready.returncode != 0:
+            missing.append(f"context {settings.context} unreachable ({first_line(ready)})")
+    if shutil.which("docker") is None:
+        missing.append("docker missing (a Docker daemon builds the image)")
+    else:
+        info = quick(["docker", "info", "--format", "{{.ServerVersion}}"])
+        if info.returncode != 0:
+            missing.append(f"docker daemon unreachable ({first_line(info)})")
+    problem = registry_problem(settings.registry)
+    if problem:
+        missing.append(problem)
+    return missing
+
+
+def require_live(settings: KindSettings) -> None:
+    """Skip (or, with KUBEPORT_KIND=1, fail) unless this machine can run the live test right now."""
+    requested = os.environ.get(OPT_IN) == "1"
+    missing = missing_prerequisites(settings)
+    if missing:
+        reason = "live kind test not run: " + "; ".join(missing)
+        if requested:
+            pytest.fail(f"{reason} ({OPT_IN}=1 asks for the live test, so this is a failure)", pytrace=False)
+        pytest.skip(reason)
+    if not requested:
+        pytest.skip(
+            f"live kind test not run: prerequisites found, but it deploys to {settings.context}; "
+            f"opt in with {OPT_IN}=1 (make test-kind)"
+        )
+    existing = kubectl(settings, "get", "namespace", settings.namespace, "--ignore-not-found", "-o", "name")
+    if existing.returncode != 0:
+        pytest.fail(f"cannot list namespaces in {settings.context}: {first_line(existing)}", pytrace=False)
+    if existing.stdout.strip():
+        pytest.fail(
+            f"namespace {settings.namespace} already exists in {settings.context}; the live test deploys its own "
+            "temporary stack there and would collide with it. Destroy that deployment first "
+            "(python -m stacks destroy kind --yes, with its PULUMI_BACKEND_URL).",
+            pytrace=False,
+        )
+
+
+def stack_env(state: Path) -> dict[str, str]:
+    """The environment of every `python -m stacks` call: a temporary file backend of its own."""
+    env = dict(os.environ)
+    env["PULUMI_BACKEND_URL"] = f"file://{state}"
+    if "PULUMI_CONFIG_PASSPHRASE" not in env and "PULUMI_CONFIG_PASSPHRASE_FILE" not in env:
+        env["PULUMI_CONFIG_PASSPHRASE"] = ""
+    env.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
+    env.setdefault("BUILDKIT_PROGRESS", "plain")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _stop(proc: subprocess.Popen[str]) -> int:
+    """Interrupt the command's process group (Pulumi cancels cleanly on SIGINT), then kill what lingers."""
+    for sig, grace in ((signal.SIGINT, STOP_GRACE), (signal.SIGKILL, 10)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            return proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+    return -signal.SIGKILL
+
+
+def _pump(stream: IO[str], put: Callable[[str], None]) -> None:
+    """Hand every line of a child's output to `put` until the child closes it (a reader thread's loop)."""
+    for line in stream:
+        put(line)
+
+
+def _echo_into(lines: list[str]) -> Callable[[str], None]:
+    def put(line: str) -> None:
+        lines.append(line)
+        sys.stdout.write(f"  | {line}")
+        sys.stdout.flush()
+
+    return put
+
+
+def run_stacks(args: Sequence[str], env: Mapping[str, str], timeout: float) -> Run:
+    """`python -m stacks ARGS` in the repo root, echoed as it runs (see it with -s), stopped at the deadline."""
+    label = " ".join(["python -m stacks", *args])
+    print(f"\n$ {label}", flush=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stacks", *args],
+        cwd=ROOT,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+        start_new_session=True,  # its own process group: a timeout stops Pulumi and its plugins together
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    reader = threading.Thread(target=_pump, args=(proc.stdout, _echo_into(lines)), daemon=True)
+    reader.start()
+    timed_out = False
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        code = _stop(proc)
+    reader.join(timeout=30)
+    return Run(label, code, "".join(lines), timed_out)
+
+
+def stack_outputs(run: Run) -> dict[str, Any]:
+    """The JSON on the last `outputs: ` line that `python -m stacks up` prints."""
+    found = [line.removeprefix("outputs: ") for line in run.output.splitlines() if line.startswith("outputs: ")]
+    assert found, f"no `outputs: {{...}}` line in the output of {run.describe()}"
+    outputs = json.loads(found[-1])
+    assert isinstance(outputs, dict), f"outputs are not a JSON object: {found[-1]}"
+    return outputs
+
+
+def diagnostics(settings: KindSettings) -> str:
+    """What the cluster says about the workload, for a failure message."""
+    parts = []
+    for args in (
+        ("get", "pods,services,endpointslices", "-o", "wide"),
+        ("get", "events", "--sort-by=.lastTimestamp"),
+    ):
+        done = kubectl(settings, "--namespace", settings.namespace, *args)
+        parts.append(f"$ kubectl --context {settings.context} -n {settings.namespace} {' '.join(args)}")
+        parts.append((done.stdout + done.stderr).rstrip())
+    return "\n".join(parts)
+
+
+def restore_stack_file(original: bytes) -> None:
+    """Undo the one change a new passphrase stack makes to Pulumi.kind.yaml: its `encryptionsalt` line."""
+    current = STACK_FILE.read_bytes()
+    if current == original:
+        return
+
+    def without_salt(text: bytes) -> list[bytes]:
+        return [line for line in text.splitlines() if not line.startswith(b"encryptionsalt:")]
+
+    if without_salt(current) == without_salt(original):
+        STACK_FILE.write_bytes(original)
+        print(f"restored {STACK_FILE.name}: the temporary stack had written its encryption salt into it")
+    else:
+        print(f"{STACK_FILE.name} changed during the live test beyond its encryption salt; left as it is")
+
+
+def destroy_stack(settings: KindSettings, env: Mapping[str, str], original_stack_file: bytes) -> None:
+    destroy = run_stacks(["destroy", STACK, "--yes"], env, DESTROY_TIMEOUT)
+    restore_stack_file(original_stack_file)
+    if destroy.code != 0:
+        pytest.fail(
+            f"{destroy.describe()}\nResources of the temporary stack may remain in {settings.context} "
+            f"(namespace {settings.namespace}); its state: {env['PULUMI_BACKEND_URL']}",
+            pytrace=False,
+        )
+
+
+def wait_for_app(bases: Sequence[str], seconds: float) -> str | None:
+    """The first base URL whose /healthz answers 200 within the deadline, else None."""
+    deadline = time.monotonic() + seconds
+    while True:
+        for base in bases:
+            try:
+                status, _ = http_get(f"{base}/healthz", timeout=3)
+            except HTTP_ERRORS:
+                continue
+            if status == 200:
+                return base
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(2)
+
+
+def node_urls(settings: KindSettings) -> list[str]:
+    """http://<InternalIP>:<nodePort> for every node, then 127.0.0.1 (the kind config's extraPortMappings)."""
+    done = kubectl(
+        settings, "get", "nodes", "-o", 'jsonpath={.items[*].status.addresses[?(@.type=="InternalIP")].address}'
+    )
+    addresses = done.stdout.split() if done.returncode == 0 else []
+    hosts = [f"[{ip}]" if ":" in ip else ip for ip in addresses] + ["127.0.0.1"]
+    return [f"http://{host}:{settings.node_port}" for host in hosts]
+
+
+@contextlib.contextmanager
+def port_forward(settings: KindSettings) -> Iterator[str]:
+    """`kubectl port-forward` to the Service on a free 127.0.0.1 port; yields its base URL."""
+    proc = subprocess.Popen(
+        [
+            "kubectl",
+            "--context",
+            settings.context,
+            "--namespace",
+            settings.namespace,
+            "port-forward",
+            f"service/{SERVICE}",
+            f":{SERVICE_PORT}",
+            "--address",
+            "127.0.0.1",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_pump, args=(proc.stdout, lines.put), daemon=True).start()
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + PORT_FORWARD_WAIT
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = lines.get(timeout=min(left, 1.0))
+            except queue.Empty:
+                if proc.poll() is not None:
+                    break
+                continue
+            seen.append(line)
+            port = re.search(r"Forwarding from 127\.0\.0\.1:(\d+)", line)
+            if port:
+                yield f"http://127.0.0.1:{port.group(1)}"
+                return
+        pytest.fail(f"kubectl port-forward gave no local port within {PORT_FORWARD_WAIT} s: {''.join(seen)}")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def kind_settings() -> KindSettings:
+    return read_kind_settings()
+
+
+@pytest.fixture(scope="module")
+def deployed(
+    kind_settings: KindSettings, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Deployed:
+    """`python -m stacks up kind` once for the module; `destroy kind --yes` afterwards, even if `up` failed."""
+    require_live(kind_settings)
+    env = stack_env(tmp_path_factory.mktemp("pulumi-state"))
+    # Registered before `up` starts: a finalizer runs even when the rest of this fixture fails.
+    request.addfinalizer(functools.partial(destroy_stack, kind_settings, env, STACK_FILE.read_bytes()))
+    up = run_stacks(["up", STACK], env, UP_TIMEOUT)
+    if up.code != 0:
+        pytest.fail(f"{up.describe()}\n{diagnostics(kind_settings)}", pytrace=False)
+    return Deployed(kind_settings, env, stack_outputs(up))
+
+
+@pytest.fixture(scope="module")
+def app_url(deployed: Deployed) -> Iterator[str]:
+    """Where the app answers through its Service: the NodePort on a node's IP, else a port-forward."""
+    settings = deployed.settings
+    base = wait_for_app(node_urls(settings), HTTP_WAIT)
+    if base is not None:
+        yield base
+        return
+    print(f"NodePort {settings.node_port} did not answer within {HTTP_WAIT} s; trying kubectl port-forward")
+    with port_forward(settings) as forwarded:
+        base = wait_for_app([forwarded], PORT_FORWARD_WAIT)
+        if base is None:
+            pytest.fail(
+                f"the app did not answer /healthz through NodePort {settings.node_port} nor a port-forward\n"
+                f"{diagnostics(settings)}",
+                pytrace=False,
+            )
+        yield base

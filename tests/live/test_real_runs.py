@@ -1,0 +1,252 @@
+"""What users do with kubeport, for real: preview, up, no drift, scale, a bad config, migrate, move, destroy.
+
+The Pulumi CLI, its Python language host and the Kubernetes provider are the binaries built from their Go
+modules (toolchain/build-toolchain); the clusters are real API servers with controllers and a scheduler,
+kwok standing in for the kubelet (pods are marked Running and Ready; no container runs). Every step asserts
+on the CLI's own output, the stack's state and the API servers' objects; orders of events come from the API
+servers' audit logs. The tests run in file order on shared stacks: each step starts where the last ended.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from stacks import localclusters
+from stacks.offline import run_program
+from stacks.realrun import AuditEvent, Done, Workbench, audit_events, preview_steps
+
+pytestmark = pytest.mark.live
+
+A, B = "kubeport-a", "kubeport-b"
+NAMESPACE = "kubeport"
+WEB_PODS = "app.kubernetes.io/name=kubeport,app.kubernetes.io/component=web"
+OTHER_IMAGE = "docker.io/nginxinc/nginx-unprivileged:1.29.2-alpine@sha256:" + "0" * 64
+WAIT = 120.0
+"""Seconds for an object to appear or vanish after Pulumi returns (namespace termination, mostly)."""
+
+
+def ok(done: Done) -> Done:
+    assert done.code == 0, done.describe()
+    return done
+
+
+def expected_urns(bench: Workbench, stack: str) -> set[str]:
+    """What the program registers for this stack, from the same program and stack file under mocks."""
+    run = run_program(stack, config_root=bench.project)
+    assert run.error is None, run.error
+    # The mock monitor puts the Stack into top-level URNs' type chain; the engine does not.
+    urns = {r.urn.replace("::pulumi:pulumi:Stack$", "::") for r in run.resources}
+    return urns | {f"urn:pulumi:{stack}::kubeport::pulumi:pulumi:Stack::kubeport-{stack}"}
+
+
+def eventually(what: str, holds: Callable[[], bool], timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if holds():
+            return
+        time.sleep(1)
+    raise AssertionError(f"{what}: not within {timeout:.0f} s")
+
+
+def namespace_gone(bench: Workbench, context: str) -> bool:
+    done = bench.kubectl(context, "get", "namespace", NAMESPACE)
+    return done.code != 0 and "NotFound" in done.stderr
+
+
+def audit(context: str, since: datetime) -> list[AuditEvent]:
+    cluster = localclusters.load(context)
+    assert cluster is not None, f"{context} is not running"
+    return audit_events(cluster.audit_log, since)
+
+
+def by_pulumi(events: list[AuditEvent], change: str) -> list[AuditEvent]:
+    """The app's objects the Kubernetes provider `created` or `deleted`, as the API server recorded it.
+
+    The provider applies server-side: an object is created by a PATCH answered 201 Created.
+    """
+    ours = [
+        e
+        for e in events
+        if e.user_agent.startswith("pulumi-kubernetes/")
+        and (e.namespace == NAMESPACE or (e.resource == "namespaces" and e.name == NAMESPACE))
+    ]
+    if change == "created":
+        return [e for e in ours if (e.verb == "create" and e.code < 300) or (e.verb == "patch" and e.code == 201)]
+    return [e for e in ours if e.verb == "delete" and e.code < 300]
+
+
+def workload_is_serving(bench: Workbench, context: str, replicas: int) -> None:
+    """Deployment available at `replicas`, the Service's endpoints list every web pod ready, smoke Pod Ready."""
+    deployment = bench.kubectl_json(context, "--namespace", NAMESPACE, "get", "deployment", "web")
+    conditions = {c["type"]: c["status"] for c in deployment["status"].get("conditions", [])}
+    assert conditions.get("Available") == "True", deployment["status"]
+    assert deployment["status"].get("availableReplicas") == replicas, deployment["status"]
+    pods = bench.kubectl_json(context, "--namespace", NAMESPACE, "get", "pods", "-l", WEB_PODS)["items"]
+    live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    assert len(live) == replicas
+    slices = bench.kubectl_json(
+        context, "--namespace", NAMESPACE, "get", "endpointslices", "-l", "kubernetes.io/service-name=web"
+    )["items"]
+    ready = {
+        address
+        for s in slices
+        for e in s.get("endpoints") or []
+        if (e.get("conditions") or {}).get("ready")
+        for address in e["addresses"]
+    }
+    assert {p["status"]["podIP"] for p in live} == ready
+    smoke = bench.kubectl_json(context, "--namespace", NAMESPACE, "get", "pod", "web-smoke")
+    assert {c["type"]: c["status"] for c in smoke["status"]["conditions"]}["Ready"] == "True"
+
+
+def created_in_preview(stdout: str) -> set[str]:
+    """URNs that `pulumi preview --diff` lists as created (`+ type: (create)` then `[urn=...]`)."""
+    return set(re.findall(r"\+ \S+: \(create\)\s*\n\s*\[urn=(\S+)\]", stdout))
+
+
+# --- one stack on cluster A -----------------------------------------------------------------------------
+
+
+def test_preview_of_a_fresh_stack_lists_every_create(bench: Workbench) -> None:
+    bench.add_stack_file("local-a")
+    ok(bench.pulumi("stack", "init", "local-a"))
+    preview = ok(bench.pulumi("preview", "--diff", "--stack", "local-a"))
+    assert created_in_preview(preview.stdout) == expected_urns(bench, "local-a"), preview.stdout
+    assert re.search(rf"\+ {len(expected_urns(bench, 'local-a'))} to create", preview.stdout), preview.stdout
+    assert namespace_gone(bench, A), "a preview must not create anything"
+
+
+def test_up_creates_the_workload_and_waits_until_it_serves(bench: Workbench) -> None:
+    up = ok(bench.pulumi("up", "--yes", "--skip-preview", "--stack", "local-a"))
+    assert "error" not in up.stdout.lower(), up.stdout
+    workload_is_serving(bench, A, replicas=2)
+    outputs = json.loads(ok(bench.pulumi("stack", "output", "--json", "--stack", "local-a")).stdout)
+    mocked = run_program("local-a", config_root=bench.project).outputs
+    assert outputs == {name: output.value for name, output in mocked.items()}
+    assert outputs["target"] == "existing" and outputs["namespace"] == NAMESPACE
+    state = {r["urn"] for r in bench.state_resources("local-a")}
+    assert state == expected_urns(bench, "local-a")
+
+
+def test_the_api_server_enforces_restricted_pod_security(bench: Workbench) -> None:
+    labels = bench.kubectl_json(A, "get", "namespace", NAMESPACE)["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    # The workload was admitted: its pods exist under that label...
+    assert bench.kubectl_json(A, "--namespace", NAMESPACE, "get", "pods", "-l", WEB_PODS)["items"]
+    # ...and a pod without the hardening is refused by the API server itself.
+    refused = bench.kubectl(A, "--namespace", NAMESPACE, "run", "unhardened", "--image=busybox:1.36", "--restart=Never")
+    assert refused.code != 0
+    assert "Forbidden" in refused.stderr and 'violates PodSecurity "restricted:latest"' in refused.stderr
+    assert bench.kubectl(A, "--namespace", NAMESPACE, "get", "pod", "unhardened").code != 0
+
+
+def test_no_perpetual_diff_and_no_drift(bench: Workbench) -> None:
+    ok(bench.pulumi("preview", "--diff", "--expect-no-changes", "--stack", "local-a"))
+    ok(bench.pulumi("refresh", "--yes", "--expect-no-changes", "--stack", "local-a"))
+    ok(bench.pulumi("preview", "--diff", "--expect-no-changes", "--stack", "local-a"))
+
+
+def test_scaling_updates_the_deployment_alone(bench: Workbench) -> None:
+    ok(bench.pulumi("config", "set", "kubeport:replicas", "3", "--stack", "local-a"))
+    steps = preview_steps(ok(bench.pulumi("preview", "--json", "--stack", "local-a")).stdout)
+    changed = [(s["op"], s["urn"].rsplit("::", 1)[1]) for s in steps if s["op"] != "same"]
+    assert changed == [("update", "web-deployment")], changed
+    ok(bench.pulumi("up", "--yes", "--skip-preview", "--stack", "local-a"))
+    workload_is_serving(bench, A, replicas=3)
+
+
+def test_a_bad_config_stops_with_one_message_and_creates_nothing(bench: Workbench) -> None:
+    since = datetime.now(UTC)
+    bench.add_stack_file("bad", {"replicas": "0", "namespace": "Not_A_Label"}, like="local-a")
+    ok(bench.pulumi("stack", "init", "bad"))
+    up = bench.pulumi("up", "--yes", "--skip-preview", "--stack", "bad")
+    assert up.code != 0
+    output = up.stdout + up.stderr
+    # The CLI echoes a diagnostic in its progress lines as it happens, then lists each once under Diagnostics.
+    diagnostics = output.split("Diagnostics:", 1)[1].split("Resources:", 1)[0]
+    assert diagnostics.count("error:") == 1, diagnostics
+    assert "invalid stack configuration; nothing was created" in diagnostics
+    assert "kubeport:replicas" in diagnostics and "kubeport:namespace" in diagnostics
+    assert "Traceback" not in output and "unhandled error" not in output
+    kubernetes = [r for r in bench.state_resources("bad") if r["type"].startswith("kubernetes:")]
+    assert kubernetes == []
+    assert by_pulumi(audit(A, since), "created") == [] and by_pulumi(audit(B, since), "created") == []
+    ok(bench.pulumi("stack", "rm", "--yes", "--force", "bad"))
+
+
+# --- moving the app: migrate to another stack, then move a stack in place ------------------------------
+
+
+def uids(bench: Workbench, context: str) -> dict[str, str]:
+    found = bench.kubectl_json(context, "--namespace", NAMESPACE, "get", "deployments,services,pods,networkpolicies")
+    return {f"{o['kind']}/{o['metadata']['name']}": o["metadata"]["resourceVersion"] for o in found["items"]}
+
+
+def test_migrate_through_the_automation_api_checks_the_target_before_anything_else(bench: Workbench) -> None:
+    bench.add_stack_file("local-b")
+    before = uids(bench, A)
+    migrate = ok(bench.stacks_cli("migrate", "--from", "local-a", "--to", "local-b"))
+    # kwok pods serve no HTTP and the NodePort has no address here: the smoke step asks B's API server.
+    assert "smoke-check through the API server of kubeport-b" in migrate.stdout, migrate.stdout
+    assert "local-a is kept" in migrate.stdout
+    workload_is_serving(bench, B, replicas=2)
+    assert uids(bench, A) == before, "the source must be untouched"
+
+
+def test_migrate_keeps_the_source_when_the_target_fails_its_smoke_check(bench: Workbench) -> None:
+    since = datetime.now(UTC)
+    before = uids(bench, A)
+    # A target that comes up fine but runs another build: the smoke step must refuse it.
+    bench.add_stack_file(
+        "other-b", {"namespace": "kubeport-other", "nodePort": "30021", "image": OTHER_IMAGE}, like="local-b"
+    )
+    failed = bench.stacks_cli("migrate", "--from", "local-a", "--to", "other-b", "--destroy-source", "--yes")
+    assert failed.code == 1, failed.describe()
+    assert "not the source's" in failed.stderr and "'local-a' is untouched and still serving" in failed.stderr
+    assert uids(bench, A) == before
+    assert by_pulumi(audit(A, since), "deleted") == []
+    ok(bench.pulumi("destroy", "--yes", "--stack", "other-b"))
+    ok(bench.pulumi("stack", "rm", "--yes", "other-b"))
+
+
+def test_migrate_destroys_the_source_only_after_the_target_passed(bench: Workbench) -> None:
+    done = ok(bench.stacks_cli("migrate", "--from", "local-a", "--to", "local-b", "--destroy-source", "--yes"))
+    assert "local-a destroyed; local-b is serving" in done.stdout, done.stdout
+    eventually("cluster A empty", lambda: namespace_gone(bench, A))
+    assert bench.state_resources("local-a") == []
+    workload_is_serving(bench, B, replicas=2)
+
+
+def test_moving_a_stack_in_place_creates_on_the_new_cluster_before_deleting_on_the_old(bench: Workbench) -> None:
+    ok(bench.pulumi("config", "set", "kubeport:kubeContext", A, "--stack", "local-b"))
+    steps = preview_steps(ok(bench.pulumi("preview", "--json", "--stack", "local-b")).stdout)
+    ops = {s["urn"].rsplit("::", 1)[1]: s["op"] for s in steps}
+    kubernetes = {s["urn"].rsplit("::", 1)[1] for s in steps if "$kubernetes:" in s["urn"]}
+    assert kubernetes and all(ops[name] == "replace" for name in kubernetes), ops
+    assert ops["existing"] == "replace", "the provider itself is replaced: a new cluster"
+
+    since = datetime.now(UTC)
+    ok(bench.pulumi("up", "--yes", "--skip-preview", "--stack", "local-b"))
+    workload_is_serving(bench, A, replicas=2)
+    eventually("cluster B empty", lambda: namespace_gone(bench, B))
+    created = by_pulumi(audit(A, since), "created")
+    deleted = by_pulumi(audit(B, since), "deleted")
+    assert {e.resource for e in created} >= {"namespaces", "deployments", "services", "pods", "networkpolicies"}
+    assert deleted, "nothing was deleted on the old cluster"
+    # The API servers' own timestamps: every create on the new cluster before the first delete on the old.
+    assert max(e.at for e in created) < min(e.at for e in deleted), (created[-1], deleted[0])
+
+
+def test_destroy_leaves_nothing_in_the_cluster_or_the_state(bench: Workbench) -> None:
+    ok(bench.pulumi("destroy", "--yes", "--stack", "local-b"))
+    eventually("cluster A empty", lambda: namespace_gone(bench, A))
+    assert namespace_gone(bench, B)
+    assert bench.state_resources("local-b") == []
+    ok(bench.pulumi("stack", "rm", "--yes", "local-b"))
+    ok(bench.pulumi("stack", "rm", "--yes", "local-a"))

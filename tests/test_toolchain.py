@@ -1,0 +1,112 @@
+"""The real-run toolchain's pins and the local clusters' pure parts (no build, no process started)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from stacks import localclusters
+from stacks.realrun import audit_events
+from stacks.toolchain import BUILD_SCRIPT, VERSIONS_FILE, root, versions
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def requirement(package: str) -> str:
+    pins: dict[str, str] = dict(
+        re.findall(r"^([a-z0-9-]+)==(\S+)$", (ROOT / "requirements.txt").read_text(), re.MULTILINE)
+    )
+    return pins[package]
+
+
+def test_the_provider_plugin_is_built_at_exactly_the_sdk_version() -> None:
+    pinned = versions()
+    assert pinned["PULUMI_KUBERNETES_VERSION"] == requirement("pulumi-kubernetes")
+
+
+def test_the_cli_is_at_least_the_python_sdk() -> None:
+    def parts(version: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in version.split("."))
+
+    assert parts(versions()["PULUMI_VERSION"]) >= parts(requirement("pulumi"))
+
+
+def test_every_version_is_pinned_exactly() -> None:
+    pinned = versions()
+    assert set(pinned) >= {"PULUMI_VERSION", "KUBERNETES_VERSION", "ETCD_VERSION", "KWOK_VERSION", "CYCLONUS_VERSION"}
+    for name, value in pinned.items():
+        assert re.fullmatch(r"v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?", value), f"{name}={value}"
+
+
+def test_the_build_script_parses_and_reads_the_one_versions_file() -> None:
+    subprocess.run(["bash", "-n", str(BUILD_SCRIPT)], check=True, timeout=30)
+    assert 'source "$here/versions.env"' in BUILD_SCRIPT.read_text()
+    assert VERSIONS_FILE.parent == BUILD_SCRIPT.parent
+
+
+def test_the_cache_lives_outside_the_clone_unless_told_otherwise() -> None:
+    assert root({"HOME": "/home/u", "XDG_CACHE_HOME": "/cache"}) == Path("/cache/kubeport/toolchain")
+    assert root({"KUBEPORT_TOOLCHAIN": "/opt/tc"}) == Path("/opt/tc")
+    assert ROOT not in root().parents
+
+
+def test_each_local_cluster_has_its_own_context_and_addresses() -> None:
+    clusters = [localclusters.Cluster(name, Path(f"/s/{name}"), apiserver_port=p) for name, p in [("a", 1), ("b", 2)]]
+    config = localclusters.kubeconfig(clusters)
+    assert [c["name"] for c in config["contexts"]] == ["a", "b"]
+    servers = [c["cluster"]["server"] for c in config["clusters"]]
+    assert servers == ["https://127.0.0.1:1", "https://127.0.0.1:2"]
+    ranges = list(localclusters.CLUSTERS.values())
+    assert len({r[0] for r in ranges}) == len(ranges) and len({r[1] for r in ranges}) == len(ranges)
+
+
+def test_the_node_is_one_kwok_manages_and_the_scheduler_may_use() -> None:
+    node = localclusters.node_manifest("n")
+    assert node["metadata"]["annotations"]["kwok.x-k8s.io/node"] == "fake"
+    assert "taints" not in node.get("spec", {})
+    assert yaml.safe_dump(localclusters.AUDIT_POLICY)
+
+
+def test_audit_events_keep_completed_changes_in_time_order(tmp_path: Path) -> None:
+    log = tmp_path / "audit.log"
+    pod = {"resource": "pods", "namespace": "x", "name": "p"}
+    lines = [
+        {"stage": "ResponseComplete", "verb": "delete", "objectRef": pod, "userAgent": "pulumi-resource-kubernetes",
+         "responseStatus": {"code": 200}, "stageTimestamp": "2026-11-27T10:00:02.000002Z"},
+        {"stage": "ResponseStarted", "verb": "watch", "objectRef": {}, "stageTimestamp": "2026-11-27T10:00:00Z"},
+        {"stage": "ResponseComplete", "verb": "create", "objectRef": {"resource": "namespaces", "name": "x"},
+         "userAgent": "kubectl", "responseStatus": {"code": 201}, "stageTimestamp": "2026-11-27T10:00:01.5Z"},
+    ]  # fmt: skip
+    log.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    events = audit_events(log)
+    assert [(e.verb, e.resource, e.code) for e in events] == [("create", "namespaces", 201), ("delete", "pods", 200)]
+    assert events[0].at < events[1].at
+
+
+def test_clusters_status_starts_nothing_and_names_each_cluster(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "stacks", "clusters", "status"],
+        cwd=ROOT,
+        env={**os.environ, "KUBEPORT_CLUSTERS": str(tmp_path / "clusters")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [f"{name}: stopped" for name in localclusters.CLUSTERS]
+    assert not (tmp_path / "clusters").exists()
+
+
+def test_clusters_refuses_an_unknown_name() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "stacks", "clusters", "up", "kubeport-z"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and "unknown cluster(s): kubeport-z" in done.stderr
