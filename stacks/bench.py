@@ -6,6 +6,7 @@ times the whole evaluation, imports included. Floors:
 - per cloud stack: import exactly the provider SDK modules that stack's program imports (its cloud's,
   pulumi_kubernetes' and pulumi_docker_build's), plus that one Deployment.
 Goals: every stack <= 1.5x its floor (minikube and existing: the baseline); 100 WebApps <= 12x the time of 10.
+Then, when the real-run toolchain is built, the real thing: stacks/realbench.py.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def measure(kind: str, arg: str, repeat: int) -> tuple[float, dict[str, object]]
     return statistics.median(times), report
 
 
-def main(repeat: int) -> int:
+def main(repeat: int, real: bool = True) -> int:
     from stacks.offline import stack_names  # noqa: PLC0415
     from stacks.text import columns  # noqa: PLC0415
 
@@ -144,6 +145,10 @@ def main(repeat: int) -> int:
     header = ("program under mocks", "median s", "compared with", "ratio", "goal")
     print(f"median of {repeat} fresh interpreters each; Python {sys.version.split()[0]}")
     print("\n".join(columns([header, *rows])))
+    if real:
+        from stacks import realbench  # noqa: PLC0415 - only this part needs the toolchain and clusters
+
+        realbench.run()
     return 0 if ok else 1
 
 
@@ -157,9 +162,10 @@ def stack_target(stack: str) -> str:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m stacks.bench", description=__doc__)
     parser.add_argument("--repeat", type=int, default=5, help="fresh interpreters per measurement (median)")
+    parser.add_argument("--no-real", action="store_true", help="skip the real runs (pulumi vs kubectl)")
     parser.add_argument("--probe", nargs=3, metavar=("KIND", "ARG", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe:
         probe(*args.probe)
         sys.exit(0)
-    sys.exit(main(args.repeat))
+    sys.exit(main(args.repeat, real=not args.no_real))
