@@ -5,7 +5,7 @@ from pathlib import Path
 import pulumi
 
 import stacks
-from components import AppImage, AppImageArgs, WebApp, WebAppArgs
+from components import AppImage, AppImageArgs, AutoscalingArgs, WebApp, WebAppArgs
 
 settings = stacks.load_settings()
 platform = stacks.platform_for(settings)
@@ -16,6 +16,7 @@ image = (
     if platform.image is None
     else AppImage("app", AppImageArgs(context=Path(__file__).parent / "app", destination=platform.image)).ref
 )
+scaling = settings.autoscaling
 web = WebApp(
     "web",
     WebAppArgs(
@@ -24,6 +25,11 @@ web = WebApp(
         namespace=settings.namespace,
         replicas=settings.replicas,
         smoke_check=settings.smoke_check,
+        autoscaling=AutoscalingArgs(scaling.min_replicas, scaling.max_replicas, scaling.cpu_target)
+        if scaling
+        else None,
+        host=settings.host,
+        tls_secret=settings.tls_secret,
     ),
 )
 
@@ -31,5 +37,8 @@ pulumi.export("target", platform.target)
 pulumi.export("url", web.url)
 pulumi.export("namespace", web.namespace)
 pulumi.export("image", image)
+if web.ingress_address is not None:
+    # Point the host's DNS record here (an A record for an IP, a CNAME for a hostname).
+    pulumi.export("ingressAddress", web.ingress_address)
 for name, value in platform.outputs.items():
     pulumi.export(name, value)

@@ -89,6 +89,8 @@ class AksClusterArgs(ClusterArgs):
     """Subscription to create everything in."""
     token_exchange: Callable[[str, str, str], str] | None = acr_refresh_token
     """(login server, tenant, Entra token) -> ACR refresh token; None yields a placeholder (offline runs)."""
+    app_routing: bool = False
+    """Enable the application routing add-on (managed NGINX Ingress controller)."""
 
 
 class AksCluster(pulumi.ComponentResource):
@@ -150,6 +152,11 @@ class AksCluster(pulumi.ComponentResource):
                     network_policy="cilium",
                     load_balancer_sku="standard",
                 ),
+                ingress_profile=containerservice.ManagedClusterIngressProfileArgs(
+                    web_app_routing=containerservice.ManagedClusterIngressProfileWebAppRoutingArgs(enabled=True)
+                )
+                if args.app_routing
+                else None,
                 api_server_access_profile=containerservice.ManagedClusterAPIServerAccessProfileArgs(
                     enable_private_cluster=args.private_api,
                     authorized_ip_ranges=None if args.private_api else list(args.allowed_cidrs),

@@ -36,6 +36,8 @@ class EksClusterArgs(ClusterArgs):
     """Existing VPC; empty: create one with public and private subnets in two zones."""
     subnet_ids: Sequence[str] = ()
     """Private subnets of `vpc_id` for the nodes (at least two zones)."""
+    metrics_server: bool = False
+    """Install EKS's metrics-server add-on (a HorizontalPodAutoscaler needs the resource metrics API)."""
 
 
 def assume_role_policy(service: str) -> str:
@@ -234,6 +236,14 @@ class EksCluster(pulumi.ComponentResource):
             )
         )
         self.provider = cluster_provider(f"{name}-k8s", self.kubeconfig, cluster.arn, self, teardown=not args.protect)
+        if args.metrics_server:
+            aws.eks.Addon(
+                f"{name}-metrics-server",
+                aws.eks.AddonArgs(cluster_name=cluster.name, addon_name="metrics-server"),
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[node_group])),
+            )
+        self.vpc_id = cluster.vpc_config.apply(lambda config: config.vpc_id or "")
+        self.node_group = node_group
         self.ready: list[pulumi.Resource] = [node_group]
         self.register_outputs(
             {"cluster_name": self.cluster_name, "kubeconfig": self.kubeconfig, "repository": self.repository}

@@ -61,6 +61,20 @@ class ImageDestination:
 
 
 @dataclass(frozen=True)
+class IngressRoute:
+    """How a target serves an Ingress: the controller that picks it up and what that controller reads."""
+
+    class_name: str | None
+    """spec.ingressClassName; None where the controller goes by an annotation instead (GKE's)."""
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    """Ingress annotations the controller reads (class on GKE; scheme and target type on EKS)."""
+    service_annotations: Mapping[str, str] = field(default_factory=dict)
+    """Service annotations the controller needs behind an Ingress (GKE: container-native load balancing)."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """The controller itself, where kubeport installs it (EKS): the Ingress waits for it."""
+
+
+@dataclass(frozen=True)
 class Platform:
     """What one target provides; produced by `stacks.<target>.platform(settings)`."""
 
@@ -78,5 +92,7 @@ class Platform:
     """How long Pulumi waits for the Deployment, Service and smoke Pod to become ready."""
     depends_on: Sequence[pulumi.Resource] = ()
     """Resources the workload must wait for (node pools, pull-right grants)."""
+    ingress: IngressRoute | None = None
+    """How an Ingress is served here; set when the stack routes a host name."""
     outputs: Mapping[str, Any] = field(default_factory=dict)
     """Extra stack outputs the target adds (cluster, registry, kubeconfig)."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.platform import Exposure, Platform
+from components.platform import Exposure, IngressRoute, Platform
 
 APP_PORT = 8080
 """The container port nginx listens on (unprivileged: no port below 1024)."""
@@ -20,6 +20,18 @@ READY_PATH = "/readyz"
 RUN_AS = 10101
 """Numeric UID/GID the containers run as (>= 10000 keeps clear of host users)."""
 PSS_LEVEL = "restricted"
+
+
+@dataclass(frozen=True)
+class AutoscalingArgs:
+    """A HorizontalPodAutoscaler on the Deployment's CPU; the Deployment's replica count is then its."""
+
+    min_replicas: int
+    """Fewest pods."""
+    max_replicas: int
+    """Most pods."""
+    cpu_target: int
+    """Average CPU utilisation the autoscaler aims for, in percent of the pods' CPU request."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,12 @@ class WebAppArgs:
     """Create the smoke-check Pod that proves the Service answers inside the cluster."""
     create_namespace: bool = True
     """Create (and own) the namespace; False when several WebApps share one created elsewhere."""
+    autoscaling: AutoscalingArgs | None = None
+    """Scale on CPU between bounds instead of running `replicas` pods."""
+    host: str = ""
+    """Route this host name to the Service through an Ingress (the Platform says which controller)."""
+    tls_secret: str = ""
+    """A kubernetes.io/tls Secret for the host: the Ingress then serves HTTPS."""
 
 
 def selector_labels(name: str, component: str) -> dict[str, str]:
@@ -131,6 +149,15 @@ def authority(host: str, port: int = SERVICE_PORT) -> str:
     return host if port == 80 else f"{host}:{port}"
 
 
+def ingress_address(status: k8s.networking.v1.outputs.IngressStatus | None) -> str:
+    """The first address an Ingress controller reports (IP or hostname); empty until it reports one."""
+    balancer = status.load_balancer if status else None
+    for entry in (balancer.ingress if balancer else None) or []:
+        if entry.ip or entry.hostname:
+            return str(entry.ip or entry.hostname)
+    return ""
+
+
 def load_balancer_address(status: k8s.core.v1.outputs.ServiceStatus | None) -> str | None:
     """The first ingress address; EKS load balancers report a hostname, the others an IP."""
     balancer = status.load_balancer if status else None
@@ -153,6 +180,8 @@ class WebApp(pulumi.ComponentResource):
     """The Service's name (its in-cluster DNS name is `<service>.<namespace>.svc`)."""
     url: pulumi.Output[str]
     """Where the app is reached from outside, or the command that prints it."""
+    ingress_address: pulumi.Output[str] | None
+    """With a host: the address the Ingress controller reports, where the host's DNS record must point."""
 
     def __init__(self, name: str, args: WebAppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kubeport:workload:WebApp", name, None, opts)
@@ -196,7 +225,7 @@ class WebApp(pulumi.ComponentResource):
                 annotations=scanner_waivers(image_waivers) or None,
             ),
             spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=args.replicas,
+                replicas=args.autoscaling.min_replicas if args.autoscaling else args.replicas,
                 revision_history_limit=5,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=web_selector),
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(
@@ -208,17 +237,28 @@ class WebApp(pulumi.ComponentResource):
                     spec=self._web_pod_spec(name, args, web_selector),
                 ),
             ),
-            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(custom_timeouts=timeouts)),
+            opts=pulumi.ResourceOptions.merge(
+                k8s_opts,
+                pulumi.ResourceOptions(
+                    custom_timeouts=timeouts,
+                    # With an autoscaler the count is its own: the minimum to start with, then whatever it chose.
+                    # Server-side apply then sends the live count on every update (never resetting it), and
+                    # turning the autoscaler on keeps the running count instead of dropping to the default of 1.
+                    ignore_changes=["spec.replicas"] if args.autoscaling else None,
+                ),
+            ),
         )
 
         exposure = platform.exposure
+        route = self._route(args)
+        service_annotations = {**exposure.annotations, **(route.service_annotations if route else {})}
         service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=name,
                 namespace=self.namespace,
                 labels=web_labels,
-                annotations=dict(exposure.annotations) or None,
+                annotations=service_annotations or None,
             ),
             spec=k8s.core.v1.ServiceSpecArgs(
                 type=exposure.service_type,
@@ -277,8 +317,118 @@ class WebApp(pulumi.ComponentResource):
                 waivers=image_waivers | SMOKE_WAIVERS,
             )
 
-        self.url = url_of(exposure, service)
-        self.register_outputs({"namespace": self.namespace, "service_name": self.service_name, "url": self.url})
+        if args.autoscaling:
+            self._autoscaler(name, args.autoscaling, deployment, meta(name, web_labels), k8s_opts)
+
+        self.ingress_address = None
+        if route is not None:
+            ingress = self._ingress(
+                name=name,
+                args=args,
+                route=route,
+                service=service,
+                metadata=meta(name, web_labels),
+                k8s_opts=k8s_opts,
+                timeouts=timeouts,
+            )
+            self.ingress_address = ingress.status.apply(ingress_address)
+            scheme = "https" if args.tls_secret else "http"
+            self.url = pulumi.Output.from_input(f"{scheme}://{args.host}")
+        else:
+            self.url = url_of(exposure, service)
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "service_name": self.service_name,
+                "url": self.url,
+                "ingress_address": self.ingress_address,
+            }
+        )
+
+    @staticmethod
+    def _route(args: WebAppArgs) -> IngressRoute | None:
+        if not args.host:
+            return None
+        if args.platform.ingress is None:
+            raise ValueError(f"target {args.platform.target!r} offers no Ingress controller for host {args.host!r}")
+        return args.platform.ingress
+
+    def _autoscaler(
+        self,
+        name: str,
+        scaling: AutoscalingArgs,
+        deployment: k8s.apps.v1.Deployment,
+        metadata: k8s.meta.v1.ObjectMetaArgs,
+        k8s_opts: pulumi.ResourceOptions,
+    ) -> None:
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            metadata=metadata,
+            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1", kind="Deployment", name=deployment.metadata.name
+                ),
+                min_replicas=scaling.min_replicas,
+                max_replicas=scaling.max_replicas,
+                metrics=[
+                    k8s.autoscaling.v2.MetricSpecArgs(
+                        type="Resource",
+                        resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                            name="cpu",
+                            target=k8s.autoscaling.v2.MetricTargetArgs(
+                                type="Utilization", average_utilization=scaling.cpu_target
+                            ),
+                        ),
+                    )
+                ],
+            ),
+            opts=k8s_opts,
+        )
+
+    def _ingress(
+        self,
+        *,
+        name: str,
+        args: WebAppArgs,
+        route: IngressRoute,
+        service: k8s.core.v1.Service,
+        metadata: k8s.meta.v1.ObjectMetaArgs,
+        k8s_opts: pulumi.ResourceOptions,
+        timeouts: pulumi.CustomTimeouts,
+    ) -> k8s.networking.v1.Ingress:
+        backend = k8s.networking.v1.IngressBackendArgs(
+            service=k8s.networking.v1.IngressServiceBackendArgs(
+                name=self.service_name, port=k8s.networking.v1.ServiceBackendPortArgs(name="http")
+            )
+        )
+        return k8s.networking.v1.Ingress(
+            f"{name}-ingress",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=metadata.name,
+                namespace=metadata.namespace,
+                labels=metadata.labels,
+                annotations=dict(route.annotations) or None,
+            ),
+            spec=k8s.networking.v1.IngressSpecArgs(
+                ingress_class_name=route.class_name,
+                rules=[
+                    k8s.networking.v1.IngressRuleArgs(
+                        host=args.host,
+                        http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                            paths=[k8s.networking.v1.HTTPIngressPathArgs(path="/", path_type="Prefix", backend=backend)]
+                        ),
+                    )
+                ],
+                tls=[k8s.networking.v1.IngressTLSArgs(hosts=[args.host], secret_name=args.tls_secret)]
+                if args.tls_secret
+                else None,
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                k8s_opts,
+                # merge() adds these to the Platform's dependencies in k8s_opts.
+                pulumi.ResourceOptions(custom_timeouts=timeouts, depends_on=[service, *route.depends_on]),
+            ),
+        )
 
     def _web_pod_spec(self, name: str, args: WebAppArgs, selector: dict[str, str]) -> k8s.core.v1.PodSpecArgs:
         def field_env(var: str, path: str) -> k8s.core.v1.EnvVarArgs:

@@ -248,10 +248,19 @@ def cloud_availability(args: StackValidationArgs, report: ReportViolation) -> No
     if _stack_target(args) not in CLOUD_TARGETS:
         return
     budgets = [r for r in args.resources if r.resource_type == "kubernetes:policy/v1:PodDisruptionBudget"]
+    # An autoscaler owns its Deployment's replica count: then its minimum is what must be at least 2.
+    autoscaled = {
+        _get(r.props, "spec", "scaleTargetRef", "name"): _get(r.props, "spec", "minReplicas") or 1
+        for r in args.resources
+        if r.resource_type == "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+        and _get(r.props, "spec", "scaleTargetRef", "kind") == "Deployment"
+    }
     for res in args.resources:
         if res.resource_type != "kubernetes:apps/v1:Deployment":
             continue
-        if (_get(res.props, "spec", "replicas") or 1) < 2:
+        name = _get(res.props, "metadata", "name")
+        fewest = autoscaled[name] if name in autoscaled else _get(res.props, "spec", "replicas") or 1
+        if fewest < 2:
             report(f"Deployment {res.name}: cloud stacks run at least 2 replicas", res.urn)
         labels = _get(res.props, "spec", "template", "metadata", "labels") or {}
         covered = any(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from components.aks import AksCluster, AksClusterArgs, acr_refresh_token
-from components.platform import Platform
+from components.platform import IngressRoute, Platform
 from components.webapp import HEALTH_PATH
 from stacks.cloud import cloud_platform
 from stacks.config import Settings
@@ -11,6 +11,8 @@ from stacks.environment import under_mocks
 
 # The Azure load balancer probes the app's liveness endpoint instead of a bare TCP connect.
 SERVICE_ANNOTATIONS = {"service.beta.kubernetes.io/azure-load-balancer-health-probe-request-path": HEALTH_PATH}
+# The application routing add-on (managed NGINX), enabled on the cluster when the stack routes a host.
+INGRESS = IngressRoute(class_name="webapprouting.kubernetes.azure.com")
 
 
 def platform(settings: Settings) -> Platform:
@@ -26,6 +28,7 @@ def platform(settings: Settings) -> Platform:
             protect=not settings.release_protection,
             # Offline runs must not call the registry.
             token_exchange=None if under_mocks() else acr_refresh_token,
+            app_routing=bool(settings.host),
         ),
     )
-    return cloud_platform(settings, cluster, SERVICE_ANNOTATIONS)
+    return cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, INGRESS if settings.host else None)

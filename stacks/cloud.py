@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from components.cluster import ManagedCluster
-from components.platform import Exposure, ImageDestination, Platform
+from components.platform import Exposure, ImageDestination, IngressRoute, Platform
 from stacks import registry
 from stacks.config import Settings
 
@@ -15,7 +15,13 @@ ROLLOUT_TIMEOUT = "15m"
 """A new cluster's first nodes and load balancer take longer than Pulumi's 10-minute default."""
 
 
-def cloud_platform(settings: Settings, cluster: ManagedCluster, annotations: Mapping[str, str]) -> Platform:
+def cloud_platform(
+    settings: Settings,
+    cluster: ManagedCluster,
+    annotations: Mapping[str, str],
+    ingress: IngressRoute | None = None,
+) -> Platform:
+    """The cloud's Platform; with an Ingress, the Service stays ClusterIP (no second public load balancer)."""
     image: ImageDestination | None
     if settings.image:
         image = None  # a prebuilt image, pinned by digest (config.parse insists)
@@ -38,7 +44,10 @@ def cloud_platform(settings: Settings, cluster: ManagedCluster, annotations: Map
             annotations=dict(annotations),
             address_hint="pulumi stack output kubeconfig --show-secrets > kubeconfig && "
             "kubectl --kubeconfig kubeconfig --namespace {namespace} get service {service}",
-        ),
+        )
+        if ingress is None
+        else Exposure(service_type="ClusterIP"),
+        ingress=ingress,
         image_pull_policy="IfNotPresent",
         rollout_timeout=ROLLOUT_TIMEOUT,
         depends_on=list(cluster.ready),

@@ -171,6 +171,35 @@ KEYS: tuple[Key, ...] = (
         "Image platform: linux/amd64 | linux/arm64. Empty: linux/amd64 on clouds, the builder's own elsewhere.",
     ),
     Key(
+        "autoscaling",
+        "boolean",
+        False,
+        "Scale the Deployment on CPU with a HorizontalPodAutoscaler (minReplicas..maxReplicas) instead of a fixed "
+        "kubeport:replicas.",
+    ),
+    Key("minReplicas", "integer", 2, "Fewest pods with autoscaling (>= 1; >= 2 on clouds)."),
+    Key("maxReplicas", "integer", 5, "Most pods with autoscaling (>= minReplicas)."),
+    Key(
+        "cpuTarget",
+        "integer",
+        70,
+        "Average CPU utilisation, in % of the pods' CPU request, the autoscaler aims for (1-100).",
+    ),
+    Key(
+        "host",
+        "string",
+        "",
+        "A host name to route to the app through an Ingress (e.g. shop.example.com); empty: no Ingress.",
+    ),
+    Key("tlsSecret", "string", "", "A kubernetes.io/tls Secret in the namespace to serve the host over HTTPS."),
+    Key(
+        "ingressClass",
+        "string",
+        "",
+        "IngressClass of the cluster's ingress controller (target existing; required with a host there).",
+        targets=("existing",),
+    ),
+    Key(
         "region",
         "string",
         "",
@@ -233,6 +262,16 @@ class SecretValue:
 
 
 @dataclass(frozen=True)
+class Autoscaling:
+    """A HorizontalPodAutoscaler's bounds and CPU target."""
+
+    min_replicas: int
+    max_replicas: int
+    cpu_target: int
+    """Average CPU utilisation, in percent of the pods' request."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """The validated stack configuration, read once per program run."""
 
@@ -256,6 +295,13 @@ class Settings:
     """Empty: the target decides."""
     image: str = ""
     """A prebuilt image reference to deploy; empty: build app/ and push it as the registry keys say."""
+    autoscaling: Autoscaling | None = None
+    """The autoscaler's bounds and target; None: a fixed `replicas`."""
+    host: str = ""
+    """Host name routed through an Ingress; empty: no Ingress."""
+    tls_secret: str = ""
+    ingress_class: str = ""
+    """Only on target existing: the IngressClass to use."""
     region: str = ""
     project: str = ""
     subscription: str = ""
@@ -525,6 +571,9 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
     if build_platform and not BUILD_PLATFORM.match(build_platform):
         r.problem("buildPlatform", f"{build_platform!r} is not accepted; expected linux/amd64 or linux/arm64")
 
+    autoscaling = _autoscaling(r, target)
+    host, tls_secret, ingress_class = _routing(r, target)
+
     cloud = _cloud_settings(r, target) if target in CLOUD_TARGETS and target_known else {}
 
     if r.problems:
@@ -547,8 +596,65 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
         smoke_check=smoke_check,
         build_platform=build_platform,
         image=image,
+        autoscaling=autoscaling,
+        host=host,
+        tls_secret=tls_secret,
+        ingress_class=ingress_class,
         **cloud,
     )
+
+
+AUTOSCALING_KEYS = ("minReplicas", "maxReplicas", "cpuTarget")
+DNS1123_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def _autoscaling(r: _Reader, target: Target) -> Autoscaling | None:
+    """The autoscaler's settings, or None; the bounds only mean something with autoscaling on."""
+    if not r.boolean("autoscaling"):
+        for name in AUTOSCALING_KEYS:
+            if r.is_set(name):
+                r.problem(name, "only applies with kubeport:autoscaling true")
+        return None
+    if r.is_set("replicas"):
+        r.problem(
+            "replicas",
+            "is fixed while kubeport:autoscaling is true, and the two would fight; remove it and set "
+            "kubeport:minReplicas / kubeport:maxReplicas instead",
+        )
+    floor = 2 if target in CLOUD_TARGETS else 1
+    low = r.integer("minReplicas", 1)
+    if target in CLOUD_TARGETS and low < floor and r.is_set("minReplicas"):
+        r.problem("minReplicas", f"{low} is below {floor}: cloud stacks keep at least 2 pods (a node can fail)")
+    high = r.integer("maxReplicas", 1)
+    if high < low:
+        r.problem("maxReplicas", f"{high} is below kubeport:minReplicas ({low}); expected at least {low}")
+    cpu = r.integer("cpuTarget", 1, 100)
+    return Autoscaling(min_replicas=low, max_replicas=high, cpu_target=cpu)
+
+
+def _routing(r: _Reader, target: Target) -> tuple[str, str, str]:
+    """The host name, TLS secret and (on existing) IngressClass of the Ingress; empty strings without a host."""
+    host = r.string("host").lower()
+    tls_secret = r.string("tlsSecret")
+    ingress_class = r.string("ingressClass")
+    if not host:
+        for name in ("tlsSecret", "ingressClass"):
+            if r.is_set(name):
+                r.problem(name, "only applies with kubeport:host (no Ingress without a host name)")
+        return "", "", ""
+    if not DNS1123_SUBDOMAIN.match(host) or "." not in host:
+        r.problem("host", f"{host!r} is not a fully qualified host name such as shop.example.com")
+    if tls_secret and not DNS1123_SUBDOMAIN.match(tls_secret):
+        r.problem("tlsSecret", f"{tls_secret!r} is not a Secret name (lowercase letters, digits, '-' and '.')")
+    if target == "existing" and not ingress_class:
+        r.problem(
+            "ingressClass",
+            "is required with kubeport:host on target existing: the IngressClass of the cluster's ingress "
+            "controller (`kubectl get ingressclass`)",
+        )
+    elif ingress_class and not DNS1123_SUBDOMAIN.match(ingress_class):
+        r.problem("ingressClass", f"{ingress_class!r} is not an IngressClass name")
+    return host, tls_secret, ingress_class
 
 
 def _check_image(r: _Reader, image: str, target: Target) -> None:

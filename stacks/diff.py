@@ -29,6 +29,8 @@ PLATFORM_CARRIED: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^Service .*: spec\.type$"), "exposure: Service type"),
     (re.compile(r"^Service .*: spec\.ports\.[^.]+\.nodePort$"), "exposure: node port"),
     (re.compile(r"^Service .*: metadata\.annotations(\..+)?$"), "exposure: load balancer annotations"),
+    (re.compile(r"^Ingress .*: spec\.ingressClassName$"), "ingress: the target's controller class"),
+    (re.compile(r"^Ingress .*: metadata\.annotations(\..+)?$"), "ingress: what the target's controller reads"),
 ]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pulumi_kubernetes as k8s
 
-from components.platform import Exposure, Platform
+from components.platform import Exposure, IngressRoute, Platform
 from stacks import registry
 from stacks.config import Settings
 
@@ -51,4 +51,6 @@ def platform(settings: Settings) -> Platform:
         exposure=exposure(settings),
         image_pull_policy="IfNotPresent",
         rollout_timeout="10m",
+        # The cluster's own controller, named by kubeport:ingressClass (required with a host).
+        ingress=IngressRoute(class_name=settings.ingress_class) if settings.host else None,
     )

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from components.gke import GkeCluster, GkeClusterArgs
-from components.platform import Platform
+from components.platform import IngressRoute, Platform
 from stacks.cloud import cloud_platform
 from stacks.config import Settings
 
 # Backend-service-based external passthrough load balancer, GKE's current L4 implementation.
 SERVICE_ANNOTATIONS = {"cloud.google.com/l4-rbs": "enabled"}
+# GKE's built-in Ingress controller goes by the class annotation (it ignores spec.ingressClassName) and, with
+# network policy on, needs the Service's container-native load balancing asked for explicitly.
+INGRESS = IngressRoute(
+    class_name=None,
+    annotations={"kubernetes.io/ingress.class": "gce"},
+    service_annotations={"cloud.google.com/neg": '{"ingress": true}'},
+)
 
 
 def platform(settings: Settings) -> Platform:
@@ -24,4 +31,4 @@ def platform(settings: Settings) -> Platform:
             protect=not settings.release_protection,
         ),
     )
-    return cloud_platform(settings, cluster, SERVICE_ANNOTATIONS)
+    return cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, INGRESS if settings.host else None)

@@ -37,6 +37,15 @@ CLUSTERS: Mapping[str, tuple[str, str]] = {
     "kubeport-b": ("10.97.0.0/16", "10.245.0.0/24"),
 }
 NODE_NAME = "kwok-node-0"
+OWN_STAGES = Path(__file__).resolve().parent / "kwok"
+INGRESS_CLASS_NAME = "kubeport-local"
+INGRESS_CLASS: dict[str, Any] = {
+    "apiVersion": "networking.k8s.io/v1",
+    "kind": "IngressClass",
+    "metadata": {"name": INGRESS_CLASS_NAME},
+    # No controller runs: stacks/kwok/ingress-address.yaml gives these Ingresses an address instead.
+    "spec": {"controller": "kubeport.local/simulated-by-kwok"},
+}
 START_TIMEOUT = 120.0
 """Seconds for one process to answer (etcd, the API server) or the node to turn Ready."""
 STOP_GRACE = 15.0
@@ -368,7 +377,8 @@ def _start(cluster: Cluster, tools: Toolchain, service_cidr: str, pod_cidr: str)
             "--profiling=false",
         ],
     )
-    stages = sorted(tools.kwok_stages.glob("*.yaml"))
+    # kwok's own node and pod lifecycles, and kubeport's stand-in for an Ingress controller.
+    stages = sorted(tools.kwok_stages.glob("*.yaml")) + sorted(OWN_STAGES.glob("*.yaml"))
     if not stages:
         raise ClusterError(f"no kwok stages in {tools.kwok_stages}; run `make toolchain`")
     starter.spawn(
@@ -385,14 +395,16 @@ def _start(cluster: Cluster, tools: Toolchain, service_cidr: str, pod_cidr: str)
     )
 
     kubectl = [str(tools.tool("kubectl")), f"--kubeconfig={config}", f"--context={cluster.name}"]
-    subprocess.run(
+    applied = subprocess.run(
         [*kubectl, "apply", "-f", "-"],
-        input=json.dumps(node_manifest(NODE_NAME)),
+        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [node_manifest(NODE_NAME), INGRESS_CLASS]}),
         text=True,
-        check=True,
+        check=False,
         capture_output=True,
         timeout=60,
     )
+    if applied.returncode != 0:
+        raise ClusterError(f"{cluster.name}: could not create the node and IngressClass: {applied.stderr.strip()}")
 
     def node_ready_and_service_accounts_made() -> bool:
         node = json.loads(cluster.get(f"/api/v1/nodes/{NODE_NAME}")[1])
@@ -429,11 +441,8 @@ def node_manifest(name: str) -> dict[str, Any]:
                 "type": "kwok",
             },
         },
-        "status": {
-            "allocatable": resources,
-            "capacity": resources,
-            "nodeInfo": {"architecture": "amd64", "operatingSystem": "linux", "kubeletVersion": "kwok"},
-        },
+        # kwok's node-initialize stage fills in the rest (conditions, addresses, node info).
+        "status": {"allocatable": resources, "capacity": resources},
     }
 
 

@@ -9,11 +9,13 @@ from collections.abc import Callable
 
 import pulumi_kubernetes as k8s
 
-from components.platform import Exposure, Platform
+from components.platform import Exposure, IngressRoute, Platform
 from stacks import registry
 from stacks.config import Settings
 
 DEFAULT_PROFILE = "minikube"
+INGRESS = IngressRoute(class_name="nginx")
+"""minikube's `ingress` add-on: ingress-nginx with the IngressClass `nginx` (the preflight checks it is on)."""
 
 
 def minikube_ip(profile: str) -> str | None:
@@ -62,4 +64,5 @@ def platform(settings: Settings, node_ip_of: Callable[[str], str | None] = minik
         # A local build exists only in minikube's Docker: never try to pull it.
         image_pull_policy="IfNotPresent",
         rollout_timeout="5m",
+        ingress=INGRESS if settings.host else None,
     )

@@ -72,6 +72,7 @@ class Registered:
     dependencies: list[str] = field(default_factory=list)
     secret_inputs: list[str] = field(default_factory=list)
     """Paths of inputs sent as secrets, e.g. `registries[0].password`."""
+    ignore_changes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -104,7 +105,15 @@ class ProgramRun:
         return next(r for r in self.resources if r.urn == urn)
 
     def kubernetes_objects(self) -> list[Registered]:
-        return [r for r in self.resources if r.type.startswith("kubernetes:") and r.custom]
+        """Kubernetes API objects; a Helm release is a provider operation, not an object."""
+        return [
+            r
+            for r in self.resources
+            if r.type.startswith("kubernetes:") and r.custom and not r.type.startswith("kubernetes:helm.sh/")
+        ]
+
+    def helm_releases(self) -> list[Registered]:
+        return [r for r in self.resources if r.type.startswith("kubernetes:helm.sh/")]
 
 
 def _fake_digest(text: str) -> str:
@@ -129,6 +138,15 @@ class FakeCloud(pulumi_mocks.Mocks):
             state["metadata"] = metadata
             if args.typ == "kubernetes:core/v1:Service":
                 state["status"] = self._service_status(state)
+            elif args.typ == "kubernetes:networking.k8s.io/v1:Ingress":
+                annotations = metadata.get("annotations") or {}
+                # An ALB reports a DNS name; the other controllers an IP.
+                address = (
+                    {"hostname": "k8s-kubeport-web-0123456789.eu-west-1.elb.example.com"}
+                    if any(k.startswith("alb.ingress.kubernetes.io/") for k in annotations)
+                    else {"ip": "203.0.113.20"}
+                )
+                state["status"] = {"loadBalancer": {"ingress": [address]}}
         else:
             resource_id = self._cloud_outputs(args.typ, args.name, state) or resource_id
         return resource_id, state
@@ -248,6 +266,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 custom=bool(request.custom),
                 dependencies=list(request.dependencies),
                 secret_inputs=_secret_paths(properties),
+                ignore_changes=list(request.ignoreChanges),
             )
         )
         return response

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Mapping
 
 import pulumi
@@ -54,8 +56,9 @@ def missing_tools(
     environ = os.environ if environ is None else environ
     lines = []
     for tool in NEEDED[settings.target]:
-        # The image builder only needs a daemon: a DOCKER_HOST (minikube docker-env, a remote builder) will do.
-        if tool == "docker" and environ.get("DOCKER_HOST"):
+        # The image builder only needs a daemon: a DOCKER_HOST (minikube docker-env, a remote builder) will do;
+        # a prebuilt image (kubeport:image) needs no builder at all.
+        if tool == "docker" and (environ.get("DOCKER_HOST") or settings.image):
             continue
         if which(tool) is None:
             purpose, install = TOOLS[tool]
@@ -63,9 +66,50 @@ def missing_tools(
     return lines
 
 
-def check(settings: Settings, which: Which | None = None, environ: Mapping[str, str] | None = None) -> None:
-    """Stop the program with one message if a tool is missing."""
+Minikube = Callable[[list[str]], str]
+"""Runs `minikube` with these arguments and returns its standard output."""
+
+
+def run_minikube(args: list[str]) -> str:
+    done = subprocess.run(["minikube", *args], capture_output=True, text=True, timeout=60, check=False)
+    return done.stdout if done.returncode == 0 else ""
+
+
+def minikube_addons(settings: Settings) -> list[str]:
+    """The minikube add-ons the stack's features need: metrics for the autoscaler, the ingress controller."""
+    return [
+        name
+        for name, wanted in (("metrics-server", settings.autoscaling is not None), ("ingress", bool(settings.host)))
+        if wanted
+    ]
+
+
+def missing_addons(settings: Settings, minikube: Minikube = run_minikube) -> list[str]:
+    """One line per add-on the stack needs that its minikube profile has not enabled."""
+    if settings.target != "minikube" or not minikube_addons(settings):
+        return []
+    profile = settings.kube_context or "minikube"
+    try:
+        listed = json.loads(minikube(["addons", "list", "--profile", profile, "--output", "json"]) or "{}")
+    except ValueError:
+        listed = {}
+    return [
+        f"minikube add-on `{name}` is not enabled: run `minikube addons enable {name} --profile {profile}`"
+        for name in minikube_addons(settings)
+        if (listed.get(name) or {}).get("Status") != "enabled"
+    ]
+
+
+def check(
+    settings: Settings,
+    which: Which | None = None,
+    environ: Mapping[str, str] | None = None,
+    minikube: Minikube = run_minikube,
+) -> None:
+    """Stop the program with one message if a tool or a minikube add-on is missing."""
     lines = missing_tools(settings, which, environ)
+    if not lines and (which or shutil.which)("minikube") is not None:
+        lines = missing_addons(settings, minikube)
     if lines:
         listing = "\n".join(f"  - {line}" for line in lines)
-        raise pulumi.RunError(f"kubeport target {settings.target!r} needs tools that are not installed:\n{listing}")
+        raise pulumi.RunError(f"kubeport target {settings.target!r} needs what is not installed:\n{listing}")

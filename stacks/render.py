@@ -7,6 +7,7 @@ program registers: one manifest per Kubernetes object and a `plan.txt` listing e
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,16 @@ from stacks.text import columns
 
 SECRET = "[secret]"
 UNKNOWN = "[unknown until deployed]"
-KIND_ORDER = ["Namespace", "NetworkPolicy", "Deployment", "Service", "PodDisruptionBudget", "Pod"]
+KIND_ORDER = [
+    "Namespace",
+    "NetworkPolicy",
+    "Deployment",
+    "Service",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+    "Ingress",
+    "Pod",
+]
 
 
 @dataclass
@@ -91,9 +101,12 @@ def plan_lines(run: ProgramRun) -> list[str]:
     return columns(rows)
 
 
-def render(stack: str, out: Path) -> Rendered:
-    """Write `out/<NN>-<kind>-<namespace>-<name>.yaml` per object and `out/plan.txt`; raise on a program error."""
-    run = run_program(stack)
+def render(stack: str, out: Path, overrides: Mapping[str, str] | None = None) -> Rendered:
+    """Write `out/<NN>-<kind>-<namespace>-<name>.yaml` per object and `out/plan.txt`; raise on a program error.
+
+    `overrides` change the stack's config for this render only (bare or full `kubeport` keys).
+    """
+    run = run_program(stack, dict(overrides or {}))
     if run.error is not None:
         raise RuntimeError(f"stack {stack}: {run.error}")
     out.mkdir(parents=True, exist_ok=True)

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.check import find_tool
-from stacks.offline import ROOT, stack_names
+from stacks.check import check_manifests, find_tool
+from stacks.offline import ROOT, stack_config, stack_names
 from stacks.render import render
 
 
@@ -96,3 +96,14 @@ def test_without_checkov_one_line_says_what_to_run(tmp_path: Path) -> None:
     assert done.stdout == ""
     (line,) = done.stderr.splitlines()
     assert "checkov" in line and "make dev-venv" in line and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("stack", stack_names())
+def test_with_autoscaling_and_an_ingress_every_stack_is_still_clean(stack: str, tmp_path: Path) -> None:
+    features = {"autoscaling": "true", "host": "shop.example.com", "tlsSecret": "shop-tls"}
+    if stack_config(stack)[0]["kubeport:target"] == "existing":
+        features["ingressClass"] = "nginx"
+    rendered = render(stack, tmp_path, features)
+    assert {"HorizontalPodAutoscaler", "Ingress"} <= {d["kind"] for d in rendered.manifests.values()}
+    report = check_manifests(stack, tmp_path)
+    assert report.findings == [], report.findings

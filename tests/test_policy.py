@@ -17,18 +17,22 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from stacks.offline import ROOT, ProgramRun, Registered, run_program
+from stacks.offline import ROOT, ProgramRun, Registered, run_program, stack_config, stack_names
 
 sys.path.insert(0, str(ROOT / "policy"))
 import kubeport_policies as kp
 
-STACKS = ["dev", "kind", "eks", "aks", "gke"]
+FEATURES = {"autoscaling": "true", "host": "shop.example.com"}
 
 
 @pytest.fixture(scope="module")
 def runs() -> dict[str, ProgramRun]:
-    result = {stack: run_program(stack) for stack in STACKS}
-    assert all(r.error is None for r in result.values())
+    """Every stack as its file says, and again with autoscaling and an Ingress on."""
+    result = {stack: run_program(stack) for stack in stack_names()}
+    for stack in stack_names():
+        extra = {"ingressClass": "nginx"} if stack_config(stack)[0]["kubeport:target"] == "existing" else {}
+        result[f"{stack}+features"] = run_program(stack, {**FEATURES, **extra})
+    assert all(r.error is None for r in result.values()), {k: r.error for k, r in result.items() if r.error}
     return result
 
 
@@ -233,3 +237,12 @@ def test_load_balancer_on_minikube_is_a_violation(runs: dict[str, ProgramRun]) -
 def test_the_pack_holds_every_policy_once() -> None:
     names = [p.name for p in kp.POLICIES]
     assert len(names) == len(set(names)) == 10
+
+
+def test_a_cloud_autoscaler_allowed_below_two_pods_is_a_violation(runs: dict[str, ProgramRun]) -> None:
+    def to_one(type_: str, props: dict[str, Any]) -> None:
+        if type_ == "kubernetes:autoscaling/v2:HorizontalPodAutoscaler":
+            props["spec"]["minReplicas"] = 1
+
+    found = violations(kp.cloud_availability, stack_args(runs["gke+features"], to_one))
+    assert any("at least 2 replicas" in v for v in found), found

@@ -66,3 +66,25 @@ def test_a_real_run_stops_before_any_resource_when_a_tool_is_missing(monkeypatch
 def test_offline_runs_skip_the_preflight(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutil, "which", lambda _: None)
     assert run_program("gke").error is None
+
+
+def test_minikube_names_each_add_on_the_features_need_and_how_to_enable_it() -> None:
+    raw = {"kubeport:target": "minikube", "kubeport:autoscaling": "true", "kubeport:host": "shop.example.com"}
+    settings = parse(raw)
+    asked: list[list[str]] = []
+
+    def minikube(args: list[str]) -> str:
+        asked.append(args)
+        return '{"ingress": {"Status": "enabled"}, "metrics-server": {"Status": "disabled"}}'
+
+    lines = preflight.missing_addons(settings, minikube)
+    assert asked == [["addons", "list", "--profile", "minikube", "--output", "json"]]
+    (line,) = lines
+    assert "`metrics-server` is not enabled" in line
+    assert "run `minikube addons enable metrics-server --profile minikube`" in line
+    assert preflight.missing_addons(parse({"kubeport:target": "minikube"}), minikube) == []
+
+
+def test_a_prebuilt_image_needs_no_image_builder() -> None:
+    settings = parse({"kubeport:target": "existing", "kubeport:kubeContext": "k", "kubeport:image": "ghcr.io/a/b:1"})
+    assert preflight.missing_tools(settings, which=lambda _: None, environ={}) == []

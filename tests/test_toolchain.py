@@ -110,3 +110,16 @@ def test_clusters_refuses_an_unknown_name() -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 2 and "unknown cluster(s): kubeport-z" in done.stderr
+
+
+def test_the_simulated_ingress_controller_serves_exactly_the_local_ingress_class() -> None:
+    (stage,) = [yaml.safe_load(p.read_text()) for p in sorted(localclusters.OWN_STAGES.glob("*.yaml"))]
+    assert stage["kind"] == "Stage" and stage["spec"]["resourceRef"] == {
+        "apiGroup": "networking.k8s.io/v1",
+        "kind": "Ingress",
+    }
+    selects = {e["key"]: e for e in stage["spec"]["selector"]["matchExpressions"]}
+    assert selects[".spec.ingressClassName"]["values"] == [localclusters.INGRESS_CLASS_NAME]
+    assert localclusters.INGRESS_CLASS["metadata"]["name"] == localclusters.INGRESS_CLASS_NAME
+    status = yaml.safe_load(stage["spec"]["next"]["statusTemplate"])
+    assert status["loadBalancer"]["ingress"][0]["ip"].startswith("198.51.100.")  # TEST-NET-2: documentation only

@@ -27,6 +27,7 @@ A, B = "kubeport-a", "kubeport-b"
 NAMESPACE = "kubeport"
 WEB_PODS = "app.kubernetes.io/name=kubeport,app.kubernetes.io/component=web"
 OTHER_IMAGE = "docker.io/nginxinc/nginx-unprivileged:1.29.2-alpine@sha256:" + "0" * 64
+HOST = "shop.kubeport.test"
 WAIT = 120.0
 """Seconds for an object to appear or vanish after Pulumi returns (namespace termination, mostly)."""
 
@@ -178,6 +179,56 @@ def test_a_bad_config_stops_with_one_message_and_creates_nothing(bench: Workbenc
     assert kubernetes == []
     assert by_pulumi(audit(A, since), "created") == [] and by_pulumi(audit(B, since), "created") == []
     ok(bench.pulumi("stack", "rm", "--yes", "--force", "bad"))
+
+
+# --- autoscaling and routing by host name ----------------------------------------------------------------
+
+
+def replicas_of(bench: Workbench, context: str) -> int:
+    deployment = bench.kubectl_json(context, "--namespace", NAMESPACE, "get", "deployment", "web")
+    count: int = deployment["spec"]["replicas"]
+    return count
+
+
+def test_autoscaling_and_an_ingress_for_real(bench: Workbench) -> None:
+    config = ["--stack", "local-a"]
+    # A fixed count and an autoscaler would fight: the real CLI refuses the pair, naming the key.
+    ok(bench.pulumi("config", "set", "kubeport:autoscaling", "true", *config))
+    refused = bench.pulumi("preview", *config)
+    assert refused.code != 0 and "kubeport:replicas" in refused.stdout + refused.stderr
+    ok(bench.pulumi("config", "rm", "kubeport:replicas", *config))
+    for key, value in (("host", HOST), ("ingressClass", localclusters.INGRESS_CLASS_NAME), ("maxReplicas", "6")):
+        ok(bench.pulumi("config", "set", f"kubeport:{key}", value, *config))
+    steps = preview_steps(ok(bench.pulumi("preview", "--json", *config)).stdout)
+    changed = {(s["op"], s["urn"].rsplit("::", 1)[1]) for s in steps if s["op"] != "same"}
+    # The Deployment is untouched: its count (3, from the scaling step) is now the autoscaler's to change.
+    assert changed == {("create", "web-hpa"), ("create", "web-ingress")}, changed
+
+    ok(bench.pulumi("up", "--yes", "--skip-preview", *config))
+    # Admitted by the API server, and Pulumi's Ingress await completed on the (simulated) controller's address.
+    hpa = bench.kubectl_json(A, "--namespace", NAMESPACE, "get", "hpa", "web")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "web" and hpa["spec"]["maxReplicas"] == 6
+    ingress = bench.kubectl_json(A, "--namespace", NAMESPACE, "get", "ingress", "web")
+    assert ingress["spec"]["ingressClassName"] == localclusters.INGRESS_CLASS_NAME
+    outputs = json.loads(ok(bench.pulumi("stack", "output", "--json", *config)).stdout)
+    assert outputs["url"] == f"http://{HOST}"
+    assert outputs["ingressAddress"] == ingress["status"]["loadBalancer"]["ingress"][0]["ip"]
+    # Handing the count to the autoscaler kept the running pods (no drop to a default of 1).
+    assert replicas_of(bench, A) == 3
+
+    # A scale made by hand, as the autoscaler would: not reverted by a preview, nor by an update of the
+    # Deployment itself (a new image rolls out at the scaled size).
+    ok(bench.kubectl(A, "--namespace", NAMESPACE, "scale", "deployment/web", "--replicas=4"))
+    eventually("4 replicas", lambda: replicas_of(bench, A) == 4)
+    ok(bench.pulumi("preview", "--diff", "--expect-no-changes", *config))
+    image = json.loads(ok(bench.pulumi("config", "get", "kubeport:image", "--json", *config)).stdout)["value"]
+    ok(bench.pulumi("config", "set", "kubeport:image", OTHER_IMAGE, *config))
+    ok(bench.pulumi("up", "--yes", "--skip-preview", *config))
+    assert replicas_of(bench, A) == 4
+    workload_is_serving(bench, A, replicas=4)
+    ok(bench.pulumi("config", "set", "kubeport:image", image, *config))
+    ok(bench.pulumi("up", "--yes", "--skip-preview", *config))
+    assert replicas_of(bench, A) == 4
 
 
 # --- moving the app: migrate to another stack, then move a stack in place ------------------------------
