@@ -10,35 +10,38 @@ from components import AppImage, AppImageArgs, AutoscalingArgs, WebApp, WebAppAr
 settings = stacks.load_settings()
 platform = stacks.platform_for(settings)
 
-# A prebuilt image (kubeport:image) is deployed as it is; otherwise app/ is built for the target.
-image = (
-    pulumi.Output.from_input(settings.image)
-    if platform.image is None
-    else AppImage("app", AppImageArgs(context=Path(__file__).parent / "app", destination=platform.image)).ref
-)
-scaling = settings.autoscaling
-web = WebApp(
-    "web",
-    WebAppArgs(
-        platform=platform,
-        image=image,
-        namespace=settings.namespace,
-        replicas=settings.replicas,
-        smoke_check=settings.smoke_check,
-        autoscaling=AutoscalingArgs(scaling.min_replicas, scaling.max_replicas, scaling.cpu_target)
-        if scaling
-        else None,
-        host=settings.host,
-        tls_secret=settings.tls_secret,
-    ),
-)
-
-pulumi.export("target", platform.target)
-pulumi.export("url", web.url)
-pulumi.export("namespace", web.namespace)
-pulumi.export("image", image)
-if web.ingress_address is not None:
-    # Point the host's DNS record here (an A record for an IP, a CNAME for a hostname).
-    pulumi.export("ingressAddress", web.ingress_address)
-for name, value in platform.outputs.items():
-    pulumi.export(name, value)
+if settings.part == "cluster":
+    # The cluster side only: app stacks (target app) deploy onto it through what this exports.
+    stacks.export_cluster(settings, platform)
+else:
+    # A prebuilt image (kubeport:image) is deployed as it is; otherwise app/ is built for the target.
+    image = (
+        pulumi.Output.from_input(settings.image)
+        if platform.image is None
+        else AppImage("app", AppImageArgs(context=Path(__file__).parent / "app", destination=platform.image)).ref
+    )
+    scaling = settings.autoscaling
+    web = WebApp(
+        "web",
+        WebAppArgs(
+            platform=platform,
+            image=image,
+            namespace=settings.namespace,
+            replicas=settings.replicas,
+            smoke_check=settings.smoke_check,
+            autoscaling=AutoscalingArgs(scaling.min_replicas, scaling.max_replicas, scaling.cpu_target)
+            if scaling
+            else None,
+            host=settings.host,
+            tls_secret=settings.tls_secret,
+        ),
+    )
+    pulumi.export("target", platform.target)
+    pulumi.export("url", web.url)
+    pulumi.export("namespace", web.namespace)
+    pulumi.export("image", image)
+    if web.ingress_address is not None:
+        # Point the host's DNS record here (an A record for an IP, a CNAME for a hostname).
+        pulumi.export("ingressAddress", web.ingress_address)
+    for name, value in platform.outputs.items():
+        pulumi.export(name, value)

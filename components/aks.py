@@ -236,7 +236,8 @@ class AksCluster(pulumi.ComponentResource):
         )
         self.repository = registry.login_server.apply(lambda server: f"{server}/kubeport-web")
         self.cluster_name = cluster.name
-        self.provider = cluster_provider(f"{name}-k8s", self.kubeconfig, cluster.id, self, teardown=not args.protect)
+        self.identity = cluster.id
+        self.provider = cluster_provider(f"{name}-k8s", self.kubeconfig, self.identity, self, teardown=not args.protect)
         self.ready: list[pulumi.Resource] = [acr_pull, cluster_admin]
         self.register_outputs(
             {"cluster_name": self.cluster_name, "kubeconfig": self.kubeconfig, "repository": self.repository}

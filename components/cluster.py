@@ -56,6 +56,10 @@ class ManagedCluster(Protocol):
     def ready(self) -> Sequence[pulumi.Resource]:
         """Resources the workload waits for: node pools, pull-right grants."""
 
+    @property
+    def identity(self) -> pulumi.Output[str]:
+        """The cluster's cloud id: the Kubernetes provider's clusterIdentifier."""
+
 
 def exec_kubeconfig(
     *,

@@ -235,7 +235,8 @@ class EksCluster(pulumi.ComponentResource):
                 )
             )
         )
-        self.provider = cluster_provider(f"{name}-k8s", self.kubeconfig, cluster.arn, self, teardown=not args.protect)
+        self.identity = cluster.arn
+        self.provider = cluster_provider(f"{name}-k8s", self.kubeconfig, self.identity, self, teardown=not args.protect)
         if args.metrics_server:
             aws.eks.Addon(
                 f"{name}-metrics-server",

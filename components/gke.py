@@ -223,7 +223,8 @@ class GkeCluster(pulumi.ComponentResource):
                 )
             )
         )
-        self.provider = cluster_provider(f"{name}-k8s", self.kubeconfig, cluster.id, self, teardown=not args.protect)
+        self.identity = cluster.id
+        self.provider = cluster_provider(f"{name}-k8s", self.kubeconfig, self.identity, self, teardown=not args.protect)
         self.ready: list[pulumi.Resource] = [node_pool, reader]
         self.register_outputs(
             {"cluster_name": self.cluster_name, "kubeconfig": self.kubeconfig, "repository": self.repository}

@@ -30,8 +30,8 @@ class Exposure:
     node_address: str | None = None
     """Host or IP where a NodePort is reachable, when the target knows it."""
     address_hint: str = ""
-    """Command that prints the address when it cannot be known at deploy time; `{service}`, `{namespace}` and
-    `{port}` (the Service's port) are filled in."""
+    """Command that prints the address when it cannot be known at deploy time; `{service}`, `{namespace}`,
+    `{port}` (the Service's port) and `{node_port}` are filled in."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,9 @@ class IngressRoute:
     """Service annotations the controller needs behind an Ingress (GKE: container-native load balancing)."""
     depends_on: Sequence[pulumi.Resource] = ()
     """The controller itself, where kubeport installs it (EKS): the Ingress waits for it."""
+    exposure: Exposure | None = None
+    """How the Service is exposed behind this controller; None: as without an Ingress (clouds: ClusterIP, so
+    there is no second public load balancer)."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,15 @@ class Platform:
     depends_on: Sequence[pulumi.Resource] = ()
     """Resources the workload must wait for (node pools, pull-right grants)."""
     ingress: IngressRoute | None = None
-    """How an Ingress is served here; set when the stack routes a host name."""
+    """How an Ingress is served here; set when the stack routes a host name (or a cluster stack offers one)."""
+    pull_login: RegistryLogin | None = None
+    """Credentials the nodes need to pull the image, which WebApp turns into an image pull secret; None where
+    they may pull already (the cloud's own registry, granted to the nodes) or the registry is anonymous."""
+    cluster_identity: pulumi.Input[str] = ""
+    """The provider's clusterIdentifier: what app stacks on this cluster give theirs."""
+    kubeconfig: pulumi.Input[str] | None = None
+    """A kubeconfig for the cluster (secret), exported by a cluster stack for its app stacks."""
+    nodes_pull_from: Sequence[pulumi.Input[str]] = ()
+    """Registry hosts the nodes may pull from without credentials (the cloud's own registry)."""
     outputs: Mapping[str, Any] = field(default_factory=dict)
     """Extra stack outputs the target adds (cluster, registry, kubeconfig)."""

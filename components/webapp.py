@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.platform import Exposure, IngressRoute, Platform
+from components.platform import Exposure, IngressRoute, Platform, RegistryLogin
 
 APP_PORT = 8080
 """The container port nginx listens on (unprivileged: no port below 1024)."""
@@ -135,7 +137,11 @@ def http_probe(path: str, period: int, failures: int, delay: int = 0) -> k8s.cor
 def url_of(exposure: Exposure, service: k8s.core.v1.Service) -> pulumi.Output[str]:
     """Where a browser reaches the app, or else the command that prints it, for this exposure."""
     names = pulumi.Output.all(service.metadata.name, service.metadata.namespace)
-    hint = names.apply(lambda n: exposure.address_hint.format(service=n[0], namespace=n[1], port=SERVICE_PORT))
+    hint = names.apply(
+        lambda n: exposure.address_hint.format(
+            service=n[0], namespace=n[1], port=SERVICE_PORT, node_port=exposure.node_port or ""
+        )
+    )
     if exposure.service_type == "LoadBalancer":
         address = service.status.apply(load_balancer_address)
         return pulumi.Output.all(address, hint).apply(lambda a: f"http://{authority(a[0])}" if a[0] else str(a[1]))
@@ -147,6 +153,12 @@ def url_of(exposure: Exposure, service: k8s.core.v1.Service) -> pulumi.Output[st
 def authority(host: str, port: int = SERVICE_PORT) -> str:
     """`host`, with `:port` unless it is HTTP's own 80."""
     return host if port == 80 else f"{host}:{port}"
+
+
+def docker_config_json(*, registry: str, username: str, password: str) -> str:
+    """A `kubernetes.io/dockerconfigjson` Secret's payload: one registry's credentials, as `docker login` writes."""
+    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return json.dumps({"auths": {registry: {"username": username, "password": password, "auth": auth}}})
 
 
 def ingress_address(status: k8s.networking.v1.outputs.IngressStatus | None) -> str:
@@ -216,6 +228,7 @@ class WebApp(pulumi.ComponentResource):
         def meta(object_name: str, labels: dict[str, str]) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=self.namespace, labels=labels)
 
+        pull_secrets = self._pull_secret(name, platform.pull_login, common_labels(name, "pull"), k8s_opts)
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -234,7 +247,7 @@ class WebApp(pulumi.ComponentResource):
                 ),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=web_labels),
-                    spec=self._web_pod_spec(name, args, web_selector),
+                    spec=self._web_pod_spec(name, args, web_selector, pull_secrets),
                 ),
             ),
             opts=pulumi.ResourceOptions.merge(
@@ -249,8 +262,8 @@ class WebApp(pulumi.ComponentResource):
             ),
         )
 
-        exposure = platform.exposure
         route = self._route(args)
+        exposure = route.exposure if route is not None and route.exposure is not None else platform.exposure
         service_annotations = {**exposure.annotations, **(route.service_annotations if route else {})}
         service = k8s.core.v1.Service(
             f"{name}-service",
@@ -315,6 +328,7 @@ class WebApp(pulumi.ComponentResource):
                 timeouts=timeouts,
                 depends_on=[deployment, service],
                 waivers=image_waivers | SMOKE_WAIVERS,
+                pull_secrets=pull_secrets,
             )
 
         if args.autoscaling:
@@ -430,7 +444,36 @@ class WebApp(pulumi.ComponentResource):
             ),
         )
 
-    def _web_pod_spec(self, name: str, args: WebAppArgs, selector: dict[str, str]) -> k8s.core.v1.PodSpecArgs:
+    def _pull_secret(
+        self,
+        name: str,
+        login: RegistryLogin | None,
+        labels: dict[str, str],
+        k8s_opts: pulumi.ResourceOptions,
+    ) -> list[k8s.core.v1.LocalObjectReferenceArgs] | None:
+        """An image pull secret from the Platform's pull credentials; its data stays secret in Pulumi's state."""
+        if login is None:
+            return None
+        config: pulumi.Output[str] = pulumi.Output.all(login.address, login.username, login.password).apply(
+            lambda v: docker_config_json(registry=v[0], username=v[1], password=v[2])
+        )
+        payload: pulumi.Output[str] = pulumi.Output.secret(config)
+        secret = k8s.core.v1.Secret(
+            f"{name}-pull-secret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-pull", namespace=self.namespace, labels=labels),
+            type="kubernetes.io/dockerconfigjson",
+            string_data={".dockerconfigjson": payload},
+            opts=k8s_opts,
+        )
+        return [k8s.core.v1.LocalObjectReferenceArgs(name=secret.metadata.apply(lambda m: m.name or f"{name}-pull"))]
+
+    def _web_pod_spec(
+        self,
+        name: str,
+        args: WebAppArgs,
+        selector: dict[str, str],
+        pull_secrets: list[k8s.core.v1.LocalObjectReferenceArgs] | None,
+    ) -> k8s.core.v1.PodSpecArgs:
         def field_env(var: str, path: str) -> k8s.core.v1.EnvVarArgs:
             return k8s.core.v1.EnvVarArgs(
                 name=var,
@@ -440,6 +483,7 @@ class WebApp(pulumi.ComponentResource):
         return k8s.core.v1.PodSpecArgs(
             automount_service_account_token=False,
             enable_service_links=False,
+            image_pull_secrets=pull_secrets,
             security_context=pod_security_context(),
             termination_grace_period_seconds=20,
             affinity=k8s.core.v1.AffinityArgs(
@@ -499,6 +543,7 @@ class WebApp(pulumi.ComponentResource):
         timeouts: pulumi.CustomTimeouts,
         depends_on: list[pulumi.Resource],
         waivers: dict[str, str],
+        pull_secrets: list[k8s.core.v1.LocalObjectReferenceArgs] | None,
     ) -> None:
         """A standalone Pod, Ready only while the app answers through its Service's cluster DNS name.
 
@@ -552,6 +597,7 @@ class WebApp(pulumi.ComponentResource):
             spec=k8s.core.v1.PodSpecArgs(
                 automount_service_account_token=False,
                 enable_service_links=False,
+                image_pull_secrets=pull_secrets,
                 security_context=pod_security_context(),
                 termination_grace_period_seconds=5,
                 restart_policy="Always",

@@ -6,15 +6,16 @@ Target modules are imported lazily, by name, so a stack loads only its own cloud
 from __future__ import annotations
 
 import importlib
+from typing import NoReturn
 
 import pulumi
 from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
 from components.platform import Platform
 from stacks import preflight
-from stacks.config import NAMESPACE, ConfigError, Settings, parse
+from stacks.config import CLOUD_TARGETS, NAMESPACE, ConfigError, Settings, parse
 
-__all__ = ["Settings", "load_settings", "platform_for", "raw_config", "under_mocks"]
+__all__ = ["Settings", "export_cluster", "load_settings", "platform_for", "raw_config", "stop", "under_mocks"]
 from stacks.environment import under_mocks
 
 ERROR_ALREADY_SHOWN = 32
@@ -36,13 +37,26 @@ def load_settings() -> Settings:
     try:
         return parse(raw, secret_keys)
     except ConfigError as err:
-        message = f"kubeport stack {pulumi.get_stack()!r}: {err.message()}"
-        if under_mocks():
-            raise pulumi.RunError(message) from None
-        # Shown once, then the Python runner's exit code for "an error was already shown to the user": the
-        # engine adds no second, generic "program exited with non-zero exit code" error (a RunError gets one).
-        pulumi.log.error(message)
-        raise SystemExit(ERROR_ALREADY_SHOWN) from None
+        stop(err)
+
+
+def stop(err: ConfigError) -> NoReturn:
+    """End the program with one message naming every bad key; nothing has been created at this point."""
+    message = f"kubeport stack {pulumi.get_stack()!r}: {err.message()}"
+    if under_mocks():
+        raise pulumi.RunError(message) from None
+    # Shown once, then the Python runner's exit code for "an error was already shown to the user": the
+    # engine adds no second, generic "program exited with non-zero exit code" error (a RunError gets one).
+    pulumi.log.error(message)
+    raise SystemExit(ERROR_ALREADY_SHOWN) from None
+
+
+def export_cluster(settings: Settings, platform: Platform) -> None:
+    """A cluster stack's outputs for the app stacks that reference it (stacks.handoff)."""
+    from stacks import handoff  # noqa: PLC0415
+    from stacks.cloud import CLOUD_BUILD_PLATFORM  # noqa: PLC0415
+
+    handoff.export_cluster(platform, CLOUD_BUILD_PLATFORM if settings.target in CLOUD_TARGETS else ())
 
 
 def platform_for(settings: Settings) -> Platform:

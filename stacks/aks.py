@@ -28,7 +28,8 @@ def platform(settings: Settings) -> Platform:
             protect=not settings.release_protection,
             # Offline runs must not call the registry.
             token_exchange=None if under_mocks() else acr_refresh_token,
-            app_routing=bool(settings.host),
+            app_routing=bool(settings.host) or settings.ingress_controller,
         ),
     )
-    return cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, INGRESS if settings.host else None)
+    offers_ingress = bool(settings.host) or settings.ingress_controller
+    return cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, INGRESS if offers_ingress else None)

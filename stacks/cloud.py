@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 from components.cluster import ManagedCluster
@@ -21,10 +22,10 @@ def cloud_platform(
     annotations: Mapping[str, str],
     ingress: IngressRoute | None = None,
 ) -> Platform:
-    """The cloud's Platform; with an Ingress, the Service stays ClusterIP (no second public load balancer)."""
+    """The cloud's Platform. Behind an Ingress the Service is ClusterIP: no second public load balancer."""
     image: ImageDestination | None
-    if settings.image:
-        image = None  # a prebuilt image, pinned by digest (config.parse insists)
+    if settings.image or settings.part == "cluster":
+        image = None  # a prebuilt image (by digest: config.parse insists), or no app here at all
     elif settings.registry == "native":
         image = ImageDestination(
             repository=cluster.repository,
@@ -33,8 +34,9 @@ def cloud_platform(
             platforms=registry.build_platforms(settings, CLOUD_BUILD_PLATFORM),
         )
     else:
-        # Docker Hub or another registry: the nodes pull without credentials, so the repository must be public.
+        # Docker Hub or another registry: the nodes have no rights there; a private one gets a pull secret.
         image = registry.pushed(settings, CLOUD_BUILD_PLATFORM)
+    own_registry = cluster.repository.apply(lambda repository: repository.split("/", 1)[0])
     return Platform(
         target=settings.target,
         provider=cluster.provider,
@@ -44,13 +46,15 @@ def cloud_platform(
             annotations=dict(annotations),
             address_hint="pulumi stack output kubeconfig --show-secrets > kubeconfig && "
             "kubectl --kubeconfig kubeconfig --namespace {namespace} get service {service}",
-        )
-        if ingress is None
-        else Exposure(service_type="ClusterIP"),
-        ingress=ingress,
+        ),
+        ingress=dataclasses.replace(ingress, exposure=Exposure(service_type="ClusterIP")) if ingress else None,
         image_pull_policy="IfNotPresent",
         rollout_timeout=ROLLOUT_TIMEOUT,
         depends_on=list(cluster.ready),
+        pull_login=registry.pull_login(settings, image),
+        cluster_identity=cluster.identity,
+        kubeconfig=cluster.kubeconfig,
+        nodes_pull_from=[own_registry],
         outputs={
             "cluster": cluster.cluster_name,
             "registry": image.repository if image else cluster.repository,

@@ -17,11 +17,15 @@ from typing import Any, Literal, cast, get_args
 
 NAMESPACE = "kubeport"
 
-Target = Literal["minikube", "existing", "eks", "aks", "gke"]
+Target = Literal["minikube", "existing", "eks", "aks", "gke", "app"]
+Part = Literal["all", "cluster"]
 RegistryKind = Literal["local", "native", "dockerhub", "server"]
 ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
 
 TARGETS: tuple[Target, ...] = get_args(Target)
+PARTS: tuple[Part, ...] = get_args(Part)
+CLUSTER_TARGETS: tuple[Target, ...] = ("existing", "eks", "aks", "gke")
+"""Targets that can run as a cluster stack (kubeport:part cluster) for app stacks to reference."""
 LOCAL_TARGETS: tuple[Target, ...] = ("minikube", "existing")
 CLOUD_TARGETS: tuple[Target, ...] = ("eks", "aks", "gke")
 REGISTRIES: tuple[RegistryKind, ...] = get_args(RegistryKind)
@@ -34,6 +38,7 @@ DEFAULT_REGISTRY: Mapping[Target, RegistryKind] = {
     "eks": "native",
     "aks": "native",
     "gke": "native",
+    "app": "server",
 }
 
 NODE_PORT_RANGE = (30000, 32767)
@@ -52,16 +57,16 @@ IMAGE_REFERENCE = re.compile(
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
     r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
 )
-BUILD_KEYS = (
-    "registry",
-    "dockerhubUser",
-    "dockerhubToken",
-    "registryServer",
-    "registryUser",
-    "registryToken",
-    "buildPlatform",
-)
-"""The keys that say where and how the image is built and pushed: meaningless with a prebuilt image."""
+BUILD_KEYS = ("registry", "dockerhubUser", "dockerhubToken", "buildPlatform")
+"""The keys that say where and how the image is built and pushed: meaningless with a prebuilt image.
+(registryServer, registryUser and registryToken stay: with a prebuilt image they are pull credentials.)"""
+APP_KEYS = (
+    "replicas", "namespace", "nodePort", "image", "registry", "dockerhubUser", "dockerhubToken", "registryServer",
+    "registryUser", "registryToken", "smokeCheck", "buildPlatform", "autoscaling", "minReplicas", "maxReplicas",
+    "cpuTarget", "host", "tlsSecret",
+)  # fmt: skip
+"""The keys of the app side: a cluster stack (kubeport:part cluster) deploys no app, so refuses them."""
+STACK_REFERENCE = re.compile(r"^([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+$")
 KUBE_CONTEXT = re.compile(r"^[^\s]{1,253}$")
 REGION_FORMS: Mapping[Target, tuple[re.Pattern[str], str]] = {
     "eks": (re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+$"), "an AWS region such as eu-west-1"),
@@ -90,7 +95,36 @@ class Key:
 
 
 KEYS: tuple[Key, ...] = (
-    Key("target", "string", None, "Where the workload runs: minikube | existing | eks | aks | gke."),
+    Key(
+        "target",
+        "string",
+        None,
+        "Where the workload runs: minikube | existing | eks | aks | gke | app (the app only, on the cluster of "
+        "kubeport:clusterStack).",
+    ),
+    Key(
+        "part",
+        "string",
+        "all",
+        "What this stack deploys: all (cluster and app) | cluster (the cluster side only, for app stacks to "
+        "reference).",
+        targets=CLUSTER_TARGETS,
+    ),
+    Key(
+        "clusterStack",
+        "string",
+        "",
+        "The cluster stack an app stack deploys onto: <organization>/<project>/<stack> (target app, required).",
+        targets=("app",),
+    ),
+    Key(
+        "ingressController",
+        "boolean",
+        False,
+        "A cluster stack prepares an Ingress controller for its app stacks (EKS: installs one; AKS: enables the "
+        "application routing add-on).",
+        targets=("eks", "aks"),
+    ),
     Key("replicas", "integer", 2, "Pods in the Deployment (>= 1)."),
     Key("namespace", "string", "kubeport", "Namespace for the workload: a DNS-1123 label, not a system namespace."),
     Key(
@@ -98,7 +132,7 @@ KEYS: tuple[Key, ...] = (
         "integer",
         30020,
         "Port (30000-32767) on every node where a NodePort Service listens.",
-        targets=LOCAL_TARGETS,
+        targets=(*LOCAL_TARGETS, "app"),
     ),
     Key(
         "kubeContext",
@@ -295,6 +329,12 @@ class Settings:
     """Empty: the target decides."""
     image: str = ""
     """A prebuilt image reference to deploy; empty: build app/ and push it as the registry keys say."""
+    part: Part = "all"
+    """all: cluster and app in this stack; cluster: the cluster side only."""
+    cluster_stack: str = ""
+    """Target app: the stack reference of its cluster stack."""
+    ingress_controller: bool = False
+    """A cluster stack prepares an Ingress controller for its app stacks."""
     autoscaling: Autoscaling | None = None
     """The autoscaler's bounds and target; None: a fixed `replicas`."""
     host: str = ""
@@ -492,6 +532,26 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
                 only = ", ".join(declared.targets)
                 r.problem(declared.name, f"does not apply to target {target!r} (only to: {only})")
 
+    part = cast(Part, r.choice("part", PARTS) or "all")
+    if part == "cluster":
+        for name in APP_KEYS:
+            if r.is_set(name):
+                r.problem(name, "belongs to an app stack: a cluster stack (kubeport:part cluster) deploys no app")
+    elif r.is_set("ingressController"):
+        r.problem("ingressController", "only applies to a cluster stack (kubeport:part cluster); "
+                  "in a stack with the app, kubeport:host brings what the Ingress needs")  # fmt: skip
+    cluster_stack = r.string("clusterStack")
+    if target == "app":
+        if not cluster_stack:
+            r.problem(
+                "clusterStack",
+                "is required with target app: the cluster stack to deploy onto, e.g. organization/kubeport/eks-cluster",
+            )
+        elif not STACK_REFERENCE.match(cluster_stack):
+            r.problem(
+                "clusterStack", f"{cluster_stack!r} is not a stack name such as organization/kubeport/eks-cluster"
+            )
+
     image = r.string("image")
     if image:
         _check_image(r, image, target)
@@ -504,7 +564,13 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
     if target_known and registry_text:
         if registry == "local" and target != "minikube":
             r.problem("registry", "'local' builds into minikube's Docker and needs target minikube")
-        if registry == "native" and target not in CLOUD_TARGETS:
+        if registry == "native" and target == "app":
+            r.problem(
+                "registry",
+                "an app stack pushes with credentials of its own: use registry server with the cluster stack's "
+                "registry (its `registry` output) and a push token, or deploy a prebuilt kubeport:image",
+            )
+        elif registry == "native" and target not in CLOUD_TARGETS:
             r.problem(
                 "registry",
                 f"'native' means the cloud's own registry; target {target!r} has none (use dockerhub or server)",
@@ -516,7 +582,7 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
     registry_user = r.string("registryUser")
     registry_token = r.secret("registryToken")
 
-    if image:
+    if image or part == "cluster":
         pass  # nothing is pushed: the registry keys were rejected above if set
     elif registry == "dockerhub":
         if not dockerhub_user:
@@ -531,7 +597,9 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
                 r.problem(name, f"only applies with registry dockerhub (registry is {registry!r})")
 
     if image:
-        pass
+        _check_pull_credentials(r, image, registry_server, registry_user, registry_token)
+    elif part == "cluster":
+        pass  # no app, no image: the app keys were refused above
     elif registry == "server":
         if not registry_server:
             hint = " (target existing pushes to a registry the cluster can pull from)" if target == "existing" else ""
@@ -571,8 +639,15 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
     if build_platform and not BUILD_PLATFORM.match(build_platform):
         r.problem("buildPlatform", f"{build_platform!r} is not accepted; expected linux/amd64 or linux/arm64")
 
-    autoscaling = _autoscaling(r, target)
-    host, tls_secret, ingress_class = _routing(r, target)
+    # A cluster stack has no app to scale or route to (its app keys were refused above).
+    autoscaling = _autoscaling(r, target) if part == "all" else None
+    if part == "all":
+        host, tls_secret, ingress_class = _routing(r, target)
+    else:
+        # On an existing cluster, the IngressClass its controller serves is a cluster fact app stacks inherit.
+        host, tls_secret, ingress_class = "", "", r.string("ingressClass")
+        if ingress_class and not DNS1123_SUBDOMAIN.match(ingress_class):
+            r.problem("ingressClass", f"{ingress_class!r} is not an IngressClass name")
 
     cloud = _cloud_settings(r, target) if target in CLOUD_TARGETS and target_known else {}
 
@@ -596,6 +671,9 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
         smoke_check=smoke_check,
         build_platform=build_platform,
         image=image,
+        part=part,
+        cluster_stack=cluster_stack,
+        ingress_controller=r.boolean("ingressController"),
         autoscaling=autoscaling,
         host=host,
         tls_secret=tls_secret,
@@ -655,6 +733,25 @@ def _routing(r: _Reader, target: Target) -> tuple[str, str, str]:
     elif ingress_class and not DNS1123_SUBDOMAIN.match(ingress_class):
         r.problem("ingressClass", f"{ingress_class!r} is not an IngressClass name")
     return host, tls_secret, ingress_class
+
+
+def _check_pull_credentials(r: _Reader, image: str, server: str, user: str, token: SecretValue | None) -> None:
+    """With a prebuilt image, registryServer/User/Token are the credentials to pull it from a private registry."""
+    if not (server or user or token):
+        return
+    if not (server and user and token):
+        missing = [
+            n for n, v in (("registryServer", server), ("registryUser", user), ("registryToken", token)) if not v
+        ]
+        r.problem(
+            missing[0],
+            "with kubeport:image, registryServer, registryUser and registryToken go together: the registry the "
+            "image is pulled from and credentials for it",
+        )
+        return
+    host = server.split("/", 1)[0]
+    if image.split("/", 1)[0] != host:
+        r.problem("registryServer", f"{server!r} is not the registry of kubeport:image ({image.split('/', 1)[0]!r})")
 
 
 def _check_image(r: _Reader, image: str, target: Target) -> None:

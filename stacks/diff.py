@@ -19,6 +19,7 @@ from stacks.offline import ProgramRun, stack_file_config
 
 WAIVER_KEY = "checkov.io/skip"
 
+PULL_SECRET = "registry: pull credentials where nodes have no pull rights"
 # Paths (after `normalize`) that the Platform legitimately changes, with what carries them.
 PLATFORM_CARRIED: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\.containers\.[^.]+\.image$"), "registry: image reference"),
@@ -29,6 +30,7 @@ PLATFORM_CARRIED: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^Service .*: spec\.type$"), "exposure: Service type"),
     (re.compile(r"^Service .*: spec\.ports\.[^.]+\.nodePort$"), "exposure: node port"),
     (re.compile(r"^Service .*: metadata\.annotations(\..+)?$"), "exposure: load balancer annotations"),
+    (re.compile(r"\.imagePullSecrets(\..+)?$"), PULL_SECRET),
     (re.compile(r"^Ingress .*: spec\.ingressClassName$"), "ingress: the target's controller class"),
     (re.compile(r"^Ingress .*: metadata\.annotations(\..+)?$"), "ingress: what the target's controller reads"),
 ]
@@ -126,7 +128,9 @@ def workload_differences(a: ProgramRun, b: ProgramRun) -> list[Difference]:
     differences = []
     for key in sorted(set(wa) | set(wb)):
         if key not in wa or key not in wb:
-            differences.append(Difference(key, wa.get(key, _MISSING), wb.get(key, _MISSING), None))
+            # Only the image pull secret may exist on one side: the nodes have pull rights there, not here.
+            carried = PULL_SECRET if key.startswith("Secret ") else None
+            differences.append(Difference(key, wa.get(key, _MISSING), wb.get(key, _MISSING), carried))
             continue
         for path, x, y in _leaves(wa[key], wb[key], ""):
             differences.append(Difference(f"{key}: {path}", x, y, classify(key, path)))

@@ -52,8 +52,9 @@ def platform(settings: Settings) -> Platform:
             vpc_id=settings.vpc_id,
             subnet_ids=settings.subnet_ids,
             protect=not settings.release_protection,
-            metrics_server=settings.autoscaling is not None,
+            # A cluster stack prepares metrics for whichever app stack turns its autoscaler on.
+            metrics_server=settings.autoscaling is not None or settings.part == "cluster",
         ),
     )
-    route = ingress_route(settings, cluster) if settings.host else None
+    route = ingress_route(settings, cluster) if settings.host or settings.ingress_controller else None
     return cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, route)

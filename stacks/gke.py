@@ -31,4 +31,6 @@ def platform(settings: Settings) -> Platform:
             protect=not settings.release_protection,
         ),
     )
-    return cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, INGRESS if settings.host else None)
+    # GKE's controller is built in: a cluster stack always offers it to its app stacks.
+    offers_ingress = bool(settings.host) or settings.part == "cluster"
+    return cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, INGRESS if offers_ingress else None)

@@ -55,14 +55,16 @@ def platform(settings: Settings, node_ip_of: Callable[[str], str | None] = minik
         # The provider (and so every object) is replaced only if this identity changes, not on kubeconfig churn.
         cluster_identifier=f"minikube/{profile}",
     )
-    local = settings.registry == "local"
+    image = registry.local(settings) if settings.registry == "local" else registry.pushed(settings)
     return Platform(
         target="minikube",
         provider=provider,
-        image=registry.local(settings) if local else registry.pushed(settings),
+        image=image,
         exposure=exposure(settings, node_ip_of(profile)),
         # A local build exists only in minikube's Docker: never try to pull it.
         image_pull_policy="IfNotPresent",
         rollout_timeout="5m",
         ingress=INGRESS if settings.host else None,
+        pull_login=registry.pull_login(settings, image),
+        cluster_identity=f"minikube/{profile}",
     )

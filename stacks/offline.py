@@ -121,11 +121,23 @@ def _fake_digest(text: str) -> str:
 
 
 class FakeCloud(pulumi_mocks.Mocks):
-    """Answers registrations and invokes with outputs shaped like the real providers' results."""
+    """Answers registrations and invokes with outputs shaped like the real providers' results.
+
+    `references` answers StackReferences: stack name -> (outputs, names of the secret ones).
+    """
+
+    def __init__(self, references: Mapping[str, tuple[dict[str, Any], list[str]]] | None = None) -> None:
+        self.references = dict(references or {})
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         state = dict(args.inputs)
         resource_id = f"{args.name}-id"
+        if args.typ == "pulumi:pulumi:StackReference":
+            name = str(args.inputs.get("name"))
+            if name not in self.references:
+                raise RuntimeError(f"unknown stack {name!r}")
+            outputs, secrets = self.references[name]
+            return name, {"name": name, "outputs": outputs, "secretOutputNames": secrets}
         if args.typ == "docker-build:index:Image":
             tags = state.get("tags") or []
             digest = _fake_digest(args.name + json.dumps(tags))
@@ -314,6 +326,11 @@ def stack_names(root: Path = ROOT) -> list[str]:
     return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml"))
 
 
+def app_stack_names(root: Path = ROOT) -> list[str]:
+    """The stacks that deploy the app: every stack but the cluster stacks (kubeport:part cluster)."""
+    return [s for s in stack_names(root) if stack_file_config(s, root)[0].get(f"{PROJECT}:part", "all") != "cluster"]
+
+
 def project_defaults(root: Path = ROOT) -> dict[str, str]:
     """Config values `Pulumi.yaml` supplies: declared defaults and plain values of other namespaces."""
     project = yaml.safe_load((root / "Pulumi.yaml").read_text())
@@ -385,7 +402,7 @@ def run_program(
             config[full_key] = value
     secrets |= {k if ":" in k else f"{PROJECT}:{k}" for k in (secret_overrides or {})}
 
-    monitor = RecordingMonitor(mocks or FakeCloud())
+    monitor = RecordingMonitor(mocks or FakeCloud(references=cluster_references(config, config_root)))
     pulumi_settings.ROOT.set(None)
     set_all_config(config, sorted(secrets))
     pulumi_mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
@@ -408,6 +425,19 @@ def run_program(
         for name, value in getattr(root, "outputs", {}).items():
             outputs[name] = _resolve(value)
     return ProgramRun(stack=stack, resources=list(monitor.registered), outputs=outputs, error=error, config=config)
+
+
+def cluster_references(config: Mapping[str, str], root: Path) -> dict[str, tuple[dict[str, Any], list[str]]]:
+    """For an app stack: its cluster stack's outputs, from that stack's own file run offline first."""
+    reference = config.get(f"{PROJECT}:clusterStack", "")
+    stack_file = root / f"Pulumi.{reference.rsplit('/', 1)[-1]}.yaml"
+    if config.get(f"{PROJECT}:target") != "app" or not reference or not stack_file.exists():
+        return {}
+    cluster = run_program(reference.rsplit("/", 1)[-1], config_root=root)
+    if cluster.error is not None:
+        return {}
+    outputs = {name: output.value for name, output in cluster.outputs.items()}
+    return {reference: (outputs, [name for name, output in cluster.outputs.items() if output.secret])}
 
 
 def _resolve(value: Any) -> StackOutput:

@@ -7,16 +7,19 @@ app; any failure stops with the source untouched and says what to do next.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from stacks.offline import ROOT
@@ -50,6 +53,9 @@ class Workspace(Protocol):
 
     def config(self, stack: str) -> dict[str, str]:
         """The stack's configuration by full key (`kubeport:kubeContext`); secrets as `[secret]`."""
+
+    def cluster_kubeconfig(self, reference: str) -> str:
+        """The kubeconfig a cluster stack exports (a secret, revealed only for the smoke check)."""
 
 
 def backend_url() -> str:
@@ -92,6 +98,20 @@ class AutomationWorkspace:
 
     def config(self, stack: str) -> dict[str, str]:
         return {k: "[secret]" if v.secret else str(v.value) for k, v in self._stack(stack).get_all_config().items()}
+
+    def cluster_kubeconfig(self, reference: str) -> str:
+        done = subprocess.run(
+            ["pulumi", "stack", "output", "kubeconfig", "--show-secrets", "--stack", reference, "--non-interactive"],
+            cwd=ROOT,
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0 or not done.stdout.strip():
+            raise OperationError(f"cannot read the kubeconfig of cluster stack {reference!r}: {done.stderr.strip()}")
+        return done.stdout
 
 
 def changes(summary: Mapping[str, int]) -> dict[str, int]:
@@ -183,7 +203,7 @@ def run_kubectl(args: list[str]) -> str:
 
 
 def cluster_smoke_check(
-    context: str,
+    access: Sequence[str],
     namespace: str,
     source_image: str,
     *,
@@ -200,7 +220,7 @@ def cluster_smoke_check(
     smoke-check Pod's own readiness on a cluster that runs containers.
     """
     expected_tag, expected_digest = image_identity(source_image)
-    base = ["--context", context, "--namespace", namespace]
+    base = [*access, "--namespace", namespace]
     last = "not checked"
     for attempt in range(attempts):
         if attempt:
@@ -235,7 +255,26 @@ def cluster_smoke_check(
         image = sorted(images)[0]
         _, digest = image_identity(image)
         return SmokeResult(image=image, same_digest=bool(digest) and digest == expected_digest)
-    raise OperationError(f"{namespace} on {context} did not pass the smoke check after {attempts} attempts: {last}")
+    raise OperationError(f"{namespace} did not pass the smoke check after {attempts} attempts: {last}")
+
+
+@contextlib.contextmanager
+def cluster_access(workspace: Workspace, config: Mapping[str, str]) -> Iterator[tuple[list[str], str]]:
+    """kubectl's arguments to reach a stack's cluster, and its name: the context of a stack on an existing
+    cluster, or an app stack's cluster stack's kubeconfig (in a private temporary file, removed afterwards).
+    Empty for a cloud stack: its url is the check."""
+    context = config.get("kubeport:kubeContext", "")
+    reference = config.get("kubeport:clusterStack", "")
+    if context:
+        yield ["--context", context], context
+    elif reference:
+        with tempfile.TemporaryDirectory(prefix="kubeport-smoke-") as folder:
+            path = Path(folder) / "kubeconfig"
+            path.write_text(workspace.cluster_kubeconfig(reference))
+            path.chmod(0o600)
+            yield ["--kubeconfig", str(path)], f"cluster stack {reference}"
+    else:
+        yield [], ""
 
 
 def confirmed(question: str, ask: Callable[[str], str] = input) -> bool:
@@ -256,7 +295,7 @@ def migrate(
     ask: Callable[[str], str] = input,
     say: Callable[[str], None] = print,
     check: Callable[[str, str], SmokeResult] = smoke_check,
-    cluster_check: Callable[[str, str, str], SmokeResult] = cluster_smoke_check,
+    cluster_check: Callable[[Sequence[str], str, str], SmokeResult] = cluster_smoke_check,
 ) -> None:
     """preview target -> up target -> smoke-check target -> (asked or --yes) destroy source.
 
@@ -289,16 +328,17 @@ def migrate(
         ) from err
 
     url = str(outputs.get("url") or "")
-    context = workspace.config(target).get("kubeport:kubeContext", "")
+    config = workspace.config(target)
     try:
-        if url.startswith(("http://", "https://")) or not context:
-            say(f"[3/4] smoke-check {url}")
-            result = check(url, source_image)
-        else:
-            # No address this machine can reach (a NodePort without kubeport:nodeAddress): ask the API server.
-            namespace = str(outputs.get("namespace") or "")
-            say(f"[3/4] smoke-check through the API server of {context} (no reachable url: {url})")
-            result = cluster_check(context, namespace, source_image)
+        with cluster_access(workspace, config) as (access, where):
+            if url.startswith(("http://", "https://")) or not access:
+                say(f"[3/4] smoke-check {url}")
+                result = check(url, source_image)
+            else:
+                # No address this machine can reach (a NodePort without kubeport:nodeAddress): ask the API server.
+                namespace = str(outputs.get("namespace") or "")
+                say(f"[3/4] smoke-check through the API server of {where} (no reachable url: {url})")
+                result = cluster_check(access, namespace, source_image)
     except OperationError as err:
         raise OperationError(
             f"smoke check of {target!r} failed: {err}\n{source!r} is untouched and still serving; {target!r} is up "

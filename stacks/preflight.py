@@ -45,6 +45,7 @@ NEEDED: Mapping[str, tuple[str, ...]] = {
     "eks": ("aws", "docker"),
     "aks": ("az", "kubelogin", "docker"),
     "gke": ("gke-gcloud-auth-plugin", "docker"),
+    "app": ("docker",),
 }
 
 
@@ -55,7 +56,9 @@ def missing_tools(
     which = which or shutil.which
     environ = os.environ if environ is None else environ
     lines = []
-    for tool in NEEDED[settings.target]:
+    # A cluster stack builds no image; its cloud CLI still mints the kubeconfig's tokens.
+    needed = [t for t in NEEDED[settings.target] if not (t == "docker" and settings.part == "cluster")]
+    for tool in needed:
         # The image builder only needs a daemon: a DOCKER_HOST (minikube docker-env, a remote builder) will do;
         # a prebuilt image (kubeport:image) needs no builder at all.
         if tool == "docker" and (environ.get("DOCKER_HOST") or settings.image):

@@ -54,3 +54,29 @@ def pushed(settings: Settings, default_platforms: tuple[str, ...] = ()) -> Image
             repository=f"{settings.registry_server}/{IMAGE_NAME}", push=True, login=login, platforms=platforms
         )
     raise ValueError(f"registry {settings.registry!r} is not a push registry")
+
+
+DOCKER_HUB_AUTH = "https://index.docker.io/v1/"
+"""The key Docker Hub credentials go under in a docker config (the kubelet looks them up there)."""
+
+
+def pull_login(settings: Settings, destination: ImageDestination | None) -> RegistryLogin | None:
+    """The credentials nodes need to pull the stack's image from a private registry they have no rights to.
+
+    None for a local build, an anonymous registry and the cloud's own registry (its nodes are granted pulls;
+    its push token is short-lived and must not become a pull secret).
+    """
+    if destination is not None:
+        if not destination.push or destination.login is None or settings.registry == "native":
+            return None
+        login = destination.login
+        address = DOCKER_HUB_AUTH if settings.registry == "dockerhub" else login.address
+        return RegistryLogin(address=address, username=login.username, password=login.password)
+    if settings.image and settings.registry_token is not None:
+        host = settings.registry_server.split("/", 1)[0]
+        return RegistryLogin(
+            address=DOCKER_HUB_AUTH if host in ("docker.io", "index.docker.io") else host,
+            username=settings.registry_user,
+            password=pulumi.Output.secret(settings.registry_token.value),
+        )
+    return None

@@ -85,7 +85,7 @@ def test_misspelt_key_gets_a_did_you_mean() -> None:
 
 def test_unrelated_unknown_key_lists_the_known_ones() -> None:
     (problem,) = problems(target="minikube", colour="blue")
-    assert "known keys: target, replicas" in problem
+    assert "known keys: target, part, clusterStack" in problem
 
 
 def test_every_problem_is_reported_at_once() -> None:
@@ -177,8 +177,60 @@ def test_a_cloud_target_takes_a_prebuilt_image_by_digest() -> None:
     assert settings(target="eks", image=image, **CLOUD).image == image
 
 
-@pytest.mark.parametrize("key", ["registryServer", "registry", "buildPlatform", "dockerhubUser"])
+@pytest.mark.parametrize("key", ["registry", "buildPlatform", "dockerhubUser"])
 def test_build_keys_do_not_apply_to_a_prebuilt_image(key: str) -> None:
     value = {"registryServer": "ghcr.io/acme", "registry": "server", "buildPlatform": "linux/amd64"}.get(key, "acme")
     found = problems(target="existing", kubeContext="k", image="ghcr.io/acme/web:1", **{key: value})
     assert any(p.startswith(f"kubeport:{key}:") and "kubeport:image" in p for p in found), found
+
+
+def test_a_prebuilt_image_takes_pull_credentials_for_its_own_registry() -> None:
+    s = parse(
+        {
+            "kubeport:target": "existing",
+            "kubeport:kubeContext": "k",
+            "kubeport:image": "registry.example.com/acme/web:1.4.0",
+            "kubeport:registryServer": "registry.example.com",
+            "kubeport:registryUser": "puller",
+            "kubeport:registryToken": "t",
+        },
+        {"kubeport:registryToken"},
+    )
+    assert (s.registry_server, s.registry_user) == ("registry.example.com", "puller")
+    assert s.registry_token is not None
+
+
+@pytest.mark.parametrize(
+    ("values", "key"),
+    [
+        ({"registryServer": "registry.example.com"}, "kubeport:registryUser"),
+        ({"registryServer": "ghcr.io", "registryUser": "u", "registryToken": "t"}, "kubeport:registryServer"),
+    ],
+)
+def test_pull_credentials_are_whole_and_for_the_images_registry(values: dict[str, str], key: str) -> None:
+    found = problems(target="existing", kubeContext="k", image="registry.example.com/acme/web:1", **values)
+    assert any(p.startswith(key) for p in found), found
+
+
+def test_a_cluster_stack_refuses_the_apps_keys() -> None:
+    found = problems(target="existing", kubeContext="k", part="cluster", replicas="3", host="shop.example.com")
+    assert {p.split(":")[1] for p in found} == {"replicas", "host"}
+    assert all("belongs to an app stack" in p for p in found)
+
+
+def test_an_app_stack_needs_its_cluster_stack_and_refuses_the_clusters_keys() -> None:
+    assert "required with target app" in problems(target="app", image="ghcr.io/a/b:1")[0]
+    found = problems(
+        target="app",
+        clusterStack="org/kubeport/eks-cluster",
+        image="ghcr.io/a/b:1",
+        kubeContext="k",
+        region="eu-west-1",
+    )
+    assert {p.split(":")[1] for p in found} == {"kubeContext", "region"}
+    assert settings(target="app", clusterStack="organization/kubeport/cluster-a", image="ghcr.io/a/b:1").part == "all"
+
+
+def test_an_ingress_controller_is_a_cluster_stack_setting() -> None:
+    (problem,) = problems(target="eks", ingressController="true", region="eu-west-1", allowedCidrs='["10.0.0.0/8"]')
+    assert problem.startswith("kubeport:ingressController") and "kubeport:host" in problem

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,6 +53,10 @@ class FakeWorkspace:
 
     def config(self, stack: str) -> dict[str, str]:
         return {"kubeport:target": stack}
+
+    def cluster_kubeconfig(self, reference: str) -> str:
+        self._call("cluster_kubeconfig", reference)
+        return f"# kubeconfig of {reference}\n"
 
 
 def passing_check(url: str, image: str) -> SmokeResult:
@@ -261,7 +266,9 @@ def test_cluster_smoke_check_passes_when_every_replica_is_available_and_listed_r
     from stacks.operations import cluster_smoke_check
 
     calls, kubectl = fake_kubectl([cluster_objects(2, 2, [SOURCE_IMAGE, SOURCE_IMAGE])])
-    result = cluster_smoke_check("kubeport-b", "kubeport", SOURCE_IMAGE, kubectl=kubectl, sleep=lambda _: None)
+    result = cluster_smoke_check(
+        ["--context", "kubeport-b"], "kubeport", SOURCE_IMAGE, kubectl=kubectl, sleep=lambda _: None
+    )
     assert result == SmokeResult(image=SOURCE_IMAGE, same_digest=True)
     assert all(c[:4] == ["--context", "kubeport-b", "--namespace", "kubeport"] for c in calls)
 
@@ -275,11 +282,13 @@ def test_cluster_smoke_check_waits_for_availability_and_ready_endpoints_a_bounde
         cluster_objects(2, 2, [TARGET_IMAGE, TARGET_IMAGE]),
     ]
     _, kubectl = fake_kubectl(states)
-    result = cluster_smoke_check("b", "kubeport", SOURCE_IMAGE, kubectl=kubectl, sleep=lambda _: None)
+    result = cluster_smoke_check(["--context", "b"], "kubeport", SOURCE_IMAGE, kubectl=kubectl, sleep=lambda _: None)
     assert result.same_digest is False  # the same build, rebuilt elsewhere
     _, never = fake_kubectl([cluster_objects(3, 1, [SOURCE_IMAGE])])
     with pytest.raises(OperationError, match="1 of 3 replicas available"):
-        cluster_smoke_check("b", "kubeport", SOURCE_IMAGE, kubectl=never, sleep=lambda _: None, attempts=4)
+        cluster_smoke_check(
+            ["--context", "b"], "kubeport", SOURCE_IMAGE, kubectl=never, sleep=lambda _: None, attempts=4
+        )
 
 
 def test_cluster_smoke_check_refuses_another_build() -> None:
@@ -288,7 +297,7 @@ def test_cluster_smoke_check_refuses_another_build() -> None:
     other = "registry.example/kubeport-web:0000000000000000"
     _, kubectl = fake_kubectl([cluster_objects(1, 1, [other])])
     with pytest.raises(OperationError, match="not the source's"):
-        cluster_smoke_check("b", "kubeport", SOURCE_IMAGE, kubectl=kubectl, sleep=lambda _: None)
+        cluster_smoke_check(["--context", "b"], "kubeport", SOURCE_IMAGE, kubectl=kubectl, sleep=lambda _: None)
 
 
 class NoUrlWorkspace(FakeWorkspace):
@@ -303,13 +312,35 @@ class NoUrlWorkspace(FakeWorkspace):
 
 
 def test_migrate_without_a_reachable_url_checks_through_the_target_api_server() -> None:
-    asked: list[tuple[str, str, str]] = []
+    asked: list[tuple[list[str], str, str]] = []
 
-    def cluster_check(context: str, namespace: str, image: str) -> SmokeResult:
-        asked.append((context, namespace, image))
+    def cluster_check(access: Sequence[str], namespace: str, image: str) -> SmokeResult:
+        asked.append((list(access), namespace, image))
         return SmokeResult(image=image, same_digest=True)
 
     workspace = NoUrlWorkspace()
     migrate("eks", "gke", workspace, check=failing_check, cluster_check=cluster_check, say=lambda _: None)
-    assert asked == [("kubeport-b", "kp", SOURCE_IMAGE)]
+    assert asked == [(["--context", "kubeport-b"], "kp", SOURCE_IMAGE)]
     assert ("destroy", "eks") not in workspace.calls
+
+
+class AppStackWorkspace(NoUrlWorkspace):
+    """A target that is an app stack: its cluster comes from a cluster stack's kubeconfig."""
+
+    def config(self, stack: str) -> dict[str, str]:
+        return {"kubeport:target": "app", "kubeport:clusterStack": "organization/kubeport/cluster-b"}
+
+
+def test_migrate_to_an_app_stack_checks_through_its_cluster_stacks_kubeconfig() -> None:
+    seen: list[str] = []
+
+    def cluster_check(access: Sequence[str], namespace: str, image: str) -> SmokeResult:
+        assert access[0] == "--kubeconfig"
+        seen.append(Path(access[1]).read_text())
+        assert Path(access[1]).stat().st_mode & 0o077 == 0, "the revealed kubeconfig is private"
+        return SmokeResult(image=image, same_digest=True)
+
+    workspace = AppStackWorkspace()
+    migrate("eks", "gke", workspace, check=failing_check, cluster_check=cluster_check, say=lambda _: None)
+    assert seen == ["# kubeconfig of organization/kubeport/cluster-b\n"]
+    assert ("cluster_kubeconfig", "organization/kubeport/cluster-b") in workspace.calls

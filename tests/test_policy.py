@@ -17,7 +17,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from stacks.offline import ROOT, ProgramRun, Registered, run_program, stack_config, stack_names
+from stacks.offline import ROOT, ProgramRun, Registered, app_stack_names, run_program, stack_config, stack_names
 
 sys.path.insert(0, str(ROOT / "policy"))
 import kubeport_policies as kp
@@ -29,7 +29,7 @@ FEATURES = {"autoscaling": "true", "host": "shop.example.com"}
 def runs() -> dict[str, ProgramRun]:
     """Every stack as its file says, and again with autoscaling and an Ingress on."""
     result = {stack: run_program(stack) for stack in stack_names()}
-    for stack in stack_names():
+    for stack in app_stack_names():
         extra = {"ingressClass": "nginx"} if stack_config(stack)[0]["kubeport:target"] == "existing" else {}
         result[f"{stack}+features"] = run_program(stack, {**FEATURES, **extra})
     assert all(r.error is None for r in result.values()), {k: r.error for k, r in result.items() if r.error}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stacks.offline import ROOT, stack_names
+from stacks.offline import ROOT, app_stack_names, stack_names
 from stacks.render import SECRET, UNKNOWN, api_version_and_kind, manifest, render
 
 EXPECTED_KINDS = Counter(
@@ -18,7 +18,7 @@ EXPECTED_KINDS = Counter(
 )
 
 
-@pytest.mark.parametrize("stack", stack_names())
+@pytest.mark.parametrize("stack", app_stack_names())
 def test_render_writes_one_manifest_per_registered_object(stack: str, tmp_path: Path) -> None:
     rendered = render(stack, tmp_path)
     files = sorted(tmp_path.glob("*.yaml"))
@@ -46,8 +46,11 @@ def test_plan_lists_every_resource_with_parent_provider_and_protect(stack: str, 
     if stack in ("eks", "aks", "gke"):
         cluster_rows = [r for r in rows if ":Cluster " in r or ":ManagedCluster " in r]
         assert cluster_rows and all(r.rstrip().endswith("yes") for r in cluster_rows)
-    deployment_row = next(r for r in rows if r.startswith("kubernetes:apps/v1:Deployment"))
-    assert "pulumi:providers:kubernetes::" in deployment_row
+    if stack in app_stack_names():
+        deployment_row = next(r for r in rows if r.startswith("kubernetes:apps/v1:Deployment"))
+        assert "pulumi:providers:kubernetes::" in deployment_row
+    else:
+        assert rendered.manifests == {}, "a cluster stack deploys no app"
 
 
 def test_secrets_are_redacted_and_unknowns_marked() -> None:

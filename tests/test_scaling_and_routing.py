@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from stacks.diff import workload_differences
-from stacks.offline import ProgramRun, Registered, run_program, stack_config, stack_names
+from stacks.offline import ProgramRun, Registered, app_stack_names, run_program, stack_config
 from tests.workload import DEPLOYMENT, PDB, SERVICE, stack_run
 
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
@@ -30,13 +30,28 @@ EXPECTED_CLASS: dict[str, tuple[str | None, dict[str, str]]] = {
 }
 
 
+def cluster_config(stack: str) -> dict[str, str]:
+    """The config of the stack that owns the cluster: the stack itself, or an app stack's cluster stack."""
+    config = stack_config(stack)[0]
+    if config["kubeport:target"] == "app":
+        return stack_config(config["kubeport:clusterStack"].rsplit("/", 1)[-1])[0]
+    return config
+
+
 def target_of(stack: str) -> str:
-    return stack_config(stack)[0]["kubeport:target"]
+    return cluster_config(stack)["kubeport:target"]
+
+
+def expected_class(stack: str) -> tuple[str | None, dict[str, str]]:
+    own = stack_config(stack)[0]["kubeport:target"]
+    if own == "app" and target_of(stack) == "existing":
+        return cluster_config(stack)["kubeport:ingressClass"], {}  # the class the cluster stack hands over
+    return EXPECTED_CLASS[target_of(stack)]
 
 
 def features_for(stack: str, **extra: str) -> dict[str, str | None]:
     values: dict[str, str | None] = {**FEATURES, **extra}
-    if target_of(stack) == "existing":
+    if stack_config(stack)[0]["kubeport:target"] == "existing":
         values["ingressClass"] = "kubeport-test"
     return values
 
@@ -48,7 +63,7 @@ def featured(stack: str) -> ProgramRun:
     return run
 
 
-@pytest.fixture(params=stack_names(), scope="module")
+@pytest.fixture(params=app_stack_names(), scope="module")
 def stack(request: pytest.FixtureRequest) -> str:
     name: str = request.param
     return name
@@ -105,7 +120,7 @@ def test_the_ingress_routes_the_host_to_the_service_port(stack: str) -> None:
 def test_the_ingress_goes_to_the_targets_controller(stack: str) -> None:
     run = featured(stack)
     ingress = run.one(INGRESS).inputs
-    class_name, annotations = EXPECTED_CLASS[target_of(stack)]
+    class_name, annotations = expected_class(stack)
     assert ingress["spec"].get("ingressClassName") == class_name
     assert annotations.items() <= (ingress["metadata"].get("annotations") or {}).items()
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.offline import stack_names
+from stacks.offline import app_stack_names
 from stacks.render import render
 from stacks.toolchain import toolchain
 from tests import nginx_conf
@@ -122,7 +122,7 @@ def rendered(stack: str, out: Path) -> Rendered:
     return Rendered(out / "policies", web, smoke, ports["http"])
 
 
-@pytest.mark.parametrize("stack", stack_names())
+@pytest.mark.parametrize("stack", app_stack_names())
 def test_the_web_pods_take_the_app_port_only_and_reach_nothing_and_only_the_smoke_pod_calls_out(
     stack: str, tmp_path: Path
 ) -> None:

@@ -16,7 +16,7 @@ import pytest
 from pulumi_kubernetes.core.v1.outputs import LoadBalancerIngress, LoadBalancerStatus, ServiceStatus
 
 from components.webapp import load_balancer_address
-from stacks.offline import ProgramRun, stack_names
+from stacks.offline import ProgramRun, app_stack_names
 from tests import nginx_conf
 from tests.netpol import PodView, allowed, policy_selects
 from tests.workload import DEPLOYMENT, IMAGE, NETPOL, SERVICE, pod_template, smoke_pod, stack_run, web_container
@@ -28,7 +28,7 @@ PROBE_PORTS = range(1, 65536, 997)
 """A spread of ports (1, 998, ...) besides the app's own, for 'nothing else' questions."""
 
 
-@pytest.fixture(params=stack_names(), scope="module")
+@pytest.fixture(params=app_stack_names(), scope="module")
 def run(request: pytest.FixtureRequest) -> ProgramRun:
     return stack_run(request.param)
 

@@ -11,99 +11,32 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 
 from stacks import localclusters
 from stacks.offline import run_program
-from stacks.realrun import AuditEvent, Done, Workbench, audit_events, preview_steps
+from stacks.realrun import Workbench, preview_steps
+from tests.live.checks import (
+    NAMESPACE,
+    WEB_PODS,
+    A,
+    B,
+    audit,
+    by_pulumi,
+    created_before_deleted,
+    eventually,
+    expected_urns,
+    namespace_gone,
+    ok,
+    workload_is_serving,
+)
 
 pytestmark = pytest.mark.live
 
-A, B = "kubeport-a", "kubeport-b"
-NAMESPACE = "kubeport"
-WEB_PODS = "app.kubernetes.io/name=kubeport,app.kubernetes.io/component=web"
 OTHER_IMAGE = "docker.io/nginxinc/nginx-unprivileged:1.29.2-alpine@sha256:" + "0" * 64
 HOST = "shop.kubeport.test"
-WAIT = 120.0
-"""Seconds for an object to appear or vanish after Pulumi returns (namespace termination, mostly)."""
-
-
-def ok(done: Done) -> Done:
-    assert done.code == 0, done.describe()
-    return done
-
-
-def expected_urns(bench: Workbench, stack: str) -> set[str]:
-    """What the program registers for this stack, from the same program and stack file under mocks."""
-    run = run_program(stack, config_root=bench.project)
-    assert run.error is None, run.error
-    # The mock monitor puts the Stack into top-level URNs' type chain; the engine does not.
-    urns = {r.urn.replace("::pulumi:pulumi:Stack$", "::") for r in run.resources}
-    return urns | {f"urn:pulumi:{stack}::kubeport::pulumi:pulumi:Stack::kubeport-{stack}"}
-
-
-def eventually(what: str, holds: Callable[[], bool], timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if holds():
-            return
-        time.sleep(1)
-    raise AssertionError(f"{what}: not within {timeout:.0f} s")
-
-
-def namespace_gone(bench: Workbench, context: str) -> bool:
-    done = bench.kubectl(context, "get", "namespace", NAMESPACE)
-    return done.code != 0 and "NotFound" in done.stderr
-
-
-def audit(context: str, since: datetime) -> list[AuditEvent]:
-    cluster = localclusters.load(context)
-    assert cluster is not None, f"{context} is not running"
-    return audit_events(cluster.audit_log, since)
-
-
-def by_pulumi(events: list[AuditEvent], change: str) -> list[AuditEvent]:
-    """The app's objects the Kubernetes provider `created` or `deleted`, as the API server recorded it.
-
-    The provider applies server-side: an object is created by a PATCH answered 201 Created.
-    """
-    ours = [
-        e
-        for e in events
-        if e.user_agent.startswith("pulumi-kubernetes/")
-        and (e.namespace == NAMESPACE or (e.resource == "namespaces" and e.name == NAMESPACE))
-    ]
-    if change == "created":
-        return [e for e in ours if (e.verb == "create" and e.code < 300) or (e.verb == "patch" and e.code == 201)]
-    return [e for e in ours if e.verb == "delete" and e.code < 300]
-
-
-def workload_is_serving(bench: Workbench, context: str, replicas: int) -> None:
-    """Deployment available at `replicas`, the Service's endpoints list every web pod ready, smoke Pod Ready."""
-    deployment = bench.kubectl_json(context, "--namespace", NAMESPACE, "get", "deployment", "web")
-    conditions = {c["type"]: c["status"] for c in deployment["status"].get("conditions", [])}
-    assert conditions.get("Available") == "True", deployment["status"]
-    assert deployment["status"].get("availableReplicas") == replicas, deployment["status"]
-    pods = bench.kubectl_json(context, "--namespace", NAMESPACE, "get", "pods", "-l", WEB_PODS)["items"]
-    live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
-    assert len(live) == replicas
-    slices = bench.kubectl_json(
-        context, "--namespace", NAMESPACE, "get", "endpointslices", "-l", "kubernetes.io/service-name=web"
-    )["items"]
-    ready = {
-        address
-        for s in slices
-        for e in s.get("endpoints") or []
-        if (e.get("conditions") or {}).get("ready")
-        for address in e["addresses"]
-    }
-    assert {p["status"]["podIP"] for p in live} == ready
-    smoke = bench.kubectl_json(context, "--namespace", NAMESPACE, "get", "pod", "web-smoke")
-    assert {c["type"]: c["status"] for c in smoke["status"]["conditions"]}["Ready"] == "True"
 
 
 def created_in_preview(stdout: str) -> set[str]:
@@ -286,12 +219,8 @@ def test_moving_a_stack_in_place_creates_on_the_new_cluster_before_deleting_on_t
     ok(bench.pulumi("up", "--yes", "--skip-preview", "--stack", "local-b"))
     workload_is_serving(bench, A, replicas=2)
     eventually("cluster B empty", lambda: namespace_gone(bench, B))
-    created = by_pulumi(audit(A, since), "created")
-    deleted = by_pulumi(audit(B, since), "deleted")
-    assert {e.resource for e in created} >= {"namespaces", "deployments", "services", "pods", "networkpolicies"}
-    assert deleted, "nothing was deleted on the old cluster"
     # The API servers' own timestamps: every create on the new cluster before the first delete on the old.
-    assert max(e.at for e in created) < min(e.at for e in deleted), (created[-1], deleted[0])
+    created_before_deleted(A, B, since)
 
 
 def test_destroy_leaves_nothing_in_the_cluster_or_the_state(bench: Workbench) -> None:
