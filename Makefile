@@ -58,22 +58,22 @@ unit: dev-venv ## the pytest suite
 	$(BIN)/python -m pytest
 
 render: venv ## offline preview: STACK's Kubernetes objects and plan.txt into out/STACK
-	$(BIN)/python -m stacks render $(STACK)
+	$(BIN)/python -m tools render $(STACK)
 
 check: dev-venv ## every stack: render, strict schema validation, checkov, hadolint (offline)
-	$(BIN)/python -m stacks check
+	$(BIN)/python -m tools check
 
 bench: venv ## program time under mocks vs its import floor; real preview/up/destroy vs kubectl (needs the toolchain)
-	$(BIN)/python -m stacks.bench
+	$(BIN)/python -m tools.bench
 
 toolchain: ## build the real-run tools from Go modules (Pulumi CLI, providers, control plane, kwok, cyclonus); cached
 	toolchain/build-toolchain
 
 clusters: venv toolchain ## start two local control planes (contexts kubeport-a, kubeport-b) for real runs without Docker
-	$(BIN)/python -m stacks clusters up
+	$(BIN)/python -m tools clusters up
 
 clusters-down: venv ## stop the local control planes and remove their files
-	$(BIN)/python -m stacks clusters down
+	$(BIN)/python -m tools clusters down
 
 test-live: dev-venv toolchain ## real runs: preview, up, drift, scale, migrate, move, destroy on the local clusters
 	KUBEPORT_LIVE=1 $(BIN)/python -m pytest -m live tests/live -p no:cacheprovider

@@ -7,7 +7,7 @@ from pulumi.runtime.mocks import MockMonitor
 
 
 def under_mocks() -> bool:
-    """True when Pulumi's mock monitor stands in for the engine (tests, `python -m stacks render`).
+    """True when Pulumi's mock monitor stands in for the engine (tests, `python -m tools render`).
 
     Nothing is deployed then, so local tools (cloud CLIs, Docker) are not needed and nothing may call
     out to a cloud.

@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stacks.diff import workload_differences
-from stacks.offline import ProgramRun, Registered, run_program
 from tests.workload import IMAGE, K8S_PROVIDER, SERVICE, web_container
+from tools.diff import workload_differences
+from tools.offline import ProgramRun, Registered, run_program
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOUD_SDKS = {"eks": "pulumi_aws", "aks": "pulumi_azure_native", "gke": "pulumi_gcp"}
@@ -104,7 +104,7 @@ def assert_same_workload_as_minikube(run: ProgramRun) -> None:
 def assert_only_its_own_cloud_sdk(stack: str) -> None:
     script = (
         "import json, sys\n"
-        "from stacks.offline import run_program\n"
+        "from tools.offline import run_program\n"
         "run = run_program(sys.argv[1])\n"
         "assert run.error is None, run.error\n"
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"

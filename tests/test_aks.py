@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from components.aks import ACR_PULL_ROLE, acr_refresh_token
-from stacks.offline import ProgramRun
 from tests import clouds
 from tests.local_http import QuietHandler, serving
+from tools.offline import ProgramRun
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 REGISTRY = "azure-native:containerregistry:Registry"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from stacks.offline import run_program
+from tools.offline import run_program
 
 CASES = [
     ({"target": None}, "kubeport:target"),

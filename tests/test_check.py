@@ -1,4 +1,4 @@
-"""`python -m stacks check`: every stack is schema-valid and scanner-clean, and a defect fails the gate."""
+"""`python -m tools check`: every stack is schema-valid and scanner-clean, and a defect fails the gate."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.check import check_manifests, find_tool
-from stacks.offline import ROOT, app_stack_names, stack_config, stack_names
-from stacks.render import render
+from tools.check import check_manifests, find_tool
+from tools.offline import ROOT, app_stack_names, stack_config, stack_names
+from tools.render import render
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "stacks", "check", *args],
+        [sys.executable, "-m", "tools", "check", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -86,7 +86,7 @@ def test_unknown_stack_is_refused() -> None:
 
 def test_without_checkov_one_line_says_what_to_run(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "stacks", "check"],
+        [sys.executable, "-m", "tools", "check"],
         cwd=ROOT,
         env={**os.environ, "KUBEPORT_CHECKOV": str(tmp_path / "no-checkov")},
         capture_output=True,

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from pulumi.runtime import mocks as pulumi_mocks
 
-from stacks.offline import FakeCloud, ProgramRun, Registered, run_program
 from tests.workload import DEPLOYMENT, IMAGE, POD, stack_run
+from tools.offline import FakeCloud, ProgramRun, Registered, run_program
 
 # Azure's built-in role definitions, by their documented ids.
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"

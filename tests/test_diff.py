@@ -1,4 +1,4 @@
-"""`python -m stacks diff`: the workload differs between stacks only where the Platform says it may."""
+"""`python -m tools diff`: the workload differs between stacks only where the Platform says it may."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from stacks.diff import config_changes, workload_differences
-from stacks.offline import ROOT, ProgramRun, run_program
+from tools.diff import config_changes, workload_differences
+from tools.offline import ROOT, ProgramRun, run_program
 
 CLOUDS = ["eks", "aks", "gke"]
 PAIRS = [*itertools.combinations(CLOUDS, 2), *[("dev", c) for c in CLOUDS], ("kind", "eks")]
@@ -53,7 +53,7 @@ def test_migration_cost_counts_the_stack_config_lines_that_differ(a: str, b: str
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "stacks", *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, "-m", "tools", *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
     )
 
 
@@ -72,7 +72,7 @@ def test_cli_help_lists_every_command() -> None:
 
 def test_operations_without_the_cli_say_how_to_install_it() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "stacks", "up", "dev"],
+        [sys.executable, "-m", "tools", "up", "dev"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from stacks.offline import ProgramRun, run_program
 from tests import clouds
+from tools.offline import ProgramRun, run_program
 
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"

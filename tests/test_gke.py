@@ -9,8 +9,8 @@ import pytest
 from pulumi.runtime import mocks as pulumi_mocks
 
 from components.gke import gcp_id, nodes_per_zone
-from stacks.offline import FakeCloud, ProgramRun, run_program
 from tests import clouds
+from tools.offline import FakeCloud, ProgramRun, run_program
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"

@@ -14,7 +14,7 @@ CLOUD_SDKS = ("pulumi_aws", "pulumi_azure_native", "pulumi_gcp")
 
 SCRIPT = """
 import json, sys
-from stacks.offline import run_program
+from tools.offline import run_program
 run = run_program(sys.argv[1])
 assert run.error is None, run.error
 print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))

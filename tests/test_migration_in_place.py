@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stacks.offline import run_program
+from tools.offline import run_program
 
 GKE_SETTINGS = {"target": "gke", "region": "europe-west1", "project": "acme-kubeport"}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from stacks import minikube
 from stacks.config import parse
-from stacks.offline import ProgramRun, run_program
 from tests.workload import IMAGE, K8S_PROVIDER, SERVICE, web_container
+from tools.offline import ProgramRun, run_program
 
 
 def test_provider_targets_the_minikube_context(dev: ProgramRun) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from stacks.offline import run_program
 from tests.workload import DEPLOYMENT, NAMESPACE, SERVICE
+from tools.offline import run_program
 
 PROGRAM = """
 import stacks

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from stacks.operations import (
+from tests.local_http import QuietHandler, serving
+from tools.operations import (
     AutomationWorkspace,
     OperationError,
     SmokeResult,
@@ -18,7 +19,6 @@ from stacks.operations import (
     migrate,
     smoke_check,
 )
-from tests.local_http import QuietHandler, serving
 
 SOURCE_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:5aa1faafced97aae@sha256:" + "a" * 64
 TARGET_IMAGE = "europe-west1-docker.pkg.dev/acme/kubeport/kubeport-web:5aa1faafced97aae@sha256:" + "b" * 64
@@ -263,7 +263,7 @@ def fake_kubectl(states: list[dict[str, Any]]) -> tuple[list[list[str]], Any]:
 
 
 def test_cluster_smoke_check_passes_when_every_replica_is_available_and_listed_ready() -> None:
-    from stacks.operations import cluster_smoke_check
+    from tools.operations import cluster_smoke_check
 
     calls, kubectl = fake_kubectl([cluster_objects(2, 2, [SOURCE_IMAGE, SOURCE_IMAGE])])
     result = cluster_smoke_check(
@@ -274,7 +274,7 @@ def test_cluster_smoke_check_passes_when_every_replica_is_available_and_listed_r
 
 
 def test_cluster_smoke_check_waits_for_availability_and_ready_endpoints_a_bounded_time() -> None:
-    from stacks.operations import cluster_smoke_check
+    from tools.operations import cluster_smoke_check
 
     states = [
         cluster_objects(2, 1, [SOURCE_IMAGE]),
@@ -292,7 +292,7 @@ def test_cluster_smoke_check_waits_for_availability_and_ready_endpoints_a_bounde
 
 
 def test_cluster_smoke_check_refuses_another_build() -> None:
-    from stacks.operations import cluster_smoke_check
+    from tools.operations import cluster_smoke_check
 
     other = "registry.example/kubeport-web:0000000000000000"
     _, kubectl = fake_kubectl([cluster_objects(1, 1, [other])])

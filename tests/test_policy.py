@@ -17,7 +17,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from stacks.offline import ROOT, ProgramRun, Registered, app_stack_names, run_program, stack_config, stack_names
+from tools.offline import ROOT, ProgramRun, Registered, app_stack_names, run_program, stack_config, stack_names
 
 sys.path.insert(0, str(ROOT / "policy"))
 import kubeport_policies as kp

@@ -10,7 +10,7 @@ import pytest
 import stacks
 from stacks import preflight
 from stacks.config import parse
-from stacks.offline import run_program
+from tools.offline import run_program
 
 CLOUD = {
     "eks": {"kubeport:region": "eu-west-1"},

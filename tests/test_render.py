@@ -1,4 +1,4 @@
-"""`python -m stacks render`: exactly the program's Kubernetes objects, as manifests, and the resource plan."""
+"""`python -m tools render`: exactly the program's Kubernetes objects, as manifests, and the resource plan."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stacks.offline import ROOT, app_stack_names, stack_names
-from stacks.render import SECRET, UNKNOWN, api_version_and_kind, manifest, render
+from tools.offline import ROOT, app_stack_names, stack_names
+from tools.render import SECRET, UNKNOWN, api_version_and_kind, manifest, render
 
 EXPECTED_KINDS = Counter(
     {"Namespace": 1, "NetworkPolicy": 2, "Deployment": 1, "Service": 1, "PodDisruptionBudget": 1, "Pod": 1}
@@ -54,7 +54,7 @@ def test_plan_lists_every_resource_with_parent_provider_and_protect(stack: str, 
 
 
 def test_secrets_are_redacted_and_unknowns_marked() -> None:
-    from stacks.offline import Registered
+    from tools.offline import Registered
 
     obj = Registered(
         urn="u",
@@ -75,7 +75,7 @@ def test_secrets_are_redacted_and_unknowns_marked() -> None:
 
 def test_cli_render_prints_the_plan(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "stacks", "render", "dev", "--out", str(tmp_path)],
+        [sys.executable, "-m", "tools", "render", "dev", "--out", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,

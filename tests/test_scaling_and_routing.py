@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from stacks.diff import workload_differences
-from stacks.offline import ProgramRun, Registered, app_stack_names, run_program, stack_config
 from tests.workload import DEPLOYMENT, PDB, SERVICE, stack_run
+from tools.diff import workload_differences
+from tools.offline import ProgramRun, Registered, app_stack_names, run_program, stack_config
 
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from stacks.diff import config_changes, workload_differences
 from stacks.handoff import FACTS, IDENTITY, KUBECONFIG, SCHEMA
-from stacks.offline import ROOT, FakeCloud, ProgramRun, run_program
 from tests.workload import DEPLOYMENT, K8S_PROVIDER, POD, pod_template, smoke_pod, stack_run
+from tools.diff import config_changes, workload_differences
+from tools.offline import ROOT, FakeCloud, ProgramRun, run_program
 
 SECRET = "kubernetes:core/v1:Secret"
 CLUSTER_STACKS = ["cluster-a", "cluster-b", "eks-cluster", "gke-cluster"]
@@ -58,7 +58,7 @@ def test_an_app_stack_registers_no_cloud_resource_and_takes_its_cluster_from_the
 
 IMPORTS = """
 import json, sys
-from stacks.offline import FakeCloud, run_program
+from tools.offline import FakeCloud, run_program
 references = {name: (outputs, secrets) for name, (outputs, secrets) in json.loads(sys.argv[2]).items()}
 run = run_program(sys.argv[1], mocks=FakeCloud(references=references))
 assert run.error is None, run.error
@@ -112,7 +112,7 @@ def assert_refused(run: ProgramRun, key: str, says: str) -> None:
 
 MISSING = """
 import json, sys
-from stacks.offline import run_program
+from tools.offline import run_program
 run = run_program("shop", {"clusterStack": "organization/kubeport/nowhere"})
 print(json.dumps({"error": str(run.error), "resources": len(run.resources)}))
 """

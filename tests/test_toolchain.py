@@ -11,9 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from stacks import localclusters
-from stacks.realrun import audit_events
-from stacks.toolchain import BUILD_SCRIPT, VERSIONS_FILE, root, versions
+from tools import localclusters
+from tools.realrun import audit_events
+from tools.toolchain import BUILD_SCRIPT, VERSIONS_FILE, root, versions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,7 +91,7 @@ def test_audit_events_keep_completed_changes_in_time_order(tmp_path: Path) -> No
 
 def test_clusters_status_starts_nothing_and_names_each_cluster(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "stacks", "clusters", "status"],
+        [sys.executable, "-m", "tools", "clusters", "status"],
         cwd=ROOT,
         env={**os.environ, "KUBEPORT_CLUSTERS": str(tmp_path / "clusters")},
         capture_output=True,
@@ -106,7 +106,7 @@ def test_clusters_status_starts_nothing_and_names_each_cluster(tmp_path: Path) -
 
 def test_clusters_refuses_an_unknown_name() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "stacks", "clusters", "up", "kubeport-z"],
+        [sys.executable, "-m", "tools", "clusters", "up", "kubeport-z"],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 2 and "unknown cluster(s): kubeport-z" in done.stderr

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.offline import app_stack_names
-from stacks.render import render
-from stacks.toolchain import toolchain
 from tests import nginx_conf
+from tools.offline import app_stack_names
+from tools.render import render
+from tools.toolchain import toolchain
 
 OTHER_PORTS = (80, 443, 9090)
 POD_IPS = {"web": "10.244.0.10", "smoke": "10.244.0.11", "neighbour": "10.244.0.12", "stranger": "10.244.1.13"}

@@ -16,10 +16,10 @@ import pytest
 from pulumi_kubernetes.core.v1.outputs import LoadBalancerIngress, LoadBalancerStatus, ServiceStatus
 
 from components.webapp import load_balancer_address
-from stacks.offline import ProgramRun, app_stack_names
 from tests import nginx_conf
 from tests.netpol import PodView, allowed, policy_selects
 from tests.workload import DEPLOYMENT, IMAGE, NETPOL, SERVICE, pod_template, smoke_pod, stack_run, web_container
+from tools.offline import ProgramRun, app_stack_names
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "app" / "nginx" / "templates" / "kubeport" / "info.json.template"
 # What each /info field means, as the page shows it: the downward-API field that must feed it.

@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-from stacks.offline import ProgramRun, run_program
 from tests import nginx_conf
 from tests.workload import (
     DEPLOYMENT,
@@ -22,6 +21,7 @@ from tests.workload import (
     smoke_pod,
     web_container,
 )
+from tools.offline import ProgramRun, run_program
 
 PROFILES = ["dev", "kind"]
 

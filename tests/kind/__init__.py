@@ -1,1 +1,1 @@
-"""The kind stack, live: a real `python -m stacks up` against kind with Docker (make test-kind; skipped elsewhere)."""
+"""The kind stack, live: a real `python -m tools up` against kind with Docker (make test-kind; skipped elsewhere)."""

@@ -68,7 +68,7 @@ class KindSettings:
 
 @dataclass(frozen=True)
 class Run:
-    """One finished `python -m stacks` command."""
+    """One finished `python -m tools` command."""
 
     command: str
     code: int
@@ -83,7 +83,7 @@ class Run:
 
 @dataclass(frozen=True)
 class Deployed:
-    """The kind stack after a successful `python -m stacks up kind`."""
+    """The kind stack after a successful `python -m tools up kind`."""
 
     settings: KindSettings
     env: dict[str, str]
@@ -190,13 +190,13 @@ def require_live(settings: KindSettings) -> None:
         pytest.fail(
             f"namespace {settings.namespace} already exists in {settings.context}; the live test deploys its own "
             "temporary stack there and would collide with it. Destroy that deployment first "
-            "(python -m stacks destroy kind --yes, with its PULUMI_BACKEND_URL).",
+            "(python -m tools destroy kind --yes, with its PULUMI_BACKEND_URL).",
             pytrace=False,
         )
 
 
 def stack_env(state: Path) -> dict[str, str]:
-    """The environment of every `python -m stacks` call: a temporary file backend of its own."""
+    """The environment of every `python -m tools` call: a temporary file backend of its own."""
     env = dict(os.environ)
     env["PULUMI_BACKEND_URL"] = f"file://{state}"
     if "PULUMI_CONFIG_PASSPHRASE" not in env and "PULUMI_CONFIG_PASSPHRASE_FILE" not in env:
@@ -235,11 +235,11 @@ def _echo_into(lines: list[str]) -> Callable[[str], None]:
 
 
 def run_stacks(args: Sequence[str], env: Mapping[str, str], timeout: float) -> Run:
-    """`python -m stacks ARGS` in the repo root, echoed as it runs (see it with -s), stopped at the deadline."""
-    label = " ".join(["python -m stacks", *args])
+    """`python -m tools ARGS` in the repo root, echoed as it runs (see it with -s), stopped at the deadline."""
+    label = " ".join(["python -m tools", *args])
     print(f"\n$ {label}", flush=True)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "stacks", *args],
+        [sys.executable, "-m", "tools", *args],
         cwd=ROOT,
         env=dict(env),
         stdin=subprocess.DEVNULL,
@@ -264,7 +264,7 @@ def run_stacks(args: Sequence[str], env: Mapping[str, str], timeout: float) -> R
 
 
 def stack_outputs(run: Run) -> dict[str, Any]:
-    """The JSON on the last `outputs: ` line that `python -m stacks up` prints."""
+    """The JSON on the last `outputs: ` line that `python -m tools up` prints."""
     found = [line.removeprefix("outputs: ") for line in run.output.splitlines() if line.startswith("outputs: ")]
     assert found, f"no `outputs: {{...}}` line in the output of {run.describe()}"
     outputs = json.loads(found[-1])
@@ -396,7 +396,7 @@ def kind_settings() -> KindSettings:
 def deployed(
     kind_settings: KindSettings, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Deployed:
-    """`python -m stacks up kind` once for the module; `destroy kind --yes` afterwards, even if `up` failed."""
+    """`python -m tools up kind` once for the module; `destroy kind --yes` afterwards, even if `up` failed."""
     require_live(kind_settings)
     env = stack_env(tmp_path_factory.mktemp("pulumi-state"))
     # Registered before `up` starts: a finalizer runs even when the rest of this fixture fails.

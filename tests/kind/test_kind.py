@@ -1,4 +1,4 @@
-"""The kind stack, live: `python -m stacks up kind`, the app through its Service, no drift, destroy.
+"""The kind stack, live: `python -m tools up kind`, the app through its Service, no drift, destroy.
 
 Needs the Pulumi CLI, kubectl, a Docker daemon, the kind cluster `kubeport` (context kind-kubeport) and its
 local registry on localhost:5001; runs with KUBEPORT_KIND=1 (make test-kind), otherwise skips and says why.

@@ -6,9 +6,9 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from stacks import localclusters
-from stacks.offline import run_program
-from stacks.realrun import AuditEvent, Done, Workbench, audit_events
+from tools import localclusters
+from tools.offline import run_program
+from tools.realrun import AuditEvent, Done, Workbench, audit_events
 
 A, B = "kubeport-a", "kubeport-b"
 NAMESPACE = "kubeport"

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from stacks import realrun
+from tools import realrun
 
 
 def live_required() -> bool:

@@ -15,9 +15,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from stacks import localclusters
-from stacks.offline import run_program
-from stacks.realrun import Workbench, preview_steps
 from tests.live.checks import (
     NAMESPACE,
     WEB_PODS,
@@ -32,6 +29,9 @@ from tests.live.checks import (
     ok,
     workload_is_serving,
 )
+from tools import localclusters
+from tools.offline import run_program
+from tools.realrun import Workbench, preview_steps
 
 pytestmark = pytest.mark.live
 

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from stacks.realrun import Workbench, preview_steps
 from tests.live.checks import (
     A,
     B,
@@ -25,6 +24,7 @@ from tests.live.checks import (
     ok,
     workload_is_serving,
 )
+from tools.realrun import Workbench, preview_steps
 
 pytestmark = pytest.mark.live
 

@@ -21,9 +21,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from stacks import realrun
-from stacks.offline import ROOT
-from stacks.text import columns
+from tools import realrun
+from tools.offline import ROOT
+from tools.text import columns
 
 STACK = "local-a"
 CONTEXT = "kubeport-a"
@@ -89,7 +89,7 @@ def run(rounds: int = ROUNDS) -> int:
 def _measure(bench: realrun.Workbench, rounds: int) -> int:
     bench.add_stack_file(STACK)
     manifests = bench.base / "manifests"
-    render = bench.run([sys.executable, "-m", "stacks", "render", STACK, "--out", str(manifests)], timeout=300)
+    render = bench.run([sys.executable, "-m", "tools", "render", STACK, "--out", str(manifests)], timeout=300)
     if render.code != 0:
         raise RuntimeError(render.describe())
     files = ["-f", str(manifests)]
@@ -189,7 +189,7 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _program_seconds() -> float:
-    script = "from stacks.offline import run_program; run = run_program('local-a'); assert run.error is None, run.error"
+    script = "from tools.offline import run_program; run = run_program('local-a'); assert run.error is None, run.error"
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=300, capture_output=True)
     return time.perf_counter() - started

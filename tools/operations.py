@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from stacks.offline import ROOT
+from tools.offline import ROOT
 
 INSTALL_HINT = (
     "the Pulumi CLI is not installed; install it (https://www.pulumi.com/docs/install/, e.g. "
@@ -324,7 +324,7 @@ def migrate(
         raise OperationError(
             f"up of {target!r} failed: {err}\n{source!r} is untouched and still serving. {target!r} may be partly "
             f"created: fix the cause and run migrate again (up resumes), or remove it with "
-            f"`python -m stacks destroy {target}`."
+            f"`python -m tools destroy {target}`."
         ) from err
 
     url = str(outputs.get("url") or "")
@@ -342,7 +342,7 @@ def migrate(
     except OperationError as err:
         raise OperationError(
             f"smoke check of {target!r} failed: {err}\n{source!r} is untouched and still serving; {target!r} is up "
-            f"but unproven. Investigate it, then run migrate again, or `python -m stacks destroy {target}`."
+            f"but unproven. Investigate it, then run migrate again, or `python -m tools destroy {target}`."
         ) from err
     digest_note = "same digest" if result.same_digest else "same build (content tag); rebuilt, so its digest differs"
     say(f"      {target} serves {result.image} ({digest_note})")

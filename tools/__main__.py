@@ -1,4 +1,4 @@
-"""`python -m stacks`: kubeport's command line.
+"""`python -m tools`: kubeport's command line.
 
 Offline (no CLI, no cloud): render, check, diff. On Pulumi's Automation API: preview, up, destroy, migrate.
 Local clusters for real runs without Docker: clusters up|down|status|kubeconfig.
@@ -13,11 +13,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from stacks.offline import ROOT, stack_names
+from tools.offline import ROOT, stack_names
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from stacks.render import render  # noqa: PLC0415 - each command loads only what it needs
+    from tools.render import render  # noqa: PLC0415 - each command loads only what it needs
 
     out = Path(args.out) if args.out else ROOT / "out" / args.stack
     rendered = render(args.stack, out)
@@ -27,8 +27,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from stacks.check import SETUP, check_dockerfile, check_manifests, missing_tools, table  # noqa: PLC0415
-    from stacks.render import render  # noqa: PLC0415
+    from tools.check import SETUP, check_dockerfile, check_manifests, missing_tools, table  # noqa: PLC0415
+    from tools.render import render  # noqa: PLC0415
 
     missing = missing_tools()
     if missing:
@@ -56,8 +56,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from stacks.diff import config_changes, workload_differences  # noqa: PLC0415
-    from stacks.offline import run_program  # noqa: PLC0415
+    from tools.diff import config_changes, workload_differences  # noqa: PLC0415
+    from tools.offline import run_program  # noqa: PLC0415
 
     runs = []
     for stack in (args.a, args.b):
@@ -91,13 +91,13 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def _workspace() -> Any:
-    from stacks.operations import AutomationWorkspace  # noqa: PLC0415
+    from tools.operations import AutomationWorkspace  # noqa: PLC0415
 
     return AutomationWorkspace()
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from stacks.operations import OperationError, changes, echo_error  # noqa: PLC0415
+    from tools.operations import OperationError, changes, echo_error  # noqa: PLC0415
 
     try:
         summary = _workspace().preview(args.stack)
@@ -109,7 +109,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from stacks.operations import OperationError, echo_error  # noqa: PLC0415
+    from tools.operations import OperationError, echo_error  # noqa: PLC0415
 
     try:
         outputs = _workspace().up(args.stack)
@@ -120,7 +120,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_destroy(args: argparse.Namespace) -> int:
-    from stacks.operations import OperationError, confirmed, echo_error  # noqa: PLC0415
+    from tools.operations import OperationError, confirmed, echo_error  # noqa: PLC0415
 
     if not args.yes and not confirmed(f"Destroy every resource of stack {args.stack!r}?"):
         print("nothing was destroyed")
@@ -133,7 +133,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from stacks.operations import OperationError, echo_error, migrate  # noqa: PLC0415
+    from tools.operations import OperationError, echo_error, migrate  # noqa: PLC0415
 
     try:
         migrate(args.source, args.target, _workspace(), destroy_source=args.destroy_source, yes=args.yes)
@@ -143,8 +143,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_clusters(args: argparse.Namespace) -> int:
-    from stacks import localclusters  # noqa: PLC0415
-    from stacks.toolchain import ToolchainMissingError  # noqa: PLC0415
+    from tools import localclusters  # noqa: PLC0415
+    from tools.toolchain import ToolchainMissingError  # noqa: PLC0415
 
     names = args.names or list(localclusters.CLUSTERS)
     unknown = sorted(set(names) - set(localclusters.CLUSTERS))
@@ -173,7 +173,7 @@ def cmd_clusters(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="python -m stacks", description=__doc__)
+    root = argparse.ArgumentParser(prog="python -m tools", description=__doc__)
     sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     render = sub.add_parser("render", help="write a stack's Kubernetes objects and resource plan, offline")
@@ -216,7 +216,7 @@ def parser() -> argparse.ArgumentParser:
     migrate.add_argument("--yes", action="store_true", help="do not ask before destroying the source")
     migrate.set_defaults(func=cmd_migrate)
 
-    from stacks.localclusters import CLUSTERS  # noqa: PLC0415 - the names only; nothing is started here
+    from tools.localclusters import CLUSTERS  # noqa: PLC0415 - the names only; nothing is started here
 
     clusters = sub.add_parser(
         "clusters", help="local control planes without containers (API server, controllers, kwok nodes)"

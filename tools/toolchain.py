@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from stacks.offline import ROOT
+from tools.offline import ROOT
 
 VERSIONS_FILE = ROOT / "toolchain" / "versions.env"
 BUILD_SCRIPT = ROOT / "toolchain" / "build-toolchain"

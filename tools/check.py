@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
-from stacks.offline import ROOT
-from stacks.text import columns
+from tools.offline import ROOT
+from tools.text import columns
 
 KUBERNETES_VERSIONS = ("1.29", "1.35")
 """Oldest and newest Kubernetes minor versions kubeport supports (what the three clouds offered in 2026)."""

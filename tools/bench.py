@@ -63,7 +63,7 @@ for i in range({count}):
 
 def probe(kind: str, arg: str, program_dir: str) -> None:
     """Child side: evaluate one program under mocks and print the elapsed time and the modules loaded."""
-    from stacks.offline import run_program  # noqa: PLC0415 - timed: the import is part of the cost
+    from tools.offline import run_program  # noqa: PLC0415 - timed: the import is part of the cost
 
     program = None
     stack = arg
@@ -89,7 +89,7 @@ def measure(kind: str, arg: str, repeat: int) -> tuple[float, dict[str, object]]
     with tempfile.TemporaryDirectory(prefix="kubeport-bench-") as tmp:
         for _ in range(repeat):
             done = subprocess.run(
-                [sys.executable, "-m", "stacks.bench", "--probe", kind, arg, tmp],
+                [sys.executable, "-m", "tools.bench", "--probe", kind, arg, tmp],
                 cwd=ROOT,
                 capture_output=True,
                 text=True,
@@ -102,8 +102,8 @@ def measure(kind: str, arg: str, repeat: int) -> tuple[float, dict[str, object]]
 
 
 def main(repeat: int, real: bool = True) -> int:
-    from stacks.offline import stack_names  # noqa: PLC0415
-    from stacks.text import columns  # noqa: PLC0415
+    from tools.offline import stack_names  # noqa: PLC0415
+    from tools.text import columns  # noqa: PLC0415
 
     rows: list[tuple[str, str, str, str, str]] = []
     ok = True
@@ -146,21 +146,21 @@ def main(repeat: int, real: bool = True) -> int:
     print(f"median of {repeat} fresh interpreters each; Python {sys.version.split()[0]}")
     print("\n".join(columns([header, *rows])))
     if real:
-        from stacks import realbench  # noqa: PLC0415 - only this part needs the toolchain and clusters
+        from tools import realbench  # noqa: PLC0415 - only this part needs the toolchain and clusters
 
         realbench.run()
     return 0 if ok else 1
 
 
 def stack_target(stack: str) -> str:
-    from stacks.offline import stack_config  # noqa: PLC0415
+    from tools.offline import stack_config  # noqa: PLC0415
 
     config, _ = stack_config(stack)
     return config.get("kubeport:target", "")
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m stacks.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__)
     parser.add_argument("--repeat", type=int, default=5, help="fresh interpreters per measurement (median)")
     parser.add_argument("--no-real", action="store_true", help="skip the real runs (pulumi vs kubectl)")
     parser.add_argument("--probe", nargs=3, metavar=("KIND", "ARG", "DIR"), help=argparse.SUPPRESS)

@@ -21,11 +21,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from stacks import localclusters
-from stacks.offline import ROOT
-from stacks.toolchain import Toolchain, ToolchainMissingError, toolchain
+from tools import localclusters
+from tools.offline import ROOT
+from tools.toolchain import Toolchain, ToolchainMissingError, toolchain
 
-PROGRAM_FILES = ("__main__.py", "Pulumi.yaml", "stacks", "components", "app")
+PROJECT_FILES = ("__main__.py", "Pulumi.yaml", "stacks", "components", "app", "tools")
+"""The program and its tooling (the scratch project runs `python -m tools` too)."""
 REAL_TOOLS = ("pulumi", "pulumi-language-python", "pulumi-language-python-exec", "kubectl")
 PASSPHRASE = "kubeport-real-runs"
 
@@ -75,7 +76,7 @@ class Workbench:
         self.home = base / "pulumi-home"
         for path in (self.project, self.state, self.home):
             path.mkdir(parents=True, exist_ok=True)
-        for name in PROGRAM_FILES:
+        for name in PROJECT_FILES:
             source = ROOT / name
             if source.is_dir():
                 shutil.copytree(source, self.project / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -145,8 +146,8 @@ class Workbench:
         return data
 
     def stacks_cli(self, *args: str, timeout: float = 900) -> Done:
-        """`python -m stacks ...` from the scratch project (its Automation API uses this environment)."""
-        return self.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "stacks", *args], timeout)
+        """`python -m tools ...` from the scratch project (its Automation API uses this environment)."""
+        return self.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "tools", *args], timeout)
 
     def state_resources(self, stack: str) -> list[dict[str, Any]]:
         """The resources in the stack's state (`pulumi stack export`)."""

@@ -1,4 +1,4 @@
-"""`python -m stacks diff A B`: the portability claim, checked mechanically.
+"""`python -m tools diff A B`: the portability claim, checked mechanically.
 
 Renders both stacks under mocks and compares their workload (the `WebApp`'s Kubernetes objects). The only
 differences allowed are the ones the Platform carries: the image reference, its pull policy and the scanner
@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stacks.offline import ProgramRun, stack_file_config
+from tools.offline import ProgramRun, stack_file_config
 
 WAIVER_KEY = "checkov.io/skip"
 

@@ -1,6 +1,6 @@
 """Offline preview: the Kubernetes objects a stack will create, as YAML manifests, and its resource plan.
 
-Runs the real program under the mock monitor (`stacks.offline`), so what is written is exactly what the
+Runs the real program under the mock monitor (`tools.offline`), so what is written is exactly what the
 program registers: one manifest per Kubernetes object and a `plan.txt` listing every resource.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from stacks.offline import ProgramRun, Registered, run_program
-from stacks.text import columns
+from tools.offline import ProgramRun, Registered, run_program
+from tools.text import columns
 
 SECRET = "[secret]"
 UNKNOWN = "[unknown until deployed]"

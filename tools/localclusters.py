@@ -1,7 +1,7 @@
 """Two local Kubernetes control planes without containers: etcd, kube-apiserver, kube-controller-manager,
 kube-scheduler and kwok simulating one node each, all on 127.0.0.1.
 
-`python -m stacks clusters up` starts them (contexts `kubeport-a` and `kubeport-b` in one kubeconfig file),
+`python -m tools clusters up` starts them (contexts `kubeport-a` and `kubeport-b` in one kubeconfig file),
 `down` stops every process and removes every file. kwok marks pods Running and Ready without running a
 container: the API server, admission (Pod Security), controllers, scheduler and Pulumi's awaits are real;
 the app itself is not. Every wait has a deadline; every process is a session of its own, stopped by its pid.
@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from stacks.toolchain import Toolchain, toolchain
+from tools.toolchain import Toolchain, toolchain
 
 CLUSTERS: Mapping[str, tuple[str, str]] = {
     # name: (service CIDR, pod CIDR); distinct so the two clusters' addresses never look alike.
@@ -43,7 +43,7 @@ INGRESS_CLASS: dict[str, Any] = {
     "apiVersion": "networking.k8s.io/v1",
     "kind": "IngressClass",
     "metadata": {"name": INGRESS_CLASS_NAME},
-    # No controller runs: stacks/kwok/ingress-address.yaml gives these Ingresses an address instead.
+    # No controller runs: tools/kwok/ingress-address.yaml gives these Ingresses an address instead.
     "spec": {"controller": "kubeport.local/simulated-by-kwok"},
 }
 START_TIMEOUT = 120.0
