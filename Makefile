@@ -16,7 +16,7 @@ export PULUMI_CONFIG_PASSPHRASE ?=
 # pulumi-docker-build (not the Docker CLI) does the build; keep BuildKit's output plain in CI logs.
 export BUILDKIT_PROGRESS ?= plain
 
-.PHONY: help venv dev-venv test test-live test-kind lint typecheck unit render check bench app-serve bench-app up preview \
+.PHONY: help venv dev-venv test test-live test-kind lint typecheck unit render check bench app-serve site bench-app up preview \
 	destroy stack preflight-pulumi preflight-minikube toolchain clusters clusters-down clean
 
 help: ## list the targets
@@ -83,6 +83,9 @@ test-kind: $(VENV)/.installed-dev preflight-pulumi ## the kind stack with Docker
 
 app-serve: ## serve app/ on http://127.0.0.1:8080 with the host's nginx and the image's own config
 	app/serve-local --port 8080
+
+site: dev-venv ## rebuild app/site from app/src: minified, fingerprinted, with .gz twins
+	$(BIN)/python app/build_site.py
 
 bench-app: ## the app's nginx against stock nginx on the same files: requests/s, first-load and revisit bytes
 	$(PYTHON) app/bench.py

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Benchmark the app's nginx (app/serve-local: the image's config) against a stock nginx serving the same files.
+"""Benchmark the app's nginx (app/serve-local: the image's config and its built site) against a stock nginx
+serving the site as written (app/src: readable, unminified, no precompressed twins) — the seed's `FROM nginx`
+with the files copied in.
 
 Both run on 127.0.0.1 in the same run, with the host's nginx:
   - requests/s: wrk on `/` with `Accept-Encoding: gzip` (as a browser asks), the servers taking turns;
   - first load: the page and the assets it links, fetched like a browser; bytes on the wire and of bodies;
   - revisit: the same requests made conditional with the first load's validators (ETag, Last-Modified).
 "stock" is Debian's default nginx.conf and default site without gzip: plain `root`, no caching headers.
+Ours serves app/site: minified, fingerprinted, with gzip twins (app/build_site.py), behind the image's config.
 Needs nginx and wrk (Debian packages `nginx`, `wrk`); standard library only. Says which goals are met.
 """
 
@@ -32,6 +35,7 @@ from typing import IO
 APP = Path(__file__).resolve().parent
 SERVE_LOCAL = APP / "serve-local"
 SITE = APP / "site"
+SOURCES = APP / "src"
 NGINX = "/usr/sbin/nginx"
 WRK = "/usr/bin/wrk"
 START_TIMEOUT = 10.0
@@ -261,7 +265,7 @@ def servers() -> Iterator[tuple[int, int]]:
     ours, stock = free_port(), free_port()
     with tempfile.TemporaryDirectory(prefix="kubeport-bench-") as tmp:
         work = Path(tmp)
-        stock_conf = stock_config(work, stock, SITE)
+        stock_conf = stock_config(work, stock, SOURCES)
         stock_cmd = [NGINX, "-p", f"{work}/", "-e", "stderr", "-c", str(stock_conf), "-g", "daemon off;"]
         # Both log every request to a file: serve-local's stdout here, stock's access.log in `work`.
         with (
@@ -329,6 +333,7 @@ def report(ours: Figures, stock: Figures) -> list[tuple[str, bool]]:
         ("revisit, responses", statuses(ours.again), statuses(stock.again), ""),
         ("revisit, body bytes", f"{body_bytes(ours.again):,}", f"{body_bytes(stock.again):,}", ""),
         ("revisit, bytes on the wire", f"{wire_bytes(ours.again):,}", f"{wire_bytes(stock.again):,}", ""),
+        ("first load, header bytes", f"{ours_wire - ours_body:,}", f"{stock_wire - stock_body:,}", ""),
     ]
     widths = [max(len(row[column]) for row in rows) for column in range(4)]
     print(f"first load: GET {', '.join(ours.first)} with Accept-Encoding: gzip; revisit: the same, conditional")
@@ -338,6 +343,12 @@ def report(ours: Figures, stock: Figures) -> list[tuple[str, bool]]:
             for column, (cell, width) in enumerate(zip(row, widths, strict=True))
         ]
         print("  ".join(cells).rstrip())
+    if wire_saving < GOAL_SAVING <= body_saving:
+        print(
+            f"on the wire, headers are {ours_wire - ours_body:,} of our {ours_wire:,} bytes (stock: "
+            f"{stock_wire - stock_body:,}): the Content-Security-Policy, nosniff, Referrer-Policy, Cache-Control and "
+            "validators every response carries. The bodies meet the goal; the wire cannot without dropping them."
+        )
     return [
         (f"requests/s >= {GOAL_SPEEDUP:.1f}x stock", speedup >= GOAL_SPEEDUP),
         (f"first-load bytes on the wire >= {GOAL_SAVING:.0%} fewer", wire_saving >= GOAL_SAVING),

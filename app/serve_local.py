@@ -9,8 +9,8 @@ What the image does at container start, done here in a temporary directory witho
      the site directory, the image's /tmp, and the listen address (127.0.0.1:PORT instead of 8080);
   3. run nginx in the foreground (`daemon off;`, as the image's CMD), access log on stdout, errors on stderr.
 SIGTERM, SIGINT or SIGHUP stops nginx (forwarded as SIGTERM) and the temporary directory is removed.
-Edits to app/site show within 10 s (the config's open_file_cache_valid); after editing an asset, run
-app/build_site.py to refresh its fingerprint and .gz twin.
+It serves the built site, app/site: after editing app/src, run `make site` (minify, fingerprint, .gz twins);
+nginx picks the new files up within 10 s (the config's open_file_cache_valid).
 """
 
 from __future__ import annotations
