@@ -74,7 +74,10 @@ class Workbench:
         self.project = base / "project"
         self.state = base / "state"
         self.home = base / "pulumi-home"
-        for path in (self.project, self.state, self.home):
+        # The Kubernetes provider writes each kubeconfig it is given to a temp file for Helm and never removes
+        # it: keep those credentials in this run's directory, not in the machine's /tmp.
+        self.tmp = base / "tmp"
+        for path in (self.project, self.state, self.home, self.tmp):
             path.mkdir(parents=True, exist_ok=True)
         for name in PROJECT_FILES:
             source = ROOT / name
@@ -98,6 +101,7 @@ class Workbench:
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "PULUMI_PYTHON_CMD": str(venv_bin / "python"),
             "KUBECONFIG": str(self.kubeconfig),
+            "TMPDIR": str(self.tmp),
             "NO_COLOR": "1",
             "LANG": "C.UTF-8",
         }
