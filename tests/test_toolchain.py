@@ -13,7 +13,7 @@ import yaml
 
 from tools import localclusters
 from tools.realrun import audit_events
-from tools.toolchain import BUILD_SCRIPT, VERSIONS_FILE, root, versions
+from tools.toolchain import BUILD_SCRIPT, VERSIONS_FILE, Toolchain, root, shell_exports, versions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -123,3 +123,16 @@ def test_the_simulated_ingress_controller_serves_exactly_the_local_ingress_class
     assert localclusters.INGRESS_CLASS["metadata"]["name"] == localclusters.INGRESS_CLASS_NAME
     status = yaml.safe_load(stage["spec"]["next"]["statusTemplate"])
     assert status["loadBalancer"]["ingress"][0]["ip"].startswith("198.51.100.")  # TEST-NET-2: documentation only
+
+
+def test_the_shell_exports_put_the_built_tools_first_and_keep_a_passphrase(tmp_path: Path) -> None:
+    tools = Toolchain(tmp_path / "toolchain dir")
+    lines = shell_exports(tools, tmp_path / "kubeconfig", "file:///x/.pulumi", tmp_path / "venv" / "python")
+    script = "\n".join([*lines, 'printf "%s\\n" "$PATH" "$PULUMI_HOME" "$KUBECONFIG" "$PULUMI_CONFIG_PASSPHRASE"'])
+    env = {"PATH": "/usr/bin:/bin", "PULUMI_CONFIG_PASSPHRASE": "kept"}
+    done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, check=True, timeout=30)
+    path, home, kubeconfig, passphrase = done.stdout.splitlines()
+    assert path == f"{tools.bin}:/usr/bin:/bin"
+    assert (home, kubeconfig, passphrase) == (str(tools.pulumi_home), str(tmp_path / "kubeconfig"), "kept")
+    assert "export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true" in lines
+    assert f"export PULUMI_PYTHON_CMD={tmp_path / 'venv' / 'python'}" in lines

@@ -1,7 +1,8 @@
 """`python -m tools`: kubeport's command line.
 
 Offline (no CLI, no cloud): render, check, diff. On Pulumi's Automation API: preview, up, destroy, migrate.
-Local clusters for real runs without Docker: clusters up|down|status|kubeconfig.
+Local clusters for real runs without Docker: clusters up|down|status|kubeconfig; `eval "$(python -m tools env)"`
+puts the built tools on PATH with the local backend and the clusters' kubeconfig.
 """
 
 from __future__ import annotations
@@ -172,6 +173,23 @@ def cmd_clusters(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_env(args: argparse.Namespace) -> int:
+    import os  # noqa: PLC0415
+
+    from tools import localclusters  # noqa: PLC0415
+    from tools.toolchain import BUILD_HINT, shell_exports, toolchain  # noqa: PLC0415
+
+    tools = toolchain()
+    missing = tools.missing(("pulumi", "kubectl"))
+    if missing:
+        print(f"kubeport env: {', '.join(missing)} not built; {BUILD_HINT}", file=sys.stderr)
+        return 1
+    backend = os.environ.get("PULUMI_BACKEND_URL") or f"file://{ROOT / '.pulumi'}"
+    (ROOT / ".pulumi").mkdir(exist_ok=True)
+    print("\n".join(shell_exports(tools, localclusters.kubeconfig_path(), backend, ROOT / ".venv" / "bin" / "python")))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m tools", description=__doc__)
     sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -224,6 +242,11 @@ def parser() -> argparse.ArgumentParser:
     clusters.add_argument("action", choices=["up", "down", "status", "kubeconfig"])
     clusters.add_argument("names", nargs="*", metavar="NAME", help=f"of {', '.join(CLUSTERS)} (default: all)")
     clusters.set_defaults(func=cmd_clusters)
+
+    env = sub.add_parser(
+        "env", help='shell exports for the built tools, the local backend and the local clusters: eval "$(... env)"'
+    )
+    env.set_defaults(func=cmd_env)
     return root
 
 

@@ -6,7 +6,9 @@ times the whole evaluation, imports included. Floors:
 - per cloud stack: import exactly the provider SDK modules that stack's program imports (its cloud's,
   pulumi_kubernetes' and pulumi_docker_build's), plus that one Deployment.
 Goals: every stack <= 1.5x its floor (minikube and existing: the baseline); 100 WebApps <= 12x the time of 10.
-Then, when the real-run toolchain is built, the real thing: stacks/realbench.py.
+An app stack is timed on its own program: its cluster stack's outputs are computed first, outside the timing,
+and handed to it as the stack reference's value (as the engine would).
+Then, when the real-run toolchain is built, the real thing: tools/realbench.py.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ CLOUD_PACKAGES = {"eks": "pulumi_aws", "aks": "pulumi_azure_native", "gke": "pul
 SDK_PACKAGES = {*CLOUD_PACKAGES.values(), "pulumi_kubernetes", "pulumi_docker_build"}
 STACK_GOAL = 1.5
 SCALE_GOAL = 12.0
+REFERENCES = "references.json"
 
 ONE_DEPLOYMENT = """
 import importlib
@@ -63,9 +66,10 @@ for i in range({count}):
 
 def probe(kind: str, arg: str, program_dir: str) -> None:
     """Child side: evaluate one program under mocks and print the elapsed time and the modules loaded."""
-    from tools.offline import run_program  # noqa: PLC0415 - timed: the import is part of the cost
+    from tools.offline import FakeCloud, run_program  # noqa: PLC0415 - timed: the import is part of the cost
 
     program = None
+    mocks = None
     stack = arg
     if kind == "floor":
         program = Path(program_dir) / "floor.py"
@@ -75,7 +79,10 @@ def probe(kind: str, arg: str, program_dir: str) -> None:
         program = Path(program_dir) / "many.py"
         program.write_text(MANY_WEBAPPS.format(count=int(arg)))
         stack = "dev"
-    run = run_program(stack, program=program) if program else run_program(stack)
+    elif kind == "app":
+        references = json.loads((Path(program_dir) / REFERENCES).read_text())
+        mocks = FakeCloud(references={name: (outputs, secrets) for name, (outputs, secrets) in references.items()})
+    run = run_program(stack, program=program, mocks=mocks) if program else run_program(stack, mocks=mocks)
     if run.error is not None:
         raise SystemExit(f"{kind} {arg}: {run.error}")
     elapsed = time.perf_counter() - START
@@ -83,10 +90,12 @@ def probe(kind: str, arg: str, program_dir: str) -> None:
     print(json.dumps({"seconds": elapsed, "modules": modules, "resources": len(run.resources)}))
 
 
-def measure(kind: str, arg: str, repeat: int) -> tuple[float, dict[str, object]]:
+def measure(kind: str, arg: str, repeat: int, references: object = None) -> tuple[float, dict[str, object]]:
     """Median seconds over `repeat` fresh interpreters, and the last child's report."""
     times, report = [], {}
     with tempfile.TemporaryDirectory(prefix="kubeport-bench-") as tmp:
+        if references is not None:
+            (Path(tmp) / REFERENCES).write_text(json.dumps(references))
         for _ in range(repeat):
             done = subprocess.run(
                 [sys.executable, "-m", "tools.bench", "--probe", kind, arg, tmp],
@@ -110,7 +119,10 @@ def main(repeat: int, real: bool = True) -> int:
     baseline, _ = measure("floor", "[]", repeat)
     rows.append(("baseline: 1 Deployment", f"{baseline:.2f}", "", "", ""))
     for stack in stack_names():
-        seconds, report = measure("stack", stack, repeat)
+        if stack_target(stack) == "app":
+            seconds, report = measure("app", stack, repeat, app_references(stack))
+        else:
+            seconds, report = measure("stack", stack, repeat)
         floor_name, floor = "baseline", baseline
         if stack_target(stack) in CLOUD_PACKAGES:
             modules = [str(m) for m in report["modules"]]  # type: ignore[attr-defined]
@@ -150,6 +162,18 @@ def main(repeat: int, real: bool = True) -> int:
 
         realbench.run()
     return 0 if ok else 1
+
+
+def app_references(stack: str) -> dict[str, tuple[dict[str, object], list[str]]]:
+    """The outputs of an app stack's cluster stack, from that stack's own file run offline."""
+    from tools.offline import cluster_references, stack_config  # noqa: PLC0415
+
+    config, _ = stack_config(stack)
+    references = cluster_references(config, ROOT)
+    if not references:
+        reference = config.get("kubeport:clusterStack")
+        raise SystemExit(f"stack {stack}: its cluster stack ({reference}) does not run offline")
+    return references
 
 
 def stack_target(stack: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,3 +73,25 @@ class Toolchain:
 
 def toolchain(environ: Mapping[str, str] | None = None) -> Toolchain:
     return Toolchain(root(environ))
+
+
+def shell_exports(tools: Toolchain, kubeconfig: Path, backend: str, python: Path) -> list[str]:
+    """The lines that make a shell run the built tools: `eval "$(python -m tools env)"`.
+
+    The built pulumi and kubectl first on PATH, the provider plugins built from Go modules (plugin downloads
+    off), the program run by the project's virtualenv (the language host built from sdk 3.68 needs
+    PULUMI_PYTHON_CMD to find it), the state in a local file backend, the local clusters' kubeconfig. A
+    passphrase already exported is kept; otherwise it is empty, as in the Makefile (local stacks hold no secret).
+    """
+    pairs = {
+        "PULUMI_HOME": str(tools.pulumi_home),
+        "PULUMI_BACKEND_URL": backend,
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_PYTHON_CMD": str(python),
+        "KUBECONFIG": str(kubeconfig),
+    }
+    lines = [f'export PATH={shlex.quote(str(tools.bin))}{os.pathsep}"$PATH"']
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in pairs.items()]
+    lines.append('export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}"')
+    return lines
