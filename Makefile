@@ -51,7 +51,7 @@ lint: dev-venv ## ruff: lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: dev-venv ## mypy --strict over the program, components, stacks and tests
+typecheck: dev-venv ## mypy --strict over the program, components, stacks, tools and tests
 	$(BIN)/mypy
 
 unit: dev-venv ## the pytest suite
@@ -87,7 +87,7 @@ app-serve: ## serve app/ on http://127.0.0.1:8080 with the host's nginx and the 
 site: dev-venv ## rebuild app/site from app/src: minified, fingerprinted, with .gz twins
 	$(BIN)/python app/build_site.py
 
-bench-app: ## the app's nginx against stock nginx on the same files: requests/s, first-load and revisit bytes
+bench-app: ## the built site with the image config against stock nginx serving the sources: requests/s, first-load and revisit bytes
 	$(PYTHON) app/bench.py
 
 preflight-pulumi:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,13 @@ def test_the_detector_sees_imports_at_any_depth(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("def f() -> None:\n    from tools import offline  # noqa\n    import tools.render\n")
     assert {"tools", "tools.offline", "tools.render"} <= imported_modules(sample)
+
+
+@pytest.mark.parametrize("name", ["webapp", "platform"])
+def test_the_workload_knows_kubernetes_and_no_cloud(name: str) -> None:
+    """WebApp and the Platform it reads import the standard library, pulumi and pulumi_kubernetes only."""
+    allowed_roots = {"pulumi", "pulumi_kubernetes", "components", "__future__"} | set(sys.stdlib_module_names)
+    imported = imported_modules(ROOT / "components" / f"{name}.py")
+    assert {m for m in imported if m.split(".")[0] not in allowed_roots} == set()
+    # of its own package, only the Platform record: no cluster component, no image builder
+    assert {m for m in imported if m.startswith("components.") and not m.startswith("components.platform")} == set()
