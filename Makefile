@@ -35,9 +35,11 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	touch $@
 
 # checkov pins its dependencies differently from Pulumi, so it gets a virtualenv of its own.
-.venv-checkov/.installed: requirements-checkov.txt
+.venv-checkov/bin/python:
 	$(PYTHON) -m venv .venv-checkov
-	.venv-checkov/bin/pip install --quiet --upgrade pip
+	.venv-checkov/bin/python -m pip install --quiet --upgrade pip
+
+.venv-checkov/.installed: requirements-checkov.txt | .venv-checkov/bin/python
 	.venv-checkov/bin/pip install --quiet -r requirements-checkov.txt
 	touch $@
 

@@ -12,8 +12,8 @@ precompressed.
 - Every text file gets a `.gz` twin for nginx's `gzip_static`, compressed once here with zopfli (a smaller
   stream than gzip -9 for the same format; no name, no timestamp).
 
-The build is deterministic: `python3 app/build_site.py` rewrites app/site; `--check` builds into a scratch
-folder, changes nothing, lists what differs and exits 1 if anything does.
+The build is deterministic: `make site` (the dev virtualenv's `python app/build_site.py`) rewrites app/site;
+`--check` builds into a scratch folder, changes nothing, lists what differs and exits 1 if anything does.
 """
 
 from __future__ import annotations
