@@ -5,7 +5,7 @@ from pathlib import Path
 import pulumi
 
 import stacks
-from components import AppImage, AppImageArgs, AutoscalingArgs, WebApp, WebAppArgs
+from components import AppImage, AppImageArgs, WebApp, WebAppArgs
 
 settings = stacks.load_settings()
 platform = stacks.platform_for(settings)
@@ -20,7 +20,6 @@ else:
         if platform.image is None
         else AppImage("app", AppImageArgs(context=Path(__file__).parent / "app", destination=platform.image)).ref
     )
-    scaling = settings.autoscaling
     web = WebApp(
         "web",
         WebAppArgs(
@@ -29,9 +28,7 @@ else:
             namespace=settings.namespace,
             replicas=settings.replicas,
             smoke_check=settings.smoke_check,
-            autoscaling=AutoscalingArgs(scaling.min_replicas, scaling.max_replicas, scaling.cpu_target)
-            if scaling
-            else None,
+            autoscaling=settings.autoscaling,
             host=settings.host,
             tls_secret=settings.tls_secret,
         ),

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
-PullPolicy = Literal["Always", "IfNotPresent", "Never"]
+from components.options import PullPolicy, ServiceType
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
-"""Targets: each `stacks.<target>` module turns the validated settings into a Platform.
+"""The program's side of each target: `stacks.<target>` holds the target's own keys, its rules and its Platform.
 
-Target modules are imported lazily, by name, so a stack loads only its own cloud SDK (or none).
+`load_settings()` reads and validates the whole configuration (`stacks.config`, which asks the selected target
+for its own rules), `platform_for()` builds the selected target's Platform. A cloud target's module imports its
+cloud SDK only inside `platform()`, so a stack loads only its own cloud SDK (or none).
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import NoReturn
 
 import pulumi
@@ -14,6 +15,7 @@ from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 from components.platform import Platform
 from stacks import preflight
 from stacks.config import CLOUD_TARGETS, NAMESPACE, ConfigError, Settings, parse
+from stacks.config.target import target_module
 
 __all__ = ["Settings", "export_cluster", "load_settings", "platform_for", "raw_config", "stop", "under_mocks"]
 from stacks.environment import under_mocks
@@ -66,6 +68,4 @@ def platform_for(settings: Settings) -> Platform:
     """
     if not under_mocks():
         preflight.check(settings)
-    module = importlib.import_module(f"stacks.{settings.target}")
-    platform: Platform = module.platform(settings)
-    return platform
+    return target_module(settings.target).platform(settings)

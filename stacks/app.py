@@ -9,20 +9,53 @@ app to another cluster is one line: another `kubeport:clusterStack`.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi.runtime.sync_await import _sync_await
 
 from components.platform import Platform
 from stacks import registry, stop
-from stacks.config import ConfigError, Settings
+from stacks.config import ConfigError, Key, Reader, Settings
+from stacks.config.keys import RegistryKind
 from stacks.handoff import FACTS, IDENTITY, KUBECONFIG, NEEDED, HandoffError, read_facts
+from stacks.sync import resolve_now
+
+KEYS: tuple[Key, ...] = (
+    Key(
+        "clusterStack",
+        "string",
+        "",
+        "The cluster stack an app stack deploys onto: <organization>/<project>/<stack> (target app, required; "
+        "with the local file backend: organization/kubeport/<stack>).",
+        targets=("app",),
+    ),
+)
+TOOLS = ("docker",)
+"""What a real run needs on the machine (stacks.preflight says how to install each)."""
+DEFAULT_REGISTRY: RegistryKind = "server"
+"""Where the image goes when kubeport:registry is empty."""
+SDK = ""
+"""The cloud SDK `platform()` imports (none)."""
+STACK_REFERENCE = re.compile(r"^([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+$")
 
 REFERENCE = "clusterStack"
 """The StackReference's resource name: the engine's own error for a stack it cannot find names it."""
 PROVIDER = "cluster"
+
+
+def check(r: Reader, settings: Settings) -> Settings:
+    """app's own rule: the cluster stack to deploy onto, named as a stack reference."""
+    cluster_stack = r.string("clusterStack")
+    if not cluster_stack:
+        r.problem(
+            "clusterStack",
+            "is required with target app: the cluster stack to deploy onto, e.g. organization/kubeport/eks-cluster",
+        )
+    elif not STACK_REFERENCE.match(cluster_stack):
+        r.problem("clusterStack", f"{cluster_stack!r} is not a stack name such as organization/kubeport/eks-cluster")
+    return dataclasses.replace(settings, cluster_stack=cluster_stack)
 
 
 def _problem(settings: Settings, text: str) -> ConfigError:
@@ -33,7 +66,7 @@ def read_outputs(settings: Settings, reference: pulumi.StackReference) -> dict[s
     """The cluster stack's outputs, before anything else is registered; stop with one message if they are
     missing or are not a kubeport cluster stack's. Secret outputs stay secret (only their presence is read)."""
     try:
-        details = {name: _sync_await(reference.get_output_details(name)) for name in NEEDED}
+        details = {name: resolve_now(reference.get_output_details(name)) for name in NEEDED}
     except Exception as err:  # the engine's own error for a stack it cannot read, whatever its type
         stop(_problem(settings, f"cannot be read ({err}); expected <organization>/<project>/<stack> of a stack "
                                 "that exists in this backend"))  # fmt: skip

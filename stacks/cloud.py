@@ -1,19 +1,125 @@
-"""What the three cloud targets share: turning a ManagedCluster into the workload's Platform."""
+"""What the three cloud targets share: their common keys and rules, and turning a ManagedCluster into the
+workload's Platform. Each cloud's own module (stacks.eks, aks, gke) adds its scope and cluster component."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import ipaddress
+import re
+from collections.abc import Mapping, Sequence
+from typing import TypedDict
 
 from components.cluster import ManagedCluster
 from components.platform import Exposure, ImageDestination, IngressRoute, Platform
 from stacks import registry
-from stacks.config import Settings
+from stacks.config import CLOUD_TARGETS, CloudSettings, Key, Reader, Settings
 
 CLOUD_BUILD_PLATFORM = ("linux/amd64",)
 """Cloud nodes run amd64; building for it explicitly keeps an Apple-silicon laptop from shipping arm64."""
 ROLLOUT_TIMEOUT = "15m"
 """A new cluster's first nodes and load balancer take longer than Pulumi's 10-minute default."""
+NODE_SIZE = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
+
+KEYS: tuple[Key, ...] = (
+    Key(
+        "region",
+        "string",
+        "",
+        "Cloud region: AWS region (eks), Azure location (aks) or Google Cloud region (gke). Required on clouds.",
+        targets=CLOUD_TARGETS,
+    ),
+    Key(
+        "allowedCidrs",
+        "array",
+        [],
+        "CIDRs allowed to reach the cluster's Kubernetes API, e.g. [203.0.113.0/24]. Required on clouds "
+        "unless privateApi is true.",
+        targets=CLOUD_TARGETS,
+    ),
+    Key(
+        "privateApi",
+        "boolean",
+        False,
+        "Reach the Kubernetes API only from inside the cloud network (no public endpoint; run Pulumi from there).",
+        targets=CLOUD_TARGETS,
+    ),
+    Key("nodeCount", "integer", 2, "Worker nodes (1-100; GKE spreads them over two zones).", targets=CLOUD_TARGETS),
+    Key(
+        "nodeSize",
+        "string",
+        "",
+        "Node machine type. Empty: t3.medium (eks), Standard_D2s_v5 (aks), e2-standard-2 (gke).",
+        targets=CLOUD_TARGETS,
+    ),
+    Key(
+        "releaseProtection",
+        "boolean",
+        False,
+        "Drop protect from the cluster and registry so a deliberate teardown or migration can delete them.",
+        targets=CLOUD_TARGETS,
+    ),
+)
+"""The keys every cloud reads; each cloud module lists them first in its own KEYS."""
+
+
+def read_cloud(r: Reader, target: str, region_form: re.Pattern[str], example: str) -> CloudSettings:
+    """The keys every cloud shares, checked: a region of the cloud's form, the API's reach, the nodes."""
+    region = r.string("region")
+    if not region:
+        r.problem("region", f"is required with target {target!r}; expected {example}")
+    elif not region_form.match(region):
+        r.problem("region", f"{region!r} is not accepted; expected {example}")
+
+    private_api = r.boolean("privateApi")
+    allowed_cidrs = r.strings("allowedCidrs")
+    for cidr in allowed_cidrs:
+        try:
+            network = ipaddress.ip_network(cidr, strict=True)
+        except ValueError:
+            r.problem("allowedCidrs", f"{cidr!r} is not a CIDR block such as 203.0.113.0/24")
+            continue
+        if network.version != 4:
+            r.problem("allowedCidrs", f"{cidr!r}: only IPv4 CIDR blocks are accepted by every cloud's API filter")
+    if not allowed_cidrs and not private_api:
+        r.problem(
+            "allowedCidrs",
+            "is required with a public Kubernetes API; expected the CIDRs allowed to reach it, e.g. "
+            '["203.0.113.0/24"] (["0.0.0.0/0"] opens it to the internet), or set kubeport:privateApi true',
+        )
+
+    node_count = r.integer("nodeCount", 1, 100)
+    node_size = r.string("nodeSize")
+    if node_size and not NODE_SIZE.match(node_size):
+        r.problem("nodeSize", f"{node_size!r} is not a machine type name")
+    return CloudSettings(
+        region=region,
+        allowed_cidrs=allowed_cidrs,
+        private_api=private_api,
+        node_count=node_count,
+        node_size=node_size,
+        release_protection=r.boolean("releaseProtection"),
+    )
+
+
+class SharedClusterArgs(TypedDict):
+    """The `components.cluster.ClusterArgs` fields every cloud fills in from the same keys."""
+
+    allowed_cidrs: Sequence[str]
+    private_api: bool
+    node_count: int
+    node_size: str
+    protect: bool
+
+
+def shared_cluster_args(own: CloudSettings) -> SharedClusterArgs:
+    """The shared cluster inputs from the shared cloud keys; protection follows kubeport:releaseProtection."""
+    return {
+        "allowed_cidrs": own.allowed_cidrs,
+        "private_api": own.private_api,
+        "node_count": own.node_count,
+        "node_size": own.node_size,
+        "protect": not own.release_protection,
+    }
 
 
 def cloud_platform(

@@ -1,13 +1,41 @@
-"""Target eks: Amazon EKS. pulumi_aws is imported here only, when this target is selected."""
+"""Target eks: Amazon EKS. Its keys and rules, and its Platform: an EksCluster behind the workload.
+
+pulumi_aws loads only when `platform()` runs (the target is selected): reading this module's rules does not.
+"""
 
 from __future__ import annotations
 
-from components.eks import EksCluster, EksClusterArgs
-from components.eks_ingress import AwsLoadBalancerController, AwsLoadBalancerControllerArgs
+import dataclasses
+import re
+from dataclasses import dataclass
+
 from components.platform import IngressRoute, Platform
-from components.webapp import READY_PATH
-from stacks.cloud import cloud_platform
-from stacks.config import Settings
+from components.pod_parts import READY_PATH
+from stacks import cloud
+from stacks.config import CloudSettings, Key, Reader, Settings
+from stacks.config.keys import RegistryKind
+
+VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+$")
+
+KEYS: tuple[Key, ...] = (
+    *cloud.KEYS,
+    Key("vpcId", "string", "", "Existing VPC to use instead of creating one (eks).", targets=("eks",)),
+    Key(
+        "subnetIds",
+        "array",
+        [],
+        "Private subnets of vpcId in at least two availability zones, for the nodes (eks).",
+        targets=("eks",),
+    ),
+)
+TOOLS = ("aws", "docker")
+"""What a real run needs on the machine (stacks.preflight says how to install each)."""
+DEFAULT_REGISTRY: RegistryKind = "native"
+"""Where the image goes when kubeport:registry is empty."""
+SDK = "pulumi_aws"
+"""The cloud SDK `platform()` imports."""
 
 # A Network Load Balancer from the in-tree AWS cloud provider; it reports a DNS name, not an IP.
 SERVICE_ANNOTATIONS = {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}
@@ -24,37 +52,68 @@ TLS_ANNOTATIONS = {
 }
 
 
-def ingress_route(settings: Settings, cluster: EksCluster) -> IngressRoute:
-    controller = AwsLoadBalancerController(
-        "alb-controller",
-        AwsLoadBalancerControllerArgs(
-            cluster_name=cluster.cluster_name,
-            vpc_id=cluster.vpc_id,
-            region=settings.region,
-            aws_provider=cluster.aws,
-            k8s_provider=cluster.provider,
-            nodes=cluster.node_group,
-        ),
-    )
-    annotations = {**INGRESS_ANNOTATIONS, **(TLS_ANNOTATIONS if settings.tls_secret else {})}
-    return IngressRoute(class_name=controller.ingress_class, annotations=annotations, depends_on=[controller.release])
+@dataclass(frozen=True)
+class EksSettings(CloudSettings):
+    """The eks target's settings: the shared cloud ones and an optional existing VPC."""
+
+    vpc_id: str = ""
+    """An existing VPC; empty: kubeport creates one."""
+    subnet_ids: tuple[str, ...] = ()
+    """The existing VPC's private subnets for the nodes."""
+
+
+def check(r: Reader, settings: Settings) -> Settings:
+    """EKS's own rules: an AWS region, the API's reach, and an existing VPC given whole."""
+    shared = cloud.read_cloud(r, "eks", REGION, "an AWS region such as eu-west-1")
+    vpc_id = r.string("vpcId")
+    subnet_ids = r.strings("subnetIds")
+    if vpc_id and not VPC_ID.match(vpc_id):
+        r.problem("vpcId", f"{vpc_id!r} is not a VPC id (vpc-...)")
+    for subnet in subnet_ids:
+        if not SUBNET_ID.match(subnet):
+            r.problem("subnetIds", f"{subnet!r} is not a subnet id (subnet-...)")
+    if bool(vpc_id) != bool(subnet_ids):
+        r.problem(
+            "subnetIds" if vpc_id else "vpcId", "vpcId and subnetIds go together (an existing VPC and its subnets)"
+        )
+    elif subnet_ids and len(subnet_ids) < 2:
+        r.problem("subnetIds", "needs at least two private subnets, in different availability zones")
+    own = EksSettings(**dataclasses.asdict(shared), vpc_id=vpc_id, subnet_ids=subnet_ids)
+    return dataclasses.replace(settings, cloud=own)
 
 
 def platform(settings: Settings) -> Platform:
+    from components.eks import EksCluster, EksClusterArgs  # noqa: PLC0415 - pulumi_aws only when selected
+    from components.eks_ingress import AwsLoadBalancerController, AwsLoadBalancerControllerArgs  # noqa: PLC0415
+
+    own = settings.cloud
+    assert isinstance(own, EksSettings), "stacks.eks.check fills the eks settings"
     cluster = EksCluster(
         "eks",
         EksClusterArgs(
-            region=settings.region,
-            allowed_cidrs=settings.allowed_cidrs,
-            private_api=settings.private_api,
-            node_count=settings.node_count,
-            node_size=settings.node_size,
-            vpc_id=settings.vpc_id,
-            subnet_ids=settings.subnet_ids,
-            protect=not settings.release_protection,
+            **cloud.shared_cluster_args(own),
+            region=own.region,
+            vpc_id=own.vpc_id,
+            subnet_ids=own.subnet_ids,
             # A cluster stack prepares metrics for whichever app stack turns its autoscaler on.
             metrics_server=settings.autoscaling is not None or settings.part == "cluster",
         ),
     )
-    route = ingress_route(settings, cluster) if settings.host or settings.ingress_controller else None
-    return cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, route)
+    route = None
+    if settings.host or settings.ingress_controller:
+        controller = AwsLoadBalancerController(
+            "alb-controller",
+            AwsLoadBalancerControllerArgs(
+                cluster_name=cluster.cluster_name,
+                vpc_id=cluster.vpc_id,
+                region=own.region,
+                aws_provider=cluster.aws,
+                k8s_provider=cluster.provider,
+                nodes=cluster.node_group,
+            ),
+        )
+        annotations = {**INGRESS_ANNOTATIONS, **(TLS_ANNOTATIONS if settings.tls_secret else {})}
+        route = IngressRoute(
+            class_name=controller.ingress_class, annotations=annotations, depends_on=[controller.release]
+        )
+    return cloud.cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, route)

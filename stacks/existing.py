@@ -1,17 +1,56 @@
 """Target existing: any cluster reached through a kubeconfig context (kind, OpenShift, on-premises).
 
-No cloud SDK is imported here. The image is pushed to a registry the cluster can pull from.
+Its keys and rules, and its Platform. No cloud SDK is imported here. The image is pushed to a registry the
+cluster can pull from.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from typing import cast
+
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.options import SERVICE_TYPES, ServiceType
 from components.platform import Exposure, IngressRoute, Platform
 from stacks import kubeconfig, registry
-from stacks.config import Settings
+from stacks.config import Key, Reader, Settings
+from stacks.config.forms import DNS1123_SUBDOMAIN, is_host
+from stacks.config.keys import RegistryKind
 from stacks.environment import under_mocks
+
+KEYS: tuple[Key, ...] = (
+    Key(
+        "serviceType",
+        "string",
+        "",
+        "Service exposure on target existing: ClusterIP | NodePort | LoadBalancer (empty: NodePort). "
+        "minikube always uses NodePort; clouds use LoadBalancer.",
+        targets=("existing",),
+        shown_default="NodePort",
+    ),
+    Key(
+        "nodeAddress",
+        "string",
+        "",
+        "Host or IP where a NodePort is reachable on target existing, used for the `url` output.",
+        targets=("existing",),
+    ),
+    Key(
+        "ingressClass",
+        "string",
+        "",
+        "IngressClass of the cluster's ingress controller (target existing; required with a host there).",
+        targets=("existing",),
+    ),
+)
+TOOLS = ("docker",)
+"""What a real run needs on the machine (stacks.preflight says how to install each)."""
+DEFAULT_REGISTRY: RegistryKind = "server"
+"""Where the image goes when kubeport:registry is empty."""
+SDK = ""
+"""The cloud SDK `platform()` imports (none)."""
 
 OFFLINE_KUBECONFIG = """apiVersion: v1
 kind: Config
@@ -21,6 +60,37 @@ contexts: [{{name: {context}, context: {{cluster: {context}, user: {context}}}}}
 current-context: {context}
 """
 """Offline runs (tests, render) read no local kubeconfig: a stand-in with the context's name."""
+
+
+def check(r: Reader, settings: Settings) -> Settings:
+    """existing's own rules: an explicit context, how the Service is exposed, the cluster's IngressClass."""
+    if not settings.kube_context:
+        r.problem(
+            "kubeContext",
+            "is required with target existing (deploying to whatever context is current is how workloads "
+            "land on the wrong cluster); expected a context from `kubectl config get-contexts`",
+        )
+    service_type = cast(ServiceType, r.choice("serviceType", SERVICE_TYPES) or "NodePort")
+    node_address = r.string("nodeAddress")
+    if node_address and not is_host(node_address):
+        r.problem("nodeAddress", f"{node_address!r} is not a host name or IP address")
+    # With the app: the class of the Ingress for kubeport:host. A cluster stack hands it to its app stacks.
+    ingress_class = r.string("ingressClass")
+    if settings.part == "all" and not settings.host:
+        if r.is_set("ingressClass"):
+            r.problem("ingressClass", "only applies with kubeport:host (no Ingress without a host name)")
+        ingress_class = ""
+    elif settings.part == "all" and not ingress_class:
+        r.problem(
+            "ingressClass",
+            "is required with kubeport:host on target existing: the IngressClass of the cluster's ingress "
+            "controller (`kubectl get ingressclass`)",
+        )
+    elif ingress_class and not DNS1123_SUBDOMAIN.match(ingress_class):
+        r.problem("ingressClass", f"{ingress_class!r} is not an IngressClass name")
+    return dataclasses.replace(
+        settings, service_type=service_type, node_address=node_address, ingress_class=ingress_class
+    )
 
 
 def exposure(settings: Settings) -> Exposure:

@@ -1,11 +1,32 @@
-"""Target gke: Google Kubernetes Engine. pulumi_gcp is imported here only, when this target is selected."""
+"""Target gke: Google Kubernetes Engine. Its keys and rules, and its Platform: a GkeCluster behind the workload.
+
+pulumi_gcp loads only when `platform()` runs (the target is selected): reading this module's rules does not.
+"""
 
 from __future__ import annotations
 
-from components.gke import GkeCluster, GkeClusterArgs
+import dataclasses
+import re
+from dataclasses import dataclass
+
 from components.platform import IngressRoute, Platform
-from stacks.cloud import cloud_platform
-from stacks.config import Settings
+from stacks import cloud
+from stacks.config import CloudSettings, Key, Reader, Settings
+from stacks.config.keys import RegistryKind
+
+REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
+GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+
+KEYS: tuple[Key, ...] = (
+    *cloud.KEYS,
+    Key("project", "string", "", "Google Cloud project id (gke, required).", targets=("gke",)),
+)
+TOOLS = ("gke-gcloud-auth-plugin", "docker")
+"""What a real run needs on the machine (stacks.preflight says how to install each)."""
+DEFAULT_REGISTRY: RegistryKind = "native"
+"""Where the image goes when kubeport:registry is empty."""
+SDK = "pulumi_gcp"
+"""The cloud SDK `platform()` imports."""
 
 # Backend-service-based external passthrough load balancer, GKE's current L4 implementation.
 SERVICE_ANNOTATIONS = {"cloud.google.com/l4-rbs": "enabled"}
@@ -18,19 +39,38 @@ INGRESS = IngressRoute(
 )
 
 
+@dataclass(frozen=True)
+class GkeSettings(CloudSettings):
+    """The gke target's settings: the shared cloud ones and the project."""
+
+    project: str = ""
+    """The Google Cloud project id."""
+
+
+def check(r: Reader, settings: Settings) -> Settings:
+    """GKE's own rules: a Google Cloud region, the API's reach, a project id."""
+    shared = cloud.read_cloud(r, "gke", REGION, "a Google Cloud region such as europe-west1")
+    project = r.string("project")
+    if not project:
+        r.problem("project", "is required with target 'gke'; expected a Google Cloud project id")
+    elif not GCP_PROJECT.match(project):
+        r.problem("project", f"{project!r} is not a Google Cloud project id (6-30 lowercase letters, digits, -)")
+    return dataclasses.replace(settings, cloud=GkeSettings(**dataclasses.asdict(shared), project=project))
+
+
 def platform(settings: Settings) -> Platform:
+    from components.gke import GkeCluster, GkeClusterArgs  # noqa: PLC0415 - pulumi_gcp only when selected
+
+    own = settings.cloud
+    assert isinstance(own, GkeSettings), "stacks.gke.check fills the gke settings"
     cluster = GkeCluster(
         "gke",
         GkeClusterArgs(
-            project=settings.project,
-            region=settings.region,
-            allowed_cidrs=settings.allowed_cidrs,
-            private_api=settings.private_api,
-            node_count=settings.node_count,
-            node_size=settings.node_size,
-            protect=not settings.release_protection,
+            **cloud.shared_cluster_args(own),
+            project=own.project,
+            region=own.region,
         ),
     )
     # GKE's controller is built in: a cluster stack always offers it to its app stacks.
     offers_ingress = bool(settings.host) or settings.part == "cluster"
-    return cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, INGRESS if offers_ingress else None)
+    return cloud.cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, INGRESS if offers_ingress else None)

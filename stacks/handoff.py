@@ -15,7 +15,8 @@ from typing import Any, cast
 
 import pulumi
 
-from components.platform import Exposure, IngressRoute, Platform, PullPolicy, ServiceType
+from components.options import PULL_POLICIES, SERVICE_TYPES, PullPolicy, ServiceType
+from components.platform import Exposure, IngressRoute, Platform
 
 SCHEMA = 1
 FACTS = "kubeportCluster"
@@ -87,7 +88,7 @@ class HandoffError(Exception):
 
 
 def _read_exposure(data: Any, where: str) -> Exposure:
-    if not isinstance(data, Mapping) or data.get("serviceType") not in ("ClusterIP", "NodePort", "LoadBalancer"):
+    if not isinstance(data, Mapping) or data.get("serviceType") not in SERVICE_TYPES:
         raise HandoffError(f"{where} is not a Service exposure")
     return Exposure(
         service_type=cast(ServiceType, data["serviceType"]),
@@ -103,7 +104,7 @@ def read_facts(data: Any) -> ClusterFacts:
         raise HandoffError(f"its {FACTS} output is not a record")
     if data.get("schema") != SCHEMA:
         raise HandoffError(f"its {FACTS} output has schema {data.get('schema')!r}; this kubeport reads {SCHEMA}")
-    if data.get("imagePullPolicy") not in ("Always", "IfNotPresent", "Never"):
+    if data.get("imagePullPolicy") not in PULL_POLICIES:
         raise HandoffError(f"its {FACTS} output has no image pull policy")
     route = data.get("ingress")
     ingress = None

@@ -1,4 +1,4 @@
-"""Target minikube: the laptop cluster of the seed walkthrough. No cloud SDK is imported here."""
+"""Target minikube: the laptop cluster of the seed walkthrough. Its rules and its Platform; no cloud SDK."""
 
 from __future__ import annotations
 
@@ -11,8 +11,17 @@ import pulumi_kubernetes as k8s
 
 from components.platform import Exposure, IngressRoute, Platform
 from stacks import registry
-from stacks.config import Settings
+from stacks.config import Key, Reader, Settings
+from stacks.config.keys import RegistryKind
 
+KEYS: tuple[Key, ...] = ()
+"""minikube reads only keys every target shares (kubeContext is the profile)."""
+TOOLS = ("docker",)
+"""What a real run needs on the machine (stacks.preflight says how to install each)."""
+DEFAULT_REGISTRY: RegistryKind = "local"
+"""Where the image goes when kubeport:registry is empty."""
+SDK = ""
+"""The cloud SDK `platform()` imports (none)."""
 DEFAULT_PROFILE = "minikube"
 INGRESS = IngressRoute(class_name="nginx")
 """minikube's `ingress` add-on: ingress-nginx with the IngressClass `nginx` (the preflight checks it is on)."""
@@ -34,6 +43,12 @@ def minikube_ip(profile: str) -> str | None:
         return str(ipaddress.ip_address(text)) if done.returncode == 0 else None
     except ValueError:
         return None
+
+
+def check(r: Reader, settings: Settings) -> Settings:
+    """minikube adds no rule of its own: the shared keys say all it needs (the registry rules know `local`)."""
+    del r
+    return settings
 
 
 def exposure(settings: Settings, node_ip: str | None) -> Exposure:

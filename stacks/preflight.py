@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 import pulumi
 
 from stacks.config import Settings
+from stacks.config.target import target_module
 
 Which = Callable[[str], str | None]
 
@@ -39,15 +40,6 @@ TOOLS: Mapping[str, tuple[str, str]] = {
     ),
 }
 
-NEEDED: Mapping[str, tuple[str, ...]] = {
-    "minikube": ("docker",),
-    "existing": ("docker",),
-    "eks": ("aws", "docker"),
-    "aks": ("az", "kubelogin", "docker"),
-    "gke": ("gke-gcloud-auth-plugin", "docker"),
-    "app": ("docker",),
-}
-
 
 def missing_tools(
     settings: Settings, which: Which | None = None, environ: Mapping[str, str] | None = None
@@ -57,7 +49,7 @@ def missing_tools(
     environ = os.environ if environ is None else environ
     lines = []
     # A cluster stack builds no image; its cloud CLI still mints the kubeconfig's tokens.
-    needed = [t for t in NEEDED[settings.target] if not (t == "docker" and settings.part == "cluster")]
+    needed = [t for t in target_module(settings.target).TOOLS if not (t == "docker" and settings.part == "cluster")]
     for tool in needed:
         # The image builder only needs a daemon: a DOCKER_HOST (minikube docker-env, a remote builder) will do;
         # a prebuilt image (kubeport:image) needs no builder at all.

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tools.offline import ROOT, stack_names
+from tools.stack_files import ROOT, stack_names
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -56,9 +56,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_same_render(args: argparse.Namespace) -> int:
+    from tools.same_render import main  # noqa: PLC0415
+
+    return main([args.ref, *(["--allow", args.allow] if args.allow else [])])
+
+
+def cmd_gen_config(args: argparse.Namespace) -> int:
+    from tools.gen_config import main  # noqa: PLC0415
+
+    return main(["--check"] if args.check else [])
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     from tools.diff import config_changes, workload_differences  # noqa: PLC0415
-    from tools.offline import run_program  # noqa: PLC0415
+    from tools.mock_runner import run_program  # noqa: PLC0415
 
     runs = []
     for stack in (args.a, args.b):
@@ -204,6 +216,19 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--manifests", help="check an already rendered directory instead of rendering")
     check.add_argument("--dockerfile", action="store_true", help="with --manifests: also check app/Dockerfile")
     check.set_defaults(func=cmd_check)
+
+    same = sub.add_parser(
+        "same-render", help="render every stack here and at a git revision; exit 1 if any manifest differs"
+    )
+    same.add_argument("ref", nargs="?", default="HEAD", help="the git revision to compare with (default HEAD)")
+    same.add_argument("--allow", help="a regular expression: registrations it matches may differ (on purpose)")
+    same.set_defaults(func=cmd_same_render)
+
+    gen = sub.add_parser(
+        "gen-config", help="write Pulumi.yaml's config block and docs/configuration.md's key table from the key table"
+    )
+    gen.add_argument("--check", action="store_true", help="write nothing; exit 1 if either file is out of date")
+    gen.set_defaults(func=cmd_gen_config)
 
     stacks = stack_names()
     diff = sub.add_parser("diff", help="compare two stacks' workloads and count the config lines a migration changes")

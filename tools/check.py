@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from tools.offline import ROOT
+from tools.stack_files import ROOT
 from tools.text import columns
 
 KUBERNETES_VERSIONS = ("1.29", "1.35")

@@ -15,7 +15,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tools.offline import ProgramRun, stack_file_config
+from tools.mock_runner import ProgramRun
+from tools.stack_files import stack_file_config
 
 WAIVER_KEY = "checkov.io/skip"
 

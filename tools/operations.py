@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from tools.offline import ROOT
+from tools.stack_files import ROOT
 
 INSTALL_HINT = (
     "the Pulumi CLI is not installed; install it (https://www.pulumi.com/docs/install/, e.g. "

@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools import realrun
-from tools.offline import ROOT
+from tools import processes, realrun
+from tools.stack_files import ROOT
 from tools.text import columns
 
 STACK = "local-a"
@@ -47,7 +47,7 @@ class Timing:
         return statistics.median(self.seconds)
 
 
-def seconds(done: realrun.Done) -> float:
+def seconds(done: processes.Done) -> float:
     """The wall time of a command that must have succeeded."""
     if done.code != 0:
         raise RuntimeError(done.describe())
@@ -98,7 +98,7 @@ def _measure(bench: realrun.Workbench, rounds: int) -> int:
     durations: list[dict[str, float]] = []
     resources = 0
 
-    def k(*args: str, timeout: float = 300) -> realrun.Done:
+    def k(*args: str, timeout: float = 300) -> processes.Done:
         return bench.run([str(bench.tools.tool("kubectl")), "--context", CONTEXT, *args], timeout=timeout)
 
     def gone() -> bool:
@@ -129,7 +129,7 @@ def _measure(bench: realrun.Workbench, rounds: int) -> int:
         k("delete", "-f", str(namespace_file), "--wait")
         assert gone()
 
-        def apply_and_wait() -> realrun.Done:
+        def apply_and_wait() -> processes.Done:
             started = time.monotonic()
             for step in (
                 ("apply", "--server-side", *files),
@@ -139,7 +139,7 @@ def _measure(bench: realrun.Workbench, rounds: int) -> int:
                 done = k(*step)
                 if done.code != 0:
                     return done
-            return realrun.Done(("kubectl apply + wait",), 0, "", "", time.monotonic() - started)
+            return processes.Done(("kubectl apply + wait",), 0, "", "", time.monotonic() - started)
 
         timings["apply"].seconds.append(seconds(apply_and_wait()))
         timings["delete"].seconds.append(seconds(k("delete", "--wait", "--ignore-not-found", *files)))
@@ -189,7 +189,7 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _program_seconds() -> float:
-    script = "from tools.offline import run_program; run = run_program('local-a'); assert run.error is None, run.error"
+    script = "from tools.mock_runner import run_program; assert run_program('local-a').error is None"
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=300, capture_output=True)
     return time.perf_counter() - started

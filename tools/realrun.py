@@ -12,38 +12,23 @@ import contextlib
 import json
 import os
 import shutil
-import subprocess
 import tempfile
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tools import localclusters
-from tools.offline import ROOT
+from stacks.config import qualified
+from tools import localclusters, processes
+from tools.processes import Done
+from tools.stack_files import ROOT
 from tools.toolchain import Toolchain, ToolchainMissingError, toolchain
 
 PROJECT_FILES = ("__main__.py", "Pulumi.yaml", "stacks", "components", "app", "tools")
 """The program and its tooling (the scratch project runs `python -m tools` too)."""
 REAL_TOOLS = ("pulumi", "pulumi-language-python", "pulumi-language-python-exec", "kubectl")
 PASSPHRASE = "kubeport-real-runs"
-
-
-@dataclass(frozen=True)
-class Done:
-    """One finished command: its exit code, output and wall time."""
-
-    args: tuple[str, ...]
-    code: int
-    stdout: str
-    stderr: str
-    seconds: float
-
-    def describe(self) -> str:
-        head = f"$ {' '.join(self.args)}\nexit {self.code} after {self.seconds:.1f} s"
-        return f"{head}\n{self.stdout[-4000:]}\n{self.stderr[-4000:]}"
 
 
 def missing_prerequisites(tools: Toolchain | None = None) -> list[str]:
@@ -114,27 +99,13 @@ class Workbench:
         data = yaml.safe_load(source.read_text()) if source.exists() else {"config": {}}
         data.setdefault("config", {})
         for key, value in (config or {}).items():
-            data["config"][key if ":" in key else f"kubeport:{key}"] = value
+            data["config"][qualified(key)] = value
         path = self.project / f"Pulumi.{stack}.yaml"
         path.write_text(yaml.safe_dump(data, sort_keys=False))
         return path
 
     def run(self, args: Sequence[str], timeout: float, cwd: Path | None = None) -> Done:
-        started = time.monotonic()
-        try:
-            done = subprocess.run(
-                list(args),
-                cwd=cwd or self.project,
-                env=self.env,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as err:
-            out = err.stdout.decode() if isinstance(err.stdout, bytes) else (err.stdout or "")
-            return Done(tuple(args), -1, out, f"timed out after {timeout:.0f} s", time.monotonic() - started)
-        return Done(tuple(args), done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+        return processes.run(args, timeout=timeout, env=self.env, cwd=cwd or self.project)
 
     def pulumi(self, *args: str, timeout: float = 600) -> Done:
         return self.run([str(self.tools.tool("pulumi")), *args, "--non-interactive"], timeout)

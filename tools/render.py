@@ -1,6 +1,6 @@
 """Offline preview: the Kubernetes objects a stack will create, as YAML manifests, and its resource plan.
 
-Runs the real program under the mock monitor (`tools.offline`), so what is written is exactly what the
+Runs the real program under the mock monitor (`tools.mock_runner`), so what is written is exactly what the
 program registers: one manifest per Kubernetes object and a `plan.txt` listing every resource.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from tools.offline import ProgramRun, Registered, run_program
+from tools.mock_runner import ProgramRun, Registered, run_program
 from tools.text import columns
 
 SECRET = "[secret]"
@@ -76,6 +76,12 @@ def manifest(obj: Registered) -> dict[str, Any]:
     return {"apiVersion": api_version, "kind": kind, **_integral(_redact(body, obj.secret_inputs))}
 
 
+def _order(doc: dict[str, Any]) -> tuple[int, str, str]:
+    kind = KIND_ORDER.index(doc["kind"]) if doc["kind"] in KIND_ORDER else len(KIND_ORDER)
+    meta = doc.get("metadata") or {}
+    return kind, str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
 def _file_name(index: int, doc: dict[str, Any]) -> str:
     meta = doc.get("metadata") or {}
     parts = [doc["kind"], meta.get("namespace") or "", meta.get("name") or ""]
@@ -113,7 +119,8 @@ def render(stack: str, out: Path, overrides: Mapping[str, str] | None = None) ->
     for old in out.glob("*.yaml"):
         old.unlink()
     docs = [manifest(o) for o in run.kubernetes_objects()]
-    docs.sort(key=lambda d: KIND_ORDER.index(d["kind"]) if d["kind"] in KIND_ORDER else len(KIND_ORDER))
+    # By kind, then namespace and name: the numbering must not depend on the order registrations arrive in.
+    docs.sort(key=_order)
     written: dict[Path, dict[str, Any]] = {}
     for index, doc in enumerate(docs, start=1):
         path = out / _file_name(index, doc)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.offline import ROOT
+from tools.stack_files import ROOT
 
 VERSIONS_FILE = ROOT / "toolchain" / "versions.env"
 BUILD_SCRIPT = ROOT / "toolchain" / "build-toolchain"

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.app.serving import Server, serve_local
+from tests.support.app_serving import Server, serve_local
 
 
 @pytest.fixture(scope="module")

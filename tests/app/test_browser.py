@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 import pytest
 
 from app import bench
-from tests.app.serving import CHROMIUM, Server, require
+from tests.support.app_serving import CHROMIUM, Server, require
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app import bench, serve_local
-from tests.app.serving import INFO_ENV, Server
+from tests.support.app_serving import INFO_ENV, Server
 
 SITE = Path(__file__).resolve().parents[2] / "app" / "site"
 ASSETS = bench.page_assets((SITE / "index.html").read_text())

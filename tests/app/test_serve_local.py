@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from app import bench, serve_local
-from tests.app import serving
-from tests.app.serving import APP, require, require_nginx
+from tests.support import app_serving as serving
+from tests.support.app_serving import APP, require, require_nginx
 
 TEMPLATE = "a=${KUBEPORT_A} b=$KUBEPORT_A c=${KUBEPORT_UNSET} d=$host e=${HOME} f=${KUBEPORT_A:-x} g=$KUBEPORT_AB\n"
 ENVIRON = {"KUBEPORT_A": "1", "HOME": "/root", "host": "h"}

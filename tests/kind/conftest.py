@@ -20,20 +20,21 @@ import os
 import queue
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 import yaml
+
+from tools import processes
+from tools.processes import Done
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = "kind"
@@ -64,21 +65,6 @@ class KindSettings:
     namespace: str
     node_port: int
     registry: str
-
-
-@dataclass(frozen=True)
-class Run:
-    """One finished `python -m tools` command."""
-
-    command: str
-    code: int
-    output: str
-    timed_out: bool
-
-    def describe(self, lines: int = 80) -> str:
-        ending = "timed out and was stopped" if self.timed_out else f"exited {self.code}"
-        tail = "".join(self.output.splitlines(keepends=True)[-lines:])
-        return f"`{self.command}` {ending}; last {lines} lines of its output:\n{tail}"
 
 
 @dataclass(frozen=True)
@@ -114,22 +100,12 @@ def http_get(url: str, timeout: float = 5) -> tuple[int, str]:
         return err.code, err.read().decode("utf-8", "replace")
 
 
-def quick(args: Sequence[str], timeout: float = PROBE_TIMEOUT) -> subprocess.CompletedProcess[str]:
-    """A short command with a deadline; a timeout comes back as exit code 124, a missing binary as 127."""
-    try:
-        return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return subprocess.CompletedProcess(list(args), 124, "", f"no answer within {timeout:.0f} s")
-    except OSError as err:
-        return subprocess.CompletedProcess(list(args), 127, "", str(err))
+def quick(args: Sequence[str], timeout: float = PROBE_TIMEOUT) -> Done:
+    """A short command with a deadline (tools.processes: a timeout is exit code 124, a missing binary 127)."""
+    return processes.run(args, timeout=timeout)
 
 
-def first_line(done: subprocess.CompletedProcess[str]) -> str:
-    lines = (done.stderr.strip() or done.stdout.strip()).splitlines()
-    return lines[0] if lines else f"exit code {done.returncode}"
-
-
-def kubectl(settings: KindSettings, *args: str) -> subprocess.CompletedProcess[str]:
+def kubectl(settings: KindSettings, *args: str) -> Done:
     return quick(["kubectl", "--context", settings.context, "--request-timeout=10s", *args])
 
 
@@ -155,14 +131,14 @@ def missing_prerequisites(settings: KindSettings) -> list[str]:
         missing.append("kubectl missing")
     else:
         ready = kubectl(settings, "get", "--raw", "/readyz")
-        if ready.returncode != 0:
-            missing.append(f"context {settings.context} unreachable ({first_line(ready)})")
+        if ready.code != 0:
+            missing.append(f"context {settings.context} unreachable ({ready.first_line()})")
     if shutil.which("docker") is None:
         missing.append("docker missing (a Docker daemon builds the image)")
     else:
         info = quick(["docker", "info", "--format", "{{.ServerVersion}}"])
-        if info.returncode != 0:
-            missing.append(f"docker daemon unreachable ({first_line(info)})")
+        if info.code != 0:
+            missing.append(f"docker daemon unreachable ({info.first_line()})")
     problem = registry_problem(settings.registry)
     if problem:
         missing.append(problem)
@@ -184,8 +160,8 @@ def require_live(settings: KindSettings) -> None:
             f"opt in with {OPT_IN}=1 (make test-kind)"
         )
     existing = kubectl(settings, "get", "namespace", settings.namespace, "--ignore-not-found", "-o", "name")
-    if existing.returncode != 0:
-        pytest.fail(f"cannot list namespaces in {settings.context}: {first_line(existing)}", pytrace=False)
+    if existing.code != 0:
+        pytest.fail(f"cannot list namespaces in {settings.context}: {existing.first_line()}", pytrace=False)
     if existing.stdout.strip():
         pytest.fail(
             f"namespace {settings.namespace} already exists in {settings.context}; the live test deploys its own "
@@ -207,65 +183,22 @@ def stack_env(state: Path) -> dict[str, str]:
     return env
 
 
-def _stop(proc: subprocess.Popen[str]) -> int:
-    """Interrupt the command's process group (Pulumi cancels cleanly on SIGINT), then kill what lingers."""
-    for sig, grace in ((signal.SIGINT, STOP_GRACE), (signal.SIGKILL, 10)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            return proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            continue
-    return -signal.SIGKILL
+def run_stacks(args: Sequence[str], env: Mapping[str, str], timeout: float) -> Done:
+    """`python -m tools ARGS` in the repo root, echoed as it runs (see it with -s), stopped at the deadline."""
+    print(f"\n$ python -m tools {' '.join(args)}", flush=True)
 
-
-def _pump(stream: IO[str], put: Callable[[str], None]) -> None:
-    """Hand every line of a child's output to `put` until the child closes it (a reader thread's loop)."""
-    for line in stream:
-        put(line)
-
-
-def _echo_into(lines: list[str]) -> Callable[[str], None]:
-    def put(line: str) -> None:
-        lines.append(line)
+    def echo(line: str) -> None:
         sys.stdout.write(f"  | {line}")
         sys.stdout.flush()
 
-    return put
-
-
-def run_stacks(args: Sequence[str], env: Mapping[str, str], timeout: float) -> Run:
-    """`python -m tools ARGS` in the repo root, echoed as it runs (see it with -s), stopped at the deadline."""
-    label = " ".join(["python -m tools", *args])
-    print(f"\n$ {label}", flush=True)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tools", *args],
-        cwd=ROOT,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        bufsize=1,
-        start_new_session=True,  # its own process group: a timeout stops Pulumi and its plugins together
+    return processes.run(
+        [sys.executable, "-m", "tools", *args], timeout=timeout, env=env, cwd=ROOT, echo=echo, grace=STOP_GRACE
     )
-    assert proc.stdout is not None
-    lines: list[str] = []
-    reader = threading.Thread(target=_pump, args=(proc.stdout, _echo_into(lines)), daemon=True)
-    reader.start()
-    timed_out = False
-    try:
-        code = proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        code = _stop(proc)
-    reader.join(timeout=30)
-    return Run(label, code, "".join(lines), timed_out)
 
 
-def stack_outputs(run: Run) -> dict[str, Any]:
+def stack_outputs(run: Done) -> dict[str, Any]:
     """The JSON on the last `outputs: ` line that `python -m tools up` prints."""
-    found = [line.removeprefix("outputs: ") for line in run.output.splitlines() if line.startswith("outputs: ")]
+    found = [line.removeprefix("outputs: ") for line in run.stdout.splitlines() if line.startswith("outputs: ")]
     assert found, f"no `outputs: {{...}}` line in the output of {run.describe()}"
     outputs = json.loads(found[-1])
     assert isinstance(outputs, dict), f"outputs are not a JSON object: {found[-1]}"
@@ -333,7 +266,7 @@ def node_urls(settings: KindSettings) -> list[str]:
     done = kubectl(
         settings, "get", "nodes", "-o", 'jsonpath={.items[*].status.addresses[?(@.type=="InternalIP")].address}'
     )
-    addresses = done.stdout.split() if done.returncode == 0 else []
+    addresses = done.stdout.split() if done.code == 0 else []
     hosts = [f"[{ip}]" if ":" in ip else ip for ip in addresses] + ["127.0.0.1"]
     return [f"http://{host}:{settings.node_port}" for host in hosts]
 
@@ -361,7 +294,7 @@ def port_forward(settings: KindSettings) -> Iterator[str]:
     )
     assert proc.stdout is not None
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=_pump, args=(proc.stdout, lines.put), daemon=True).start()
+    processes.follow(proc.stdout, lines.put)
     seen: list[str] = []
     try:
         deadline = time.monotonic() + PORT_FORWARD_WAIT

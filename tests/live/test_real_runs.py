@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.live.checks import (
+from tests.support.live import (
     NAMESPACE,
     WEB_PODS,
     A,
@@ -30,7 +30,7 @@ from tests.live.checks import (
     workload_is_serving,
 )
 from tools import localclusters
-from tools.offline import run_program
+from tools.mock_runner import run_program
 from tools.realrun import Workbench, preview_steps
 
 pytestmark = pytest.mark.live

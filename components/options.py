@@ -1,0 +1,29 @@
+"""The option types the config model and the components share: plain values, no Pulumi import.
+
+`stacks.config` reads stack config into them and the components take them as they are, so each option has one
+type on both sides of the seam.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
+"""How a Service is exposed."""
+SERVICE_TYPES: tuple[ServiceType, ...] = get_args(ServiceType)
+PullPolicy = Literal["Always", "IfNotPresent", "Never"]
+"""A container's imagePullPolicy."""
+PULL_POLICIES: tuple[PullPolicy, ...] = get_args(PullPolicy)
+
+
+@dataclass(frozen=True)
+class Autoscaling:
+    """A HorizontalPodAutoscaler on the Deployment's CPU; the Deployment's replica count is then its."""
+
+    min_replicas: int
+    """Fewest pods (the Deployment starts with this many)."""
+    max_replicas: int
+    """Most pods."""
+    cpu_target: int
+    """Average CPU utilisation the autoscaler aims for, in percent of the pods' CPU request."""

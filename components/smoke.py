@@ -1,0 +1,152 @@
+"""SmokeCheck: a Pod that is Ready only while the app answers through its Service's cluster DNS name.
+
+Pulumi waits for a Pod to become Ready, so `pulumi up` itself proves in-cluster reachability. Its component
+label differs from the web pods', so the Service never selects it; a NetworkPolicy lets it reach DNS and the
+web pods' port and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.options import PullPolicy
+from components.pod_parts import (
+    APP_PORT,
+    HEALTH_PATH,
+    authority,
+    common_labels,
+    container_security_context,
+    pod_security_context,
+    resources,
+    scanner_waivers,
+    selector_labels,
+)
+
+SMOKE_WAIVERS = {
+    "CKV_K8S_8": "the smoke-check container only sleeps; its readiness probe is the check, and a liveness "
+    "probe could only restart a healthy sleeper",
+}
+
+
+@dataclass(frozen=True)
+class SmokeCheckArgs:
+    """Inputs of SmokeCheck."""
+
+    app: str
+    """The WebApp instance it checks: its labels select that instance's web pods."""
+    namespace: pulumi.Input[str]
+    """The namespace of the app (and of this Pod)."""
+    service_name: pulumi.Input[str]
+    """The Service it calls: `http://<service>.<namespace>.svc/healthz`."""
+    image: pulumi.Input[str]
+    """An image with `wget` and a shell: the app's own, so no second image or registry is involved."""
+    image_pull_policy: PullPolicy
+    """As the app's containers pull it."""
+    provider: k8s.Provider
+    """The cluster's explicit Kubernetes provider."""
+    timeout: str
+    """How long Pulumi waits for the Pod to become Ready."""
+    pull_secrets: Sequence[k8s.core.v1.LocalObjectReferenceArgs] | None = None
+    """The app's image pull secret, where the nodes need one."""
+    waivers: dict[str, str] = field(default_factory=dict)
+    """checkov waivers the image brings (a local build's); SMOKE_WAIVERS are added."""
+    waits_for: Sequence[pulumi.Resource] = ()
+    """What every object here waits for: the Platform's dependencies (node pools, pull rights)."""
+    checks: Sequence[pulumi.Resource] = ()
+    """What the Pod checks, so it is created after them: the app's Deployment and Service."""
+
+
+class SmokeCheck(pulumi.ComponentResource):
+    """A NetworkPolicy and a Pod whose readiness probe fetches the app's /healthz through its Service."""
+
+    def __init__(self, name: str, args: SmokeCheckArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("kubeport:workload:SmokeCheck", name, None, opts)
+        # Created before this component existed under the WebApp itself: the aliases keep those URNs.
+        owner = opts.parent if opts is not None else None
+        moved = [pulumi.Alias(parent=owner)] if owner is not None else []
+        k8s_opts = pulumi.ResourceOptions(
+            parent=self, provider=args.provider, aliases=moved, depends_on=list(args.waits_for)
+        )
+        labels = common_labels(args.app, "smoke-check")
+        selector = selector_labels(args.app, "smoke-check")
+        # `<service>.<namespace>.svc` resolves through the pod's DNS search path whatever the cluster domain.
+        host = pulumi.Output.concat(args.service_name, ".", args.namespace, ".svc")
+        target_url = host.apply(lambda h: f"http://{authority(h)}{HEALTH_PATH}")
+        check = target_url.apply(lambda url: ["wget", "-q", "-T", "3", "-O", "/dev/null", url])
+
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=labels),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                policy_types=["Ingress", "Egress"],
+                ingress=[],
+                egress=[
+                    # DNS, wherever the cluster runs it.
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"),
+                            k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP"),
+                        ]
+                    ),
+                    # The app's pods (policies apply after the Service's address translation).
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        to=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels=selector_labels(args.app, "web")
+                                )
+                            )
+                        ],
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=APP_PORT, protocol="TCP")],
+                    ),
+                ],
+            ),
+            opts=k8s_opts,
+        )
+
+        self.pod = k8s.core.v1.Pod(
+            name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=name,
+                namespace=args.namespace,
+                labels=labels,
+                annotations=scanner_waivers(args.waivers | SMOKE_WAIVERS),
+            ),
+            spec=k8s.core.v1.PodSpecArgs(
+                automount_service_account_token=False,
+                enable_service_links=False,
+                image_pull_secrets=list(args.pull_secrets) if args.pull_secrets else None,
+                security_context=pod_security_context(),
+                termination_grace_period_seconds=5,
+                restart_policy="Always",
+                containers=[
+                    k8s.core.v1.ContainerArgs(
+                        name="smoke-check",
+                        image=args.image,
+                        image_pull_policy=args.image_pull_policy,
+                        command=["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 30 & wait $!; done"],
+                        readiness_probe=k8s.core.v1.ProbeArgs(
+                            exec_=k8s.core.v1.ExecActionArgs(command=check),
+                            period_seconds=10,
+                            timeout_seconds=5,
+                            failure_threshold=1,
+                        ),
+                        resources=resources("10m", "16Mi", "100m", "32Mi"),
+                        security_context=container_security_context(),
+                    )
+                ],
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                k8s_opts,
+                pulumi.ResourceOptions(
+                    custom_timeouts=pulumi.CustomTimeouts(create=args.timeout, update=args.timeout),
+                    depends_on=list(args.checks),
+                ),
+            ),
+        )
+        self.register_outputs({})

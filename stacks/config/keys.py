@@ -1,0 +1,203 @@
+"""The configuration keys: their names, types, defaults, meanings and the targets they apply to.
+
+This is the one source for each key. The keys every stack may set are declared here; a key only one target
+reads is declared in that target's module (`stacks.<target>.KEYS`), beside its rules. `all_keys()` gathers
+them in one order, and `python -m tools gen-config` writes `Pulumi.yaml`'s `config:` block and the table in
+`docs/configuration.md` from that list.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal, get_args
+
+NAMESPACE = "kubeport"
+
+Target = Literal["minikube", "existing", "eks", "aks", "gke", "app"]
+Part = Literal["all", "cluster"]
+RegistryKind = Literal["local", "native", "dockerhub", "server"]
+
+TARGETS: tuple[Target, ...] = get_args(Target)
+PARTS: tuple[Part, ...] = get_args(Part)
+CLUSTER_TARGETS: tuple[Target, ...] = ("existing", "eks", "aks", "gke")
+"""Targets that can run as a cluster stack (kubeport:part cluster) for app stacks to reference."""
+LOCAL_TARGETS: tuple[Target, ...] = ("minikube", "existing")
+CLOUD_TARGETS: tuple[Target, ...] = ("eks", "aks", "gke")
+REGISTRIES: tuple[RegistryKind, ...] = get_args(RegistryKind)
+
+
+def full(name: str) -> str:
+    """`replicas` -> `kubeport:replicas`."""
+    return f"{NAMESPACE}:{name}"
+
+
+def qualified(key: str) -> str:
+    """A key as Pulumi names it: bare names are in the project namespace, `aws:region` stays as it is."""
+    return key if ":" in key else full(key)
+
+
+@dataclass(frozen=True)
+class Key:
+    """One declared configuration key (without the `kubeport:` prefix)."""
+
+    name: str
+    """The key's name in the `kubeport` namespace."""
+    kind: Literal["string", "integer", "boolean", "array"]
+    """Its type, as Pulumi.yaml declares it."""
+    default: str | int | bool | list[str] | None
+    """None means required: there is no sensible default."""
+    description: str
+    """What it means and what it accepts: Pulumi.yaml's description and the docs' table row."""
+    secret: bool = False
+    """Set it with `pulumi config set --secret`; a plain-text value is refused."""
+    targets: tuple[Target, ...] = TARGETS
+    """The targets on which setting the key to a non-default value means something."""
+    shown_default: str = ""
+    """How the docs show the default when the declared one says little (e.g. "follows target")."""
+
+
+COMMON_KEYS: tuple[Key, ...] = (
+    Key(
+        "target",
+        "string",
+        None,
+        "Where the workload runs: minikube | existing | eks | aks | gke | app (the app only, on the cluster of "
+        "kubeport:clusterStack).",
+    ),
+    Key(
+        "part",
+        "string",
+        "all",
+        "What this stack deploys: all (cluster and app) | cluster (the cluster side only, for app stacks to "
+        "reference).",
+        targets=CLUSTER_TARGETS,
+    ),
+    Key(
+        "ingressController",
+        "boolean",
+        False,
+        "A cluster stack prepares an Ingress controller for its app stacks (EKS: installs one; AKS: enables the "
+        "application routing add-on).",
+        targets=("eks", "aks"),
+    ),
+    Key("replicas", "integer", 2, "Pods in the Deployment (>= 1)."),
+    Key(
+        "namespace",
+        "string",
+        "kubeport",
+        "Namespace for the workload: a DNS-1123 label, not a system namespace (default, kube-*, openshift*).",
+    ),
+    Key(
+        "nodePort",
+        "integer",
+        30020,
+        "Port (30000-32767) on every node where a NodePort Service listens.",
+        targets=(*LOCAL_TARGETS, "app"),
+    ),
+    Key(
+        "kubeContext",
+        "string",
+        "",
+        "kubeconfig context to deploy to (minikube: the profile, default `minikube`; existing: required).",
+        targets=LOCAL_TARGETS,
+    ),
+    Key(
+        "image",
+        "string",
+        "",
+        "A prebuilt image to deploy instead of building app/: registry/repository:tag or ...@sha256:<digest> "
+        "(never latest; cloud targets need the digest). Empty: kubeport builds and pushes the image.",
+    ),
+    Key(
+        "registry",
+        "string",
+        "",
+        "Where the image goes: local (minikube only) | native (cloud only) | dockerhub | server. "
+        "Empty: follows the target (minikube: local, existing: server, clouds: native).",
+        shown_default="follows target",
+    ),
+    Key("dockerhubUser", "string", "", "Docker Hub account the image is pushed to (registry dockerhub)."),
+    Key(
+        "dockerhubToken",
+        "string",
+        "",
+        "Docker Hub access token (registry dockerhub); set with `pulumi config set --secret`.",
+        secret=True,
+    ),
+    Key(
+        "registryServer",
+        "string",
+        "",
+        "Registry host, optional port and path, e.g. ghcr.io/acme or localhost:5001 (registry server).",
+    ),
+    Key("registryUser", "string", "", "Registry user name (registry server; empty for an anonymous registry)."),
+    Key(
+        "registryToken",
+        "string",
+        "",
+        "Registry password or token (registry server); set with `pulumi config set --secret`.",
+        secret=True,
+    ),
+    Key(
+        "smokeCheck",
+        "boolean",
+        True,
+        "Run the in-cluster smoke-check Pod that is Ready only while the app answers through its Service.",
+    ),
+    Key(
+        "buildPlatform",
+        "string",
+        "",
+        "Image platform: linux/amd64 | linux/arm64. Empty: linux/amd64 on clouds, the builder's own elsewhere.",
+    ),
+    Key(
+        "autoscaling",
+        "boolean",
+        False,
+        "Scale the Deployment on CPU with a HorizontalPodAutoscaler (minReplicas..maxReplicas) instead of a fixed "
+        "kubeport:replicas.",
+    ),
+    Key("minReplicas", "integer", 2, "Fewest pods with autoscaling (>= 1; >= 2 on clouds)."),
+    Key("maxReplicas", "integer", 5, "Most pods with autoscaling (>= minReplicas)."),
+    Key(
+        "cpuTarget",
+        "integer",
+        70,
+        "Average CPU utilisation, in % of the pods' CPU request, the autoscaler aims for (1-100).",
+    ),
+    Key(
+        "host",
+        "string",
+        "",
+        "A host name to route to the app through an Ingress (e.g. shop.example.com); empty: no Ingress.",
+    ),
+    Key(
+        "tlsSecret",
+        "string",
+        "",
+        "A kubernetes.io/tls Secret in the namespace to serve the host over HTTPS (EKS: an ACM certificate for the "
+        "host instead).",
+    ),
+)
+
+
+@cache
+def all_keys() -> tuple[Key, ...]:
+    """Every key, in the order the docs list them: the common keys, then each target's own, in TARGETS order."""
+    keys = list(COMMON_KEYS)
+    names = {k.name for k in keys}
+    for target in TARGETS:
+        module = importlib.import_module(f"stacks.{target}")
+        for key in module.KEYS:
+            if key.name in names:
+                continue
+            keys.append(key)
+            names.add(key.name)
+    return tuple(keys)
+
+
+def keys_by_name() -> Mapping[str, Key]:
+    return {k.name: k for k in all_keys()}

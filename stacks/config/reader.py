@@ -1,0 +1,110 @@
+"""Reading raw config strings into typed values, collecting every problem instead of stopping at the first."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import cast
+
+from stacks.config.keys import Key, full
+from stacks.config.settings import SecretValue
+
+
+class Reader:
+    """Converts the raw strings Pulumi hands the program; every conversion returns a usable fallback and records
+    what was wrong, so one run reports every bad key at once."""
+
+    def __init__(self, raw: Mapping[str, str], secret_keys: set[str], keys: Mapping[str, Key]) -> None:
+        self.raw = raw
+        """Bare key name -> raw string, kubeport keys only."""
+        self.secret_keys = secret_keys
+        """Full names of the values that were stored encrypted."""
+        self.keys = keys
+        self.problems: list[str] = []
+
+    def problem(self, name: str, text: str) -> None:
+        self.problems.append(f"{full(name)}: {text}")
+
+    def is_set(self, name: str) -> bool:
+        """True when the key holds a value other than its declared default."""
+        key = self.keys[name]
+        if name not in self.raw:
+            return False
+        value = self.raw[name]
+        if key.kind == "string":
+            return value != (key.default or "")
+        if key.kind == "array":
+            try:
+                return bool(json.loads(value) != key.default)
+            except ValueError:
+                return True
+        return value.strip().lower() != str(key.default).lower()
+
+    def string(self, name: str) -> str:
+        key = self.keys[name]
+        value = self.raw.get(name)
+        if value is None:
+            return "" if key.default is None else str(key.default)
+        return value.strip()
+
+    def integer(self, name: str, low: int, high: int | None = None) -> int:
+        default = cast(int, self.keys[name].default)
+        text = self.raw.get(name)
+        if text is None:
+            return default
+        accepted = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
+        try:
+            value = int(text.strip(), 10)
+        except ValueError:
+            self.problem(name, f"{text!r} is not accepted; expected {accepted}")
+            return default
+        if value < low or (high is not None and value > high):
+            self.problem(name, f"{value} is out of range; expected {accepted}")
+            return default
+        return value
+
+    def boolean(self, name: str) -> bool:
+        default = bool(self.keys[name].default)
+        text = self.raw.get(name)
+        if text is None:
+            return default
+        lowered = text.strip().lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        self.problem(name, f"{text!r} is not accepted; expected true or false")
+        return default
+
+    def strings(self, name: str) -> tuple[str, ...]:
+        """An array of strings; Pulumi hands structured values to the program as JSON."""
+        text = self.raw.get(name)
+        if text is None or not text.strip():
+            return ()
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.problem(name, f'{text!r} is not accepted; expected a list of strings, e.g. ["a", "b"]')
+            return ()
+        return tuple(v.strip() for v in value)
+
+    def choice(self, name: str, allowed: Sequence[str]) -> str | None:
+        value = self.string(name)
+        if not value:
+            return None
+        if value not in allowed:
+            self.problem(name, f"{value!r} is not accepted; expected one of: {' | '.join(allowed)}")
+            return None
+        return value
+
+    def secret(self, name: str) -> SecretValue | None:
+        value = self.string(name)
+        if not value:
+            return None
+        if full(name) not in self.secret_keys:
+            self.problem(
+                name,
+                "is stored in plain text; set it with `pulumi config set --secret "
+                f"{full(name)} <value>` so it is encrypted",
+            )
+        return SecretValue(value)

@@ -1,0 +1,337 @@
+"""`parse()`: raw config strings -> a validated `Settings`, or a `ConfigError` naming every bad key at once.
+
+The rules here are the ones between keys every stack shares (image, registry, credentials, autoscaling,
+routing, cluster and app parts). Each target's own rules (what it requires and forbids: region, project,
+subscription, VPC, kube context, cluster stack) live in its module as `check(reader, settings)`, which
+`parse()` calls for the selected target; importing a target module loads no cloud SDK.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from typing import cast
+
+from components.options import Autoscaling
+from stacks.config.forms import DNS1123_LABEL, DNS1123_SUBDOMAIN
+from stacks.config.keys import (
+    CLOUD_TARGETS,
+    NAMESPACE,
+    PARTS,
+    REGISTRIES,
+    TARGETS,
+    Part,
+    RegistryKind,
+    Target,
+    all_keys,
+    full,
+    keys_by_name,
+)
+from stacks.config.reader import Reader
+from stacks.config.settings import ConfigError, SecretValue, Settings
+from stacks.config.target import target_module
+
+NODE_PORT_RANGE = (30000, 32767)
+SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+SYSTEM_NAMESPACE_PREFIXES = ("kube-", "openshift")
+# A registry host with an optional port and path: ghcr.io/acme, localhost:5001, harbor.example.com/team.
+REGISTRY_SERVER = re.compile(r"^[a-zA-Z0-9.-]+(:[0-9]{1,5})?(/[a-z0-9._-]+)*$")
+# Docker Hub user names: 4-30 lowercase letters and digits (organisations may also use - and _).
+DOCKERHUB_USER = re.compile(r"^[a-z0-9][a-z0-9_-]{1,29}$")
+BUILD_PLATFORM = re.compile(r"^linux/(amd64|arm64)$")
+KUBE_CONTEXT = re.compile(r"^[^\s]{1,253}$")
+# An image reference: [registry[:port]/]path[:tag][@sha256:digest], as Docker parses it.
+IMAGE_REFERENCE = re.compile(
+    r"^(?P<name>(?:[a-zA-Z0-9.-]+(?::[0-9]{1,5})?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
+BUILD_KEYS = ("registry", "dockerhubUser", "dockerhubToken", "buildPlatform")
+"""The keys that say where and how the image is built and pushed: meaningless with a prebuilt image.
+(registryServer, registryUser and registryToken stay: with a prebuilt image they are pull credentials.)"""
+APP_KEYS = (
+    "replicas", "namespace", "nodePort", "image", "registry", "dockerhubUser", "dockerhubToken", "registryServer",
+    "registryUser", "registryToken", "smokeCheck", "buildPlatform", "autoscaling", "minReplicas", "maxReplicas",
+    "cpuTarget", "host", "tlsSecret",
+)  # fmt: skip
+"""The keys of the app side: a cluster stack (kubeport:part cluster) deploys no app, so refuses them."""
+AUTOSCALING_KEYS = ("minReplicas", "maxReplicas", "cpuTarget")
+
+
+def _suggest(unknown: str) -> str:
+    names = [k.name for k in all_keys()]
+    lowered = {n.lower(): n for n in names}
+    if unknown.lower() in lowered:
+        return f"; did you mean {full(lowered[unknown.lower()])}?"
+    close = difflib.get_close_matches(unknown, names, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean {full(close[0])}?"
+    return f"; known keys: {', '.join(names)}"
+
+
+def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] = frozenset()) -> Settings:
+    """Validate the `kubeport:*` configuration; raise ConfigError naming every bad key.
+
+    `raw_config` maps full keys (`kubeport:replicas`) or bare keys (`replicas`) to the string values
+    Pulumi passes the program. Keys of other namespaces are ignored; `secret_keys` lists the full
+    names of values that were stored encrypted.
+    """
+    declared = keys_by_name()
+    raw: dict[str, str] = {}
+    problems: list[str] = []
+    for key, value in raw_config.items():
+        namespace, _, name = key.rpartition(":")
+        if namespace not in ("", NAMESPACE):
+            continue
+        if name not in declared:
+            problems.append(f"{full(name)} is not a known key{_suggest(name)}")
+            continue
+        raw[name] = value if isinstance(value, str) else str(value)
+
+    r = Reader(raw, set(secret_keys), declared)
+    r.problems.extend(problems)
+
+    target_text = r.string("target")
+    target: Target = "minikube"
+    if not target_text:
+        r.problem("target", f"is required; expected one of: {' | '.join(TARGETS)}")
+    elif target_text not in TARGETS:
+        r.problem("target", f"{target_text!r} is not accepted; expected one of: {' | '.join(TARGETS)}")
+    else:
+        target = target_text
+    target_known = bool(target_text) and target_text in TARGETS
+
+    replicas = r.integer("replicas", 1)
+    node_port = r.integer("nodePort", *NODE_PORT_RANGE)
+    smoke_check = r.boolean("smokeCheck")
+    namespace = _namespace(r)
+
+    # Keys that only mean something on some targets: reject them elsewhere rather than ignore them.
+    if target_known:
+        for declared_key in declared.values():
+            if target not in declared_key.targets and r.is_set(declared_key.name):
+                only = ", ".join(declared_key.targets)
+                r.problem(declared_key.name, f"does not apply to target {target!r} (only to: {only})")
+
+    part = cast(Part, r.choice("part", PARTS) or "all")
+    if part == "cluster":
+        for name in APP_KEYS:
+            if r.is_set(name):
+                r.problem(name, "belongs to an app stack: a cluster stack (kubeport:part cluster) deploys no app")
+    elif r.is_set("ingressController"):
+        r.problem("ingressController", "only applies to a cluster stack (kubeport:part cluster); "
+                  "in a stack with the app, kubeport:host brings what the Ingress needs")  # fmt: skip
+
+    image = r.string("image")
+    if image:
+        _check_image(r, image, target)
+        for name in BUILD_KEYS:
+            if r.is_set(name):
+                r.problem(name, "does not apply with kubeport:image (a prebuilt image is neither built nor pushed)")
+    registry = _registry(r, target if target_known else None, image)
+    dockerhub_user, dockerhub_token = _dockerhub(r, registry, pushes=not image and part == "all")
+    registry_server = r.string("registryServer")
+    registry_user = r.string("registryUser")
+    registry_token = r.secret("registryToken")
+    if image:
+        _check_pull_credentials(r, image, registry_server, registry_user, registry_token)
+    elif part == "all":
+        _check_push_server(r, registry, target, server=registry_server, user=registry_user, token=registry_token)
+
+    kube_context = r.string("kubeContext")
+    if kube_context and not KUBE_CONTEXT.match(kube_context):
+        r.problem("kubeContext", f"{kube_context!r} is not a kubeconfig context name")
+
+    build_platform = r.string("buildPlatform")
+    if build_platform and not BUILD_PLATFORM.match(build_platform):
+        r.problem("buildPlatform", f"{build_platform!r} is not accepted; expected linux/amd64 or linux/arm64")
+
+    # A cluster stack has no app to scale or route to (its app keys were refused above).
+    autoscaling = _autoscaling(r, target) if part == "all" else None
+    host, tls_secret = _routing(r) if part == "all" else ("", "")
+
+    settings = Settings(
+        target=target,
+        replicas=replicas,
+        namespace=namespace,
+        node_port=node_port,
+        kube_context=kube_context,
+        registry=registry,
+        dockerhub_user=dockerhub_user,
+        dockerhub_token=dockerhub_token,
+        registry_server=registry_server,
+        registry_user=registry_user,
+        registry_token=registry_token,
+        service_type=None,
+        node_address="",
+        smoke_check=smoke_check,
+        build_platform=build_platform,
+        image=image,
+        part=part,
+        ingress_controller=r.boolean("ingressController"),
+        autoscaling=autoscaling,
+        host=host,
+        tls_secret=tls_secret,
+    )
+    if target_known:
+        settings = target_module(target).check(r, settings)
+    if r.problems:
+        raise ConfigError(r.problems)
+    return settings
+
+
+def _namespace(r: Reader) -> str:
+    namespace = r.string("namespace")
+    if not DNS1123_LABEL.match(namespace) or len(namespace) > 63:
+        r.problem(
+            "namespace",
+            f"{namespace!r} is not a DNS-1123 label; expected at most 63 lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit",
+        )
+    elif namespace in SYSTEM_NAMESPACES or namespace.startswith(SYSTEM_NAMESPACE_PREFIXES):
+        r.problem("namespace", f"{namespace!r} is a system namespace; choose one of your own")
+    return namespace
+
+
+def _registry(r: Reader, target: Target | None, image: str) -> RegistryKind:
+    """Where the image goes: kubeport:registry, or the target's default; checked against the target."""
+    registry_text = None if image else r.choice("registry", REGISTRIES)
+    registry: RegistryKind = (
+        cast(RegistryKind, registry_text) if registry_text else target_module(target or "minikube").DEFAULT_REGISTRY
+    )
+    if target is None or not registry_text:
+        return registry
+    if registry == "local" and target != "minikube":
+        r.problem("registry", "'local' builds into minikube's Docker and needs target minikube")
+    if registry == "native" and target == "app":
+        r.problem(
+            "registry",
+            "an app stack pushes with credentials of its own: use registry server with the cluster stack's "
+            "registry (its `registry` output) and a push token, or deploy a prebuilt kubeport:image",
+        )
+    elif registry == "native" and target not in CLOUD_TARGETS:
+        r.problem("registry", f"'native' means the cloud's own registry; target {target!r} has none (use dockerhub "
+                              "or server)")  # fmt: skip
+    return registry
+
+
+def _dockerhub(r: Reader, registry: RegistryKind, *, pushes: bool) -> tuple[str, SecretValue | None]:
+    user = r.string("dockerhubUser")
+    token = r.secret("dockerhubToken")
+    if not pushes:
+        return user, token  # nothing is pushed: the registry keys were refused already if set
+    if registry == "dockerhub":
+        if not user:
+            r.problem("dockerhubUser", "is required with registry dockerhub; expected your Docker Hub user name")
+        elif not DOCKERHUB_USER.match(user):
+            r.problem("dockerhubUser", f"{user!r} is not a Docker Hub user name")
+        if token is None:
+            r.problem("dockerhubToken", "is required with registry dockerhub; expected a secret access token")
+    else:
+        for name in ("dockerhubUser", "dockerhubToken"):
+            if r.is_set(name):
+                r.problem(name, f"only applies with registry dockerhub (registry is {registry!r})")
+    return user, token
+
+
+def _check_push_server(
+    r: Reader, registry: RegistryKind, target: Target, *, server: str, user: str, token: SecretValue | None
+) -> None:
+    """Registry server keys for a build that is pushed."""
+    if registry != "server":
+        for name in ("registryServer", "registryUser", "registryToken"):
+            if r.is_set(name):
+                r.problem(name, f"only applies with registry server (registry is {registry!r})")
+        return
+    if not server:
+        hint = " (target existing pushes to a registry the cluster can pull from)" if target == "existing" else ""
+        r.problem("registryServer", f"is required with registry server{hint}; expected e.g. ghcr.io/acme")
+    elif not REGISTRY_SERVER.match(server):
+        r.problem("registryServer", f"{server!r} is not a registry host[:port][/path]")
+    if bool(user) != (token is not None):
+        r.problem(
+            "registryUser" if not user else "registryToken",
+            "registryUser and registryToken go together (both for a private registry, neither for an anonymous one)",
+        )
+
+
+def _autoscaling(r: Reader, target: Target) -> Autoscaling | None:
+    """The autoscaler's settings, or None; the bounds only mean something with autoscaling on."""
+    if not r.boolean("autoscaling"):
+        for name in AUTOSCALING_KEYS:
+            if r.is_set(name):
+                r.problem(name, "only applies with kubeport:autoscaling true")
+        return None
+    if r.is_set("replicas"):
+        r.problem(
+            "replicas",
+            "is fixed while kubeport:autoscaling is true, and the two would fight; remove it and set "
+            "kubeport:minReplicas / kubeport:maxReplicas instead",
+        )
+    floor = 2 if target in CLOUD_TARGETS else 1
+    low = r.integer("minReplicas", 1)
+    if target in CLOUD_TARGETS and low < floor and r.is_set("minReplicas"):
+        r.problem("minReplicas", f"{low} is below {floor}: cloud stacks keep at least 2 pods (a node can fail)")
+    high = r.integer("maxReplicas", 1)
+    if high < low:
+        r.problem("maxReplicas", f"{high} is below kubeport:minReplicas ({low}); expected at least {low}")
+    cpu = r.integer("cpuTarget", 1, 100)
+    return Autoscaling(min_replicas=low, max_replicas=high, cpu_target=cpu)
+
+
+def _routing(r: Reader) -> tuple[str, str]:
+    """The host name and TLS secret of the Ingress; empty strings without a host (a target may add its own
+    routing keys, such as existing's IngressClass)."""
+    host = r.string("host").lower()
+    tls_secret = r.string("tlsSecret")
+    if not host:
+        if r.is_set("tlsSecret"):
+            r.problem("tlsSecret", "only applies with kubeport:host (no Ingress without a host name)")
+        return "", ""
+    if not DNS1123_SUBDOMAIN.match(host) or "." not in host:
+        r.problem("host", f"{host!r} is not a fully qualified host name such as shop.example.com")
+    if tls_secret and not DNS1123_SUBDOMAIN.match(tls_secret):
+        r.problem("tlsSecret", f"{tls_secret!r} is not a Secret name (lowercase letters, digits, '-' and '.')")
+    return host, tls_secret
+
+
+def _check_pull_credentials(r: Reader, image: str, server: str, user: str, token: SecretValue | None) -> None:
+    """With a prebuilt image, registryServer/User/Token are the credentials to pull it from a private registry."""
+    if not (server or user or token):
+        return
+    if not (server and user and token):
+        missing = [
+            n for n, v in (("registryServer", server), ("registryUser", user), ("registryToken", token)) if not v
+        ]
+        r.problem(
+            missing[0],
+            "with kubeport:image, registryServer, registryUser and registryToken go together: the registry the "
+            "image is pulled from and credentials for it",
+        )
+        return
+    host = server.split("/", 1)[0]
+    if image.split("/", 1)[0] != host:
+        r.problem("registryServer", f"{server!r} is not the registry of kubeport:image ({image.split('/', 1)[0]!r})")
+
+
+def _check_image(r: Reader, image: str, target: Target) -> None:
+    """A prebuilt image reference: well formed, never `latest` (named or implied), by digest on clouds."""
+    match = IMAGE_REFERENCE.match(image)
+    if not match:
+        r.problem(
+            "image", f"{image!r} is not an image reference; expected registry/repository:tag or ...@sha256:<digest>"
+        )
+        return
+    tag, digest = match.group("tag"), match.group("digest")
+    if tag == "latest":
+        r.problem("image", f"{image!r} uses the tag latest, which moves; pin a version tag or a digest")
+    elif not tag and not digest:
+        r.problem("image", f"{image!r} has neither tag nor digest, so it means latest; pin a version tag or a digest")
+    if target in CLOUD_TARGETS and not digest:
+        r.problem(
+            "image",
+            f"{image!r} has no digest; cloud targets deploy by digest: expected ...@sha256:<64 hex digits> "
+            "(e.g. from `docker buildx imagetools inspect <image>`)",
+        )

@@ -1,0 +1,91 @@
+"""The validated stack configuration: what the program reads once and hands to the target and the components."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from components.options import Autoscaling, ServiceType
+from stacks.config.keys import Part, RegistryKind, Target
+
+
+@dataclass(frozen=True)
+class SecretValue:
+    """A configuration value that must stay encrypted; its repr never shows the value."""
+
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "SecretValue(***)"
+
+
+@dataclass(frozen=True)
+class CloudSettings:
+    """What every cloud target reads; each cloud's module extends it with its own scope (stacks.eks, aks, gke)."""
+
+    region: str
+    """AWS region, Azure location or Google Cloud region."""
+    allowed_cidrs: tuple[str, ...] = ()
+    """CIDRs allowed to reach the public Kubernetes API."""
+    private_api: bool = False
+    """No public Kubernetes API endpoint."""
+    node_count: int = 2
+    node_size: str = ""
+    """Machine type; empty: the cloud's default."""
+    release_protection: bool = False
+    """Drop `protect` from the cluster and registry (a deliberate teardown or migration)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated stack configuration, read once per program run."""
+
+    target: Target
+    replicas: int
+    namespace: str
+    node_port: int
+    kube_context: str
+    """Empty when not set (clouds build their own kubeconfig)."""
+    registry: RegistryKind
+    dockerhub_user: str
+    dockerhub_token: SecretValue | None
+    registry_server: str
+    registry_user: str
+    registry_token: SecretValue | None
+    service_type: ServiceType | None
+    """Only set on target existing; other targets fix their exposure."""
+    node_address: str
+    smoke_check: bool
+    build_platform: str
+    """Empty: the target decides."""
+    image: str = ""
+    """A prebuilt image reference to deploy; empty: build app/ and push it as the registry keys say."""
+    part: Part = "all"
+    """all: cluster and app in this stack; cluster: the cluster side only."""
+    cluster_stack: str = ""
+    """Target app: the stack reference of its cluster stack."""
+    ingress_controller: bool = False
+    """A cluster stack prepares an Ingress controller for its app stacks."""
+    autoscaling: Autoscaling | None = None
+    """The autoscaler's bounds and target; None: a fixed `replicas`."""
+    host: str = ""
+    """Host name routed through an Ingress; empty: no Ingress."""
+    tls_secret: str = ""
+    ingress_class: str = ""
+    """Only on target existing: the IngressClass to use."""
+    cloud: CloudSettings | None = None
+    """The cloud's own settings on eks, aks and gke (a CloudSettings of that cloud's module); None elsewhere."""
+
+
+class ConfigError(Exception):
+    """Raised with every problem found in one stack configuration."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        lines = ["invalid stack configuration; nothing was created:"]
+        lines += [f"  - {p}" for p in self.problems]
+        lines.append("Fix it with `pulumi config set kubeport:<key> <value>` (or edit Pulumi.<stack>.yaml).")
+        return "\n".join(lines)

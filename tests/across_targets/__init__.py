@@ -1,0 +1,1 @@
+"""across_targets"""

@@ -1,0 +1,233 @@
+"""The config model on its own: pure, no Pulumi runtime."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from stacks.config import ConfigError, Settings, all_keys, parse
+from tools.stack_files import ROOT
+
+
+def settings(**values: str) -> Settings:
+    return parse({f"kubeport:{k}": v for k, v in values.items()}, {"kubeport:dockerhubToken", "kubeport:registryToken"})
+
+
+def problems(**values: str) -> list[str]:
+    with pytest.raises(ConfigError) as err:
+        settings(**values)
+    return err.value.problems
+
+
+def test_defaults_for_minikube() -> None:
+    s = settings(target="minikube")
+    assert (s.replicas, s.namespace, s.node_port, s.registry, s.smoke_check) == (2, "kubeport", 30020, "local", True)
+    assert s.service_type is None
+
+
+def test_registry_default_follows_the_target() -> None:
+    assert settings(target="existing", kubeContext="kind-x", registryServer="localhost:5001").registry == "server"
+
+
+def test_keys_of_other_namespaces_are_ignored() -> None:
+    s = parse({"kubeport:target": "minikube", "aws:region": "eu-west-1", "pulumi:disable-default-providers": '["*"]'})
+    assert s.target == "minikube"
+
+
+@pytest.mark.parametrize(
+    ("values", "key", "says"),
+    [
+        ({}, "kubeport:target", "is required"),
+        ({"target": "ecs"}, "kubeport:target", "minikube | existing | eks | aks | gke"),
+        ({"target": "minikube", "replicas": "two"}, "kubeport:replicas", "expected an integer >= 1"),
+        ({"target": "minikube", "replicas": "0"}, "kubeport:replicas", "expected an integer >= 1"),
+        ({"target": "minikube", "replicas": "1.5"}, "kubeport:replicas", "expected an integer"),
+        ({"target": "minikube", "nodePort": "8080"}, "kubeport:nodePort", "from 30000 to 32767"),
+        ({"target": "minikube", "nodePort": "32768"}, "kubeport:nodePort", "from 30000 to 32767"),
+        ({"target": "minikube", "namespace": "My_App"}, "kubeport:namespace", "DNS-1123"),
+        ({"target": "minikube", "namespace": "a" * 64}, "kubeport:namespace", "DNS-1123"),
+        ({"target": "minikube", "namespace": "kube-system"}, "kubeport:namespace", "system namespace"),
+        ({"target": "minikube", "namespace": "default"}, "kubeport:namespace", "system namespace"),
+        ({"target": "minikube", "registry": "quay"}, "kubeport:registry", "local | native | dockerhub | server"),
+        ({"target": "minikube", "registry": "native"}, "kubeport:registry", "has none"),
+        ({"target": "existing", "kubeContext": "k", "registry": "local"}, "kubeport:registry", "needs target minikube"),
+        ({"target": "minikube", "registry": "dockerhub", "dockerhubToken": "t"}, "kubeport:dockerhubUser", "required"),
+        ({"target": "minikube", "registry": "dockerhub", "dockerhubUser": "deepak"}, "kubeport:dockerhubToken", "req"),
+        ({"target": "minikube", "smokeCheck": "yes"}, "kubeport:smokeCheck", "true or false"),
+        ({"target": "minikube", "serviceType": "NodePort"}, "kubeport:serviceType", "does not apply"),
+        ({"target": "existing", "registryServer": "localhost:5001"}, "kubeport:kubeContext", "required"),
+        ({"target": "existing", "kubeContext": "k"}, "kubeport:registryServer", "required"),
+        ({"target": "existing", "kubeContext": "k", "registryServer": "no spaces"}, "kubeport:registryServer", "host"),
+        ({"target": "minikube", "buildPlatform": "windows/amd64"}, "kubeport:buildPlatform", "linux/amd64"),
+        ({"target": "minikube", "registryUser": "bob"}, "kubeport:registryUser", "only applies"),
+    ],
+)
+def test_each_bad_value_is_named_with_what_is_accepted(values: dict[str, str], key: str, says: str) -> None:
+    found = problems(**values)
+    assert len(found) == 1, found
+    assert found[0].startswith(key) and says in found[0], found[0]
+
+
+def test_cloud_targets_need_their_cloud_settings() -> None:
+    found = problems(target="aks")
+    assert [p.split(":")[1] for p in found] == ["region", "allowedCidrs", "subscription"]
+
+
+def test_misspelt_key_gets_a_did_you_mean() -> None:
+    (problem,) = problems(target="minikube", replica="3")
+    assert problem == "kubeport:replica is not a known key; did you mean kubeport:replicas?"
+    (problem,) = problems(target="minikube", nodeport="30021")
+    assert "did you mean kubeport:nodePort?" in problem
+
+
+def test_unrelated_unknown_key_lists_the_known_ones() -> None:
+    (problem,) = problems(target="minikube", colour="blue")
+    assert "known keys: target, part, ingressController, replicas" in problem and "clusterStack" in problem
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    found = problems(target="minikube", replicas="-1", nodePort="1", namespace="Nope")
+    assert [p.split(":")[1] for p in found] == ["replicas", "nodePort", "namespace"]
+
+
+def test_tokens_in_plain_text_are_refused() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(
+            {
+                "kubeport:target": "minikube",
+                "kubeport:registry": "dockerhub",
+                "kubeport:dockerhubUser": "deepak",
+                "kubeport:dockerhubToken": "plain",
+            }
+        )
+    (problem,) = err.value.problems
+    assert "kubeport:dockerhubToken" in problem and "--secret" in problem
+
+
+def test_secret_values_never_show_in_repr() -> None:
+    s = settings(target="minikube", registry="dockerhub", dockerhubUser="deepak", dockerhubToken="hunter2")
+    assert "hunter2" not in repr(s)
+
+
+def test_registry_user_and_token_go_together() -> None:
+    found = problems(target="existing", kubeContext="k", registryServer="ghcr.io/acme", registryUser="bot")
+    assert "go together" in found[0]
+
+
+def test_message_tells_how_to_fix() -> None:
+    with pytest.raises(ConfigError) as err:
+        settings(target="minikube", replicas="0")
+    text = err.value.message()
+    assert "nothing was created" in text and "pulumi config set kubeport:<key>" in text
+
+
+def test_pulumi_yaml_declares_exactly_the_model_keys() -> None:
+    """The CLI reads Pulumi.yaml, the program reads the key table: the two agree on names, types and defaults."""
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    own = {k: v for k, v in declared.items() if ":" not in k}
+    assert set(own) == {k.name for k in all_keys()}
+    for key in all_keys():
+        decl = own[key.name]
+        assert decl["type"] == key.kind, key.name
+        assert decl["description"] == key.description, key.name
+        assert decl.get("default") == key.default, key.name
+    assert declared["pulumi:disable-default-providers"] == ["*"]
+
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+CLOUD = {"region": "eu-west-1", "allowedCidrs": '["203.0.113.0/24"]'}
+
+
+@pytest.mark.parametrize(
+    "image",
+    ["ghcr.io/acme/kubeport-web:1.4.0", "localhost:5001/kubeport-web:0123456789abcdef", f"acme/web@{DIGEST}"],
+)
+def test_a_prebuilt_image_replaces_the_build_on_local_targets(image: str) -> None:
+    s = settings(target="existing", kubeContext="kind-x", image=image)
+    assert s.image == image
+    # Nothing is pushed, so no registry is needed.
+    assert s.registry_server == ""
+
+
+@pytest.mark.parametrize(
+    ("target", "image", "says"),
+    [
+        ("existing", "ghcr.io/acme/web:latest", "latest"),
+        ("existing", "ghcr.io/acme/web", "neither tag nor digest"),
+        ("existing", "ghcr.io/Acme/Web:1", "not an image reference"),
+        ("existing", "ghcr.io/acme/web:-1", "not an image reference"),
+        ("existing", "ghcr.io/acme/web@sha256:abc", "not an image reference"),
+        ("eks", "ghcr.io/acme/web:1.4.0", "cloud targets deploy by digest"),
+        ("gke", "ghcr.io/acme/web:latest", "latest"),
+    ],
+)
+def test_a_prebuilt_image_is_pinned(target: str, image: str, says: str) -> None:
+    extra = {"kubeContext": "kind-x"} if target == "existing" else {**CLOUD, "project": "acme-prod"}
+    if target == "eks":
+        extra.pop("project")
+    found = [p for p in problems(target=target, image=image, **extra) if p.startswith("kubeport:image")]
+    assert found and says in found[0], found
+
+
+def test_a_cloud_target_takes_a_prebuilt_image_by_digest() -> None:
+    image = f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1.4.0@{DIGEST}"
+    assert settings(target="eks", image=image, **CLOUD).image == image
+
+
+@pytest.mark.parametrize("key", ["registry", "buildPlatform", "dockerhubUser"])
+def test_build_keys_do_not_apply_to_a_prebuilt_image(key: str) -> None:
+    value = {"registryServer": "ghcr.io/acme", "registry": "server", "buildPlatform": "linux/amd64"}.get(key, "acme")
+    found = problems(target="existing", kubeContext="k", image="ghcr.io/acme/web:1", **{key: value})
+    assert any(p.startswith(f"kubeport:{key}:") and "kubeport:image" in p for p in found), found
+
+
+def test_a_prebuilt_image_takes_pull_credentials_for_its_own_registry() -> None:
+    s = parse(
+        {
+            "kubeport:target": "existing",
+            "kubeport:kubeContext": "k",
+            "kubeport:image": "registry.example.com/acme/web:1.4.0",
+            "kubeport:registryServer": "registry.example.com",
+            "kubeport:registryUser": "puller",
+            "kubeport:registryToken": "t",
+        },
+        {"kubeport:registryToken"},
+    )
+    assert (s.registry_server, s.registry_user) == ("registry.example.com", "puller")
+    assert s.registry_token is not None
+
+
+@pytest.mark.parametrize(
+    ("values", "key"),
+    [
+        ({"registryServer": "registry.example.com"}, "kubeport:registryUser"),
+        ({"registryServer": "ghcr.io", "registryUser": "u", "registryToken": "t"}, "kubeport:registryServer"),
+    ],
+)
+def test_pull_credentials_are_whole_and_for_the_images_registry(values: dict[str, str], key: str) -> None:
+    found = problems(target="existing", kubeContext="k", image="registry.example.com/acme/web:1", **values)
+    assert any(p.startswith(key) for p in found), found
+
+
+def test_a_cluster_stack_refuses_the_apps_keys() -> None:
+    found = problems(target="existing", kubeContext="k", part="cluster", replicas="3", host="shop.example.com")
+    assert {p.split(":")[1] for p in found} == {"replicas", "host"}
+    assert all("belongs to an app stack" in p for p in found)
+
+
+def test_an_app_stack_needs_its_cluster_stack_and_refuses_the_clusters_keys() -> None:
+    assert "required with target app" in problems(target="app", image="ghcr.io/a/b:1")[0]
+    found = problems(
+        target="app",
+        clusterStack="org/kubeport/eks-cluster",
+        image="ghcr.io/a/b:1",
+        kubeContext="k",
+        region="eu-west-1",
+    )
+    assert {p.split(":")[1] for p in found} == {"kubeContext", "region"}
+    assert settings(target="app", clusterStack="organization/kubeport/cluster-a", image="ghcr.io/a/b:1").part == "all"
+
+
+def test_an_ingress_controller_is_a_cluster_stack_setting() -> None:
+    (problem,) = problems(target="eks", ingressController="true", region="eu-west-1", allowedCidrs='["10.0.0.0/8"]')
+    assert problem.startswith("kubeport:ingressController") and "kubeport:host" in problem

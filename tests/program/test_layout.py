@@ -1,0 +1,111 @@
+"""The rooms and the way imports point: the program never imports its tooling."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+from stacks import preflight
+from stacks.config import TARGETS
+from tools.stack_files import ROOT
+
+PROGRAM = [ROOT / "__main__.py", *sorted((ROOT / "stacks").rglob("*.py")), *sorted((ROOT / "components").rglob("*.py"))]
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at any depth (lazy imports inside functions included)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+@pytest.mark.parametrize("path", PROGRAM, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_program_never_imports_the_tooling(path: Path) -> None:
+    tooling = sorted(m for m in imported_modules(path) if m == "tools" or m.startswith("tools."))
+    assert tooling == [], f"{path.relative_to(ROOT)} imports {tooling}"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "components").rglob("*.py")), ids=lambda p: p.name)
+def test_components_import_no_target(path: Path) -> None:
+    targets = sorted(m for m in imported_modules(path) if m == "stacks" or m.startswith("stacks."))
+    assert targets == [], f"components/{path.name} imports {targets}"
+
+
+def test_stacks_holds_only_what_the_program_imports() -> None:
+    program_modules = {"__init__", "preflight", "environment", "registry", "cloud", "handoff", "kubeconfig", "sync"}
+    targets = set(TARGETS)
+    assert {p.stem for p in (ROOT / "stacks").glob("*.py")} == program_modules | targets
+    packages = {p.parent.name for p in (ROOT / "stacks").glob("*/__init__.py")}
+    assert packages == {"config"}, "stacks/ holds one package: the config model"
+
+
+def test_the_detector_sees_imports_at_any_depth(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("def f() -> None:\n    from tools import mock_runner  # noqa\n    import tools.render\n")
+    assert {"tools", "tools.mock_runner", "tools.render"} <= imported_modules(sample)
+
+
+WORKLOAD = ("webapp", "smoke", "pod_parts", "platform", "options")
+"""The portable workload and everything it is made of."""
+
+
+@pytest.mark.parametrize("name", WORKLOAD)
+def test_the_workload_knows_kubernetes_and_no_cloud(name: str) -> None:
+    """WebApp, its parts and the Platform it reads import the standard library, pulumi and pulumi_kubernetes only."""
+    allowed_roots = {"pulumi", "pulumi_kubernetes", "components", "__future__"} | set(sys.stdlib_module_names)
+    imported = imported_modules(ROOT / "components" / f"{name}.py")
+    assert {m for m in imported if m.split(".")[0] not in allowed_roots} == set()
+    # of its own package, only the workload's own parts: no cluster component, no image builder
+    own = {m for m in imported if m.startswith("components.")}
+    assert {m for m in own if m.split(".")[1] not in WORKLOAD} == set()
+
+
+LONG_FILE = 400
+"""Lines a program file may have before its opening docstring must say why it is longer."""
+
+
+def test_program_files_stay_short_or_say_why() -> None:
+    too_long = []
+    for path in PROGRAM:
+        lines = path.read_text().splitlines()
+        docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
+        if len(lines) > LONG_FILE and "longer than" not in docstring:
+            too_long.append(f"{path.relative_to(ROOT)}: {len(lines)} lines")
+    assert too_long == []
+
+
+def test_no_two_test_modules_share_a_name() -> None:
+    names: dict[str, list[str]] = {}
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        names.setdefault(path.name, []).append(path.relative_to(ROOT).as_posix())
+    assert {name: paths for name, paths in names.items() if len(paths) > 1} == {}
+
+
+def test_helpers_live_in_the_support_package() -> None:
+    """Test folders hold test modules (and their conftest); shared helpers sit in tests/support."""
+    stray = [
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "tests").rglob("*.py")
+        if path.parent.name != "support"
+        and not path.name.startswith("test_")
+        and path.name not in ("__init__.py", "conftest.py")
+    ]
+    assert stray == []
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_target_module_offers_what_the_parser_and_the_preflight_ask(target: str) -> None:
+    module = importlib.import_module(f"stacks.{target}")
+    for name in ("KEYS", "TOOLS", "DEFAULT_REGISTRY", "SDK", "check", "platform"):
+        assert hasattr(module, name), f"stacks/{target}.py lacks {name} (stacks/config/target.py lists them)"
+    assert set(module.TOOLS) <= set(preflight.TOOLS), "preflight must know how to install each tool"
+    assert all(target in key.targets for key in module.KEYS)

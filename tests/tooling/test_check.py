@@ -1,0 +1,111 @@
+"""`python -m tools check`: every stack is schema-valid and scanner-clean, and a defect fails the gate."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tools.check import check_manifests, find_tool
+from tools.render import render
+from tools.stack_files import ROOT, app_stack_names, stack_config, stack_names
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tools", "check", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
+def test_scanners_are_installed() -> None:
+    # A missing scanner must fail the suite, never turn the gate into a silent pass.
+    assert find_tool("checkov"), "checkov missing: make dev-venv"
+    assert find_tool("hadolint"), "hadolint missing: make dev-venv"
+
+
+def test_every_stack_is_clean() -> None:
+    done = run_cli()
+    assert done.returncode == 0, done.stdout + done.stderr
+    apps = app_stack_names()
+    for stack in stack_names():
+        row = next(line for line in done.stdout.splitlines() if line.startswith(stack + " "))
+        # An app stack has the workload's 7 objects; a cluster stack none (its kubeconfig is an output).
+        assert row.split()[1] == ("7" if stack in apps else "0") and row.endswith("ok"), row
+    assert "app/Dockerfile" in done.stdout and "all clean" in done.stdout
+
+
+def _deployment(docs: dict[Path, dict[str, Any]]) -> tuple[Path, dict[str, Any]]:
+    return next((p, d) for p, d in docs.items() if d["kind"] == "Deployment")
+
+
+def mistype_a_field(doc: dict[str, Any]) -> None:
+    doc["spec"]["replica"] = doc["spec"].pop("replicas")
+
+
+def use_latest(doc: dict[str, Any]) -> None:
+    container = doc["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = "nginx:latest"
+    doc["metadata"].pop("annotations", None)  # the local-image waivers do not cover a registry image
+
+
+def drop_the_readiness_probe(doc: dict[str, Any]) -> None:
+    del doc["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+
+
+@pytest.mark.parametrize(
+    ("defect", "expected"),
+    [(mistype_a_field, "replica"), (use_latest, "CKV_K8S_14"), (drop_the_readiness_probe, "CKV_K8S_9")],
+)
+def test_an_injected_defect_fails_the_gate(
+    defect: Callable[[dict[str, Any]], None], expected: str, tmp_path: Path
+) -> None:
+    rendered = render("kind", tmp_path)
+    path, doc = _deployment(rendered.manifests)
+    defect(doc)
+    path.write_text(yaml.safe_dump(doc))
+    done = run_cli("--manifests", str(tmp_path))
+    assert done.returncode == 1, done.stdout
+    assert "FAIL" in done.stdout and expected in done.stdout, done.stdout
+
+
+def test_unknown_stack_is_refused() -> None:
+    done = run_cli("prod")
+    assert done.returncode == 2 and "unknown stack" in done.stderr
+
+
+def test_without_checkov_one_line_says_what_to_run(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tools", "check"],
+        cwd=ROOT,
+        env={**os.environ, "KUBEPORT_CHECKOV": str(tmp_path / "no-checkov")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert "checkov" in line and "make dev-venv" in line and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("stack", app_stack_names())
+def test_with_autoscaling_and_an_ingress_every_stack_is_still_clean(stack: str, tmp_path: Path) -> None:
+    features = {"autoscaling": "true", "host": "shop.example.com", "tlsSecret": "shop-tls"}
+    if stack_config(stack)[0]["kubeport:target"] == "existing":
+        features["ingressClass"] = "nginx"
+    rendered = render(stack, tmp_path, features)
+    assert {"HorizontalPodAutoscaler", "Ingress"} <= {d["kind"] for d in rendered.manifests.values()}
+    report = check_manifests(stack, tmp_path)
+    assert report.findings == [], report.findings

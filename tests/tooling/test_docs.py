@@ -1,0 +1,130 @@
+"""The README and docs/ stay true: links resolve, and every command, stack, path and key they name exists."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tools.__main__ import parser
+from tools.stack_files import ROOT
+
+README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
+PAGE_IDS = [str(p.relative_to(ROOT)) for p in PAGES]
+
+FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
+INLINE = re.compile(r"`([^`\n]+)`")
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+HEADING = re.compile(r"^#{1,6} +(.+?) *$", re.MULTILINE)
+MAKE = re.compile(r"(?:^|[\s;&(])make((?: [a-z][a-z0-9-]*)+)")
+TOOLS = re.compile(r"python -m tools ([^#\n`]*)")
+REPO_PATH = re.compile(
+    r"(?<![\w./-])((?:app|components|stacks|tools|toolchain|policy|tests|docs|\.ci|\.github)/[\w./-]*)(?![<*{\w./-])"
+)
+STACK_FILE = re.compile(r"Pulumi\.([a-z0-9-]+)\.yaml")
+
+
+def code(text: str) -> list[str]:
+    """What a page shows as code: fenced blocks, then inline spans outside them."""
+    blocks = FENCE.findall(text)
+    return blocks + INLINE.findall(FENCE.sub("", text))
+
+
+def slug(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[`*_]|\[([^\]]*)\]\([^)]*\)", lambda m: m.group(1) or "", heading).lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def anchors(page: Path) -> set[str]:
+    return {slug(h) for h in HEADING.findall(FENCE.sub("", page.read_text()))}
+
+
+def make_targets() -> set[str]:
+    return set(re.findall(r"^([a-z][a-z0-9-]*):", (ROOT / "Makefile").read_text(), re.MULTILINE))
+
+
+def test_the_readme_is_read_in_ten_minutes() -> None:
+    assert len(README.read_text().splitlines()) < 200
+
+
+def test_every_page_is_linked_from_the_readme() -> None:
+    linked = {(README.parent / target.split("#")[0]).resolve() for target in LINK.findall(README.read_text())}
+    assert {p.resolve() for p in PAGES[1:]} <= linked
+
+
+@pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
+def test_every_relative_link_resolves(page: Path) -> None:
+    broken = []
+    for target in LINK.findall(FENCE.sub("", page.read_text())):
+        if re.match(r"[a-z]+:", target):
+            continue
+        path, _, anchor = target.partition("#")
+        resolved = (page.parent / path).resolve() if path else page
+        if not resolved.exists():
+            broken.append(f"{target}: no such file")
+        elif anchor and anchor not in anchors(resolved):
+            broken.append(f"{target}: no heading #{anchor}")
+    assert broken == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
+def test_every_make_target_named_exists(page: Path) -> None:
+    named = {word for snippet in code(page.read_text()) for m in MAKE.finditer(snippet) for word in m.group(1).split()}
+    assert named - make_targets() == set()
+
+
+@pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
+def test_every_tools_command_parses(page: Path) -> None:
+    """Each concrete `python -m tools …` parses with the real parser: subcommand, flags and stack names."""
+    cli = parser()
+    commands = {name for a in cli._actions if isinstance(a, argparse._SubParsersAction) for name in a.choices}
+    for snippet in code(page.read_text()):
+        for match in TOOLS.finditer(snippet):
+            line = match.group(1).strip().rstrip(")\"'")
+            if not line or re.search(r"[A-Z|<\[…]|\.\.\.", line):  # placeholders: STACK, A B, a|b, <name>, [opt]
+                continue
+            words = shlex.split(line)
+            if len(words) == 1 and words[0] in commands:  # the command named, not run
+                continue
+            try:
+                cli.parse_args(words)
+            except SystemExit as stopped:
+                if stopped.code in (0, None):  # --help
+                    continue
+                pytest.fail(f"{page.name}: `python -m tools {line}` does not parse")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
+def test_every_stack_file_and_repo_path_named_exists(page: Path) -> None:
+    text = page.read_text()
+    stacks = {name for name in STACK_FILE.findall(text)}
+    assert {s for s in stacks if not (ROOT / f"Pulumi.{s}.yaml").exists()} == set()
+    selected = set(re.findall(r"pulumi stack select (?:--create )?([a-z0-9-]+)", text))
+    assert {s for s in selected if not (ROOT / f"Pulumi.{s}.yaml").exists()} == set()
+    paths = {m.rstrip(".,:;") for snippet in code(text) for m in REPO_PATH.findall(snippet)}
+    assert {p for p in paths if not (ROOT / p).exists()} == set()
+
+
+def test_the_configuration_page_documents_exactly_the_declared_keys() -> None:
+    # The project's own keys (kubeport:*) are declared bare; `pulumi:…` settings are the engine's.
+    declared = {key for key in yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"] if ":" not in key}
+    keys_table = (ROOT / "docs" / "configuration.md").read_text().split("\n## ")[0]
+    rows = re.findall(r"^\| (`[^|]+`) \|", keys_table, re.MULTILINE)
+    documented = {key for cell in rows for key in re.findall(r"`([A-Za-z]+)`", cell)}
+    assert documented - declared == set(), "documented but not declared in Pulumi.yaml"
+    assert declared - documented == set(), "declared in Pulumi.yaml but not documented"
+
+
+def test_the_detectors_see_what_they_check() -> None:
+    sample = "```sh\nmake clusters   # x\npython -m tools diff eks gke\n```\nrun `make site` and `tools/kwok/x.yaml`\n"
+    snippets = code(sample)
+    assert {w for s in snippets for m in MAKE.finditer(s) for w in m.group(1).split()} == {"clusters", "site"}
+    assert [m.group(1).strip() for s in snippets for m in TOOLS.finditer(s)] == ["diff eks gke"]
+    assert {p for s in snippets for p in REPO_PATH.findall(s)} == {"tools/kwok/x.yaml"}
+    assert slug("Same stack, new cloud (change `kubeport:target`)") == "same-stack-new-cloud-change-kubeporttarget"

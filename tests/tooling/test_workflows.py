@@ -1,0 +1,105 @@
+"""The GitHub workflows, offline: the vendored workflow schema, pinned actions, timeouts and concurrency.
+
+check-jsonschema validates against the GitHub workflow schema it ships (`--builtin-schema`), so nothing is
+downloaded; the run gets an unreachable proxy to make sure of that. A missing check-jsonschema is a failure,
+not a skip: it is pinned in requirements-dev.txt.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tools.stack_files import ROOT
+
+WORKFLOW_DIR = ROOT / ".github" / "workflows"
+WORKFLOWS = sorted(p for p in WORKFLOW_DIR.glob("*") if p.suffix in (".yml", ".yaml"))
+CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
+
+# owner/repo[/path]@ref, with ref a full version tag (v1.2.3) or a full commit SHA.
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@(v\d+\.\d+\.\d+|[0-9a-f]{40})$")
+# Any proxy request goes to a closed port and fails at once.
+NO_NETWORK = {
+    key: "http://127.0.0.1:9" for key in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
+} | {"NO_PROXY": "", "no_proxy": ""}
+
+
+def load(path: Path) -> dict[Any, Any]:
+    workflow = yaml.safe_load(path.read_text())
+    assert isinstance(workflow, dict), f"{path.name} is not a mapping"
+    return workflow
+
+
+def uses_of(node: Any) -> Iterator[str]:
+    """Every `uses:` value anywhere in a workflow: steps and reusable-workflow jobs."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "uses" and isinstance(value, str):
+                yield value
+            else:
+                yield from uses_of(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from uses_of(item)
+
+
+def test_the_workflows_are_there() -> None:
+    names = {p.name for p in WORKFLOWS}
+    assert {"test.yml", "live-kind.yml", "preview-clouds.yml"} <= names, names
+
+
+def test_check_jsonschema_is_installed() -> None:
+    assert CHECK_JSONSCHEMA.is_file(), (
+        f"{CHECK_JSONSCHEMA} not found: install the dev requirements (check-jsonschema is pinned there)"
+    )
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_matches_the_github_schema(path: Path) -> None:
+    assert CHECK_JSONSCHEMA.is_file(), f"{CHECK_JSONSCHEMA} not found: pip install -r requirements-dev.txt"
+    done = subprocess.run(
+        [str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ | NO_NETWORK,
+        check=False,
+    )
+    assert done.returncode == 0, f"{path.name}:\n{done.stdout}{done.stderr}"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_action_is_pinned_to_a_version(path: Path) -> None:
+    uses = list(uses_of(load(path)))
+    assert uses, f"{path.name} uses no action"
+    unpinned = [u for u in uses if not u.startswith("./") and not PINNED.match(u)]
+    assert not unpinned, (
+        f"{path.name}: pin these to a full version tag (@v1.2.3) or a commit SHA, never a branch: {unpinned}"
+    )
+
+
+def test_the_pin_pattern_refuses_branches_and_moving_tags() -> None:
+    assert PINNED.match("actions/checkout@v4.2.2")
+    assert PINNED.match("actions/checkout@" + "0" * 40)
+    assert PINNED.match("github/codeql-action/init@v3.28.0")
+    for ref in ("main", "master", "v4", "v4.2", "latest", "0123abc"):
+        assert not PINNED.match(f"actions/checkout@{ref}"), ref
+    assert not PINNED.match("actions/checkout")
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_limits_permissions_time_and_concurrency(path: Path) -> None:
+    workflow = load(path)
+    assert "permissions" in workflow, f"{path.name}: set top-level permissions (least privilege)"
+    assert "concurrency" in workflow, f"{path.name}: set concurrency"
+    for name, job in workflow["jobs"].items():
+        if "steps" in job:  # a job that calls a reusable workflow takes no timeout-minutes
+            assert "timeout-minutes" in job, f"{path.name}: job {name} has no timeout-minutes"

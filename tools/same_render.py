@@ -1,0 +1,121 @@
+"""`python -m tools same-render [REF]`: does this tree render every stack exactly as git REF does?
+
+A refactoring must not change what deploys. This renders every stack's Kubernetes manifests offline (under
+mocks, `python -m tools render`) twice: from a temporary `git worktree` of REF (default HEAD) and from the
+working tree, with the same interpreter, then compares the manifest files byte for byte. It prints each stack
+as `same` or what differs, and exits 1 if anything does. The plan (`plan.txt`) is not compared: it names
+parents and URNs, which a refactoring may move on purpose (with aliases).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tools.stack_files import ROOT, stack_names
+
+
+def render_all(tree: Path, out: Path) -> dict[str, dict[str, bytes]]:
+    """Every stack of `tree` rendered into `out/<stack>`: stack -> object (kind-namespace-name) -> manifest bytes."""
+    found: dict[str, dict[str, bytes]] = {}
+    for stack in stack_names(tree):
+        target = out / stack
+        done = subprocess.run(
+            [sys.executable, "-m", "tools", "render", stack, "--out", str(target)],
+            cwd=tree,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"render of {stack} in {tree} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        # Keyed by the object (kind, namespace, name), not the file's number: that follows the object order.
+        found[stack] = {p.name.split("-", 1)[1]: p.read_bytes() for p in sorted(target.glob("*.yaml"))}
+        found[stack][RESOURCES] = registered_inputs(tree, stack)
+    return found
+
+
+RESOURCES = "(every resource's type, name, inputs, protect and provider type)"
+# Runs inside the tree compared, with whichever mock runner that tree has.
+DUMP = """
+import json, os, sys
+try:
+    from tools.mock_runner import run_program
+except ImportError:
+    from tools.offline import run_program
+run = run_program(sys.argv[1])
+assert run.error is None, run.error
+rows = sorted(
+    json.dumps([r.type, r.name, r.inputs, r.protect, r.provider.rpartition("::")[0].split("::")[-2:]], sort_keys=True)
+    for r in run.resources
+)
+print("\\n".join(rows).replace(os.getcwd(), "<tree>"))
+"""
+
+
+def registered_inputs(tree: Path, stack: str) -> bytes:
+    """Everything the program registers for `stack` under mocks, cloud resources included, one line each."""
+    done = subprocess.run([sys.executable, "-c", DUMP, stack], cwd=tree, capture_output=True, timeout=600, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"registrations of {stack} in {tree}: {done.stderr.decode()[-2000:]}")
+    return done.stdout
+
+
+def compare(
+    before: dict[str, dict[str, bytes]], after: dict[str, dict[str, bytes]], allowed: re.Pattern[str] | None = None
+) -> list[str]:
+    """One line per stack: `same`, or which manifests were added, removed or changed. Registrations matching
+    `allowed` (a change made on purpose, such as a new component) do not count as differences."""
+    lines = []
+    for stack in sorted(set(before) | set(after)):
+        if stack not in before or stack not in after:
+            lines.append(f"{stack}: only {'after' if stack in after else 'before'}")
+            continue
+        a, b = dict(before[stack]), dict(after[stack])
+        if allowed is not None:
+            for side in (a, b):
+                kept = [line for line in side[RESOURCES].decode().splitlines() if not allowed.search(line)]
+                side[RESOURCES] = "\n".join(kept).encode()
+        added = sorted(set(b) - set(a))
+        removed = sorted(set(a) - set(b))
+        changed = sorted(name for name in set(a) & set(b) if a[name] != b[name])
+        if not (added or removed or changed):
+            lines.append(f"{stack}: same ({len(a) - 1} manifests and every registration)")
+            continue
+        parts = [f"{label} {', '.join(names)}" for label, names in
+                 (("added", added), ("removed", removed), ("changed", changed)) if names]  # fmt: skip
+        lines.append(f"{stack}: DIFFERS: {'; '.join(parts)}")
+        if RESOURCES in changed:
+            old, new = set(a[RESOURCES].decode().splitlines()), set(b[RESOURCES].decode().splitlines())
+            lines += [f"    - {line[:160]}" for line in sorted(old - new)]
+            lines += [f"    + {line[:160]}" for line in sorted(new - old)]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools same-render", description=__doc__)
+    parser.add_argument("ref", nargs="?", default="HEAD", help="the git revision to compare with (default HEAD)")
+    parser.add_argument("--allow", help="a regular expression: registrations it matches may differ (on purpose)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="kubeport-same-render-") as tmp:
+        base = Path(tmp)
+        tree = base / "tree"
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), args.ref], cwd=ROOT, check=True,
+                       capture_output=True, timeout=120)  # fmt: skip
+        try:
+            before = render_all(tree, base / "before")
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False, timeout=120)
+        after = render_all(ROOT, base / "after")
+    lines = compare(before, after, re.compile(args.allow) if args.allow else None)
+    print("\n".join(lines))
+    return 1 if any("DIFFERS" in line or "only" in line for line in lines) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
