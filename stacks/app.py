@@ -38,7 +38,8 @@ DEFAULT_REGISTRY: RegistryKind = "server"
 """Where the image goes when kubeport:registry is empty."""
 SDK = ""
 """The cloud SDK `platform()` imports (none)."""
-STACK_REFERENCE = re.compile(r"^([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+$")
+STACK_REFERENCE = re.compile(r"([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+")
+"""<organization>/<project>/<stack>, <project>/<stack> or <stack>: one to three parts, nothing else."""
 
 REFERENCE = "clusterStack"
 """The StackReference's resource name: the engine's own error for a stack it cannot find names it."""
@@ -53,7 +54,7 @@ def check(r: Reader, settings: Settings) -> Settings:
             "clusterStack",
             "is required with target app: the cluster stack to deploy onto, e.g. organization/kubeport/eks-cluster",
         )
-    elif not STACK_REFERENCE.match(cluster_stack):
+    elif not STACK_REFERENCE.fullmatch(cluster_stack):
         r.problem("clusterStack", f"{cluster_stack!r} is not a stack name such as organization/kubeport/eks-cluster")
     return dataclasses.replace(settings, cluster_stack=cluster_stack)
 

@@ -32,7 +32,7 @@ def test_the_autoscaler_scales_the_deployment_within_its_bounds(stack: str) -> N
         "kind": "Deployment",
         "name": deployment["metadata"]["name"],
     }
-    assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 6)
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (3, 6)
     (metric,) = spec["metrics"]
     assert metric["resource"] == {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 65}}
     # Utilisation is a share of the request: every container the autoscaler measures must request CPU.
@@ -43,7 +43,7 @@ def test_the_autoscaler_scales_the_deployment_within_its_bounds(stack: str) -> N
 def test_up_never_fights_the_autoscaler(stack: str) -> None:
     # The Deployment starts at the minimum and then ignores its replica count: an update sends the live count.
     deployment = featured(stack).one(DEPLOYMENT)
-    assert deployment.inputs["spec"]["replicas"] == featured(stack).one(HPA).inputs["spec"]["minReplicas"]
+    assert deployment.inputs["spec"]["replicas"] == featured(stack).one(HPA).inputs["spec"]["minReplicas"] == 3
     assert deployment.ignore_changes == ["spec.replicas"]
     assert stack_run(stack).one(DEPLOYMENT).ignore_changes == []
 

@@ -18,6 +18,7 @@ from pulumi_kubernetes.networking.v1.outputs import IngressLoadBalancerIngress, 
 from components.webapp import reported_address
 from tests.support import nginx_conf
 from tests.support.netpol import PodView, allowed, policy_selects
+from tests.support.variants import VARIANTS, run_of
 from tests.support.workload import DEPLOYMENT, IMAGE, NETPOL, SERVICE, pod_template, smoke_pod, stack_run, web_container
 from tools.mock_runner import ProgramRun
 from tools.stack_files import ROOT, app_stack_names
@@ -210,3 +211,24 @@ def test_the_load_balancer_address_is_its_ip_or_hostname(ingress: list[LoadBalan
     # An Ingress controller reports its address in the same shape, read by the same function.
     entries = [IngressLoadBalancerIngress(ip=i.ip, hostname=i.hostname) for i in ingress]
     assert reported_address(IngressStatus(load_balancer=IngressLoadBalancerStatus(ingress=entries))) == expected
+
+
+@pytest.mark.parametrize("label", [v[0] for v in VARIANTS if v[0].endswith("+private")])
+def test_the_pull_secret_is_in_the_namespace_of_the_pods_that_name_it(label: str) -> None:
+    """Pods can use only Secrets of their own namespace: the pull Secret is created where they run."""
+    run = run_of(label)
+    (secret,) = run.of_type("kubernetes:core/v1:Secret")
+    meta = secret.inputs["metadata"]
+    assert secret.inputs["type"] == "kubernetes.io/dockerconfigjson"
+    deployment = run.one(DEPLOYMENT).inputs
+    pods = [
+        (deployment["metadata"]["namespace"], deployment["spec"]["template"]["spec"]),
+        (smoke_pod(run).inputs["metadata"]["namespace"], smoke_pod(run).inputs["spec"]),
+    ]
+    for namespace, spec in pods:
+        assert [s["name"] for s in spec["imagePullSecrets"]] == [meta["name"]], label
+        assert meta["namespace"] == namespace, (
+            f"{label}: the pull Secret is in {meta['namespace']}, pods in {namespace}"
+        )
+    registries = json.loads(secret.inputs["stringData"][".dockerconfigjson"])["auths"]
+    assert list(registries) == ["registry.example.com:5443"], "keyed by the registry host the image names"

@@ -19,9 +19,11 @@ from tests.support.workload import (
     pod_template,
     selects,
     smoke_pod,
+    stack_run,
     web_container,
 )
 from tools.mock_runner import ProgramRun, run_program
+from tools.stack_files import app_stack_names
 
 PROFILES = ["dev", "kind"]
 
@@ -95,6 +97,23 @@ def test_pods_run_hardened(run: ProgramRun) -> None:
             assert sc["allowPrivilegeEscalation"] is False
             assert sc["readOnlyRootFilesystem"] is True
             assert sc["capabilities"]["drop"] == ["ALL"]
+
+
+@pytest.mark.parametrize("stack", app_stack_names())
+def test_every_container_is_hardened_on_its_own(stack: str) -> None:
+    """Each container says non-root, its numeric user, no escalation, no capabilities and seccomp itself: a
+    container-level setting wins over the pod's, and scanners and Pod Security read both."""
+    run = stack_run(stack)
+    for spec in (pod_template(run)["spec"], smoke_pod(run).inputs["spec"]):
+        for container in spec["containers"]:
+            sc = container["securityContext"]
+            where = f"{stack}: container {container['name']}"
+            assert sc["runAsNonRoot"] is True, where
+            assert sc["runAsUser"] >= 10000 and sc["runAsGroup"] >= 10000, where
+            assert sc["privileged"] is False and sc["allowPrivilegeEscalation"] is False, where
+            assert sc["capabilities"] == {"drop": ["ALL"]}, where
+            assert sc["seccompProfile"] == {"type": "RuntimeDefault"}, where
+            assert sc["readOnlyRootFilesystem"] is True, where
 
 
 def test_nginx_writes_only_to_an_empty_dir(run: ProgramRun) -> None:

@@ -16,7 +16,8 @@ INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 HOST = "shop.example.com"
 
 
-FEATURES = {"autoscaling": "true", "minReplicas": "2", "maxReplicas": "6", "cpuTarget": "65", "host": HOST}
+# minReplicas differs from the default kubeport:replicas (2), so a Deployment started at the wrong one shows.
+FEATURES = {"autoscaling": "true", "minReplicas": "3", "maxReplicas": "6", "cpuTarget": "65", "host": HOST}
 
 
 # Which controller serves the Ingress on each target, and how it is named there.

@@ -27,8 +27,18 @@ def expected_urns(bench: Workbench, stack: str) -> set[str]:
     """What the program registers for this stack, from the same program and stack file under mocks."""
     run = run_program(stack, config_root=bench.project)
     assert run.error is None, run.error
-    # The mock monitor puts the Stack into top-level URNs' type chain; the engine does not.
-    urns = {r.urn.replace("::pulumi:pulumi:Stack$", "::") for r in run.resources}
+    by_urn = {r.urn: r for r in run.resources}
+
+    def type_chain(urn: str) -> str:
+        # The engine qualifies a type by every ancestor's type below the stack; the mock monitor names only
+        # the parent's (and puts the Stack into top-level URNs), so the chain is rebuilt from the parents.
+        res = by_urn.get(urn)
+        if res is None:
+            return ""
+        above = type_chain(res.parent)
+        return f"{above}${res.type}" if above else res.type
+
+    urns = {f"urn:pulumi:{stack}::kubeport::{type_chain(r.urn)}::{r.name}" for r in run.resources}
     return urns | {f"urn:pulumi:{stack}::kubeport::pulumi:pulumi:Stack::kubeport-{stack}"}
 
 

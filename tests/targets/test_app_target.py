@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import subprocess
 import sys
-from typing import Any
+from typing import Any, cast
 
+import pulumi_kubernetes as k8s
 import pytest
 
+from components.platform import Exposure, IngressRoute, Platform
+from stacks.config import parse
 from stacks.config.target import cloud_sdks
-from stacks.handoff import FACTS, IDENTITY, KUBECONFIG, SCHEMA
-from tests.support.workload import DEPLOYMENT, K8S_PROVIDER, POD, pod_template, smoke_pod, stack_run
+from stacks.handoff import FACTS, IDENTITY, KUBECONFIG, SCHEMA, ClusterFacts, facts_of, read_facts
+from tests.support.features import featured
+from tests.support.workload import DEPLOYMENT, K8S_PROVIDER, POD, SERVICE, pod_template, smoke_pod, stack_run
 from tools.diff import config_changes, workload_differences
 from tools.fake_clouds import FakeCloud
 from tools.mock_runner import ProgramRun, run_program
@@ -238,3 +243,74 @@ def test_a_pull_secret_is_a_difference_the_platform_carries() -> None:
     differences = workload_differences(private, stack_run("eks"))
     assert [d.line() for d in differences if not d.carried_by] == []
     assert any(d.path == "Secret web-pull" for d in differences)
+
+
+def test_every_fact_a_cluster_stack_knows_reaches_its_app_stacks() -> None:
+    """Each field of the Platform a cluster stack hands over comes back equal on the app stack's side, after the
+    JSON round trip the engine makes of stack outputs. (The node port is the app stack's own key.)"""
+    behind_ingress = Exposure(
+        "ClusterIP", annotations={"service.example/behind": "ingress"}, node_address="10.0.0.9", address_hint="h2"
+    )
+    route = IngressRoute(
+        class_name="alb",
+        annotations={"alb.ingress.kubernetes.io/scheme": "internet-facing"},
+        service_annotations={"cloud.google.com/neg": '{"ingress": true}'},
+        exposure=behind_ingress,
+    )
+    exposure = Exposure(
+        "LoadBalancer", node_port=30999, annotations={"cloud.google.com/l4-rbs": "enabled"},
+        node_address="203.0.113.9", address_hint="kubectl get service {service}",
+    )  # fmt: skip
+    platform = Platform(
+        target="gke",
+        provider=cast(k8s.Provider, None),  # facts_of never reads the provider: it is rebuilt from the kubeconfig
+        image=None,
+        exposure=exposure,
+        image_pull_policy="Always",
+        rollout_timeout="17m",
+        ingress=route,
+        nodes_pull_from=["europe-west1-docker.pkg.dev"],
+    )
+    exported = json.loads(json.dumps(facts_of(platform, ("linux/amd64",))))
+    assert read_facts(exported) == ClusterFacts(
+        target="gke",
+        exposure=dataclasses.replace(exposure, node_port=None),
+        image_pull_policy="Always",
+        rollout_timeout="17m",
+        ingress=route,
+        nodes_pull_from=("europe-west1-docker.pkg.dev",),
+        build_platforms=("linux/amd64",),
+    )
+
+
+def test_an_app_stack_on_gke_asks_for_container_native_load_balancing_like_an_all_in_one_stack() -> None:
+    app = featured("shop-gke").one(SERVICE).inputs["metadata"]["annotations"]
+    whole = featured("gke").one(SERVICE).inputs["metadata"]["annotations"]
+    assert app == whole and json.loads(app["cloud.google.com/neg"]) == {"ingress": True}
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["cluster-a", "kubeport/cluster-a", "organization/kubeport/cluster-a", "acme_co/kube.port/eks-cluster-2"],
+)
+def test_a_stack_reference_of_one_to_three_parts_is_accepted(reference: str) -> None:
+    settings = parse({"kubeport:target": "app", "kubeport:clusterStack": reference, "kubeport:image": "ghcr.io/a/b:1"})
+    assert settings.cluster_stack == reference
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "a/b/c/d",  # four parts
+        "organization/kubeport/cluster-a!",  # trailing junk
+        "organization/kubeport/cluster-a/",
+        "/kubeport/cluster-a",
+        "organization//cluster-a",
+        "organization/kubeport/cluster a",
+        "organization/kube:port/cluster-a",
+    ],
+)
+def test_a_malformed_stack_reference_is_refused_before_any_resource(reference: str) -> None:
+    run = run_program("shop", {"clusterStack": reference})
+    assert run.error is not None and "kubeport:clusterStack" in str(run.error), reference
+    assert run.resources == []

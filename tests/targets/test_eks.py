@@ -8,7 +8,7 @@ import pytest
 
 from stacks.handoff import FACTS
 from tests.support import clouds
-from tests.support.features import INGRESS, featured, one_named
+from tests.support.features import INGRESS, featured, features_for, one_named
 from tests.support.workload import stack_run
 from tools.mock_runner import ProgramRun, Registered, run_program
 
@@ -211,3 +211,25 @@ def test_an_eks_cluster_stack_prepares_metrics_and_the_ingress_controller_for_it
 
 def test_pods_wait_for_nodes_and_pull_rights(eks: ProgramRun) -> None:
     clouds.assert_pods_wait_for(eks, eks_needs(eks))
+
+
+def alb_listens_on(run: ProgramRun) -> set[tuple[str, int]]:
+    """The (protocol, port) pairs the ALB listens on; the controller defaults to HTTP on 80."""
+    annotations = run.one(INGRESS).inputs["metadata"]["annotations"]
+    listed = json.loads(annotations.get("alb.ingress.kubernetes.io/listen-ports", '[{"HTTP": 80}]'))
+    return {(protocol, port) for entry in listed for protocol, port in entry.items()}
+
+
+@pytest.mark.parametrize("tls", [True, False])
+def test_the_url_scheme_is_what_the_alb_listens_on(tls: bool) -> None:
+    run = run_program("eks", {**features_for("eks"), **({"tlsSecret": "shop-tls"} if tls else {})})
+    assert run.error is None, run.error
+    url = run.outputs["url"].value
+    listens = alb_listens_on(run)
+    if url.startswith("https://"):
+        assert ("HTTPS", 443) in listens, f"url {url} but the ALB listens on {listens}"
+        redirect = run.one(INGRESS).inputs["metadata"]["annotations"].get("alb.ingress.kubernetes.io/ssl-redirect")
+        assert redirect == "443", "plain HTTP is sent on to HTTPS"
+    else:
+        assert ("HTTP", 80) in listens
+    assert url.startswith("https://") is tls

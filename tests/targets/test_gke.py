@@ -54,6 +54,8 @@ def test_node_pool_is_managed_shielded_and_runs_as_its_own_account(gke: ProgramR
     assert config["serviceAccount"] == account.state["email"]
     assert config["shieldedInstanceConfig"] == {"enableSecureBoot": True, "enableIntegrityMonitoring": True}
     assert config["workloadMetadataConfig"]["mode"] == "GKE_METADATA"
+    # The v1beta1 metadata endpoints leak instance credentials to pods: they stay off.
+    assert config["metadata"]["disable-legacy-endpoints"] == "true"
     assert pool["nodeLocations"] == ["europe-west1-b", "europe-west1-c"]
     assert pool["nodeCount"] == 1  # two zones, two nodes in total
     roles = {m.inputs["role"] for m in gke.of_type("gcp:projects/iAMMember:IAMMember")}

@@ -230,7 +230,9 @@ def test_automation_workspace_without_the_cli(monkeypatch: pytest.MonkeyPatch) -
 # --- the smoke check through the API server (targets without a reachable url) -----------------------
 
 
-def cluster_objects(replicas: int, available: int, images: list[str], ready: bool = True) -> dict[str, Any]:
+def cluster_objects(
+    replicas: int, available: int, images: list[str], ready: bool | list[bool] = True
+) -> dict[str, Any]:
     pods: list[dict[str, Any]] = [
         {
             "metadata": {"name": f"web-{i}"},
@@ -239,7 +241,10 @@ def cluster_objects(replicas: int, available: int, images: list[str], ready: boo
         }
         for i, image in enumerate(images)
     ]
-    endpoints = [{"addresses": [p["status"]["podIP"]], "conditions": {"ready": ready}} for p in pods]
+    each = ready if isinstance(ready, list) else [ready] * len(pods)
+    endpoints = [
+        {"addresses": [p["status"]["podIP"]], "conditions": {"ready": r}} for p, r in zip(pods, each, strict=True)
+    ]
     return {
         "deployments": {"items": [{"spec": {"replicas": replicas}, "status": {"availableReplicas": available}}]},
         "pods": {"items": pods},
@@ -288,6 +293,18 @@ def test_cluster_smoke_check_waits_for_availability_and_ready_endpoints_a_bounde
     with pytest.raises(OperationError, match="1 of 3 replicas available"):
         cluster_smoke_check(
             ["--context", "b"], "kubeport", SOURCE_IMAGE, kubectl=never, sleep=lambda _: None, attempts=4
+        )
+
+
+@pytest.mark.parametrize("ready", [[True, True, False], [False, True, True], [True, False, False]])
+def test_cluster_smoke_check_needs_every_web_pod_as_a_ready_endpoint(ready: list[bool]) -> None:
+    """Available replicas are not enough: each web pod must be a ready endpoint of the Service."""
+    from tools.operations import cluster_smoke_check
+
+    _, kubectl = fake_kubectl([cluster_objects(3, 3, [SOURCE_IMAGE] * 3, ready=ready)])
+    with pytest.raises(OperationError, match=f"list {sum(ready)} of 3 web pods as ready"):
+        cluster_smoke_check(
+            ["--context", "b"], "kubeport", SOURCE_IMAGE, kubectl=kubectl, sleep=lambda _: None, attempts=3
         )
 
 

@@ -1,0 +1,38 @@
+"""Every stack file, and every app stack again with features on and with a private registry: the runs that
+reach each kind of object kubeport can register (for checks that must not miss one)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from tests.support.features import features_for
+from tools.mock_runner import ProgramRun, run_program
+from tools.stack_files import app_stack_names, stack_config, stack_names
+
+PRIVATE_REGISTRY = {"registryServer": "registry.example.com:5443/team", "registryUser": "puller"}
+
+
+def variants() -> list[tuple[str, str, dict[str, str | None], dict[str, str]]]:
+    """(label, stack, overrides, secret overrides) for every stack and feature set worth registering."""
+    found: list[tuple[str, str, dict[str, str | None], dict[str, str]]] = [
+        (stack, stack, {}, {}) for stack in stack_names()
+    ]
+    for stack in app_stack_names():
+        found.append((f"{stack}+features", stack, dict(features_for(stack)), {}))
+        target = stack_config(stack)[0]["kubeport:target"]
+        if target in ("existing", "app"):
+            image = "registry.example.com:5443/team/kubeport-web:1.0.0"
+            private = {**PRIVATE_REGISTRY, "image": image, "registry": None}
+            found.append((f"{stack}+private", stack, private, {"registryToken": "t"}))
+    return found
+
+
+VARIANTS = variants()
+
+
+@cache
+def run_of(label: str) -> ProgramRun:
+    _, stack, overrides, secrets = next(v for v in VARIANTS if v[0] == label)
+    run = run_program(stack, overrides, secrets)
+    assert run.error is None, f"{label}: {run.error}"
+    return run

@@ -1,0 +1,29 @@
+"""`python -m tools same-render`: what it calls the same, and what it reports as a difference."""
+
+from __future__ import annotations
+
+import re
+
+from tools.same_render import RESOURCES, compare
+
+BEFORE = {"dev": {"deployment-kubeport-web.yaml": b"a: 1\n", RESOURCES: b'["k8s", "web"]\n["pulumi", "x"]'}}
+
+
+def test_identical_renders_are_the_same() -> None:
+    assert compare(BEFORE, BEFORE) == ["dev: same (1 manifests and every registration)"]
+
+
+def test_a_changed_added_or_removed_manifest_is_a_difference() -> None:
+    changed = {"dev": {**BEFORE["dev"], "deployment-kubeport-web.yaml": b"a: 2\n"}}
+    assert compare(BEFORE, changed) == ["dev: DIFFERS: changed deployment-kubeport-web.yaml"]
+    added = {"dev": {**BEFORE["dev"], "service-kubeport-web.yaml": b"b: 1\n"}}
+    assert compare(BEFORE, added) == ["dev: DIFFERS: added service-kubeport-web.yaml"]
+    assert compare(added, BEFORE) == ["dev: DIFFERS: removed service-kubeport-web.yaml"]
+    assert compare(BEFORE, {}) == ["dev: only before"]
+
+
+def test_a_changed_registration_is_shown_unless_allowed() -> None:
+    moved = {"dev": {**BEFORE["dev"], RESOURCES: b'["k8s", "web"]\n["pulumi", "x"]\n["kubeport:Smoke", "s"]'}}
+    lines = compare(BEFORE, moved)
+    assert lines[0].startswith("dev: DIFFERS") and lines[1] == '    + ["kubeport:Smoke", "s"]'
+    assert compare(BEFORE, moved, re.compile("kubeport:Smoke")) == ["dev: same (1 manifests and every registration)"]
