@@ -18,7 +18,15 @@ else:
     image = (
         pulumi.Output.from_input(settings.image)
         if platform.image is None
-        else AppImage("app", AppImageArgs(context=Path(__file__).parent / "app", destination=platform.image)).ref
+        else AppImage(
+            "app",
+            AppImageArgs(
+                context=Path(__file__).parent / "app",
+                destination=platform.image,
+                base_image=settings.base_image,
+                builder=settings.builder,
+            ),
+        ).ref
     )
     web = WebApp(
         "web",

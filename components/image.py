@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,9 +47,12 @@ def context_files(context: Path) -> list[Path]:
     return files
 
 
-def context_digest(context: Path) -> str:
-    """SHA-256 over the build context's paths, modes and contents: the image tag changes iff they do."""
+def context_digest(context: Path, build_args: Mapping[str, str] | None = None) -> str:
+    """SHA-256 over the build context's paths, modes and contents and the build arguments: the image tag changes
+    iff they do (a new base image is a new image, even from the same files)."""
     digest = hashlib.sha256()
+    for name, value in sorted((build_args or {}).items()):
+        digest.update(f"ARG {name}={value}\0".encode())
     for path in context_files(context):
         rel = path.relative_to(context).as_posix()
         executable = "x" if path.stat().st_mode & 0o111 else "-"
@@ -65,6 +69,10 @@ class AppImageArgs:
     """Directory holding the Dockerfile and the build context (the repo's `app/`)."""
     destination: ImageDestination
     """Registry, push or local load, credentials and platforms, from the Platform."""
+    base_image: str = ""
+    """What the Dockerfile builds FROM (its BASE_IMAGE argument); empty: the Dockerfile's own default."""
+    builder: str = ""
+    """The buildx builder to build with (e.g. one of driver remote); empty: pulumi-docker-build's default."""
 
 
 class AppImage(pulumi.ComponentResource):
@@ -82,7 +90,8 @@ class AppImage(pulumi.ComponentResource):
     def __init__(self, name: str, args: AppImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kubeport:image:AppImage", name, None, opts)
         dest = args.destination
-        tag = pulumi.Output.concat(dest.repository, ":", context_digest(args.context)[:16])
+        build_args = {"BASE_IMAGE": args.base_image} if args.base_image else {}
+        tag = pulumi.Output.concat(dest.repository, ":", context_digest(args.context, build_args)[:16])
         registries = None
         if dest.login is not None:
             registries = [
@@ -102,6 +111,8 @@ class AppImage(pulumi.ComponentResource):
                 context=docker_build.BuildContextArgs(location=str(args.context)),
                 dockerfile=docker_build.DockerfileArgs(location=str(args.context / "Dockerfile")),
                 platforms=[docker_build.Platform(p) for p in dest.platforms] or None,
+                build_args=build_args or None,
+                builder=docker_build.BuilderConfigArgs(name=args.builder) if args.builder else None,
                 push=dest.push,
                 load=not dest.push,
                 registries=registries,

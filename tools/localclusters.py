@@ -1,10 +1,13 @@
-"""Two local Kubernetes control planes without containers: etcd, kube-apiserver, kube-controller-manager,
-kube-scheduler and kwok simulating one node each, all on 127.0.0.1.
+"""Local Kubernetes control planes: etcd, kube-apiserver, kube-controller-manager and kube-scheduler on
+127.0.0.1, each with one node.
 
-`python -m tools clusters up` starts them (contexts `kubeport-a` and `kubeport-b` in one kubeconfig file),
-`down` stops every process and removes every file. kwok marks pods Running and Ready without running a
-container: the API server, admission (Pod Security), controllers, scheduler and Pulumi's awaits are real;
-the app itself is not. Every wait has a deadline; every process is a session of its own, stopped by its pid.
+`python -m tools clusters up` starts them (contexts `kubeport-a`, `kubeport-b` and `kubeport-node` in one
+kubeconfig file), `down` stops every process and removes every file. On `kubeport-a` and `kubeport-b` kwok
+simulates the node: it marks pods Running and Ready without running a container, so the API server,
+admission (Pod Security), controllers, scheduler and Pulumi's awaits are real and the app itself is not.
+`kubeport-node` has a node that runs containers (tools.localnode: containerd, runc, CNI, kubelet, kube-proxy,
+CoreDNS), pulling from the local registry (tools.localregistry). Every wait has a deadline; every process is
+a session of its own, stopped by its pid.
 """
 
 from __future__ import annotations
@@ -25,17 +28,28 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
 from tools.toolchain import Toolchain, toolchain
 
-CLUSTERS: Mapping[str, tuple[str, str]] = {
-    # name: (service CIDR, pod CIDR); distinct so the two clusters' addresses never look alike.
-    "kubeport-a": ("10.96.0.0/16", "10.244.0.0/24"),
-    "kubeport-b": ("10.97.0.0/16", "10.245.0.0/24"),
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """One local cluster's address ranges (distinct, so no two clusters' addresses look alike) and its node."""
+
+    service_cidr: str
+    pod_cidr: str
+    node: Literal["kwok", "real"] = "kwok"
+
+
+CLUSTERS: Mapping[str, ClusterSpec] = {
+    "kubeport-a": ClusterSpec("10.96.0.0/16", "10.244.0.0/24"),
+    "kubeport-b": ClusterSpec("10.97.0.0/16", "10.245.0.0/24"),
+    "kubeport-node": ClusterSpec("10.98.0.0/16", "10.246.0.0/24", node="real"),
 }
+REAL_NODE = "kubeport-node"
 NODE_NAME = "kwok-node-0"
 OWN_STAGES = Path(__file__).resolve().parent / "kwok"
 INGRESS_CLASS_NAME = "kubeport-local"
@@ -268,19 +282,20 @@ def start(name: str, tools: Toolchain | None = None, environ: Mapping[str, str] 
         if existing is not None and all(_running(pid) for pid in existing.pids().values()):
             return existing
         stop(name, environ)
-    service_cidr, pod_cidr = CLUSTERS[name]
+    spec = CLUSTERS[name]
     cluster = Cluster(name, home, apiserver_port=free_port(), etcd_port=free_port())
     home.mkdir(parents=True, exist_ok=True)
     try:
-        _start(cluster, tools, service_cidr, pod_cidr)
+        _start(cluster, tools, spec, environ)
     except BaseException:
         stop(name, environ)
         raise
     return cluster
 
 
-def _start(cluster: Cluster, tools: Toolchain, service_cidr: str, pod_cidr: str) -> None:
+def _start(cluster: Cluster, tools: Toolchain, spec: ClusterSpec, environ: Mapping[str, str] | None) -> None:
     home, pki = cluster.home, cluster.pki
+    service_cidr = spec.service_cidr
     make_certificates(pki, service_cidr)
     (home / "audit-policy.yaml").write_text(yaml.safe_dump(AUDIT_POLICY))
     own = kubeconfig([cluster])
@@ -339,6 +354,10 @@ def _start(cluster: Cluster, tools: Toolchain, service_cidr: str, pod_cidr: str)
             f"--audit-log-path={cluster.audit_log}",
             "--audit-log-format=json",
             "--audit-log-maxsize=200",
+            # Logs and exec reach a real node's kubelet, which accepts only client certificates.
+            f"--kubelet-client-certificate={pki / 'admin.crt'}",
+            f"--kubelet-client-key={pki / 'admin.key'}",
+            "--kubelet-preferred-address-types=InternalIP",
         ],
     )
     wait_until(
@@ -363,6 +382,7 @@ def _start(cluster: Cluster, tools: Toolchain, service_cidr: str, pod_cidr: str)
             f"--cluster-signing-cert-file={pki / 'ca.crt'}",
             f"--cluster-signing-key-file={pki / 'ca.key'}",
             f"--service-cluster-ip-range={service_cidr}",
+            f"--cluster-cidr={spec.pod_cidr}",
             "--profiling=false",
         ],
     )
@@ -377,6 +397,18 @@ def _start(cluster: Cluster, tools: Toolchain, service_cidr: str, pod_cidr: str)
             "--profiling=false",
         ],
     )
+    if spec.node == "real":
+        _start_real_node(cluster, tools, starter, spec, environ)
+    else:
+        _start_kwok_node(cluster, tools, starter, spec)
+    (home / "cluster.json").write_text(
+        json.dumps({"name": cluster.name, "apiserver_port": cluster.apiserver_port, "etcd_port": cluster.etcd_port})
+    )
+
+
+def _start_kwok_node(cluster: Cluster, tools: Toolchain, starter: Starter, spec: ClusterSpec) -> None:
+    """kwok keeps one simulated node Ready and marks its pods Running and Ready; no container runs."""
+    config = str(cluster.own_kubeconfig)
     # kwok's own node and pod lifecycles, and kubeport's stand-in for an Ingress controller.
     stages = sorted(tools.kwok_stages.glob("*.yaml")) + sorted(OWN_STAGES.glob("*.yaml"))
     if not stages:
@@ -388,7 +420,7 @@ def _start(cluster: Cluster, tools: Toolchain, service_cidr: str, pod_cidr: str)
             f"--kubeconfig={config}",
             "--manage-all-nodes=false",
             "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-            f"--cidr={pod_cidr}",
+            f"--cidr={spec.pod_cidr}",
             "--node-lease-duration-seconds=40",
             *[f"--config={stage}" for stage in stages],
         ],
@@ -419,9 +451,42 @@ def _start(cluster: Cluster, tools: Toolchain, service_cidr: str, pod_cidr: str)
         START_TIMEOUT,
         starter.dead,
     )
-    (home / "cluster.json").write_text(
-        json.dumps({"name": cluster.name, "apiserver_port": cluster.apiserver_port, "etcd_port": cluster.etcd_port})
+
+
+def _start_real_node(
+    cluster: Cluster, tools: Toolchain, starter: Starter, spec: ClusterSpec, environ: Mapping[str, str] | None
+) -> None:
+    """A node that runs containers, pulling from the local registry (started first: containerd must trust it)."""
+    from tools import localbuilder, localnode, localregistry  # noqa: PLC0415 - only the real node needs them
+
+    registry = localregistry.start(state_dir(environ) / "registry", tools)
+    ports = {name: free_port() for name in localnode.PORTS}
+
+    def until(what: str, ready: Callable[[], bool], timeout: float) -> None:
+        wait_until(f"{cluster.name}: {what}", ready, timeout, starter.dead)
+
+    def node_ready() -> bool:
+        node = json.loads(cluster.get(f"/api/v1/nodes/{localnode.NODE_NAME}")[1])
+        if node.get("kind") != "Node":
+            return False
+        conditions = {c["type"]: c["status"] for c in (node.get("status") or {}).get("conditions") or []}
+        account = cluster.get("/api/v1/namespaces/default/serviceaccounts/default")[0]
+        return conditions.get("Ready") == "True" and account == 200
+
+    localnode.start(
+        home=cluster.home,
+        pki=cluster.pki,
+        kubeconfig=cluster.own_kubeconfig,
+        context=cluster.name,
+        pod_cidr=spec.pod_cidr,
+        tools=tools,
+        spawner=starter,
+        ports=ports,
+        registries={registry.host: registry.ca},
+        wait_until=until,
+        node_ready=node_ready,
     )
+    localbuilder.start(cluster.home / "buildkit", tools, registry, starter.spawn, until)
 
 
 def node_manifest(name: str) -> dict[str, Any]:
@@ -494,6 +559,11 @@ def stop(name: str, environ: Mapping[str, str] | None = None) -> None:
     still = [process for process, pid in reversed(list(pids.items())) if not _stop_process(pid)]
     if still:
         raise ClusterError(f"{name}: could not stop {', '.join(still)}")
+    if CLUSTERS[name].node == "real":
+        from tools import localnode, localregistry  # noqa: PLC0415
+
+        localnode.stop(home)
+        localregistry.stop(state_dir(environ) / "registry")
     shutil.rmtree(home, ignore_errors=True)
 
 

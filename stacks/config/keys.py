@@ -154,6 +154,22 @@ COMMON_KEYS: tuple[Key, ...] = (
         "Image platform: linux/amd64 | linux/arm64. Empty: linux/amd64 on clouds, the builder's own elsewhere.",
     ),
     Key(
+        "baseImage",
+        "string",
+        "",
+        "The image app/Dockerfile builds FROM, e.g. a registry mirror of nginx-unprivileged: "
+        "registry/repository:tag@sha256:<digest> (pinned by digest). Empty: the Dockerfile's own pinned "
+        "nginxinc/nginx-unprivileged.",
+        shown_default="the Dockerfile's",
+    ),
+    Key(
+        "builder",
+        "string",
+        "",
+        "A buildx builder to build the image with (`docker buildx ls`), e.g. one of driver remote on a BuildKit "
+        "daemon. Empty: pulumi-docker-build's own (a docker-container builder).",
+    ),
+    Key(
         "autoscaling",
         "boolean",
         False,

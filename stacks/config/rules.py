@@ -48,13 +48,14 @@ IMAGE_REFERENCE = re.compile(
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
     r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
 )
-BUILD_KEYS = ("registry", "dockerhubUser", "dockerhubToken", "buildPlatform")
+BUILDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+BUILD_KEYS = ("registry", "dockerhubUser", "dockerhubToken", "buildPlatform", "baseImage", "builder")
 """The keys that say where and how the image is built and pushed: meaningless with a prebuilt image.
 (registryServer, registryUser and registryToken stay: with a prebuilt image they are pull credentials.)"""
 APP_KEYS = (
     "replicas", "namespace", "nodePort", "image", "registry", "dockerhubUser", "dockerhubToken", "registryServer",
-    "registryUser", "registryToken", "smokeCheck", "buildPlatform", "autoscaling", "minReplicas", "maxReplicas",
-    "cpuTarget", "host", "tlsSecret",
+    "registryUser", "registryToken", "smokeCheck", "buildPlatform", "baseImage", "builder", "autoscaling",
+    "minReplicas", "maxReplicas", "cpuTarget", "host", "tlsSecret",
 )  # fmt: skip
 """The keys of the app side: a cluster stack (kubeport:part cluster) deploys no app, so refuses them."""
 AUTOSCALING_KEYS = ("minReplicas", "maxReplicas", "cpuTarget")
@@ -147,6 +148,12 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
     build_platform = r.string("buildPlatform")
     if build_platform and not BUILD_PLATFORM.match(build_platform):
         r.problem("buildPlatform", f"{build_platform!r} is not accepted; expected linux/amd64 or linux/arm64")
+    base_image = r.string("baseImage")
+    if base_image:
+        _check_base_image(r, base_image)
+    builder = r.string("builder")
+    if builder and not BUILDER_NAME.match(builder):
+        r.problem("builder", f"{builder!r} is not a buildx builder name (letters, digits, '-', '_', '.')")
 
     # A cluster stack has no app to scale or route to (its app keys were refused above).
     autoscaling = _autoscaling(r, target) if part == "all" else None
@@ -169,6 +176,8 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
         smoke_check=smoke_check,
         build_platform=build_platform,
         image=image,
+        base_image=base_image,
+        builder=builder,
         part=part,
         ingress_controller=r.boolean("ingressController"),
         autoscaling=autoscaling,
@@ -314,6 +323,17 @@ def _check_pull_credentials(r: Reader, image: str, server: str, user: str, token
     host = server.split("/", 1)[0]
     if image.split("/", 1)[0] != host:
         r.problem("registryServer", f"{server!r} is not the registry of kubeport:image ({image.split('/', 1)[0]!r})")
+
+
+def _check_base_image(r: Reader, image: str) -> None:
+    """What the Dockerfile builds FROM: a well-formed reference, pinned by digest (a mirror must not move)."""
+    match = IMAGE_REFERENCE.match(image)
+    if not match:
+        r.problem("baseImage", f"{image!r} is not an image reference; expected registry/repository:tag@sha256:<digest>")
+    elif not match.group("digest"):
+        r.problem("baseImage", f"{image!r} is not pinned; expected ...@sha256:<64 hex digits>, as the Dockerfile's own")
+    elif match.group("tag") == "latest":
+        r.problem("baseImage", f"{image!r} names the tag latest; name the version the digest is of")
 
 
 def _check_image(r: Reader, image: str, target: Target) -> None:

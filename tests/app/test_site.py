@@ -161,9 +161,9 @@ def test_serve_local_mirrors_the_images_layout() -> None:
 
 
 def test_dockerfile_keeps_the_pinned_base_the_user_and_the_healthcheck() -> None:
-    assert DOCKERFILE.count("\nFROM ") == 1
+    assert DOCKERFILE.count("\nFROM ") == 1 and "\nFROM ${BASE_IMAGE}\n" in DOCKERFILE
     assert (
-        "\nFROM nginxinc/nginx-unprivileged:1.29.3-alpine@sha256:"
+        "\nARG BASE_IMAGE=nginxinc/nginx-unprivileged:1.29.3-alpine@sha256:"
         "5aea7cc516b419e3526f47dd1531be31a56a046cfe44754d94f9383e13e2ee99\n" in DOCKERFILE
     )
     assert re.findall(r"^USER (\S+)$", DOCKERFILE, re.MULTILINE) == ["10101:10101"]

@@ -8,6 +8,8 @@ import yaml
 from stacks.config import ConfigError, Settings, all_keys, parse
 from tools.stack_files import ROOT
 
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
 
 def settings(**values: str) -> Settings:
     return parse({f"kubeport:{k}": v for k, v in values.items()}, {"kubeport:dockerhubToken", "kubeport:registryToken"})
@@ -60,6 +62,10 @@ def test_keys_of_other_namespaces_are_ignored() -> None:
         ({"target": "existing", "kubeContext": "k", "registryServer": "no spaces"}, "kubeport:registryServer", "host"),
         ({"target": "minikube", "buildPlatform": "windows/amd64"}, "kubeport:buildPlatform", "linux/amd64"),
         ({"target": "minikube", "registryUser": "bob"}, "kubeport:registryUser", "only applies"),
+        ({"target": "minikube", "baseImage": "mirror.example/nginx-unprivileged:1.29"}, "kubeport:baseImage", "pinned"),
+        ({"target": "minikube", "baseImage": "Mirror/Nginx@sha256:abc"}, "kubeport:baseImage", "not an image"),
+        ({"target": "minikube", "baseImage": f"m.example/n:latest@{DIGEST}"}, "kubeport:baseImage", "latest"),
+        ({"target": "minikube", "builder": "no spaces"}, "kubeport:builder", "builder name"),
     ],
 )
 def test_each_bad_value_is_named_with_what_is_accepted(values: dict[str, str], key: str, says: str) -> None:
@@ -134,7 +140,6 @@ def test_pulumi_yaml_declares_exactly_the_model_keys() -> None:
     assert declared["pulumi:disable-default-providers"] == ["*"]
 
 
-DIGEST = "sha256:" + "0123456789abcdef" * 4
 CLOUD = {"region": "eu-west-1", "allowedCidrs": '["203.0.113.0/24"]'}
 
 
@@ -174,9 +179,14 @@ def test_a_cloud_target_takes_a_prebuilt_image_by_digest() -> None:
     assert settings(target="eks", image=image, **CLOUD).image == image
 
 
-@pytest.mark.parametrize("key", ["registry", "buildPlatform", "dockerhubUser"])
+@pytest.mark.parametrize("key", ["registry", "buildPlatform", "dockerhubUser", "baseImage", "builder"])
 def test_build_keys_do_not_apply_to_a_prebuilt_image(key: str) -> None:
-    value = {"registryServer": "ghcr.io/acme", "registry": "server", "buildPlatform": "linux/amd64"}.get(key, "acme")
+    value = {
+        "registryServer": "ghcr.io/acme",
+        "registry": "server",
+        "buildPlatform": "linux/amd64",
+        "baseImage": f"mirror.example/nginx-unprivileged:1.29.3@{DIGEST}",
+    }.get(key, "acme")
     found = problems(target="existing", kubeContext="k", image="ghcr.io/acme/web:1", **{key: value})
     assert any(p.startswith(f"kubeport:{key}:") and "kubeport:image" in p for p in found), found
 

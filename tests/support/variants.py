@@ -22,7 +22,7 @@ def variants() -> list[tuple[str, str, dict[str, str | None], dict[str, str]]]:
         target = stack_config(stack)[0]["kubeport:target"]
         if target in ("existing", "app"):
             image = "registry.example.com:5443/team/kubeport-web:1.0.0"
-            private = {**PRIVATE_REGISTRY, "image": image, "registry": None}
+            private = {**PRIVATE_REGISTRY, "image": image, "registry": None, "builder": None, "baseImage": None}
             found.append((f"{stack}+private", stack, private, {"registryToken": "t"}))
     return found
 

@@ -64,3 +64,13 @@ def test_dockerhub_registry_pushes_and_deploys_by_digest() -> None:
     assert image.inputs["registries"][0]["address"] == "docker.io"
     assert any(p.startswith("registries") for p in image.secret_inputs), "the token must travel as a secret"
     assert "@sha256:" in web_container(run)["image"]
+
+
+def test_a_base_image_and_a_builder_reach_the_build_and_the_tag() -> None:
+    mirror = "mirror.example.com/nginxinc/nginx-unprivileged:1.29.3-alpine@sha256:" + "a" * 64
+    plain = run_program("dev").one(IMAGE).inputs
+    built = run_program("dev", {"baseImage": mirror, "builder": "remote-buildkit"}).one(IMAGE).inputs
+    assert built["buildArgs"] == {"BASE_IMAGE": mirror} and "buildArgs" not in plain
+    assert built["builder"] == {"name": "remote-buildkit"} and "builder" not in plain
+    # Another base is another image: its tag (the content hash) changes with it.
+    assert built["tags"] != plain["tags"] and built["tags"][0].split(":")[0] == plain["tags"][0].split(":")[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -9,9 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
-from tools import localclusters
+from tools import localclusters, localnode
 from tools.realrun import audit_events
 from tools.stack_files import ROOT
 from tools.toolchain import BUILD_SCRIPT, VERSIONS_FILE, Toolchain, root, shell_exports, versions
@@ -27,6 +29,74 @@ def requirement(package: str) -> str:
 def test_the_provider_plugin_is_built_at_exactly_the_sdk_version() -> None:
     pinned = versions()
     assert pinned["PULUMI_KUBERNETES_VERSION"] == requirement("pulumi-kubernetes")
+
+
+def test_the_docker_build_plugin_is_built_at_exactly_the_sdk_version() -> None:
+    assert versions()["PULUMI_DOCKER_BUILD_VERSION"] == requirement("pulumi-docker-build")
+
+
+STUBS = ROOT / "toolchain" / "stubs"
+STUBBED = {
+    # provider.go's import alias and type -> the stand-in declaring it
+    "csgen.CSharpPackageInfo": STUBS / "pulumi-language-dotnet" / "codegen" / "codegen.go",
+    "java.PackageInfo": STUBS / "pulumi-java" / "pkg" / "codegen" / "java" / "java.go",
+}
+
+
+def fields_named(source: str, literal: str) -> set[str]:
+    """The field names a Go composite literal `literal{...}` sets, at its own nesting level."""
+    start = source.index(literal + "{") + len(literal) + 1
+    depth, names, line_start = 1, set(), True
+    for i in range(start, len(source)):
+        char = source[i]
+        if char in "{(":
+            depth += 1
+        elif char in "})":
+            depth -= 1
+            if depth == 0:
+                break
+        elif char == "\n":
+            line_start = True
+            continue
+        if depth == 1 and line_start:
+            match = re.match(r"\s*([A-Z]\w*)\s*:", source[i:])
+            if match:
+                names.add(match.group(1))
+        line_start = line_start and char in " \t"
+    return names
+
+
+def declared_fields(stub: Path) -> set[str]:
+    return set(re.findall(r"^\t([A-Z]\w*)\s+\S", stub.read_text(), re.MULTILINE))
+
+
+def provider_source() -> Path | None:
+    version = versions()["PULUMI_DOCKER_BUILD_VERSION"]
+    path = root() / "go" / "mod" / "github.com" / "pulumi" / f"pulumi-docker-build@v{version}"
+    source = path / "provider" / "internal" / "provider.go"
+    return source if source.exists() else None
+
+
+def test_the_stand_ins_declare_exactly_the_fields_the_provider_names() -> None:
+    source = provider_source()
+    if source is None:
+        message = "the docker-build provider's source is not in the toolchain's module cache (make toolchain)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    text = source.read_text()
+    for literal, stub in STUBBED.items():
+        assert fields_named(text, literal) == declared_fields(stub), f"{literal} drifted from {stub.name}"
+
+
+def test_the_field_reader_sees_what_a_literal_sets() -> None:
+    sample = (
+        'x := map[string]any{\n\t"csharp": csgen.CSharpPackageInfo{\n\t\tA: true,\n'
+        '\t\tB: map[string]string{\n\t\t\t"C": "3.*",\n\t\t},\n\t},\n}'
+    )
+    assert fields_named(sample, "csgen.CSharpPackageInfo") == {"A", "B"}
+    java = {"BuildFiles", "GradleNexusPublishPluginVersion", "Dependencies"}
+    assert declared_fields(STUBBED["java.PackageInfo"]) == java
 
 
 def test_the_cli_is_at_least_the_python_sdk() -> None:
@@ -61,8 +131,12 @@ def test_each_local_cluster_has_its_own_context_and_addresses() -> None:
     assert [c["name"] for c in config["contexts"]] == ["a", "b"]
     servers = [c["cluster"]["server"] for c in config["clusters"]]
     assert servers == ["https://127.0.0.1:1", "https://127.0.0.1:2"]
-    ranges = list(localclusters.CLUSTERS.values())
-    assert len({r[0] for r in ranges}) == len(ranges) and len({r[1] for r in ranges}) == len(ranges)
+    specs = list(localclusters.CLUSTERS.values())
+    assert len({s.service_cidr for s in specs}) == len(specs) and len({s.pod_cidr for s in specs}) == len(specs)
+    # One of them runs containers; the node's own address is outside every cluster's ranges.
+    assert [name for name, s in localclusters.CLUSTERS.items() if s.node == "real"] == [localclusters.REAL_NODE]
+    node = ipaddress.ip_address(localnode.NODE_IP)
+    assert not any(node in ipaddress.ip_network(r) for s in specs for r in (s.service_cidr, s.pod_cidr))
 
 
 def test_the_node_is_one_kwok_manages_and_the_scheduler_may_use() -> None:

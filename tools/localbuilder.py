@@ -1,0 +1,189 @@
+"""The image builder of the node that runs containers: BuildKit, a buildx builder for it, and the stand-in bases.
+
+`buildkitd` (built with the toolchain) runs as a process of the `kubeport-node` cluster with an OCI (runc)
+worker, trusting the local registry's CA. A buildx builder named BUILDER, of driver `remote`, points at its
+socket: pulumi-docker-build builds through it when a stack names it (`kubeport:builder`), and never tries to
+pull BuildKit from Docker Hub. `base_image()` puts the stand-in for nginx-unprivileged (tools/standin) in the
+local registry and returns it by digest; its root filesystem is made once by mmdebstrap and cached outside the
+clone, keyed by what goes into it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools import localregistry
+from tools.stack_files import ROOT
+from tools.toolchain import Toolchain
+
+BUILDER = "kubeport-local"
+"""The buildx builder's name (kubeport:builder on the stacks that build on the real node)."""
+STANDIN = ROOT / "tools" / "standin" / "nginx"
+STANDIN_REPOSITORY = "kubeport/nginx-standin"
+DEBIAN_SUITE = "bookworm"
+STANDIN_PACKAGES = ("nginx", "gettext-base", "wget")
+"""nginx, envsubst for the entrypoint's templates, GNU wget for the HEALTHCHECK and the smoke check (busybox's,
+tried first, crashes resolving names through glibc here)."""
+START_TIMEOUT = 60.0
+BUILD_TIMEOUT = 900.0
+
+
+class BuilderError(Exception):
+    """The builder did not start or a build failed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Builder:
+    """A running buildkitd and the files that reach it."""
+
+    home: Path
+
+    @property
+    def socket(self) -> Path:
+        return self.home / "buildkitd.sock"
+
+    @property
+    def address(self) -> str:
+        return f"unix://{self.socket}"
+
+    @property
+    def docker_config(self) -> Path:
+        """DOCKER_CONFIG for buildx and buildctl: the builder's definition and the registry's credentials."""
+        return self.home / "docker"
+
+    def env(self, tools: Toolchain) -> dict[str, str]:
+        """What a build through this builder needs in its environment (buildx finds the builder here)."""
+        return {"DOCKER_CONFIG": str(self.docker_config), "BUILDKIT_HOST": self.address,
+                "PATH": f"{tools.bin}{os.pathsep}{os.environ.get('PATH', '')}"}  # fmt: skip
+
+
+def buildkitd_config(home: Path, registries: Mapping[str, Path]) -> str:
+    lines = [
+        f'root = "{home / "root"}"',
+        "[grpc]",
+        f'  address = ["unix://{home / "buildkitd.sock"}"]',
+        "[worker.oci]",
+        "  enabled = true",
+        '  snapshotter = "overlayfs"',
+        "  gc = true",
+        "  gckeepstorage = 4000000000",
+        "[worker.containerd]",
+        "  enabled = false",
+    ]
+    for host, ca in registries.items():
+        # Explicitly TLS: BuildKit would talk plain HTTP to a registry on 127.0.0.1 otherwise.
+        lines += [f'[registry."{host}"]', "  http = false", f'  ca = ["{ca}"]']
+    return "\n".join(lines) + "\n"
+
+
+def start(
+    home: Path,
+    tools: Toolchain,
+    registry: localregistry.Registry,
+    spawn: Callable[[str, list[str]], None],
+    wait_until: Callable[[str, Callable[[], bool], float], None],
+) -> Builder:
+    """Start buildkitd (a process of the calling cluster) and define the buildx builder and registry login."""
+    builder = Builder(home)
+    (home / "root").mkdir(parents=True, exist_ok=True)
+    (home / "buildkitd.toml").write_text(buildkitd_config(home, {registry.host: registry.ca}))
+    spawn("buildkitd", [str(tools.tool("buildkitd")), "--config", str(home / "buildkitd.toml")])
+    buildctl = [str(tools.tool("buildctl")), "--addr", builder.address]
+
+    def answers() -> bool:
+        return subprocess.run([*buildctl, "debug", "workers"], capture_output=True, timeout=10,
+                              check=False).returncode == 0  # fmt: skip
+
+    wait_until("buildkitd", answers, START_TIMEOUT)
+    localregistry.docker_config(registry, builder.docker_config)
+    created = subprocess.run(
+        [str(tools.tool("buildx")), "create", "--name", BUILDER, "--driver", "remote", builder.address],
+        env={**os.environ, **builder.env(tools)}, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    if created.returncode != 0:
+        raise BuilderError(f"buildx create: {created.stderr.strip()}")
+    return builder
+
+
+def standin_key() -> str:
+    """What the stand-in's root filesystem is made of: the suite, the packages and the image's own files."""
+    digest = hashlib.sha256(f"{DEBIAN_SUITE} {' '.join(STANDIN_PACKAGES)}".encode())
+    for path in sorted(STANDIN.iterdir()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def rootfs_cache(environ: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    cache = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "kubeport" / "standin"
+
+
+def standin_rootfs(say: Callable[[str], None] = print) -> Path:
+    """The stand-in's root filesystem (gzipped tar), made by mmdebstrap once per key and cached."""
+    key = standin_key()
+    cached = rootfs_cache() / f"nginx-{DEBIAN_SUITE}-{key}.tar.gz"
+    if cached.exists():
+        return cached
+    if shutil.which("mmdebstrap") is None:
+        raise BuilderError("mmdebstrap not found (Debian: mmdebstrap); it makes the stand-in base image")
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    say(
+        f"stand-in base: mmdebstrap {DEBIAN_SUITE} with {', '.join(STANDIN_PACKAGES)} (once; cached in {cached.parent})"
+    )
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="kubeport-rootfs-") as tmp:
+        target = Path(tmp) / "rootfs.tar.gz"
+        hooks = [
+            # Nothing of Debian's default site; the app brings its own configuration.
+            '--customize-hook=rm -f "$1"/etc/nginx/sites-enabled/default',
+            '--customize-hook=mkdir -p "$1"/etc/nginx/templates',
+        ]
+        done = subprocess.run(
+            ["mmdebstrap", "--quiet", "--variant=essential", f"--include={','.join(STANDIN_PACKAGES)}",
+             "--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*",
+             "--dpkgopt=path-exclude=/usr/share/locale/*", *hooks, DEBIAN_SUITE, str(target)],
+            capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise BuilderError(f"mmdebstrap failed:\n{done.stderr[-2000:]}")
+        shutil.move(str(target), cached)
+    say(f"stand-in base: root filesystem made in {time.monotonic() - started:.0f} s")
+    return cached
+
+
+def base_image(
+    builder: Builder, registry: localregistry.Registry, tools: Toolchain, say: Callable[[str], None] = print
+) -> str:
+    """The stand-in for nginx-unprivileged in the local registry, by digest (built and pushed if missing)."""
+    key = standin_key()
+    repository = f"{registry.host}/{STANDIN_REPOSITORY}"
+    status, headers, _ = registry.get(f"/v2/{STANDIN_REPOSITORY}/manifests/{key}")
+    if status == 200 and headers.get("Docker-Content-Digest"):
+        return f"{repository}:{key}@{headers['Docker-Content-Digest']}"
+    rootfs = standin_rootfs(say)
+    with tempfile.TemporaryDirectory(prefix="kubeport-standin-") as tmp:
+        context = Path(tmp)
+        for path in STANDIN.iterdir():
+            shutil.copy2(path, context / path.name)
+        shutil.copy(rootfs, context / "rootfs.tar.gz")
+        started = time.monotonic()
+        done = subprocess.run(
+            [str(tools.tool("buildctl")), "--addr", builder.address, "build", "--frontend", "dockerfile.v0",
+             "--local", f"context={context}", "--local", f"dockerfile={context}",
+             "--output", f"type=image,name={repository}:{key},push=true"],
+            env={**os.environ, **builder.env(tools)}, capture_output=True, text=True, timeout=BUILD_TIMEOUT,
+            check=False,
+        )  # fmt: skip
+    if done.returncode != 0:
+        raise BuilderError(f"building the stand-in base failed:\n{done.stderr[-3000:]}")
+    say(f"stand-in base: built and pushed to {repository}:{key} in {time.monotonic() - started:.0f} s")
+    return f"{repository}:{key}@{registry.digest(STANDIN_REPOSITORY, key)}"

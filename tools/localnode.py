@@ -1,0 +1,545 @@
+"""A node that runs containers, for one local control plane: containerd + runc, CNI, kubelet, kube-proxy, CoreDNS.
+
+Everything lives below the cluster's own directory (containerd's root and state, the kubelet's root, the CNI
+configuration and address leases) and on names of its own: the node's address NODE_IP on the loopback
+interface (the kubelet refuses 127.0.0.1), the pods sit on the bridge `kubeport0` in the cluster's pod range,
+kube-proxy programs the cluster's Service range, and CoreDNS answers the cluster's names on the node address.
+`stop()` leaves nothing behind: it stops the processes and the pods' shims, unmounts what is mounted below
+the directory, deletes the interfaces and network namespaces the node made, removes the iptables chains the
+kubelet, kube-proxy and CNI added, and puts back the two kernel settings it changed.
+
+Settings the machine needs, measured on it: cgroups are v1 here, so the kubelet runs with `failCgroupV1: false`
+and without QoS cgroups; containerd's CRI restricts `oom_score_adj` (the machine lacks CAP_SYS_RESOURCE);
+kube-proxy leaves the conntrack limits alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import tarfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+from tools.toolchain import Toolchain
+
+NODE_NAME = "kubeport-node"
+NODE_IP = "10.250.0.1"
+"""The node's address, added to the loopback interface (the kernel here has no dummy interfaces, and the kubelet
+refuses 127.0.0.1 itself): NodePorts, the kubelet and CoreDNS listen here, and pods reach it through their
+bridge's gateway."""
+BRIDGE = "kubeport0"
+CLUSTER_DOMAIN = "cluster.local"
+PAUSE_IMAGE = "kubeport.local/pause:3.10"
+TOOLS = ("kubelet", "kube-proxy", "coredns", "pause")
+"""What the toolchain builds for the node."""
+HOST_PROGRAMS = ("containerd", "containerd-shim-runc-v2", "runc", "ctr", "iptables", "ip6tables", "ip", "mount")
+"""What the machine's packages provide (Debian: containerd, runc, iptables, iproute2)."""
+CNI_BIN = Path("/usr/lib/cni")
+CNI_PLUGINS = ("bridge", "host-local", "portmap", "loopback")
+"""From Debian's containernetworking-plugins."""
+SYSCTLS = ("net/ipv4/ip_forward", "net/bridge/bridge-nf-call-iptables")
+"""Kernel settings the node needs on; their values before start are put back on stop."""
+OWN_CHAINS = re.compile(r"^(KUBE-|CNI-)")
+NETNS_DIR = Path("/var/run/netns")
+POD_LOGS = Path("/var/log/pods")
+CGROUPS = Path("/sys/fs/cgroup")
+CGROUP_PARENT = "k8s.io"
+"""containerd's CRI puts the pods' cgroups below this name, in every cgroup v1 hierarchy."""
+"""Where the kubelet writes container logs (fixed in the kubelet)."""
+START_TIMEOUT = 120.0
+PORTS = ("kubelet", "kubelet-healthz", "kube-proxy-healthz", "kube-proxy-metrics", "coredns-health", "coredns-ready")
+"""The node's ports, each picked free at start."""
+
+
+class NodeError(Exception):
+    """The node did not start or stop; the message says which part and why."""
+
+
+class Spawner(Protocol):
+    """Starts a named process of the cluster and remembers its pid (tools.localclusters.Starter)."""
+
+    def spawn(self, name: str, args: list[str]) -> None: ...
+
+    def dead(self) -> str | None: ...
+
+
+def missing_prerequisites(tools: Toolchain) -> list[str]:
+    """One line for each thing the node needs and this machine lacks."""
+    lines = [f"{name} not built (make toolchain)" for name in tools.missing(TOOLS)]
+    lines += [f"`{p}` not found (Debian: containerd, runc, iptables, iproute2)" for p in HOST_PROGRAMS
+              if shutil.which(p) is None]  # fmt: skip
+    lines += [f"CNI plugin {CNI_BIN / p} not found (Debian: containernetworking-plugins)" for p in CNI_PLUGINS
+              if not (CNI_BIN / p).exists()]  # fmt: skip
+    if os.geteuid() != 0:
+        lines.append("a node that runs containers needs root (containerd, network interfaces, iptables)")
+    return lines
+
+
+def run(args: Sequence[str], timeout: float = 60, check: bool = True, input_text: str | None = None) -> str:
+    done = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, check=False, input=input_text)
+    if check and done.returncode != 0:
+        raise NodeError(f"{' '.join(args)}: {done.stderr.strip() or done.stdout.strip()}")
+    return done.stdout
+
+
+@dataclass(frozen=True)
+class NodePaths:
+    """The node's files, below the cluster's directory."""
+
+    home: Path
+
+    @property
+    def containerd(self) -> Path:
+        return self.home / "containerd"
+
+    @property
+    def socket(self) -> Path:
+        return self.containerd / "containerd.sock"
+
+    @property
+    def kubelet(self) -> Path:
+        return self.home / "kubelet"
+
+    @property
+    def cni(self) -> Path:
+        return self.home / "cni"
+
+    @property
+    def certs_d(self) -> Path:
+        """containerd's per-registry settings (hosts.toml): the local registry's CA."""
+        return self.containerd / "certs.d"
+
+    @property
+    def saved(self) -> Path:
+        """What the node changed on the machine and must put back: sysctls, namespaces, chains before start."""
+        return self.home / "node-state.json"
+
+
+def read_sysctl(name: str) -> str:
+    return Path("/proc/sys", name).read_text().strip()
+
+
+def write_sysctl(name: str, value: str) -> None:
+    Path("/proc/sys", name).write_text(value + "\n")
+
+
+def chains(binary: str) -> dict[str, set[str]]:
+    """The chains of each table (nat, filter, mangle) that `binary` (iptables or ip6tables) lists."""
+    found: dict[str, set[str]] = {}
+    for table in ("nat", "filter", "mangle"):
+        out = run([binary, "-t", table, "-S"], check=False)
+        found[table] = {line.split()[1] for line in out.splitlines() if line.startswith(("-N ", "-P "))}
+    return found
+
+
+def docker_archive(binary: Path, name: str) -> bytes:
+    """A one-layer image holding `binary` as its entrypoint, in the archive format `ctr images import` reads."""
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as tar:
+        info = tarfile.TarInfo(binary.name)
+        data = binary.read_bytes()
+        info.size, info.mode, info.mtime = len(data), 0o755, 0
+        tar.addfile(info, io.BytesIO(data))
+    layer_bytes = layer.getvalue()
+    diff_id = "sha256:" + hashlib.sha256(layer_bytes).hexdigest()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Entrypoint": [f"/{binary.name}"], "User": "65535:65535"},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        }
+    ).encode()
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    manifest = json.dumps([{"Config": config_name, "RepoTags": [name], "Layers": ["layer/layer.tar"]}]).encode()
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for path, content in (("layer/layer.tar", layer_bytes), (config_name, config), ("manifest.json", manifest)):
+            info = tarfile.TarInfo(path)
+            info.size, info.mtime = len(content), 0
+            tar.addfile(info, io.BytesIO(content))
+    return archive.getvalue()
+
+
+def containerd_config(paths: NodePaths) -> str:
+    state = paths.containerd / "state"
+    return f"""version = 2
+root = "{paths.containerd / "root"}"
+state = "{state}"
+
+[grpc]
+  address = "{paths.socket}"
+
+[ttrpc]
+  address = "{paths.containerd / "containerd.sock.ttrpc"}"
+
+[debug]
+  level = "warn"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "{PAUSE_IMAGE}"
+  # No CAP_SYS_RESOURCE here: sandboxes would fail asking for a negative oom_score_adj.
+  restrict_oom_score_adj = true
+  enable_selinux = false
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        Root = "{paths.containerd / "runc"}"
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "{CNI_BIN}"
+    conf_dir = "{paths.cni / "net.d"}"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "{paths.certs_d}"
+"""
+
+
+def cni_config(paths: NodePaths, pod_cidr: str) -> dict[str, Any]:
+    return {
+        "cniVersion": "1.0.0",
+        "name": "kubeport",
+        "plugins": [
+            {
+                "type": "bridge",
+                "bridge": BRIDGE,
+                "isGateway": True,
+                "ipMasq": True,
+                # A pod may reach itself through its Service.
+                "hairpinMode": True,
+                "ipam": {
+                    "type": "host-local",
+                    "ranges": [[{"subnet": pod_cidr}]],
+                    "routes": [{"dst": "0.0.0.0/0"}],
+                    "dataDir": str(paths.cni / "leases"),
+                },
+            },
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+        ],
+    }
+
+
+def kubelet_config(paths: NodePaths, pki: Path, ports: Mapping[str, int]) -> dict[str, Any]:
+    return {
+        "apiVersion": "kubelet.config.k8s.io/v1beta1",
+        "kind": "KubeletConfiguration",
+        "address": NODE_IP,
+        "port": ports["kubelet"],
+        "readOnlyPort": 0,
+        "healthzBindAddress": "127.0.0.1",
+        "healthzPort": ports["kubelet-healthz"],
+        "authentication": {
+            "anonymous": {"enabled": False},
+            "webhook": {"enabled": False},
+            "x509": {"clientCAFile": str(pki / "ca.crt")},
+        },
+        "authorization": {"mode": "AlwaysAllow"},
+        "tlsCertFile": str(pki / "apiserver.crt"),
+        "tlsPrivateKeyFile": str(pki / "apiserver.key"),
+        "clusterDomain": CLUSTER_DOMAIN,
+        "clusterDNS": [NODE_IP],
+        "resolvConf": str(paths.kubelet / "resolv.conf"),
+        "containerRuntimeEndpoint": f"unix://{paths.socket}",
+        "cgroupDriver": "cgroupfs",
+        # Measured: the machine has cgroup v1 and no CAP_SYS_RESOURCE.
+        "failCgroupV1": False,
+        "cgroupsPerQOS": False,
+        "enforceNodeAllocatable": [],
+        "failSwapOn": False,
+        "serializeImagePulls": False,
+        "maxPods": 110,
+        "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%"},
+        "imageGCHighThresholdPercent": 100,
+        "imageGCLowThresholdPercent": 99,
+        "protectKernelDefaults": False,
+        "makeIPTablesUtilChains": True,
+        "localStorageCapacityIsolation": True,
+        "shutdownGracePeriod": "0s",
+        "logging": {"verbosity": 1},
+    }
+
+
+def kube_proxy_config(kubeconfig: Path, pod_cidr: str, ports: Mapping[str, int]) -> dict[str, Any]:
+    return {
+        "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+        "kind": "KubeProxyConfiguration",
+        "mode": "iptables",
+        "clientConnection": {"kubeconfig": str(kubeconfig)},
+        "hostnameOverride": NODE_NAME,
+        "bindAddress": NODE_IP,
+        "clusterCIDR": pod_cidr,
+        "healthzBindAddress": f"127.0.0.1:{ports['kube-proxy-healthz']}",
+        "metricsBindAddress": f"127.0.0.1:{ports['kube-proxy-metrics']}",
+        "nodePortAddresses": [f"{NODE_IP}/32"],
+        # The machine may not raise conntrack limits: leave them as they are.
+        "conntrack": {"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
+    }
+
+
+def corefile(kubeconfig: Path, context: str, ports: Mapping[str, int]) -> str:
+    return f""".:53 {{
+    bind {NODE_IP}
+    errors
+    health 127.0.0.1:{ports["coredns-health"]}
+    ready 127.0.0.1:{ports["coredns-ready"]}
+    kubernetes {CLUSTER_DOMAIN} in-addr.arpa ip6.arpa {{
+        kubeconfig {kubeconfig} {context}
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+    }}
+    cache 30
+    loadbalance
+}}
+"""
+
+
+def registry_hosts(certs_d: Path, registries: Mapping[str, Path]) -> None:
+    """containerd's hosts.toml per registry (`host:port` -> its CA certificate): pulls over TLS, trusted."""
+    for host, ca in registries.items():
+        folder = certs_d / host
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "hosts.toml").write_text(
+            f'server = "https://{host}"\n\n[host."https://{host}"]\n  capabilities = ["pull", "resolve"]\n'
+            f'  ca = "{ca}"\n'
+        )
+
+
+def node_address_present() -> bool:
+    return f"inet {NODE_IP}/32" in run(["ip", "-4", "addr", "show", "dev", "lo"], check=False)
+
+
+def setup_network() -> None:
+    if not node_address_present():
+        run(["ip", "addr", "add", f"{NODE_IP}/32", "dev", "lo"])
+
+
+def start(
+    *,
+    home: Path,
+    pki: Path,
+    kubeconfig: Path,
+    context: str,
+    pod_cidr: str,
+    tools: Toolchain,
+    spawner: Spawner,
+    ports: Mapping[str, int],
+    registries: Mapping[str, Path],
+    wait_until: Callable[[str, Callable[[], bool], float], None],
+    node_ready: Callable[[], bool],
+) -> None:
+    """Start containerd, the kubelet, kube-proxy and CoreDNS for the control plane whose files are in `home`.
+
+    `registries` maps `host:port` of the local registries to their CA certificate (containerd trusts them);
+    `wait_until(what, ready, timeout)` polls with the cluster's deadline and dead-process check.
+    """
+    missing = missing_prerequisites(tools)
+    if missing:
+        raise NodeError("; ".join(missing))
+    paths = NodePaths(home)
+    for folder in (paths.containerd, paths.kubelet, paths.cni / "net.d", paths.cni / "leases", paths.certs_d):
+        folder.mkdir(parents=True, exist_ok=True)
+    saved = {
+        "sysctls": {name: read_sysctl(name) for name in SYSCTLS},
+        "netns": sorted(p.name for p in NETNS_DIR.glob("*")) if NETNS_DIR.exists() else [],
+        "netns_dir": NETNS_DIR.exists(),
+        "pod_logs": sorted(p.name for p in POD_LOGS.glob("*")) if POD_LOGS.exists() else None,
+        "cgroups": sorted(str(p) for p in CGROUPS.glob(f"*/{CGROUP_PARENT}")),
+    }
+    foreign = [f"{b} {t} {c}" for b in ("iptables", "ip6tables") for t, cs in chains(b).items() for c in cs
+               if OWN_CHAINS.match(c)]  # fmt: skip
+    if foreign:
+        raise NodeError(
+            f"iptables already has chains of a Kubernetes node ({', '.join(foreign[:3])}, ...): another node runs "
+            "here, or one was not stopped; `python -m tools clusters down` removes what kubeport's node left"
+        )
+    paths.saved.write_text(json.dumps(saved))
+    setup_network()
+    for name in SYSCTLS:
+        write_sysctl(name, "1")
+
+    (paths.containerd / "config.toml").write_text(containerd_config(paths))
+    registry_hosts(paths.certs_d, registries)
+    spawner.spawn("containerd", ["containerd", "--config", str(paths.containerd / "config.toml")])
+    ctr = ["ctr", "--address", str(paths.socket), "--namespace", "k8s.io"]
+    wait_until("containerd", lambda: subprocess.run([*ctr, "version"], capture_output=True, timeout=10,
+                                                    check=False).returncode == 0, START_TIMEOUT)  # fmt: skip
+    archive = paths.containerd / "pause.tar"
+    archive.write_bytes(docker_archive(tools.tool("pause"), PAUSE_IMAGE))
+    run([*ctr, "images", "import", "--no-unpack=false", str(archive)], timeout=120)
+
+    (paths.cni / "net.d" / "10-kubeport.conflist").write_text(json.dumps(cni_config(paths, pod_cidr), indent=2))
+    (paths.kubelet / "resolv.conf").write_text(f"nameserver {NODE_IP}\n")
+    (paths.kubelet / "config.yaml").write_text(yaml.safe_dump(kubelet_config(paths, pki, ports)))
+    spawner.spawn(
+        "kubelet",
+        [
+            str(tools.tool("kubelet")),
+            f"--config={paths.kubelet / 'config.yaml'}",
+            f"--kubeconfig={kubeconfig}",
+            f"--root-dir={paths.kubelet / 'root'}",
+            f"--cert-dir={paths.kubelet / 'pki'}",
+            f"--hostname-override={NODE_NAME}",
+            f"--node-ip={NODE_IP}",
+            "--node-labels=kubernetes.io/os=linux,topology.kubernetes.io/zone=local-node",
+        ],
+    )
+    wait_until(f"kubelet: node {NODE_NAME} Ready", node_ready, START_TIMEOUT)
+
+    proxy_config = home / "kube-proxy.yaml"
+    proxy_config.write_text(yaml.safe_dump(kube_proxy_config(kubeconfig, pod_cidr, ports)))
+    spawner.spawn("kube-proxy", [str(tools.tool("kube-proxy")), f"--config={proxy_config}"])
+    (home / "Corefile").write_text(corefile(kubeconfig, context, ports))
+    spawner.spawn("coredns", [str(tools.tool("coredns")), "-conf", str(home / "Corefile")])
+
+
+def _unmount_below(home: Path) -> None:
+    """Unmount everything mounted at or below `home` (deepest first; lazily if busy)."""
+    resolved = str(home.resolve())
+    mounts = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4].replace("\\040", " ")
+        if point == resolved or point.startswith(resolved + "/"):
+            mounts.append(point)
+    for point in sorted(set(mounts), key=lambda p: -p.count("/")):
+        if subprocess.run(["umount", point], capture_output=True, timeout=30, check=False).returncode != 0:
+            subprocess.run(["umount", "-l", point], capture_output=True, timeout=30, check=False)
+
+
+def _remove_containers(paths: NodePaths) -> None:
+    """Kill and delete every container runc knows below the node's runc root (their cgroups go with them)."""
+    for namespace in sorted((paths.containerd / "runc").glob("*")):
+        for container in run(["runc", "--root", str(namespace), "list", "-q"], check=False).split():
+            run(["runc", "--root", str(namespace), "delete", "--force", container], check=False)
+
+
+def _remove_cgroups(kept: Sequence[str]) -> None:
+    """Remove the pods' cgroup folders (empty once their processes are gone), deepest first."""
+    for parent in CGROUPS.glob(f"*/{CGROUP_PARENT}"):
+        if str(parent) in kept:
+            continue
+        for folder in sorted((p for p in parent.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        with contextlib.suppress(OSError):
+            parent.rmdir()
+
+
+def _kill_shims(home: Path) -> None:
+    """The pods' shims (and their containers) outlive containerd: kill those whose state is below `home`."""
+    marker = str(home.resolve())
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if "containerd-shim" in command and marker in command:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(int(proc.name), 9)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(proc.name), 9)
+
+
+def _remove_chains(binary: str) -> None:
+    """Delete the chains the node's kubelet, kube-proxy and CNI add (KUBE-*, CNI-*), and the rules jumping to them.
+    (`start` refuses to run beside chains of that kind it did not make.)"""
+    for table, present in chains(binary).items():
+        ours = {c for c in present if OWN_CHAINS.match(c)}
+        if not ours:
+            continue
+        for line in run([binary, "-t", table, "-S"], check=False).splitlines():
+            parts = shlex.split(line)
+            if parts[:1] == ["-A"] and parts[1] not in ours and "-j" in parts and parts[parts.index("-j") + 1] in ours:
+                run([binary, "-t", table, "-D", *parts[1:]], check=False)
+        for chain in ours:
+            run([binary, "-t", table, "-F", chain], check=False)
+        for chain in ours:
+            run([binary, "-t", table, "-X", chain], check=False)
+
+
+def stop(home: Path) -> None:
+    """Undo what `start` did to the machine (the processes are already stopped by the cluster)."""
+    paths = NodePaths(home)
+    saved: dict[str, Any] = json.loads(paths.saved.read_text()) if paths.saved.exists() else {}
+    _remove_containers(paths)
+    _kill_shims(home)
+    time.sleep(0.5)
+    _remove_cgroups(saved.get("cgroups", []))
+    _unmount_below(home)
+    for name in saved.get("netns_extra", []):
+        run(["ip", "netns", "delete", name], check=False)
+    if NETNS_DIR.exists():
+        for entry in NETNS_DIR.glob("cni-*"):
+            if entry.name not in saved.get("netns", []):
+                subprocess.run(["umount", str(entry)], capture_output=True, timeout=30, check=False)
+                run(["ip", "netns", "delete", entry.name], check=False)
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+        if not saved.get("netns_dir", True):
+            with contextlib.suppress(OSError):
+                NETNS_DIR.rmdir()
+    if subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True, timeout=30, check=False).returncode == 0:
+        run(["ip", "link", "delete", BRIDGE], check=False)
+    if node_address_present():
+        run(["ip", "addr", "del", f"{NODE_IP}/32", "dev", "lo"], check=False)
+    for binary in ("iptables", "ip6tables"):
+        _remove_chains(binary)
+    for name, value in saved.get("sysctls", {}).items():
+        with contextlib.suppress(OSError):
+            write_sysctl(name, value)
+    pod_logs = saved.get("pod_logs", [])
+    if (POD_LOGS.exists() and pod_logs is not None) or POD_LOGS.exists():
+        for entry in POD_LOGS.glob("*"):
+            if pod_logs is None or entry.name not in pod_logs:
+                shutil.rmtree(entry, ignore_errors=True)
+        if pod_logs is None:
+            with contextlib.suppress(OSError):
+                POD_LOGS.rmdir()
+
+
+def leftovers(home: Path) -> list[str]:
+    """What of the node is still on the machine: for the test that stopping leaves nothing behind."""
+    found = []
+    resolved = str(home.resolve())
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4]
+        if point.startswith(resolved):
+            found.append(f"mount {point}")
+    if subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True, timeout=30, check=False).returncode == 0:
+        found.append(f"interface {BRIDGE}")
+    if node_address_present():
+        found.append(f"address {NODE_IP} on lo")
+    for binary in ("iptables", "ip6tables"):
+        for table, present in chains(binary).items():
+            found += [f"{binary} -t {table} chain {c}" for c in sorted(present) if OWN_CHAINS.match(c)]
+    if NETNS_DIR.exists():
+        found += [f"network namespace {p.name}" for p in NETNS_DIR.glob("cni-*")]
+    found += [f"cgroup {p}" for p in CGROUPS.glob(f"*/{CGROUP_PARENT}")]
+    found += [f"veth {line.split()[0]}" for line in run(["ip", "-br", "link"], check=False).splitlines()
+              if line.startswith("veth")]  # fmt: skip
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                if resolved in command:
+                    found.append(f"process {proc.name}: {command[:120]}")
+    return found
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    return gzip.compress(data, mtime=0)
