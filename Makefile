@@ -16,8 +16,8 @@ export PULUMI_CONFIG_PASSPHRASE ?=
 # pulumi-docker-build (not the Docker CLI) does the build; keep BuildKit's output plain in CI logs.
 export BUILDKIT_PROGRESS ?= plain
 
-.PHONY: help venv dev-venv test test-live test-kind lint typecheck unit render check bench app-serve site bench-app up preview \
-	destroy stack preflight-pulumi preflight-minikube toolchain clusters clusters-down clean
+.PHONY: help venv dev-venv test test-live test-kind lint typecheck unit render check bench app-serve site bench-app up up-minikube \
+	down preview destroy stack preflight-pulumi preflight-minikube toolchain clusters clusters-down clean setup
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ check: dev-venv ## every stack: render, strict schema validation, checkov, hadol
 bench: venv ## program time under mocks vs its import floor; real preview/up/destroy vs kubectl (needs the toolchain)
 	$(BIN)/python -m tools.bench
 
+setup: ## install the Debian packages the tests and real runs need (apt-get, as root or through sudo)
+	toolchain/install-packages
+
 toolchain: ## build the real-run tools from Go modules (Pulumi CLI, providers, control plane, kwok, cyclonus); cached
 	toolchain/build-toolchain
 
@@ -111,9 +114,22 @@ stack: venv preflight-pulumi
 	@mkdir -p .pulumi
 	pulumi stack select --create $(STACK)
 
-# The image is built inside minikube's Docker (the seed's `eval $(minikube docker-env)`), so nothing is pushed.
-up: venv preflight-pulumi preflight-minikube stack ## deploy the dev stack to minikube (pulumi up)
+# With minikube running: the dev stack, its image built inside minikube's Docker (the seed's
+# `eval $(minikube docker-env)`), so nothing is pushed. Without it: the local stack on a node that runs
+# containers, with the toolchain built from Go modules (python -m tools local-up).
+up: venv ## deploy: to minikube when it runs, else to a local cluster with a real node (builds what it needs)
+	@if command -v minikube >/dev/null 2>&1 && minikube status --profile $(MINIKUBE_PROFILE) >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory up-minikube; \
+	else \
+	  echo "kubeport: minikube is not running; deploying to the local cluster with a real node instead"; \
+	  $(BIN)/python -m tools local-up; \
+	fi
+
+up-minikube: venv preflight-pulumi preflight-minikube stack ## deploy the dev stack to minikube (pulumi up)
 	eval "$$(minikube --profile $(MINIKUBE_PROFILE) docker-env)" && pulumi up --stack $(STACK)
+
+down: venv ## after a local `make up`: destroy the local stack and stop every local cluster
+	$(BIN)/python -m tools local-down
 
 preview: venv preflight-pulumi stack ## show what `pulumi up` would change (STACK=dev by default)
 	pulumi preview --diff --stack $(STACK)

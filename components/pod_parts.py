@@ -20,6 +20,9 @@ RUN_AS = 10101
 """Numeric UID/GID the containers run as (>= 10000 keeps clear of host users)."""
 PSS_LEVEL = "restricted"
 """The Pod Security level the namespace enforces."""
+DRAIN_SECONDS = 5
+"""How long a stopping web pod keeps serving before nginx is told to quit: long enough for kube-proxy and load
+balancers to stop sending it new connections, so a rollout drops no request."""
 
 LOCAL_IMAGE_WAIVERS = {
     "CKV_K8S_43": "local build loaded into the cluster's own Docker: no registry, so no digest exists; "
@@ -162,6 +165,11 @@ def web_pod_spec(
                 resources=resources("50m", "32Mi", "250m", "64Mi"),
                 security_context=container_security_context(),
                 volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+                # The kubelet's own sleep (no shell needed in the image), then the image's STOPSIGNAL (SIGQUIT):
+                # nginx finishes what it has in flight.
+                lifecycle=k8s.core.v1.LifecycleArgs(
+                    pre_stop=k8s.core.v1.LifecycleHandlerArgs(sleep=k8s.core.v1.SleepActionArgs(seconds=DRAIN_SECONDS))
+                ),
             )
         ],
         volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="32Mi"))],

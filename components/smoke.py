@@ -27,9 +27,53 @@ from components.pod_parts import (
 )
 
 SMOKE_WAIVERS = {
-    "CKV_K8S_8": "the smoke-check container only sleeps; its readiness probe is the check, and a liveness "
-    "probe could only restart a healthy sleeper",
+    "CKV_K8S_8": "the smoke-check container checks, then sleeps; its readiness probe is the check, and a "
+    "liveness probe could only restart a healthy sleeper",
 }
+CHECK_SCRIPT = r"""
+# Ask the app through its Service until it answers or $WINDOW seconds pass. Then either sleep, Ready while the
+# readiness probe keeps getting an answer, or exit 1 with why in the termination message: Pulumi's error for
+# this Pod quotes it.
+end=$(( $(date +%s) + WINDOW ))
+while :; do
+  said=$(wget -T 3 -O /dev/null "$URL" 2>&1) && break
+  if [ "$(date +%s)" -ge "$end" ]; then
+    last=$(printf '%s\n' "$said" | grep -v '^ *$' | tail -n 1)
+    case "$said" in
+      *"resolve"*|*"bad address"*|*"Name or service not known"*)
+        cause="the name $HOST does not resolve: cluster DNS does not answer, or there is no Service $SERVICE";;
+      *"refused"*)
+        cause="the Service $SERVICE sends the connection to no pod that takes it: its selector matches no ready"
+        cause="$cause web pod, or its targetPort is not the port nginx listens on ($APP_PORT)";;
+      *"timed out"*|*"Connection timed out"*)
+        cause="nothing answers: a NetworkPolicy drops the traffic, or nothing routes to the Service's address";;
+      *" 5"[0-9][0-9]*|*"error 5"*|*"ERROR 5"*)
+        cause="the app answers, but not healthy: $last";;
+      *)
+        cause="$last";;
+    esac
+    echo "smoke check: $URL did not answer within ${WINDOW}s: $cause ($last)" >"${REPORT:-/dev/termination-log}"
+    exit 1
+  fi
+  sleep 2
+done
+# The app image's STOPSIGNAL is nginx's graceful SIGQUIT: the shell ends on it (and TERM, INT) at once.
+trap 'exit 0' TERM QUIT INT
+while :; do sleep 30 & wait $!; done
+"""
+"""The smoke container's program (POSIX sh, busybox or Debian: wget, date, grep, tail)."""
+
+
+def duration_seconds(text: str) -> int:
+    """`45s`, `10m`, `1h` -> seconds (the forms Pulumi's custom timeouts take)."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    return int(text[:-1]) * units[text[-1]]
+
+
+def check_window(timeout: str) -> int:
+    """How long the smoke check tries: a third of the rollout timeout, 10 to 30 s, so its verdict (and its reason)
+    is in the Pod's status well before Pulumi gives up waiting for it."""
+    return max(10, min(30, duration_seconds(timeout) // 3))
 
 
 @dataclass(frozen=True)
@@ -58,6 +102,9 @@ class SmokeCheckArgs:
     """What every object here waits for: the Platform's dependencies (node pools, pull rights)."""
     checks: Sequence[pulumi.Resource] = ()
     """What the Pod checks, so it is created after them: the app's Deployment and Service."""
+    revision: pulumi.Input[str] = ""
+    """A digest of what the check depends on (the Service's spec, the pod template): when it changes, the Pod is
+    replaced, so an update runs the check again instead of trusting an earlier pass."""
 
 
 class SmokeCheck(pulumi.ComponentResource):
@@ -77,6 +124,8 @@ class SmokeCheck(pulumi.ComponentResource):
         host = pulumi.Output.concat(args.service_name, ".", args.namespace, ".svc")
         target_url = host.apply(lambda h: f"http://{authority(h)}{HEALTH_PATH}")
         check = target_url.apply(lambda url: ["wget", "-q", "-T", "3", "-O", "/dev/null", url])
+        facts = {"URL": target_url, "HOST": host, "SERVICE": args.service_name, "APP_PORT": str(APP_PORT),
+                 "WINDOW": str(check_window(args.timeout)), "CHECKS": args.revision}  # fmt: skip
 
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
@@ -123,16 +172,22 @@ class SmokeCheck(pulumi.ComponentResource):
                 image_pull_secrets=list(args.pull_secrets) if args.pull_secrets else None,
                 security_context=pod_security_context(),
                 termination_grace_period_seconds=5,
-                restart_policy="Always",
+                # One verdict per release: a failed check stays failed, with its reason, and the Pod changes no more
+                # (the provider's Pod await restarts its timeout on every change of the Pod; a restarting container
+                # would keep it waiting far past kubeport:rolloutTimeout).
+                restart_policy="Never",
                 containers=[
                     k8s.core.v1.ContainerArgs(
                         name="smoke-check",
                         image=args.image,
                         image_pull_policy=args.image_pull_policy,
-                        command=["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 30 & wait $!; done"],
+                        command=["/bin/sh", "-c", CHECK_SCRIPT],
+                        # A container's environment cannot change in place: a new CHECKS replaces the Pod.
+                        env=[k8s.core.v1.EnvVarArgs(name=n, value=v) for n, v in facts.items() if v != ""],
+                        termination_message_policy="File",
                         readiness_probe=k8s.core.v1.ProbeArgs(
                             exec_=k8s.core.v1.ExecActionArgs(command=check),
-                            period_seconds=10,
+                            period_seconds=5,
                             timeout_seconds=5,
                             failure_threshold=1,
                         ),

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.exposure import ADDRESS_WAIT, await_annotations, reported_address, url_of
 from components.options import Autoscaling
-from components.platform import Exposure, IngressRoute, Platform, RegistryLogin
+from components.platform import IngressRoute, Platform, RegistryLogin
 from components.pod_parts import (
     APP_PORT,
     LOCAL_IMAGE_WAIVERS,
     PSS_LEVEL,
     SERVICE_PORT,
-    authority,
     common_labels,
     scanner_waivers,
     selector_labels,
@@ -49,36 +51,20 @@ class WebAppArgs:
     """A kubernetes.io/tls Secret for the host: the Ingress serves HTTPS."""
 
 
-def url_of(exposure: Exposure, service: k8s.core.v1.Service) -> pulumi.Output[str]:
-    """Where a browser reaches the app, or else the command that prints it, for this exposure."""
-    names = pulumi.Output.all(service.metadata.name, service.metadata.namespace)
-    hint = names.apply(
-        lambda n: exposure.address_hint.format(
-            service=n[0], namespace=n[1], port=SERVICE_PORT, node_port=exposure.node_port or ""
-        )
-    )
-    if exposure.service_type == "LoadBalancer":
-        address = service.status.apply(reported_address)
-        return pulumi.Output.all(address, hint).apply(lambda a: f"http://{authority(a[0])}" if a[0] else str(a[1]))
-    if exposure.service_type == "NodePort" and exposure.node_address and exposure.node_port:
-        return pulumi.Output.from_input(f"http://{exposure.node_address}:{exposure.node_port}")
-    return hint
-
-
 def docker_config_json(*, registry: str, username: str, password: str) -> str:
     """A `kubernetes.io/dockerconfigjson` Secret's payload: one registry's credentials, as `docker login` writes."""
     auth = base64.b64encode(f"{username}:{password}".encode()).decode()
     return json.dumps({"auths": {registry: {"username": username, "password": password, "auth": auth}}})
 
 
-def reported_address(status: k8s.core.v1.outputs.ServiceStatus | k8s.networking.v1.outputs.IngressStatus | None) -> str:
-    """The first address a load balancer or an Ingress controller reports: an IP, or a hostname (EKS's); empty
-    until it reports one. Services and Ingresses report it in the same shape."""
-    balancer = status.load_balancer if status else None
-    for entry in (balancer.ingress if balancer else None) or []:
-        if entry.ip or entry.hostname:
-            return str(entry.ip or entry.hostname)
-    return ""
+"""Wait until the load balancer or Ingress controller reports an address (the url and ingressAddress outputs)."""
+"""Wait only until the Service has its address: that traffic reaches ready pods is the smoke check's to prove."""
+
+
+def revision_of(parts: list[Any]) -> str:
+    """A short digest of the objects the smoke check depends on, as the cluster has them."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class WebApp(pulumi.ComponentResource):
@@ -172,7 +158,11 @@ class WebApp(pulumi.ComponentResource):
 
         route = self._route(args)
         exposure = route.exposure if route is not None and route.exposure is not None else platform.exposure
-        service_annotations = {**exposure.annotations, **(route.service_annotations if route else {})}
+        service_annotations = {
+            **exposure.annotations,
+            **(route.service_annotations if route else {}),
+            **await_annotations(exposure.service_type),
+        }
         service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -243,6 +233,9 @@ class WebApp(pulumi.ComponentResource):
                     waivers=image_waivers,
                     waits_for=platform.depends_on,
                     checks=[deployment, service],
+                    revision=pulumi.Output.all(service.spec, deployment.spec.apply(lambda spec: spec.template)).apply(
+                        revision_of
+                    ),
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -337,7 +330,7 @@ class WebApp(pulumi.ComponentResource):
                 name=metadata.name,
                 namespace=metadata.namespace,
                 labels=metadata.labels,
-                annotations=dict(route.annotations) or None,
+                annotations={**route.annotations, **ADDRESS_WAIT},
             ),
             spec=k8s.networking.v1.IngressSpecArgs(
                 ingress_class_name=route.class_name,

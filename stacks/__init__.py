@@ -7,6 +7,7 @@ cloud SDK only inside `platform()`, so a stack loads only its own cloud SDK (or 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NoReturn
 
 import pulumi
@@ -68,4 +69,7 @@ def platform_for(settings: Settings) -> Platform:
     """
     if not under_mocks():
         preflight.check(settings)
-    return target_module(settings.target).platform(settings)
+    platform = target_module(settings.target).platform(settings)
+    if settings.rollout_timeout:
+        platform = dataclasses.replace(platform, rollout_timeout=settings.rollout_timeout)
+    return platform

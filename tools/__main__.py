@@ -185,6 +185,12 @@ def cmd_clusters(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_local(args: argparse.Namespace) -> int:
+    from tools import localup  # noqa: PLC0415
+
+    return localup.up() if args.command == "local-up" else localup.down()
+
+
 def cmd_env(args: argparse.Namespace) -> int:
     import os  # noqa: PLC0415
 
@@ -267,6 +273,13 @@ def parser() -> argparse.ArgumentParser:
     clusters.add_argument("action", choices=["up", "down", "status", "kubeconfig"])
     clusters.add_argument("names", nargs="*", metavar="NAME", help=f"of {', '.join(CLUSTERS)} (default: all)")
     clusters.set_defaults(func=cmd_clusters)
+
+    local_up = sub.add_parser(
+        "local-up", help="make up without minikube: the node cluster, its registry and builder, then up the local stack"
+    )
+    local_up.set_defaults(func=cmd_local)
+    local_down = sub.add_parser("local-down", help="destroy the local stack and stop every local cluster")
+    local_down.set_defaults(func=cmd_local)
 
     env = sub.add_parser(
         "env", help='shell exports for the built tools, the local backend and the local clusters: eval "$(... env)"'

@@ -27,6 +27,9 @@ PLATFORM_CARRIED: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\.containers\.[^.]+\.imagePullPolicy$"), "registry: pull policy"),
     (re.compile(r"\.env\.KUBEPORT_IMAGE\.value$"), "registry: image reference shown by /info"),
     (re.compile(r"\.env\.KUBEPORT_TARGET\.value$"), "target name"),
+    # A digest of the Service and the pod template (components.smoke): it differs exactly when they do, and any
+    # difference of theirs is listed and classified on its own.
+    (re.compile(r"^Pod .*\.env\.CHECKS\.value$"), "derived: the smoke check's digest of the objects it checks"),
     (re.compile(r"^metadata\.waivers\.(CKV_K8S_43|CKV_K8S_15)$"), "registry: waivers for a local image"),
     (re.compile(r"^Service .*: spec\.type$"), "exposure: Service type"),
     (re.compile(r"^Service .*: spec\.ports\.[^.]+\.nodePort$"), "exposure: node port"),

@@ -79,7 +79,6 @@ def buildkitd_config(home: Path, registries: Mapping[str, Path]) -> str:
         "  enabled = false",
     ]
     for host, ca in registries.items():
-        # Explicitly TLS: BuildKit would talk plain HTTP to a registry on 127.0.0.1 otherwise.
         lines += [f'[registry."{host}"]', "  http = false", f'  ca = ["{ca}"]']
     return "\n".join(lines) + "\n"
 

@@ -93,6 +93,27 @@ def state_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(environ.get("KUBEPORT_CLUSTERS") or Path(tempfile.gettempdir()) / "kubeport-clusters")
 
 
+def missing_real_node_prerequisites(tools: Toolchain) -> list[str]:
+    """What the node that runs containers, its registry and its builder need and this machine lacks."""
+    from tools import localnode, localregistry  # noqa: PLC0415
+
+    lines = localnode.missing_prerequisites(tools) + localregistry.missing_prerequisites()
+    lines += [f"{name} not built (make toolchain)" for name in tools.missing(("buildkitd", "buildctl", "buildx"))]
+    if shutil.which("mmdebstrap") is None:
+        lines.append("`mmdebstrap` not found (Debian: mmdebstrap): it makes the stand-in base image")
+    return lines
+
+
+def builder_home(environ: Mapping[str, str] | None = None) -> Path:
+    """The node cluster's BuildKit folder: its socket, and the docker config that names its buildx builder."""
+    return state_dir(environ) / REAL_NODE / "buildkit"
+
+
+def registry_home(environ: Mapping[str, str] | None = None) -> Path:
+    """The local registry's folder: its data, CA, certificate and password."""
+    return state_dir(environ) / "registry"
+
+
 def kubeconfig_path(environ: Mapping[str, str] | None = None) -> Path:
     """One kubeconfig file with a context per running cluster (export KUBECONFIG=<this>)."""
     return state_dir(environ) / "kubeconfig"
@@ -459,7 +480,8 @@ def _start_real_node(
     """A node that runs containers, pulling from the local registry (started first: containerd must trust it)."""
     from tools import localbuilder, localnode, localregistry  # noqa: PLC0415 - only the real node needs them
 
-    registry = localregistry.start(state_dir(environ) / "registry", tools)
+    localnode.add_node_address()
+    registry = localregistry.start(registry_home(environ), tools)
     ports = {name: free_port() for name in localnode.PORTS}
 
     def until(what: str, ready: Callable[[], bool], timeout: float) -> None:
@@ -486,7 +508,7 @@ def _start_real_node(
         wait_until=until,
         node_ready=node_ready,
     )
-    localbuilder.start(cluster.home / "buildkit", tools, registry, starter.spawn, until)
+    localbuilder.start(builder_home(environ), tools, registry, starter.spawn, until)
 
 
 def node_manifest(name: str) -> dict[str, Any]:
@@ -563,7 +585,7 @@ def stop(name: str, environ: Mapping[str, str] | None = None) -> None:
         from tools import localnode, localregistry  # noqa: PLC0415
 
         localnode.stop(home)
-        localregistry.stop(state_dir(environ) / "registry")
+        localregistry.stop(registry_home(environ))
     shutil.rmtree(home, ignore_errors=True)
 
 

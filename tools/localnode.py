@@ -119,11 +119,6 @@ class NodePaths:
         return self.home / "cni"
 
     @property
-    def certs_d(self) -> Path:
-        """containerd's per-registry settings (hosts.toml): the local registry's CA."""
-        return self.containerd / "certs.d"
-
-    @property
     def saved(self) -> Path:
         """What the node changed on the machine and must put back: sysctls, namespaces, chains before start."""
         return self.home / "node-state.json"
@@ -175,7 +170,18 @@ def docker_archive(binary: Path, name: str) -> bytes:
     return archive.getvalue()
 
 
-def containerd_config(paths: NodePaths) -> str:
+def registry_tls(registries: Mapping[str, Path]) -> str:
+    """The CRI's TLS settings per registry (`host:port` -> its CA certificate). containerd 1.6's hosts.toml
+    (config_path) was tried first and measured wrong here: its top-level `ca` is ignored (pulls fail with an unknown
+    authority), and a `[host]` entry with the CA falls back to the server without it, so a missing image reports a
+    certificate error instead of `not found`."""
+    lines = []
+    for host, ca in registries.items():
+        lines += [f'  [plugins."io.containerd.grpc.v1.cri".registry.configs."{host}".tls]', f'    ca_file = "{ca}"']
+    return "\n".join(lines) + "\n"
+
+
+def containerd_config(paths: NodePaths, registries: Mapping[str, Path]) -> str:
     state = paths.containerd / "state"
     return f"""version = 2
 root = "{paths.containerd / "root"}"
@@ -206,9 +212,7 @@ state = "{state}"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "{CNI_BIN}"
     conf_dir = "{paths.cni / "net.d"}"
-  [plugins."io.containerd.grpc.v1.cri".registry]
-    config_path = "{paths.certs_d}"
-"""
+{registry_tls(registries)}"""
 
 
 def cni_config(paths: NodePaths, pod_cidr: str) -> dict[str, Any]:
@@ -309,22 +313,12 @@ def corefile(kubeconfig: Path, context: str, ports: Mapping[str, int]) -> str:
 """
 
 
-def registry_hosts(certs_d: Path, registries: Mapping[str, Path]) -> None:
-    """containerd's hosts.toml per registry (`host:port` -> its CA certificate): pulls over TLS, trusted."""
-    for host, ca in registries.items():
-        folder = certs_d / host
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "hosts.toml").write_text(
-            f'server = "https://{host}"\n\n[host."https://{host}"]\n  capabilities = ["pull", "resolve"]\n'
-            f'  ca = "{ca}"\n'
-        )
-
-
 def node_address_present() -> bool:
     return f"inet {NODE_IP}/32" in run(["ip", "-4", "addr", "show", "dev", "lo"], check=False)
 
 
-def setup_network() -> None:
+def add_node_address() -> None:
+    """The node's address on the loopback interface: before the registry (which listens on it) and the node."""
     if not node_address_present():
         run(["ip", "addr", "add", f"{NODE_IP}/32", "dev", "lo"])
 
@@ -352,7 +346,7 @@ def start(
     if missing:
         raise NodeError("; ".join(missing))
     paths = NodePaths(home)
-    for folder in (paths.containerd, paths.kubelet, paths.cni / "net.d", paths.cni / "leases", paths.certs_d):
+    for folder in (paths.containerd, paths.kubelet, paths.cni / "net.d", paths.cni / "leases"):
         folder.mkdir(parents=True, exist_ok=True)
     saved = {
         "sysctls": {name: read_sysctl(name) for name in SYSCTLS},
@@ -369,12 +363,10 @@ def start(
             "here, or one was not stopped; `python -m tools clusters down` removes what kubeport's node left"
         )
     paths.saved.write_text(json.dumps(saved))
-    setup_network()
     for name in SYSCTLS:
         write_sysctl(name, "1")
 
-    (paths.containerd / "config.toml").write_text(containerd_config(paths))
-    registry_hosts(paths.certs_d, registries)
+    (paths.containerd / "config.toml").write_text(containerd_config(paths, registries))
     spawner.spawn("containerd", ["containerd", "--config", str(paths.containerd / "config.toml")])
     ctr = ["ctr", "--address", str(paths.socket), "--namespace", "k8s.io"]
     wait_until("containerd", lambda: subprocess.run([*ctr, "version"], capture_output=True, timeout=10,

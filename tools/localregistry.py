@@ -26,8 +26,10 @@ import yaml
 
 from tools.toolchain import Toolchain
 
-REGISTRY_HOST = "127.0.0.1:5443"
-"""Where the registry listens; image references name it (127.0.0.1:5443/kubeport/...)."""
+REGISTRY_HOST = "10.250.0.1:5443"
+"""Where the registry listens: on the local node's address (tools.localnode.NODE_IP), not on 127.0.0.1, for which
+BuildKit and containerd fall back to plain HTTP whatever the configuration says (measured: a missing image then
+reports an HTTP 400 or a certificate error instead of `not found`). Image references name it."""
 USER = "kubeport"
 MANIFEST_TYPES = (
     "application/vnd.oci.image.index.v1+json",
@@ -102,7 +104,7 @@ def _certificates(home: Path) -> None:
              "-keyout", "ca.key", "-out", "ca.crt", cwd=home)  # fmt: skip
     _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=kubeport-registry", "-keyout", "registry.key",
              "-out", "registry.csr", cwd=home)  # fmt: skip
-    (home / "registry.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    (home / "registry.ext").write_text(f"subjectAltName=IP:{REGISTRY_HOST.split(':', maxsplit=1)[0]}\n")
     _openssl("x509", "-req", "-in", "registry.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
              "-days", "7", "-extfile", "registry.ext", "-out", "registry.crt", cwd=home)  # fmt: skip
 

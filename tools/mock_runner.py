@@ -50,6 +50,8 @@ class Registered:
     secret_inputs: list[str] = field(default_factory=list)
     """Paths of inputs sent as secrets, e.g. `registries[0].password`."""
     ignore_changes: list[str] = field(default_factory=list)
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    """create/update/delete durations the engine waits for the resource; only those that are set."""
 
 
 @dataclass
@@ -122,6 +124,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 dependencies=list(request.dependencies),
                 secret_inputs=_secret_paths(properties),
                 ignore_changes=list(request.ignoreChanges),
+                custom_timeouts={
+                    op: str(getattr(request.customTimeouts, op))
+                    for op in ("create", "update", "delete")
+                    if request.HasField("customTimeouts") and getattr(request.customTimeouts, op)
+                },
             )
         )
         return response

@@ -28,6 +28,8 @@ INSTALL_HINT = (
     "the Pulumi CLI is not installed; install it (https://www.pulumi.com/docs/install/, e.g. "
     "`curl -fsSL https://get.pulumi.com | sh`) and open a new shell"
 )
+PAGE_MARKER = b"<title>kubeport</title>"
+"""What the app's page carries (app/src/index.html): the smoke step checks the page itself, not just /healthz."""
 SMOKE_ATTEMPTS = 30
 SMOKE_INTERVAL = 10.0
 
@@ -155,7 +157,8 @@ def smoke_check(
     attempts: int = SMOKE_ATTEMPTS,
     interval: float = SMOKE_INTERVAL,
 ) -> SmokeResult:
-    """`/healthz` answers and `/info` reports the source's image: the same build (content-hash tag).
+    """`/healthz` answers, the page is the app's, and `/info` reports the source's image: the same build
+    (content-hash tag).
 
     Retries a bounded number of times: a new load balancer's address can take minutes to answer.
     """
@@ -170,6 +173,10 @@ def smoke_check(
             status, body = fetch(f"{url.rstrip('/')}/healthz")
             if status != 200 or body.strip() != b"ok":
                 last = f"/healthz answered {status} {body[:40]!r}"
+                continue
+            status, body = fetch(f"{url.rstrip('/')}/")
+            if status != 200 or PAGE_MARKER not in body:
+                last = f"/ answered {status} without the app's page ({body[:60]!r})"
                 continue
             status, body = fetch(f"{url.rstrip('/')}/info")
             info = json.loads(body) if status == 200 else {}

@@ -87,19 +87,29 @@ class Workbench:
             "PULUMI_PYTHON_CMD": str(venv_bin / "python"),
             "KUBECONFIG": str(self.kubeconfig),
             "TMPDIR": str(self.tmp),
+            # The node cluster's buildx builder (BuildKit on its socket) and the local registry's login.
+            "DOCKER_CONFIG": str(localclusters.builder_home() / "docker"),
             "NO_COLOR": "1",
+            # Offers `--event-log` (the engine's events, which the benchmark reads its breakdown from).
+            "PULUMI_DEBUG_COMMANDS": "true",
             "LANG": "C.UTF-8",
         }
 
-    def add_stack_file(self, stack: str, config: Mapping[str, str] | None = None, like: str | None = None) -> Path:
-        """Write Pulumi.<stack>.yaml: a copy of the repo's Pulumi.<like>.yaml (default: same name), then `config`."""
+    def add_stack_file(
+        self, stack: str, config: Mapping[str, str | None] | None = None, like: str | None = None
+    ) -> Path:
+        """Write Pulumi.<stack>.yaml: a copy of the repo's Pulumi.<like>.yaml (default: same name), then `config`
+        (a value of None removes the key)."""
         import yaml  # noqa: PLC0415
 
         source = ROOT / f"Pulumi.{like or stack}.yaml"
         data = yaml.safe_load(source.read_text()) if source.exists() else {"config": {}}
         data.setdefault("config", {})
         for key, value in (config or {}).items():
-            data["config"][qualified(key)] = value
+            if value is None:
+                data["config"].pop(qualified(key), None)
+            else:
+                data["config"][qualified(key)] = value
         path = self.project / f"Pulumi.{stack}.yaml"
         path.write_text(yaml.safe_dump(data, sort_keys=False))
         return path

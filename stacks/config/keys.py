@@ -170,6 +170,14 @@ COMMON_KEYS: tuple[Key, ...] = (
         "daemon. Empty: pulumi-docker-build's own (a docker-container builder).",
     ),
     Key(
+        "rolloutTimeout",
+        "string",
+        "",
+        "How long `pulumi up` waits for the Deployment, the Service and the smoke Pod before it fails the update: "
+        "30s to 60m, as <n>s or <n>m. Empty: the target's (minikube 5m, existing and app 10m, clouds 15m).",
+        shown_default="the target's",
+    ),
+    Key(
         "autoscaling",
         "boolean",
         False,

@@ -48,6 +48,9 @@ IMAGE_REFERENCE = re.compile(
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
     r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
 )
+DURATION = re.compile(r"^([1-9][0-9]*)(s|m)$")
+ROLLOUT_RANGE = (30, 3600)
+"""Seconds: shorter fails healthy rollouts on a busy cluster; longer is what the provider's own 10 minutes avoid."""
 BUILDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 BUILD_KEYS = ("registry", "dockerhubUser", "dockerhubToken", "buildPlatform", "baseImage", "builder")
 """The keys that say where and how the image is built and pushed: meaningless with a prebuilt image.
@@ -55,7 +58,7 @@ BUILD_KEYS = ("registry", "dockerhubUser", "dockerhubToken", "buildPlatform", "b
 APP_KEYS = (
     "replicas", "namespace", "nodePort", "image", "registry", "dockerhubUser", "dockerhubToken", "registryServer",
     "registryUser", "registryToken", "smokeCheck", "buildPlatform", "baseImage", "builder", "autoscaling",
-    "minReplicas", "maxReplicas", "cpuTarget", "host", "tlsSecret",
+    "minReplicas", "maxReplicas", "cpuTarget", "host", "tlsSecret", "rolloutTimeout",
 )  # fmt: skip
 """The keys of the app side: a cluster stack (kubeport:part cluster) deploys no app, so refuses them."""
 AUTOSCALING_KEYS = ("minReplicas", "maxReplicas", "cpuTarget")
@@ -154,6 +157,7 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
     builder = r.string("builder")
     if builder and not BUILDER_NAME.match(builder):
         r.problem("builder", f"{builder!r} is not a buildx builder name (letters, digits, '-', '_', '.')")
+    rollout_timeout = _rollout_timeout(r)
 
     # A cluster stack has no app to scale or route to (its app keys were refused above).
     autoscaling = _autoscaling(r, target) if part == "all" else None
@@ -178,6 +182,7 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
         image=image,
         base_image=base_image,
         builder=builder,
+        rollout_timeout=rollout_timeout,
         part=part,
         ingress_controller=r.boolean("ingressController"),
         autoscaling=autoscaling,
@@ -323,6 +328,20 @@ def _check_pull_credentials(r: Reader, image: str, server: str, user: str, token
     host = server.split("/", 1)[0]
     if image.split("/", 1)[0] != host:
         r.problem("registryServer", f"{server!r} is not the registry of kubeport:image ({image.split('/', 1)[0]!r})")
+
+
+def _rollout_timeout(r: Reader) -> str:
+    """A duration Pulumi's custom timeouts take, within ROLLOUT_RANGE; empty: the target's own."""
+    text = r.string("rolloutTimeout")
+    if not text:
+        return ""
+    match = DURATION.match(text)
+    low, high = ROLLOUT_RANGE
+    seconds = int(match.group(1)) * (60 if match.group(2) == "m" else 1) if match else 0
+    if not match or not low <= seconds <= high:
+        r.problem("rolloutTimeout", f"{text!r} is not accepted; expected 30s to 60m, as <n>s or <n>m (e.g. 90s, 10m)")
+        return ""
+    return text
 
 
 def _check_base_image(r: Reader, image: str) -> None:

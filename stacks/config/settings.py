@@ -64,6 +64,8 @@ class Settings:
     """What app/Dockerfile builds FROM; empty: the Dockerfile's own pinned base."""
     builder: str = ""
     """The buildx builder to build with; empty: pulumi-docker-build's default."""
+    rollout_timeout: str = ""
+    """How long Pulumi waits for the workload (e.g. 90s, 10m); empty: the target's own."""
     part: Part = "all"
     """all: cluster and app in this stack; cluster: the cluster side only."""
     cluster_stack: str = ""

@@ -15,7 +15,7 @@ import pytest
 from pulumi_kubernetes.core.v1.outputs import LoadBalancerIngress, LoadBalancerStatus, ServiceStatus
 from pulumi_kubernetes.networking.v1.outputs import IngressLoadBalancerIngress, IngressLoadBalancerStatus, IngressStatus
 
-from components.webapp import reported_address
+from components.exposure import reported_address
 from tests.support import nginx_conf
 from tests.support.netpol import PodView, allowed, policy_selects
 from tests.support.variants import VARIANTS, run_of
@@ -232,3 +232,37 @@ def test_the_pull_secret_is_in_the_namespace_of_the_pods_that_name_it(label: str
         )
     registries = json.loads(secret.inputs["stringData"][".dockerconfigjson"])["auths"]
     assert list(registries) == ["registry.example.com:5443"], "keyed by the registry host the image names"
+
+
+def duration(text: str) -> int:
+    return int(text[:-1]) * {"s": 1, "m": 60, "h": 3600}[text[-1]]
+
+
+@pytest.mark.parametrize("label", [v[0] for v in VARIANTS if "cluster" not in v[0]])
+def test_pulumi_waits_for_addresses_and_leaves_routing_to_the_smoke_check(label: str) -> None:
+    """No Service or Ingress runs the provider's built-in await (endpoints, then a 10 s settle on every update):
+    a Service waits for its address (and a load balancer's), an Ingress for its controller's address; the smoke
+    Pod, created after the Deployment and the Service, proves that the app answers through them."""
+    run = run_of(label)
+    for service in run.of_type(SERVICE):
+        wait = service.inputs["metadata"]["annotations"]["pulumi.com/waitFor"]
+        balanced = service.inputs["spec"]["type"] == "LoadBalancer"
+        assert wait == ("jsonpath={.status.loadBalancer.ingress[0]}" if balanced else "jsonpath={.spec.clusterIP}")
+    for ingress in run.of_type("kubernetes:networking.k8s.io/v1:Ingress"):
+        assert (
+            ingress.inputs["metadata"]["annotations"]["pulumi.com/waitFor"]
+            == "jsonpath={.status.loadBalancer.ingress[0]}"
+        )
+    pods = run.of_type("kubernetes:core/v1:Pod")
+    if not pods:
+        return
+    (smoke,) = pods
+    assert {run.one(DEPLOYMENT).urn, run.one(SERVICE).urn} <= set(smoke.dependencies)
+    (container,) = smoke.inputs["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    service = run.one(SERVICE).inputs["metadata"]
+    assert env["URL"] == f"http://{service['name']}.{service['namespace']}.svc/healthz"
+    assert container["terminationMessagePolicy"] == "File"
+    # Its verdict (and why) is in the Pod's status well before Pulumi stops waiting for it.
+    assert 10 <= int(env["WINDOW"]) <= duration(smoke.custom_timeouts["create"]) // 3
+    assert smoke.inputs["spec"]["restartPolicy"] == "Never", "one verdict per release, kept with its reason"

@@ -41,3 +41,13 @@ def bench() -> Iterator[realrun.Workbench]:
                     if stack.get("resourceCount"):
                         workbench.pulumi("destroy", "--yes", "--stack", stack["name"], timeout=600)
             clusters.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The durations the real-node tests measured, in CI's log."""
+    from tests.support.realnode import TIMINGS
+
+    if TIMINGS:
+        terminalreporter.section("measured on the real node")
+        for name, seconds in TIMINGS.items():
+            terminalreporter.write_line(f"{seconds:7.1f} s  {name}")

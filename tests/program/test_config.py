@@ -66,6 +66,9 @@ def test_keys_of_other_namespaces_are_ignored() -> None:
         ({"target": "minikube", "baseImage": "Mirror/Nginx@sha256:abc"}, "kubeport:baseImage", "not an image"),
         ({"target": "minikube", "baseImage": f"m.example/n:latest@{DIGEST}"}, "kubeport:baseImage", "latest"),
         ({"target": "minikube", "builder": "no spaces"}, "kubeport:builder", "builder name"),
+        ({"target": "minikube", "rolloutTimeout": "10"}, "kubeport:rolloutTimeout", "30s to 60m"),
+        ({"target": "minikube", "rolloutTimeout": "5s"}, "kubeport:rolloutTimeout", "30s to 60m"),
+        ({"target": "minikube", "rolloutTimeout": "2h"}, "kubeport:rolloutTimeout", "30s to 60m"),
     ],
 )
 def test_each_bad_value_is_named_with_what_is_accepted(values: dict[str, str], key: str, says: str) -> None:

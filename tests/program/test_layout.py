@@ -54,7 +54,7 @@ def test_the_detector_sees_imports_at_any_depth(tmp_path: Path) -> None:
     assert {"tools", "tools.mock_runner", "tools.render"} <= imported_modules(sample)
 
 
-WORKLOAD = ("webapp", "smoke", "pod_parts", "platform", "options")
+WORKLOAD = ("webapp", "smoke", "pod_parts", "exposure", "platform", "options")
 """The portable workload and everything it is made of."""
 
 

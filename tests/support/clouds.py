@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+from components.exposure import ADDRESS_WAIT
 from stacks.config.target import cloud_sdks
 from tests.support.workload import DEPLOYMENT, IMAGE, K8S_PROVIDER, POD, SERVICE, transitive_dependencies, web_container
 from tools.diff import workload_differences
@@ -60,7 +61,7 @@ def assert_load_balancer_service(run: ProgramRun, annotations: dict[str, str]) -
     service = run.one(SERVICE).inputs
     assert service["spec"]["type"] == "LoadBalancer"
     assert "nodePort" not in service["spec"]["ports"][0]
-    assert service["metadata"]["annotations"] == annotations
+    assert service["metadata"]["annotations"] == {**annotations, **ADDRESS_WAIT}
     assert run.outputs["url"].value.startswith("http://")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support.workload import IMAGE, K8S_PROVIDER, SERVICE, web_container
+from tests.support.workload import DEPLOYMENT, IMAGE, K8S_PROVIDER, POD, SERVICE, web_container
 from tools.mock_runner import ProgramRun, run_program
 
 
@@ -59,3 +59,12 @@ def test_private_registry_credentials_are_secret() -> None:
     assert image.inputs["registries"][0]["username"] == "bot"
     assert any(p.startswith("registries") for p in image.secret_inputs)
     assert "ghp_x" not in repr(run.outputs)
+
+
+def test_the_rollout_timeout_bounds_every_wait_of_the_workload() -> None:
+    run = run_program("local-a", {"rolloutTimeout": "45s"})
+    assert run.error is None, run.error
+    for type_ in (DEPLOYMENT, SERVICE, POD):
+        timeouts = run.one(type_).custom_timeouts
+        assert (timeouts.get("create"), timeouts.get("update")) == ("45s", "45s"), type_
+    assert run_program("local-a").one(DEPLOYMENT).custom_timeouts.get("create") == "10m"

@@ -100,6 +100,8 @@ class StandInApp(QuietHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         if self.path == "/healthz":
             self.reply(200, b"ok\n")
+        elif self.path == "/":
+            self.reply(200, b"<!doctype html><title>kubeport</title>", "text/html")
         elif self.path == "/info":
             self.reply(200, json.dumps({"image": image_of(type(self).build)}).encode())
         else:

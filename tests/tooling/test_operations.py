@@ -163,21 +163,31 @@ def info(image: str) -> bytes:
     return json.dumps({"image": image, "target": "gke"}).encode()
 
 
+PAGE = (200, b"<!doctype html><html><title>kubeport</title><h1>Hello from kubeport</h1>")
+
+
 def test_smoke_check_passes_on_the_same_build() -> None:
-    seen, fetch = fake_fetch([(200, b"ok\n"), (200, info(TARGET_IMAGE))])
+    seen, fetch = fake_fetch([(200, b"ok\n"), PAGE, (200, info(TARGET_IMAGE))])
     result = smoke_check("http://203.0.113.10", SOURCE_IMAGE, fetch=fetch, sleep=lambda _: None)
     assert result == SmokeResult(image=TARGET_IMAGE, same_digest=False)
-    assert seen == ["http://203.0.113.10/healthz", "http://203.0.113.10/info"]
+    assert seen == ["http://203.0.113.10/healthz", "http://203.0.113.10/", "http://203.0.113.10/info"]
+
+
+def test_smoke_check_needs_the_apps_page_not_just_a_healthz() -> None:
+    """Something else answering /healthz (a default backend, another app) is not the app."""
+    _, fetch = fake_fetch([(200, b"ok"), (200, b"<title>Welcome to nginx!</title>")] * 3)
+    with pytest.raises(OperationError, match="without the app's page"):
+        smoke_check("http://x.example", SOURCE_IMAGE, fetch=fetch, sleep=lambda _: None, attempts=3)
 
 
 def test_smoke_check_reports_an_identical_digest() -> None:
-    _, fetch = fake_fetch([(200, b"ok"), (200, info(SOURCE_IMAGE))])
+    _, fetch = fake_fetch([(200, b"ok"), PAGE, (200, info(SOURCE_IMAGE))])
     assert smoke_check("http://x.example", SOURCE_IMAGE, fetch=fetch, sleep=lambda _: None).same_digest
 
 
 def test_smoke_check_waits_for_a_new_load_balancer_a_bounded_time() -> None:
     slept: list[float] = []
-    _, fetch = fake_fetch([(503, b""), (502, b""), (200, b"ok"), (200, info(TARGET_IMAGE))])
+    _, fetch = fake_fetch([(503, b""), (502, b""), (200, b"ok"), PAGE, (200, info(TARGET_IMAGE))])
     smoke_check("http://x.example", SOURCE_IMAGE, fetch=fetch, sleep=slept.append, attempts=5, interval=2.0)
     assert slept == [2.0, 2.0]
     seen, fetch = fake_fetch([])
@@ -188,7 +198,7 @@ def test_smoke_check_waits_for_a_new_load_balancer_a_bounded_time() -> None:
 
 def test_smoke_check_refuses_another_build() -> None:
     other = "registry.example/kubeport-web:ffffffffffffffff@sha256:" + "c" * 64
-    _, fetch = fake_fetch([(200, b"ok"), (200, info(other))])
+    _, fetch = fake_fetch([(200, b"ok"), PAGE, (200, info(other))])
     with pytest.raises(OperationError, match="not the source's"):
         smoke_check("http://x.example", SOURCE_IMAGE, fetch=fetch, sleep=lambda _: None)
 
@@ -209,7 +219,7 @@ def app_server() -> Iterator[str]:
 
     class Handler(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server dispatches by this name
-            body = {"/healthz": b"ok\n", "/info": info(TARGET_IMAGE)}.get(self.path)
+            body = {"/healthz": b"ok\n", "/": PAGE[1], "/info": info(TARGET_IMAGE)}.get(self.path)
             self.reply(200 if body else 404, body or b"")
 
     with serving(Handler) as base:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tools import localclusters, localnode
+from tools import localclusters, localnode, localregistry
 from tools.realrun import audit_events
 from tools.stack_files import ROOT
 from tools.toolchain import BUILD_SCRIPT, VERSIONS_FILE, Toolchain, root, shell_exports, versions
@@ -136,6 +136,8 @@ def test_each_local_cluster_has_its_own_context_and_addresses() -> None:
     # One of them runs containers; the node's own address is outside every cluster's ranges.
     assert [name for name, s in localclusters.CLUSTERS.items() if s.node == "real"] == [localclusters.REAL_NODE]
     node = ipaddress.ip_address(localnode.NODE_IP)
+    # The registry listens on the node's address (not 127.0.0.1, which the pullers would speak plain HTTP to).
+    assert localregistry.REGISTRY_HOST.split(":")[0] == localnode.NODE_IP
     assert not any(node in ipaddress.ip_network(r) for s in specs for r in (s.service_cidr, s.pod_cidr))
 
 

@@ -1,0 +1,267 @@
+"""The app for real, on the node that runs containers (kubeport-node): the chain a kubeport user relies on.
+
+`pulumi up` of the local stack builds app/ with the docker-build provider through BuildKit, pushes it over TLS
+with a user name and password, and deploys it by digest; the node pulls it through the pull Secret; nginx
+starts under the hardened pod spec and passes its real probes; the smoke Pod gets the page through the
+Service's DNS name. Then a release rolls out and back while a request loop sees no failure, and three kinds of
+broken release fail `up` in a bounded time while the running one keeps serving. Last, `migrate` between a
+kwok cluster and the real node, in both directions. The tests run in file order on one stack.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+from tests.support.live import ok
+from tests.support.realnode import (
+    NAMESPACE,
+    NODE,
+    PAGE_MARKER,
+    STACK,
+    change_the_page,
+    http_get,
+    registry,
+    requests_during,
+    running_digests,
+    service_url,
+    set_up_stack,
+    web_pods,
+    write_timing,
+)
+from tools.realrun import Workbench
+
+pytestmark = pytest.mark.live
+
+ROLLOUT_TIMEOUT = "45s"
+"""The failure cases' bound: `up` must fail within it (and a little for the engine), not after 10 minutes."""
+RELEASE_0: dict[str, str] = {}
+"""The first release's image reference, for rolling back to it by config."""
+
+
+def outputs(bench: Workbench, stack: str = STACK) -> dict[str, str]:
+    data: dict[str, str] = json.loads(ok(bench.pulumi("stack", "output", "--json", "--stack", stack)).stdout)
+    return data
+
+
+def up(bench: Workbench, stack: str = STACK) -> tuple[int, str, float]:
+    done = bench.pulumi("up", "--yes", "--skip-preview", "--stack", stack, timeout=900)
+    return done.code, done.stdout + done.stderr, done.seconds
+
+
+def test_up_builds_app_pushes_it_by_digest_and_the_node_pulls_it_through_the_pull_secret(bench: Workbench) -> None:
+    set_up_stack(bench, rolloutTimeout="2m")
+    code, output, seconds = up(bench)
+    assert code == 0, output[-6000:]
+    write_timing("first up: build, push, deploy, smoke check", seconds)
+    image = outputs(bench)["image"]
+    repository, _, digest = image.partition("@")
+    name, _, tag = repository.rpartition(":")
+    assert name == f"{registry().host}/kubeport/kubeport-web" and re.fullmatch(r"[0-9a-f]{16}", tag), image
+    # What the registry holds under that tag is what the Deployment names and what the node runs.
+    assert registry().digest("kubeport/kubeport-web", tag) == digest
+    deployment = bench.kubectl_json(NODE, "--namespace", NAMESPACE, "get", "deployment", "web")
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == image
+    assert running_digests(bench) == {digest}
+    # The registry refuses anonymous pulls: the node pulled with the Secret the pods name.
+    assert registry().get("/v2/kubeport/kubeport-web/tags/list", auth=False)[0] == 401
+    secret = bench.kubectl_json(NODE, "--namespace", NAMESPACE, "get", "secret", "web-pull")
+    assert secret["type"] == "kubernetes.io/dockerconfigjson"
+    assert all(p["spec"]["imagePullSecrets"] == [{"name": "web-pull"}] for p in web_pods(bench))
+    RELEASE_0["image"] = image
+
+
+def test_the_pods_run_restricted_with_a_read_only_root_and_pass_their_real_probes(bench: Workbench) -> None:
+    labels = bench.kubectl_json(NODE, "get", "namespace", NAMESPACE)["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    pods = web_pods(bench)
+    assert len(pods) == 2
+    for pod in pods:
+        (container,) = pod["spec"]["containers"]
+        context = container["securityContext"]
+        assert context["readOnlyRootFilesystem"] is True and context["runAsNonRoot"] is True
+        assert context["capabilities"] == {"drop": ["ALL"]} and context["seccompProfile"]["type"] == "RuntimeDefault"
+        (status,) = pod["status"]["containerStatuses"]
+        # Ready is the kubelet's verdict on the readiness probe it ran against nginx; no restart means the
+        # liveness probe never failed either.
+        assert status["ready"] is True and status["restartCount"] == 0 and "running" in status["state"]
+    # nginx runs as the numeric user, and cannot write outside /tmp.
+    pod = pods[0]["metadata"]["name"]
+    whoami = ok(bench.kubectl(NODE, "--namespace", NAMESPACE, "exec", pod, "--", "id", "-u"))
+    assert whoami.stdout.strip() == "10101"
+    refused = bench.kubectl(NODE, "--namespace", NAMESPACE, "exec", pod, "--", "touch", "/usr/share/nginx/html/x")
+    assert refused.code != 0 and "Read-only file system" in refused.stdout + refused.stderr
+
+
+def test_the_smoke_pod_gets_the_page_from_the_services_dns_name(bench: Workbench) -> None:
+    smoke = bench.kubectl_json(NODE, "--namespace", NAMESPACE, "get", "pod", "web-smoke")
+    assert {c["type"]: c["status"] for c in smoke["status"]["conditions"]}["Ready"] == "True"
+    fetch = ["wget", "-q", "-T", "5", "-O", "-", "http://web.kubeport.svc/"]
+    page = ok(bench.kubectl(NODE, "--namespace", NAMESPACE, "exec", "web-smoke", "--", *fetch))
+    assert PAGE_MARKER in page.stdout and "Hello from kubeport" in page.stdout
+
+
+def test_info_reports_the_real_pod_and_the_url_serves_the_page_to_this_machine(bench: Workbench) -> None:
+    url = outputs(bench)["url"]
+    assert url == "http://10.250.0.1:30020"
+    status, page = http_get(url + "/")
+    assert status == 200 and PAGE_MARKER in page
+    pods = {p["metadata"]["name"]: p for p in web_pods(bench)}
+    seen = set()
+    for _ in range(20):
+        status, body = http_get(url + "/info")
+        info = json.loads(body)
+        assert info["pod"] in pods and info["namespace"] == NAMESPACE
+        assert info["node"] == pods[info["pod"]]["spec"]["nodeName"] == NODE
+        assert info["image"] == RELEASE_0["image"]
+        seen.add(info["pod"])
+    assert seen, "the Service answered"
+
+
+def test_release_1_rolls_out_without_a_failed_request(bench: Workbench) -> None:
+    change_the_page(bench, "release 1")
+    target = service_url(bench)
+    with requests_during(target) as loop:
+        code, output, seconds = up(bench)
+    assert code == 0, output[-6000:]
+    write_timing("release 0 -> 1 (build, push, rolling update)", seconds)
+    image = outputs(bench)["image"]
+    assert image != RELEASE_0["image"]
+    assert loop.failed == [] and loop.ok > 50, (loop.failed[:10], loop.ok)
+    assert running_digests(bench) == {image.partition("@")[2]}, "every pod ends on the new digest"
+    assert "release 1" in http_get(target + "/")[1]
+    RELEASE_0["release 1"] = image
+
+
+def test_rolling_back_to_release_0_by_config_drops_no_request(bench: Workbench) -> None:
+    for key in ("builder", "baseImage"):
+        ok(bench.pulumi("config", "rm", f"kubeport:{key}", "--stack", STACK))
+    ok(bench.pulumi("config", "set", "kubeport:image", RELEASE_0["image"], "--stack", STACK))
+    with requests_during(service_url(bench)) as loop:
+        code, output, seconds = up(bench)
+    assert code == 0, output[-6000:]
+    write_timing("release 1 -> 0 by config (rolling update)", seconds)
+    assert loop.failed == [] and loop.ok > 20, (loop.failed[:10], loop.ok)
+    assert running_digests(bench) == {RELEASE_0["image"].partition("@")[2]}
+    assert "release 1" not in http_get(service_url(bench) + "/")[1]
+
+
+def test_an_image_the_node_cannot_pull_fails_up_in_bounded_time_and_the_release_keeps_serving(
+    bench: Workbench,
+) -> None:
+    missing = f"{registry().host}/kubeport/kubeport-web@sha256:" + "0" * 64
+    ok(bench.pulumi("config", "set", "kubeport:image", missing, "--stack", STACK))
+    ok(bench.pulumi("config", "set", "kubeport:rolloutTimeout", ROLLOUT_TIMEOUT, "--stack", STACK))
+    with requests_during(service_url(bench)) as loop:
+        code, output, seconds = up(bench)
+    assert code != 0
+    write_timing("a digest the node cannot pull: up fails after", seconds)
+    assert seconds < 45 + 60, f"up took {seconds:.0f} s to fail"
+    assert re.search(r"ErrImagePull|ImagePullBackOff", output), output[-4000:]
+    assert "not found" in output, output[-4000:]
+    assert loop.failed == [], loop.failed[:10]
+    assert running_digests(bench) == {RELEASE_0["image"].partition("@")[2]}
+    ok(bench.pulumi("config", "set", "kubeport:image", RELEASE_0["image"], "--stack", STACK))
+    code, output, _ = up(bench)
+    assert code == 0, output[-4000:]
+
+
+def test_a_wrong_registry_password_fails_up_with_the_registrys_refusal_and_keeps_the_release(
+    bench: Workbench,
+) -> None:
+    # Build again (release 2), so the build pushes: with a password the registry refuses.
+    ok(bench.pulumi("config", "rm", "kubeport:image", "--stack", STACK))
+    set_up_stack_keys(bench)
+    change_the_page(bench, "release 2")
+    ok(bench.pulumi("config", "set", "--secret", "kubeport:registryToken", "not-the-password", "--stack", STACK))
+    before = running_digests(bench)
+    code, output, seconds = up(bench)
+    assert code != 0
+    write_timing("a wrong registry password: up fails after", seconds)
+    assert re.search(r"401 Unauthorized|unauthorized", output, re.IGNORECASE), output[-4000:]
+    assert running_digests(bench) == before, "the running release is untouched"
+    _, password = registry().credentials()
+    ok(bench.pulumi("config", "set", "--secret", "kubeport:registryToken", password, "--stack", STACK))
+
+
+def set_up_stack_keys(bench: Workbench) -> None:
+    """Building again: the builder and the stand-in base back in the stack's config."""
+    from tests.support.realnode import builder
+    from tools import localbuilder
+
+    base = localbuilder.base_image(builder(), registry(), bench.tools, say=lambda _: None)
+    ok(bench.pulumi("config", "set", "kubeport:builder", localbuilder.BUILDER, "--stack", STACK))
+    ok(bench.pulumi("config", "set", "kubeport:baseImage", base, "--stack", STACK))
+
+
+def test_a_pod_nginx_cannot_start_in_is_caught_by_its_probes_and_the_release_keeps_serving(
+    bench: Workbench,
+) -> None:
+    # A broken release of the workload itself: the web pod without its writable /tmp (nginx writes its pid
+    # file there) on a read-only root filesystem. The same image, so no build is involved.
+    parts = bench.project / "components" / "pod_parts.py"
+    original = parts.read_text()
+    mount = '                volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],\n'
+    assert original.count(mount) == 1
+    parts.write_text(original.replace(mount, ""))
+    try:
+        before = running_digests(bench)
+        with requests_during(service_url(bench)) as loop:
+            code, output, seconds = up(bench)
+        assert code != 0
+        write_timing("a pod nginx cannot start in: up fails after", seconds)
+        assert seconds < 45 + 60, f"up took {seconds:.0f} s to fail"
+        assert re.search(r"containers with unready status: \[web\]", output), output[-4000:]
+        assert re.search(r"CrashLoopBackOff|terminated|exit code 1", output), output[-4000:]
+        assert loop.failed == [], loop.failed[:10]
+        assert running_digests(bench) == before
+    finally:
+        parts.write_text(original)
+    code, output, _ = up(bench)
+    assert code == 0, output[-4000:]
+    ok(bench.pulumi("config", "set", "kubeport:rolloutTimeout", "2m", "--stack", STACK))
+
+
+def test_migrate_from_a_kwok_cluster_to_the_real_node_sees_nginx_answer_and_back(bench: Workbench) -> None:
+    image = outputs(bench)["image"]
+    user, password = registry().credentials()
+    # The same build on both sides: kwok never pulls it; the node pulls it with the pull credentials.
+    bench.add_stack_file("on-kwok", {"image": image, "namespace": "moving", "nodePort": "30031"}, like="local-a")
+    pull = {"registryServer": f"{registry().host}/kubeport", "registryUser": user, "image": image}
+    bench.add_stack_file("on-node", {**pull, "namespace": "moving", "nodePort": "30031", "builder": None,
+                                     "baseImage": None}, like=STACK)  # fmt: skip
+    for stack in ("on-kwok", "on-node"):
+        ok(bench.pulumi("stack", "init", stack))
+    ok(bench.pulumi("config", "set", "--secret", "kubeport:registryToken", password, "--stack", "on-node"))
+    ok(bench.pulumi("up", "--yes", "--skip-preview", "--stack", "on-kwok", timeout=600))
+
+    started = time.monotonic()
+    forward = ok(bench.stacks_cli("migrate", "--from", "on-kwok", "--to", "on-node"))
+    write_timing("migrate kwok -> real node", time.monotonic() - started)
+    # The real node's url answers this machine: the smoke step fetched the page and /info from nginx itself.
+    assert "smoke-check http://10.250.0.1:30031" in forward.stdout, forward.stdout
+    assert f"on-node serves {image}" in forward.stdout
+    assert len(web_pods(bench, "moving")) == 2
+
+    started = time.monotonic()
+    back = ok(bench.stacks_cli("migrate", "--from", "on-node", "--to", "on-kwok", "--destroy-source", "--yes"))
+    write_timing("migrate real node -> kwok, destroying the source", time.monotonic() - started)
+    # kwok runs no nginx and its NodePort has no address: the API server is asked instead.
+    assert "smoke-check through the API server of kubeport-a" in back.stdout, back.stdout
+    assert "on-node destroyed; on-kwok is serving" in back.stdout
+    ok(bench.pulumi("destroy", "--yes", "--stack", "on-kwok", timeout=600))
+    for stack in ("on-kwok", "on-node"):
+        ok(bench.pulumi("stack", "rm", "--yes", stack))
+
+
+def test_destroy_leaves_the_node_empty(bench: Workbench) -> None:
+    ok(bench.pulumi("destroy", "--yes", "--stack", STACK, timeout=600))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and bench.kubectl(NODE, "get", "namespace", NAMESPACE).code == 0:
+        time.sleep(1)
+    assert bench.kubectl(NODE, "get", "namespace", NAMESPACE).code != 0
+    assert bench.kubectl_json(NODE, "get", "pods", "--all-namespaces")["items"] == []
+    ok(bench.pulumi("stack", "rm", "--yes", STACK))

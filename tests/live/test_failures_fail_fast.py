@@ -1,0 +1,94 @@
+"""What kubeport catches, for real and fast: three broken releases of the workload fail `up` in under 60 s, each
+with a message that names the cause, on the node that runs containers.
+
+The Service is not awaited by the provider's endpoint watch (with its 10 s settle); the smoke Pod, created after
+the Deployment and the Service and replaced when either changes, proves that the app answers through them and
+says why when it does not. Each case breaks the workload's code in the scratch project (as a bad commit would),
+runs `up` with `kubeport:rolloutTimeout 30s`, then puts the code back and runs `up` again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.live import ok
+from tests.support.realnode import http_get, service_url, set_up_stack, write_timing
+from tools.realrun import Workbench
+
+pytestmark = pytest.mark.live
+
+STACK = "fast"
+NAMESPACE = "fast"
+BOUND = 60.0
+"""Seconds within which each broken release must fail `up` (the provider's own default is 10 minutes)."""
+
+
+@pytest.fixture(scope="module")
+def deployed(bench: Workbench) -> Iterator[Workbench]:
+    set_up_stack(bench, STACK, namespace=NAMESPACE, nodePort="30041", rolloutTimeout="30s")
+    done = bench.pulumi("up", "--yes", "--skip-preview", "--stack", STACK, timeout=900)
+    assert done.code == 0, done.describe()
+    write_timing("up with the smoke check instead of the Service's settle (real node)", done.seconds)
+    yield bench
+    ok(bench.pulumi("destroy", "--yes", "--stack", STACK, timeout=600))
+    ok(bench.pulumi("stack", "rm", "--yes", STACK))
+
+
+def broken_up(bench: Workbench, path: str, old: str, new: str, case: str) -> str:
+    """Run `up` with one edit in the scratch project's code; return what `up` said. The code is put back and a
+    good `up` follows, whatever happened."""
+    file = bench.project / path
+    original = file.read_text()
+    assert original.count(old) == 1, f"{path} no longer holds {old!r}"
+    file.write_text(original.replace(old, new))
+    try:
+        done = bench.pulumi("up", "--yes", "--skip-preview", "--stack", STACK, timeout=600)
+    finally:
+        file.write_text(original)
+    write_timing(f"{case}: up fails after", done.seconds)
+    assert done.code != 0, done.describe()
+    assert done.seconds < BOUND, f"{case}: up took {done.seconds:.0f} s to fail"
+    repaired = bench.pulumi("up", "--yes", "--skip-preview", "--stack", STACK, timeout=600)
+    assert repaired.code == 0, repaired.describe()
+    return done.stdout + done.stderr
+
+
+def test_a_service_whose_selector_matches_no_pod(deployed: Workbench) -> None:
+    output = broken_up(
+        deployed,
+        "components/webapp.py",
+        "                selector=web_selector,\n                ports=[",
+        '                selector={**web_selector, "app.kubernetes.io/component": "nobody"},\n                ports=[',
+        "a Service whose selector matches no pod",
+    )
+    assert "smoke check: http://web.fast.svc/healthz did not answer" in output, output[-3000:]
+    assert "its selector matches no ready web pod" in output
+
+
+def test_a_target_port_nginx_does_not_listen_on(deployed: Workbench) -> None:
+    output = broken_up(
+        deployed,
+        "components/webapp.py",
+        'target_port="http",',
+        "target_port=8081,",
+        "a target port nginx does not listen on",
+    )
+    assert "smoke check: http://web.fast.svc/healthz did not answer" in output, output[-3000:]
+    assert "its targetPort is not the port nginx listens on (8080)" in output
+
+
+def test_pods_that_never_turn_ready(deployed: Workbench) -> None:
+    output = broken_up(
+        deployed,
+        "components/pod_parts.py",
+        'READY_PATH = "/readyz"',
+        'READY_PATH = "/never-ready"',
+        "pods that never turn Ready",
+    )
+    assert re.search(r"containers with unready status: \[web\]", output), output[-3000:]
+    assert "Minimum number of Pods to consider the application live was not attained" in output
+    # The running release was never replaced (maxUnavailable 0): its pods still answer.
+    assert http_get(service_url(deployed, NAMESPACE) + "/healthz")[0] == 200

@@ -1,0 +1,71 @@
+"""The smoke check's own program (components.smoke.CHECK_SCRIPT), run here with the machine's sh and wget against
+addresses on 127.0.0.1: what it says when the app does not answer, and that it stays up when it does."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from components.smoke import CHECK_SCRIPT, check_window
+from tests.support.local_http import QuietHandler, serving
+
+pytestmark = pytest.mark.skipif(shutil.which("wget") is None and os.environ.get("CI") != "true", reason="no wget")
+
+
+def run_check(url: str, tmp_path: Path, window: int = 2, timeout: float = 15) -> tuple[int | None, str]:
+    """(exit code, or None while it still runs after `timeout`; what it reported)."""
+    report = tmp_path / "termination-log"
+    env = {"PATH": os.environ["PATH"], "URL": url, "HOST": "web.shop.svc", "SERVICE": "web", "APP_PORT": "8080",
+           "WINDOW": str(window), "REPORT": str(report)}  # fmt: skip
+    process = subprocess.Popen(["sh", "-c", CHECK_SCRIPT], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        code: int | None = process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        code = None
+        process.terminate()
+        process.wait(timeout=10)
+    return code, report.read_text() if report.exists() else ""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_a_refused_connection_names_the_selector_and_the_target_port(tmp_path: Path) -> None:
+    code, report = run_check(f"http://127.0.0.1:{free_port()}/healthz", tmp_path)
+    assert code == 1
+    assert "did not answer within 2s" in report
+    assert "its selector matches no ready web pod, or its targetPort is not the port nginx listens on (8080)" in report
+
+
+def test_an_unhealthy_app_is_told_apart_from_a_missing_route(tmp_path: Path) -> None:
+    class Unhealthy(QuietHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.reply(503, b"not ready")
+
+    with serving(Unhealthy) as base:
+        code, report = run_check(f"{base}/healthz", tmp_path)
+    assert code == 1 and "the app answers, but not healthy" in report and "503" in report
+
+
+def test_an_answer_keeps_it_running_and_reports_nothing(tmp_path: Path) -> None:
+    class Healthy(QuietHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.reply(200, b"ok\n", "text/plain")
+
+    with serving(Healthy) as base:
+        code, report = run_check(f"{base}/healthz", tmp_path, timeout=5)
+    assert code is None and report == ""
+
+
+@pytest.mark.parametrize(("timeout", "window"), [("30s", 10), ("45s", 15), ("90s", 30), ("10m", 30), ("15m", 30)])
+def test_the_check_tries_a_third_of_the_rollout_timeout_between_10_and_30_s(timeout: str, window: int) -> None:
+    assert check_window(timeout) == window

@@ -1,0 +1,133 @@
+"""What the real-node tests share: the local stack set up for this start of the registry, requests against the
+Service in a bounded loop, and reading what runs on the node."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.support.live import ok
+from tools import localbuilder, localclusters, localregistry
+from tools.localup import stack_settings
+from tools.realrun import Workbench
+
+NODE = localclusters.REAL_NODE
+STACK = "local"
+NAMESPACE = "kubeport"
+WEB_PODS = "app.kubernetes.io/name=kubeport,app.kubernetes.io/component=web"
+PAGE_MARKER = "<title>kubeport</title>"
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def registry() -> localregistry.Registry:
+    return localregistry.Registry(localclusters.registry_home())
+
+
+def builder() -> localbuilder.Builder:
+    return localbuilder.Builder(localclusters.builder_home())
+
+
+def set_up_stack(bench: Workbench, stack: str = STACK, **config: str) -> None:
+    """The repo's Pulumi.local.yaml, with this registry's user, password (a secret) and the stand-in base."""
+    base = localbuilder.base_image(builder(), registry(), bench.tools, say=lambda _: None)
+    plain, secret = stack_settings(registry(), base)
+    bench.add_stack_file(stack, {**plain, **config}, like=STACK)
+    ok(bench.pulumi("stack", "init", stack))
+    for key, value in secret.items():
+        ok(bench.pulumi("config", "set", "--secret", key, value, "--stack", stack))
+
+
+def http_get(url: str, timeout: float = 5) -> tuple[int, str]:
+    try:
+        with _DIRECT.open(url, timeout=timeout) as response:
+            return int(response.status), response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as err:
+        return int(err.code), err.read().decode("utf-8", "replace")
+
+
+@dataclass
+class RequestLoop:
+    """GETs `url` every `interval` seconds until stopped (or `limit` seconds pass): the outage a user would see."""
+
+    url: str
+    interval: float = 0.05
+    limit: float = 900.0
+    ok: int = 0
+    failed: list[str] = field(default_factory=list)
+    images: set[str] = field(default_factory=set)
+    """The builds that answered /info along the way (every 20th request asks it)."""
+
+    def run(self, stop: threading.Event) -> None:
+        deadline = time.monotonic() + self.limit
+        count = 0
+        while not stop.is_set() and time.monotonic() < deadline:
+            count += 1
+            path = "/info" if count % 20 == 0 else "/healthz"
+            try:
+                status, body = http_get(self.url + path, timeout=3)
+            except OSError as err:
+                self.failed.append(f"{path}: {type(err).__name__}: {err}")
+            else:
+                if status == 200:
+                    self.ok += 1
+                    if path == "/info":
+                        self.images.add(json.loads(body)["image"])
+                else:
+                    self.failed.append(f"{path}: HTTP {status}")
+            stop.wait(self.interval)
+
+
+@contextmanager
+def requests_during(url: str) -> Iterator[RequestLoop]:
+    """A bounded request loop in a thread for the duration of the block."""
+    loop = RequestLoop(url)
+    stop = threading.Event()
+    thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield loop
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def service_url(bench: Workbench, namespace: str = NAMESPACE) -> str:
+    """The Service's own address (its ClusterIP, through kube-proxy on this machine)."""
+    service = bench.kubectl_json(NODE, "--namespace", namespace, "get", "service", "web")
+    return f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
+
+
+def web_pods(bench: Workbench, namespace: str = NAMESPACE) -> list[dict[str, Any]]:
+    pods = bench.kubectl_json(NODE, "--namespace", namespace, "get", "pods", "-l", WEB_PODS)["items"]
+    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+
+
+def running_digests(bench: Workbench, namespace: str = NAMESPACE) -> set[str]:
+    """The image digests the serving pods run: Ready containers, from the kubelet's status (not the spec)."""
+    return {
+        status["imageID"].rpartition("@")[2]
+        for pod in web_pods(bench, namespace)
+        for status in pod["status"].get("containerStatuses") or []
+        if status.get("ready") and status.get("imageID")
+    }
+
+
+def change_the_page(bench: Workbench, marker: str) -> None:
+    """A new release: the page's text changes in the scratch project's built site (so its image's content hash)."""
+    page = bench.project / "app" / "site" / "index.html"
+    page.write_text(page.read_text().replace("Hello from kubeport", f"Hello from kubeport ({marker})"))
+
+
+TIMINGS: dict[str, float] = {}
+"""Durations measured by the real-node tests; tests/live/conftest.py prints them at the end of the session."""
+
+
+def write_timing(name: str, seconds: float) -> None:
+    TIMINGS[name] = round(seconds, 1)

@@ -1,0 +1,128 @@
+"""Where a `pulumi up` or `preview` spends its time, from the engine's own events (`--event-log`).
+
+The engine stamps its events in whole seconds, too coarse for steps that take milliseconds. So the command runs
+with `--event-log FILE` and a reader thread follows the file as the engine writes it, stamping each event when it
+arrives (the engine writes and syncs each event as it happens). From those: the time to the engine's first
+event (CLI and engine start), to the first resource step (language host, program start, provider plugins), each
+resource's step (its create or update and its await), and the end (summary, state written, exit).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tools import processes
+
+
+@dataclass(frozen=True)
+class Event:
+    """One engine event and when it arrived, in seconds since the command started."""
+
+    at: float
+    kind: str
+    body: dict[str, Any]
+
+    @property
+    def urn(self) -> str:
+        return str((self.body.get("metadata") or {}).get("urn", ""))
+
+
+@dataclass
+class Follower:
+    """Reads a growing event log, stamping each complete line as it appears."""
+
+    path: Path
+    started: float
+    events: list[Event] = field(default_factory=list)
+
+    def run(self, stop: threading.Event) -> None:
+        while not self.path.exists() and not stop.is_set():
+            stop.wait(0.002)
+        with contextlib.suppress(FileNotFoundError), self.path.open() as log:
+            pending = ""
+            while True:
+                chunk = log.readline()
+                if chunk:
+                    pending += chunk
+                    if pending.endswith("\n"):
+                        self.add(pending)
+                        pending = ""
+                    continue
+                if stop.is_set():
+                    break
+                stop.wait(0.002)
+
+    def add(self, line: str) -> None:
+        record = json.loads(line)
+        kind = next((k for k in record if k.endswith("Event")), "")
+        self.events.append(Event(time.monotonic() - self.started, kind, record.get(kind) or {}))
+
+
+def run_logged(
+    run: Callable[[list[str]], processes.Done], args: list[str], log: Path
+) -> tuple[processes.Done, list[Event]]:
+    """Run a pulumi command (`run` takes its arguments) with --event-log, following the log as it grows."""
+    log.unlink(missing_ok=True)
+    follower = Follower(log, time.monotonic())
+    stop = threading.Event()
+    thread = threading.Thread(target=follower.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        done = run([*args, "--event-log", str(log)])
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    return done, follower.events
+
+
+def short_name(urn: str) -> str:
+    """`urn:pulumi:s::p::a$kubernetes:apps/v1:Deployment::web-deployment` -> `Deployment web-deployment`."""
+    qualified, _, name = urn.rpartition("::")
+    return f"{qualified.rpartition('$')[2].rpartition(':')[2]} {name}"
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    start: float
+    seconds: float
+
+
+def breakdown(events: list[Event], total: float) -> list[Part]:
+    """The command's time, part by part, from its events (total: the command's wall time)."""
+    if not events:
+        return [Part("the whole command (no engine events)", 0.0, total)]
+    parts = [Part("CLI and engine start, to the engine's first event", 0.0, events[0].at)]
+    steps = [e for e in events if e.kind == "resourcePreEvent"]
+    if steps:
+        first = steps[0].at
+        parts.append(Part("language host, program and plugins, to the first resource step", events[0].at,
+                          first - events[0].at))  # fmt: skip
+        done = {e.urn: e for e in events if e.kind in ("resOutputsEvent", "resOpFailedEvent")}
+        for pre in steps:
+            post = done.get(pre.urn)
+            op = str((pre.body.get("metadata") or {}).get("op", ""))
+            if post is not None and op != "same":
+                parts.append(Part(f"{op} {short_name(pre.urn)}", pre.at, post.at - pre.at))
+    summary = next((e for e in events if e.kind == "summaryEvent"), None)
+    last_step = max((e.at for e in events if e.kind in ("resOutputsEvent", "resOpFailedEvent")), default=None)
+    if summary is not None and last_step is not None:
+        parts.append(Part("engine finish, to the summary", last_step, summary.at - last_step))
+    end = summary.at if summary is not None else events[-1].at
+    parts.append(Part("after the summary: state written, exit", end, max(0.0, total - end)))
+    return parts
+
+
+def resource_seconds(events: list[Event]) -> Iterator[tuple[str, float]]:
+    """Each resource step's duration (create or update, await included)."""
+    starts = {e.urn: e.at for e in events if e.kind == "resourcePreEvent"}
+    for event in events:
+        if event.kind in ("resOutputsEvent", "resOpFailedEvent") and event.urn in starts:
+            yield short_name(event.urn), event.at - starts[event.urn]

@@ -1,0 +1,162 @@
+"""`python -m tools local-up` and `local-down`: `make up` on a machine without minikube, and how to stop it.
+
+`local-up` builds (or reuses) the real-run toolchain, starts the local cluster with a node that runs
+containers (tools.localclusters: kubeport-node, with its registry and BuildKit), puts the stand-in base image in
+the registry, then runs `pulumi up` on the `local` stack (Pulumi.local.yaml) with the built Pulumi CLI and the
+repo's file backend: the app is built from app/, pushed by digest, pulled by the node through its pull Secret,
+and `pulumi up` returns once the smoke Pod got the page through the Service. It prints the url. A second run
+finds everything built and running and only runs `pulumi up` again (nothing to change).
+`local-down` destroys the stack's resources and stops every local cluster, leaving nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from tools import localbuilder, localclusters, localregistry, processes
+from tools.stack_files import ROOT
+from tools.toolchain import BUILD_SCRIPT, Toolchain, shell_exports, toolchain
+
+STACK = "local"
+NEEDED = ("pulumi", "pulumi-language-python", "kubectl", "kubelet", "buildkitd", "buildx", "coredns")
+PROJECT = ROOT / ".pulumi" / "local-project"
+"""Where `local-up` runs Pulumi: links to the program, and a stack file of this machine's own (the registry's
+password and the base image's digest change with each start), so the repo's Pulumi.local.yaml stays as it is."""
+LINKED = ("__main__.py", "Pulumi.yaml", "stacks", "components", "app", ".venv")
+
+
+def local_project() -> Path:
+    """The project folder `local-up` runs in: the repo's program by links, the stack file copied from the repo's
+    (keeping this machine's encryption salt, so its secrets stay readable)."""
+    PROJECT.mkdir(parents=True, exist_ok=True)
+    for name in LINKED:
+        link = PROJECT / name
+        if not link.is_symlink():
+            link.unlink(missing_ok=True)
+            link.symlink_to(ROOT / name)
+    stack_file = PROJECT / f"Pulumi.{STACK}.yaml"
+    salt = [line for line in stack_file.read_text().splitlines() if line.startswith("encryptionsalt:")] if (
+        stack_file.exists()) else []  # fmt: skip
+    text = (ROOT / f"Pulumi.{STACK}.yaml").read_text()
+    stack_file.write_text(text + "".join(f"{line}\n" for line in salt))
+    return PROJECT
+
+
+def stack_settings(registry: localregistry.Registry, base_image: str) -> tuple[dict[str, str], dict[str, str]]:
+    """What the `local` stack takes from this start of the registry: (plain config, secret config)."""
+    user, password = registry.credentials()
+    return {"kubeport:registryUser": user, "kubeport:baseImage": base_image}, {"kubeport:registryToken": password}
+
+
+def pulumi_env(tools: Toolchain, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment `eval "$(python -m tools env)"` gives a shell, plus the node's builder and registry login."""
+    environ = dict(os.environ if environ is None else environ)
+    backend = environ.get("PULUMI_BACKEND_URL") or f"file://{ROOT / '.pulumi'}"
+    env = dict(environ)
+    for line in shell_exports(tools, localclusters.kubeconfig_path(), backend, ROOT / ".venv" / "bin" / "python"):
+        name, _, value = line.removeprefix("export ").partition("=")
+        if name == "PATH":
+            env["PATH"] = f"{tools.bin}{os.pathsep}{environ.get('PATH', '')}"
+        elif name == "PULUMI_CONFIG_PASSPHRASE":
+            env.setdefault(name, "")
+        else:
+            env[name] = value.strip("'")
+    env["DOCKER_CONFIG"] = str(localclusters.builder_home() / "docker")
+    env.setdefault("BUILDKIT_PROGRESS", "plain")
+    return env
+
+
+def echo_line(line: str) -> None:
+    sys.stdout.write(line)
+    sys.stdout.flush()
+
+
+def step(say: Callable[[str], None], text: str, started: float, command: str = "make up") -> None:
+    say(f"[{command} {time.monotonic() - started:5.0f} s] {text}")
+
+
+def up(say: Callable[[str], None] = print) -> int:
+    started = time.monotonic()
+    tools = toolchain()
+    if tools.missing(NEEDED):
+        step(say, "building the toolchain from Go modules (once; about 30 minutes on 2 cores, then cached)", started)
+        done = subprocess.run([str(BUILD_SCRIPT)], check=False)
+        if done.returncode != 0:
+            say("the toolchain did not build; see the log it names above")
+            return 1
+    else:
+        step(say, f"toolchain: built ({tools.root})", started)
+    node_missing = localclusters.missing_real_node_prerequisites(tools)
+    if node_missing:
+        say("the local node needs what is not installed:\n" + "\n".join(f"  - {line}" for line in node_missing))
+        say("On Debian: sudo apt-get install containerd runc containernetworking-plugins iptables conntrack "
+            "iproute2 docker-registry apache2-utils mmdebstrap openssl")  # fmt: skip
+        return 1
+    if localclusters.REAL_NODE in {c.name for c in localclusters.running()}:
+        step(say, f"cluster {localclusters.REAL_NODE}: running", started)
+        localclusters.write_kubeconfig()
+    else:
+        step(say, f"starting cluster {localclusters.REAL_NODE}: control plane, node, registry, BuildKit", started)
+        localclusters.up([localclusters.REAL_NODE])
+    registry = localregistry.Registry(localclusters.registry_home())
+    builder = localbuilder.Builder(localclusters.builder_home())
+    step(say, "base image: the stand-in for nginx-unprivileged in the local registry", started)
+    base = localbuilder.base_image(builder, registry, tools, say)
+    env = pulumi_env(tools)
+    project = local_project()
+
+    def pulumi(*args: str, stream: bool = False, timeout: float = 120) -> processes.Done:
+        return processes.run(
+            [str(tools.tool("pulumi")), *args, "--non-interactive"], timeout=timeout, env=env, cwd=project,
+            echo=echo_line if stream else None,
+        )  # fmt: skip
+
+    selected = pulumi("stack", "select", "--create", STACK)
+    if selected.code != 0:
+        say(selected.describe())
+        return 1
+    plain, secret = stack_settings(registry, base)
+    for key, value in plain.items():
+        pulumi("config", "set", key, value, "--stack", STACK)
+    for key, value in secret.items():
+        pulumi("config", "set", "--secret", key, value, "--stack", STACK)
+    step(say, f"pulumi up --stack {STACK}: build app/, push, deploy, wait for the smoke check", started)
+    # --refresh: the state may be of a cluster that was stopped since (make clusters-down); refresh reads it anew.
+    deployed = pulumi("up", "--yes", "--skip-preview", "--refresh", "--stack", STACK, stream=True, timeout=1800)
+    if deployed.code != 0:
+        say("pulumi up failed (above). The cluster keeps running; `make down` stops everything.")
+        return 1
+    url = pulumi("stack", "output", "url", "--stack", STACK).stdout.strip()
+    step(say, f"done: the app answers at {url}  (stop everything: make down)", started)
+    return 0
+
+
+def down(say: Callable[[str], None] = print) -> int:
+    started = time.monotonic()
+    tools = toolchain()
+    if not tools.missing(("pulumi",)) and localclusters.REAL_NODE in {c.name for c in localclusters.running()}:
+        env = pulumi_env(tools)
+        project = local_project()
+        listed = processes.run([str(tools.tool("pulumi")), "stack", "ls", "--non-interactive"], timeout=60, env=env,
+                               cwd=project)  # fmt: skip
+        if any(line.split()[:1] in ([STACK], [f"{STACK}*"]) for line in listed.stdout.splitlines()):
+            step(say, f"pulumi destroy --stack {STACK}", started, "make down")
+            processes.run([str(tools.tool("pulumi")), "destroy", "--yes", "--stack", STACK, "--non-interactive"],
+                          timeout=900, env=env, cwd=project, echo=echo_line)  # fmt: skip
+    step(say, "stopping the local clusters", started, "make down")
+    localclusters.down([c.name for c in localclusters.running()] or [localclusters.REAL_NODE])
+    step(say, "done: nothing of kubeport's runs on this machine", started, "make down")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    return up() if argv[:1] == ["up"] else down()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
