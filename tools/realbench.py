@@ -41,13 +41,17 @@ GOALS = {"up": 2.0, "preview": 5.0}
 """Pulumi's ratio to kubectl the benchmark holds it to; the 50-app figures within SCALE_SLACK of them."""
 SCALE_SLACK = 1.2
 MANY_WEBAPPS = """
+import dataclasses
+
 import stacks
 from components import WebApp, WebAppArgs
 
 settings = stacks.load_settings()
 platform = stacks.platform_for(settings)
 for i in range({count}):
-    WebApp(f"app{{i}}", WebAppArgs(platform=platform, image=settings.image, namespace=f"app{{i}}"))
+    # One node port each: a node port belongs to one Service in the whole cluster.
+    own = dataclasses.replace(platform, exposure=dataclasses.replace(platform.exposure, node_port=30100 + i))
+    WebApp(f"app{{i}}", WebAppArgs(platform=own, image=settings.image, namespace=f"app{{i}}"))
 """
 
 
@@ -168,6 +172,9 @@ def measure_kwok(bench: realrun.Workbench, apps: int, rounds: int, log: Path) ->
             gone()
     finally:
         restore_program(bench)
+        # Whatever a failed round left: its stack's objects and kubectl's.
+        for ns in sc.namespaces:
+            k("delete", "namespace", ns, "--ignore-not-found", "--wait=false")
     return {"apps": apps, "resources": resources, "timings": timings, "breakdowns": breakdowns}
 
 
@@ -260,8 +267,9 @@ def measure_node_chain(bench: realrun.Workbench, rounds: int, log: Path) -> tupl
             change_page(f"bench {i} kubectl first")
             ref, built = build_and_push(f"bench-{i}-a")
             manifests = bench.base / "chain.yaml"
-            run = run_program("local", {**plain, "image": ref, "builder": None, "baseImage": None,
-                                        "namespace": "chain-k", "nodePort": "30052"}, secret,
+            bench.add_stack_file("chain-k", like="local")
+            run = run_program("chain-k", {**plain, "image": ref, "builder": None, "baseImage": None,
+                                          "namespace": "chain-k", "nodePort": "30052"}, secret,
                               config_root=bench.project)  # fmt: skip
             if run.error is not None:
                 raise RuntimeError(str(run.error))
