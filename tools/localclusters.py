@@ -64,6 +64,8 @@ START_TIMEOUT = 120.0
 """Seconds for one process to answer (etcd, the API server) or the node to turn Ready."""
 STOP_GRACE = 15.0
 """Seconds a process has to exit after TERM (and again after KILL)."""
+LEFTOVER_GRACE = 10.0
+"""Seconds the node's stop may take to disappear from the kernel's tables before it counts as left behind."""
 TOOLS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kubectl")
 AUDIT_POLICY = {
     "apiVersion": "audit.k8s.io/v1",
@@ -586,6 +588,13 @@ def stop(name: str, environ: Mapping[str, str] | None = None) -> None:
 
         localnode.stop(home)
         localregistry.stop(registry_home(environ))
+        # Stopping is checked, not assumed: a mount, interface, iptables chain or process of the node still
+        # there (after a short grace for the kernel to let go of it) fails the stop, naming each.
+        deadline = time.monotonic() + LEFTOVER_GRACE
+        while (left := localnode.leftovers(home)) and time.monotonic() < deadline:
+            time.sleep(1)
+        if left:
+            raise ClusterError(f"{name}: stopped, but left behind: {'; '.join(left)}")
     shutil.rmtree(home, ignore_errors=True)
 
 
