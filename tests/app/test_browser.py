@@ -12,21 +12,11 @@ from typing import TYPE_CHECKING, Literal
 import pytest
 
 from app import bench
-from tests.support.app_serving import CHROMIUM, Server, require
+from tests.support.app_serving import CHROMIUM, CHROMIUM_ARGS, Server, require
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 10_000
 
 
@@ -37,7 +27,7 @@ def browser() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=30_000)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
         try:
             yield chromium
         finally:

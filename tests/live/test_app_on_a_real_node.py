@@ -11,11 +11,13 @@ kwok cluster and the real node, in both directions. The tests run in file order 
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 
 import pytest
 
+from tests.support.app_serving import CHROMIUM, CHROMIUM_ARGS, require
 from tests.support.live import ok
 from tests.support.realnode import (
     NAMESPACE,
@@ -119,6 +121,30 @@ def test_info_reports_the_real_pod_and_the_url_serves_the_page_to_this_machine(b
         assert info["image"] == RELEASE_0["image"]
         seen.add(info["pod"])
     assert seen, "the Service answered"
+
+
+def test_the_url_in_chromium_shows_the_pod_that_served_it(bench: Workbench) -> None:
+    """What a person sees: the page in a real browser, filled in from /info by the pod that served it.
+
+    The screenshot goes to KUBEPORT_SCREENSHOT when set (the docs' picture is made this way)."""
+    require(os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} not found: apt-get install chromium")
+    from playwright.sync_api import expect, sync_playwright  # a dev-only package: imported where it is used
+
+    url = outputs(bench)["url"]
+    pods = {p["metadata"]["name"] for p in web_pods(bench)}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(url + "/", timeout=10_000)
+            expect(page.locator('[data-info="node"]')).to_have_text(NODE, timeout=10_000)
+            assert page.locator('[data-info="pod"]').inner_text() in pods
+            expect(page.locator('[data-info="image"]')).to_have_text(RELEASE_0["image"])
+            page.screenshot(path=str(bench.base / "page.png"))
+            if os.environ.get("KUBEPORT_SCREENSHOT"):
+                page.screenshot(path=os.environ["KUBEPORT_SCREENSHOT"])
+        finally:
+            browser.close()
 
 
 def test_release_1_rolls_out_without_a_failed_request(bench: Workbench) -> None:

@@ -16,6 +16,17 @@ from app import bench
 APP = Path(__file__).resolve().parents[2] / "app"
 NGINX = "/usr/sbin/nginx"
 CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+"""Debian's Chromium, headless, asking nothing of the network but the pages it is sent to."""
 
 INFO_ENV = {
     "KUBEPORT_TARGET": "minikube",
