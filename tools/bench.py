@@ -163,7 +163,7 @@ def main(repeat: int, real: bool = True) -> int:
     if real:
         from tools import realbench  # noqa: PLC0415 - only this part needs the toolchain and clusters
 
-        realbench.run()
+        ok &= realbench.run() == 0
     return 0 if ok else 1
 
 

@@ -114,6 +114,26 @@ def restore_program(bench: realrun.Workbench) -> None:
         original.replace(bench.project / "__main__.py")
 
 
+def measure_floor(bench: realrun.Workbench, rounds: int) -> dict[str, float]:
+    """`preview` and `up` of a Python program that registers nothing: what any Pulumi Python program pays
+    (CLI, engine, language host, the SDK's import, the state) before its first resource, on this machine."""
+    main = bench.project / "__main__.py"
+    main.rename(bench.project / "__main__.kubeport.py")
+    main.write_text("import pulumi  # noqa: F401 - the floor: the SDK and nothing else\n")
+    timings = {name: Timing() for name in ("preview", "up")}
+    try:
+        for i in range(rounds):
+            stack = f"floor-{i}"
+            bench.add_stack_file(stack, like=STACK)
+            ok(bench.pulumi("stack", "init", stack))
+            timings["preview"].seconds.append(ok(bench.pulumi("preview", "--stack", stack)))
+            timings["up"].seconds.append(ok(bench.pulumi("up", "--yes", "--skip-preview", "--stack", stack)))
+            ok(bench.pulumi("stack", "rm", "--yes", "--force", stack))
+    finally:
+        restore_program(bench)
+    return {name: t.median for name, t in timings.items()}
+
+
 def measure_kwok(bench: realrun.Workbench, apps: int, rounds: int, log: Path) -> dict[str, object]:
     """Pulumi and kubectl on the kwok cluster for `apps` apps; medians and the breakdowns of the last round."""
     kubectl = [str(bench.tools.tool("kubectl")), "--context", KWOK]
@@ -199,6 +219,18 @@ def ratio_rows(results: Sequence[dict[str, object]]) -> tuple[list[list[str]], b
                          f"{timings[pulumi].median:.2f} s", f"kubectl {what}", f"{timings[kubectl].median:.2f} s",
                          f"{ratio:.2f}x", verdict])  # fmt: skip
     return rows, met
+
+
+def floor_lines(floor: dict[str, float], one_app: dict[str, object]) -> str:
+    """The floor beside one app's goal: whether any Python program could meet it on this engine."""
+    timings: dict[str, Timing] = one_app["timings"]  # type: ignore[assignment]
+    lines = ["\nThe floor: a Python program that registers nothing (CLI, engine, language host, SDK import, state)"]
+    for what, kube in (("preview", "dry-run"), ("up", "apply")):
+        allowed = GOALS[what] * timings[kube].median
+        verdict = "the floor is below" if floor[what] <= allowed else "the floor is ABOVE: no Python program meets it"
+        goal = f"{GOALS[what]:.0f}x kubectl's {timings[kube].median:.2f} s"
+        lines.append(f"  pulumi {what}: {floor[what]:.2f} s; the goal allows {allowed:.2f} s ({goal}); {verdict}")
+    return "\n".join(lines)
 
 
 def objects_for_kubectl(run: ProgramRun) -> str:
@@ -317,9 +349,11 @@ def run(rounds: int = 3, scale: Sequence[int] = (10, 50), say: Callable[[str], N
             log = base / "events.jsonl"
             results = [measure_kwok(bench, 1, rounds, log)]
             results += [measure_kwok(bench, n, max(1, rounds - 2), log) for n in scale]
+            floor = measure_floor(bench, rounds)
             rows, met = ratio_rows(results)
             say(f"\nReal runs on {KWOK} (API server, controllers, kwok), medians")
             say(table(["objects", "pulumi", "s", "kubectl, same objects", "s", "ratio", "goal"], rows))
+            say(floor_lines(floor, results[0]))
             for what, parts in results[0]["breakdowns"].items():  # type: ignore[attr-defined]
                 say(f"\nWhere one app's `pulumi {what}` spends its time (engine events, last round):")
                 say(table(["part", "from (s)", "seconds"], [[p.name, f"{p.start:.2f}", f"{p.seconds:.2f}"]
