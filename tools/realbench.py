@@ -337,7 +337,9 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(columns([header, *rows]))
 
 
-def run(rounds: int = 3, scale: Sequence[int] = (10, 50), say: Callable[[str], None] = print) -> int:
+def run(
+    rounds: int = 3, scale: Sequence[int] = (10, 50), say: Callable[[str], None] = print, parallel: int | None = None
+) -> int:
     missing = realrun.missing_prerequisites()
     if missing:
         say(f"real runs: not measured ({'; '.join(missing)})")
@@ -346,6 +348,8 @@ def run(rounds: int = 3, scale: Sequence[int] = (10, 50), say: Callable[[str], N
     try:
         with realrun.scratch("kubeport-bench-") as base:
             bench = realrun.Workbench(base, kubeconfig=clusters.kubeconfig)
+            if parallel:
+                bench.env["PULUMI_PARALLEL"] = str(parallel)  # the CLI's --parallel; default 4 per core
             log = base / "events.jsonl"
             results = [measure_kwok(bench, 1, rounds, log)]
             results += [measure_kwok(bench, n, max(1, rounds - 2), log) for n in scale]
@@ -373,8 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.realbench", description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--scale", type=int, nargs="*", default=[10, 50])
+    parser.add_argument("--parallel", type=int, help="resource operations Pulumi runs at once (PULUMI_PARALLEL)")
     args = parser.parse_args(argv)
-    return run(args.rounds, args.scale)
+    return run(args.rounds, args.scale, parallel=args.parallel)
 
 
 if __name__ == "__main__":
