@@ -102,10 +102,15 @@ def scenario(bench: realrun.Workbench, apps: int) -> Scenario:
     namespaces = [d["metadata"]["name"] for d in docs if d["kind"] == "Namespace"]
     deployments = [(d["metadata"]["namespace"], d["metadata"]["name"]) for d in docs if d["kind"] == "Deployment"]
     if program is not None:
-        main = bench.project / "__main__.py"
-        main.rename(bench.project / "__main__.kubeport.py")
-        program.rename(main)
+        use_program(bench, program.read_text())
     return Scenario(apps, stack, namespaces, deployments, folder / "all.yaml")
+
+
+def use_program(bench: realrun.Workbench, text: str) -> None:
+    """Run `text` as the scratch project's program until restore_program() puts kubeport's back."""
+    main = bench.project / "__main__.py"
+    main.rename(bench.project / "__main__.kubeport.py")
+    main.write_text(text)
 
 
 def restore_program(bench: realrun.Workbench) -> None:
@@ -117,9 +122,7 @@ def restore_program(bench: realrun.Workbench) -> None:
 def measure_floor(bench: realrun.Workbench, rounds: int) -> dict[str, float]:
     """`preview` and `up` of a Python program that registers nothing: what any Pulumi Python program pays
     (CLI, engine, language host, the SDK's import, the state) before its first resource, on this machine."""
-    main = bench.project / "__main__.py"
-    main.rename(bench.project / "__main__.kubeport.py")
-    main.write_text("import pulumi  # noqa: F401 - the floor: the SDK and nothing else\n")
+    use_program(bench, "import pulumi  # noqa: F401 - the floor: the SDK and nothing else\n")
     timings = {name: Timing() for name in ("preview", "up")}
     try:
         for i in range(rounds):

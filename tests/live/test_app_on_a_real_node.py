@@ -27,6 +27,7 @@ from tests.support.realnode import (
     RequestLoop,
     builder,
     change_the_page,
+    code_edited,
     http_get,
     registry,
     requests_during,
@@ -236,20 +237,14 @@ def test_a_pod_nginx_cannot_start_in_is_caught_by_its_probes_and_the_release_kee
 ) -> None:
     # A broken release of the workload itself: the web pod without its writable /tmp (nginx writes its pid
     # file there) on a read-only root filesystem. The same image, so no build is involved.
-    parts = bench.project / "components" / "pod_parts.py"
-    original = parts.read_text()
     mount = '                volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],\n'
-    assert original.count(mount) == 1
-    parts.write_text(original.replace(mount, ""))
-    try:
+    with code_edited(bench, "components/pod_parts.py", mount, ""):
         before = running_digests(bench)
         output, loop = failing_up(bench, "a pod nginx cannot start in")
         assert re.search(r"containers with unready status: \[web\]", output), output[-4000:]
         assert re.search(r"CrashLoopBackOff|terminated|exit code 1", output), output[-4000:]
         assert loop.failed == [], loop.failed[:10]
         assert running_digests(bench) == before
-    finally:
-        parts.write_text(original)
     code, output, _ = up(bench)
     assert code == 0, output[-4000:]
     ok(bench.pulumi("config", "set", "kubeport:rolloutTimeout", "2m", "--stack", STACK))

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.live import ok
-from tests.support.realnode import http_get, service_url, set_up_stack, write_timing
+from tests.support.realnode import code_edited, http_get, service_url, set_up_stack, write_timing
 from tools.realrun import Workbench
 
 pytestmark = pytest.mark.live
@@ -40,14 +40,8 @@ def deployed(bench: Workbench) -> Iterator[Workbench]:
 def broken_up(bench: Workbench, path: str, old: str, new: str, case: str) -> str:
     """Run `up` with one edit in the scratch project's code; return what `up` said. The code is put back and a
     good `up` follows, whatever happened."""
-    file = bench.project / path
-    original = file.read_text()
-    assert original.count(old) == 1, f"{path} no longer holds {old!r}"
-    file.write_text(original.replace(old, new))
-    try:
+    with code_edited(bench, path, old, new):
         done = bench.pulumi("up", "--yes", "--skip-preview", "--stack", STACK, timeout=600)
-    finally:
-        file.write_text(original)
     write_timing(f"{case}: up fails after", done.seconds)
     assert done.code != 0, done.describe()
     assert done.seconds < BOUND, f"{case}: up took {done.seconds:.0f} s to fail"

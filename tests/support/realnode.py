@@ -85,6 +85,19 @@ class RequestLoop:
 
 
 @contextmanager
+def code_edited(bench: Workbench, path: str, old: str, new: str) -> Iterator[None]:
+    """The scratch project's `path` with `old` (found exactly once) replaced by `new`, put back afterwards."""
+    file = bench.project / path
+    original = file.read_text()
+    assert original.count(old) == 1, f"{path} no longer holds {old!r} exactly once"
+    file.write_text(original.replace(old, new))
+    try:
+        yield
+    finally:
+        file.write_text(original)
+
+
+@contextmanager
 def requests_during(url: str) -> Iterator[RequestLoop]:
     """A bounded request loop in a thread for the duration of the block."""
     loop = RequestLoop(url)
