@@ -8,11 +8,24 @@ import stacks
 from components import AppImage, AppImageArgs, WebApp, WebAppArgs
 
 settings = stacks.load_settings()
+application = stacks.load_application(settings)
 platform = stacks.platform_for(settings)
 
 if settings.part == "cluster":
     # The cluster side only: app stacks (target app) deploy onto it through what this exports.
     stacks.export_cluster(settings, platform)
+elif application is not None:
+    # Several services from workload files (kubeport:application), their databases provisioned for the target.
+    from stacks.application import deploy
+
+    deployed = deploy(application, settings, platform)
+    pulumi.export("target", platform.target)
+    pulumi.export("url", deployed.url)
+    pulumi.export("namespace", deployed.namespace)
+    pulumi.export("services", deployed.services)
+    pulumi.export("images", deployed.images)
+    for name, value in platform.outputs.items():
+        pulumi.export(name, value)
 else:
     # A prebuilt image (kubeport:image) is deployed as it is; otherwise app/ is built for the target.
     image = (

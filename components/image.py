@@ -73,6 +73,8 @@ class AppImageArgs:
     """What the Dockerfile builds FROM (its BASE_IMAGE argument); empty: the Dockerfile's own default."""
     builder: str = ""
     """The buildx builder to build with (e.g. one of driver remote); empty: pulumi-docker-build's default."""
+    tag_prefix: str = ""
+    """Tags become `<prefix>-<content hash>`: several images of one application share a repository."""
 
 
 class AppImage(pulumi.ComponentResource):
@@ -91,7 +93,8 @@ class AppImage(pulumi.ComponentResource):
         super().__init__("kubeport:image:AppImage", name, None, opts)
         dest = args.destination
         build_args = {"BASE_IMAGE": args.base_image} if args.base_image else {}
-        tag = pulumi.Output.concat(dest.repository, ":", context_digest(args.context, build_args)[:16])
+        prefix = f"{args.tag_prefix}-" if args.tag_prefix else ""
+        tag = pulumi.Output.concat(dest.repository, ":", prefix, context_digest(args.context, build_args)[:16])
         registries = None
         if dest.login is not None:
             registries = [

@@ -105,5 +105,7 @@ class Platform:
     """A kubeconfig for the cluster (secret), exported by a cluster stack for its app stacks."""
     nodes_pull_from: Sequence[pulumi.Input[str]] = ()
     """Registry hosts the nodes may pull from without credentials (the cloud's own registry)."""
+    storage_class: str | None = None
+    """StorageClass for the volumes of in-cluster databases; None: the cluster's default class."""
     outputs: Mapping[str, Any] = field(default_factory=dict)
     """Extra stack outputs the target adds (cluster, registry, kubeconfig)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ import pulumi_kubernetes as k8s
 
 from components.exposure import ADDRESS_WAIT, await_annotations, reported_address, url_of
 from components.options import Autoscaling
-from components.platform import IngressRoute, Platform, RegistryLogin
+from components.platform import IngressRoute, Platform
 from components.pod_parts import (
     APP_PORT,
     LOCAL_IMAGE_WAIVERS,
@@ -24,6 +23,7 @@ from components.pod_parts import (
     selector_labels,
     web_pod_spec,
 )
+from components.pull import pull_secret
 from components.smoke import SmokeCheck, SmokeCheckArgs
 
 
@@ -49,16 +49,6 @@ class WebAppArgs:
     """Route this host name to the Service through an Ingress (the Platform says which controller)."""
     tls_secret: str = ""
     """A kubernetes.io/tls Secret for the host: the Ingress serves HTTPS."""
-
-
-def docker_config_json(*, registry: str, username: str, password: str) -> str:
-    """A `kubernetes.io/dockerconfigjson` Secret's payload: one registry's credentials, as `docker login` writes."""
-    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return json.dumps({"auths": {registry: {"username": username, "password": password, "auth": auth}}})
-
-
-"""Wait until the load balancer or Ingress controller reports an address (the url and ingressAddress outputs)."""
-"""Wait only until the Service has its address: that traffic reaches ready pods is the smoke check's to prove."""
 
 
 def revision_of(parts: list[Any]) -> str:
@@ -116,7 +106,9 @@ class WebApp(pulumi.ComponentResource):
         def meta(object_name: str, labels: dict[str, str]) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=self.namespace, labels=labels)
 
-        pull_secrets = self._pull_secret(name, platform.pull_login, common_labels(name, "pull"), k8s_opts)
+        pull_secrets = pull_secret(
+            name, login=platform.pull_login, namespace=self.namespace, labels=common_labels(name, "pull"), opts=k8s_opts
+        )
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -352,26 +344,3 @@ class WebApp(pulumi.ComponentResource):
                 pulumi.ResourceOptions(custom_timeouts=timeouts, depends_on=[service, *route.depends_on]),
             ),
         )
-
-    def _pull_secret(
-        self,
-        name: str,
-        login: RegistryLogin | None,
-        labels: dict[str, str],
-        k8s_opts: pulumi.ResourceOptions,
-    ) -> list[k8s.core.v1.LocalObjectReferenceArgs] | None:
-        """An image pull secret from the Platform's pull credentials; its data stays secret in Pulumi's state."""
-        if login is None:
-            return None
-        config: pulumi.Output[str] = pulumi.Output.all(login.address, login.username, login.password).apply(
-            lambda v: docker_config_json(registry=v[0], username=v[1], password=v[2])
-        )
-        payload: pulumi.Output[str] = pulumi.Output.secret(config)
-        secret = k8s.core.v1.Secret(
-            f"{name}-pull-secret",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-pull", namespace=self.namespace, labels=labels),
-            type="kubernetes.io/dockerconfigjson",
-            string_data={".dockerconfigjson": payload},
-            opts=k8s_opts,
-        )
-        return [k8s.core.v1.LocalObjectReferenceArgs(name=secret.metadata.apply(lambda m: m.name or f"{name}-pull"))]

@@ -17,8 +17,18 @@ from components.platform import Platform
 from stacks import preflight
 from stacks.config import CLOUD_TARGETS, NAMESPACE, ConfigError, Settings, parse
 from stacks.config.target import target_module
+from stacks.score import Application, ScoreError
 
-__all__ = ["Settings", "export_cluster", "load_settings", "platform_for", "raw_config", "stop", "under_mocks"]
+__all__ = [
+    "Settings",
+    "export_cluster",
+    "load_application",
+    "load_settings",
+    "platform_for",
+    "raw_config",
+    "stop",
+    "under_mocks",
+]
 from stacks.environment import under_mocks
 
 ERROR_ALREADY_SHOWN = 32
@@ -43,7 +53,20 @@ def load_settings() -> Settings:
         stop(err)
 
 
-def stop(err: ConfigError) -> NoReturn:
+def load_application(settings: Settings) -> Application | None:
+    """The workload files of kubeport:application, checked for the target; None for the single web app. Bad files
+    stop the program with one message naming each file and path, before any resource."""
+    if not settings.application:
+        return None
+    from stacks import application  # noqa: PLC0415
+
+    try:
+        return application.load(settings)
+    except ScoreError as err:
+        stop(err)
+
+
+def stop(err: ConfigError | ScoreError) -> NoReturn:
     """End the program with one message naming every bad key; nothing has been created at this point."""
     message = f"kubeport stack {pulumi.get_stack()!r}: {err.message()}"
     if under_mocks():

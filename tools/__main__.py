@@ -28,7 +28,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from tools.check import SETUP, check_dockerfile, check_manifests, missing_tools, table  # noqa: PLC0415
+    from tools.check import DOCKERFILES, SETUP, check_dockerfile, check_manifests, missing_tools, table  # noqa: PLC0415
     from tools.render import render  # noqa: PLC0415
 
     missing = missing_tools()
@@ -49,11 +49,24 @@ def cmd_check(args: argparse.Namespace) -> int:
                 render(stack, out)
                 reports.append(check_manifests(stack, out))
     if not args.manifests or args.dockerfile:
-        reports.append(check_dockerfile())
+        reports += [check_dockerfile(dockerfile) for dockerfile in DOCKERFILES]
     print(table(reports))
     failed = [r.stack for r in reports if r.findings]
     print(f"\n{'FAILED: ' + ', '.join(failed) if failed else 'all clean'}")
     return 1 if failed else 0
+
+
+def cmd_app_graph(args: argparse.Namespace) -> int:
+    from stacks.score import ScoreError, read_application  # noqa: PLC0415
+    from tools.appgraph import block  # noqa: PLC0415
+    from tools.stack_files import ROOT  # noqa: PLC0415
+
+    try:
+        print(block(read_application(ROOT / args.folder)))
+    except ScoreError as err:
+        print(err.message(), file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_same_render(args: argparse.Namespace) -> int:
@@ -235,6 +248,10 @@ def parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--check", action="store_true", help="write nothing; exit 1 if either file is out of date")
     gen.set_defaults(func=cmd_gen_config)
+
+    graph = sub.add_parser("app-graph", help="an application's services and the calls between them, as Mermaid")
+    graph.add_argument("folder", nargs="?", default="walkthrough", help="a folder of workload files")
+    graph.set_defaults(func=cmd_app_graph)
 
     stacks = stack_names()
     diff = sub.add_parser("diff", help="compare two stacks' workloads and count the config lines a migration changes")

@@ -27,6 +27,8 @@ from tools.text import columns
 KUBERNETES_VERSIONS = ("1.29", "1.35")
 """Oldest and newest Kubernetes minor versions kubeport supports (what the three clouds offered in 2026)."""
 DOCKERFILE = ROOT / "app" / "Dockerfile"
+DOCKERFILES = (DOCKERFILE, *sorted((ROOT / "walkthrough").glob("*/Dockerfile")))
+"""Every Dockerfile kubeport builds: the web app's and the walkthrough application's services'."""
 
 
 @dataclass(frozen=True)

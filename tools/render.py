@@ -61,7 +61,8 @@ def _integral(value: Any) -> Any:
 
 def _redact(value: Any, secret_paths: list[str], path: str = "") -> Any:
     if path in secret_paths:
-        return SECRET
+        # A secret map (a Secret's data) keeps its keys, so the manifest keeps its shape; only values are hidden.
+        return {k: SECRET for k in value} if isinstance(value, dict) else SECRET
     if isinstance(value, dict):
         return {k: _redact(v, secret_paths, f"{path}.{k}" if path else k) for k, v in value.items()}
     if isinstance(value, list):

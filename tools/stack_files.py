@@ -36,8 +36,19 @@ def stack_names(root: Path = ROOT) -> list[str]:
 
 
 def app_stack_names(root: Path = ROOT) -> list[str]:
-    """The stacks that deploy the app: every stack but the cluster stacks (kubeport:part cluster)."""
-    return [s for s in stack_names(root) if stack_file_config(s, root)[0].get(f"{PROJECT}:part", "all") != "cluster"]
+    """The stacks that deploy the web app: every stack but the cluster stacks (kubeport:part cluster) and the
+    applications of workload files (kubeport:application)."""
+    return [
+        s
+        for s in stack_names(root)
+        if stack_file_config(s, root)[0].get(f"{PROJECT}:part", "all") != "cluster"
+        and not stack_file_config(s, root)[0].get(f"{PROJECT}:application")
+    ]
+
+
+def application_stack_names(root: Path = ROOT) -> list[str]:
+    """The stacks that deploy an application of workload files (kubeport:application)."""
+    return [s for s in stack_names(root) if stack_file_config(s, root)[0].get(f"{PROJECT}:application")]
 
 
 def project_defaults(root: Path = ROOT) -> dict[str, str]:

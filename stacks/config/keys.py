@@ -199,6 +199,36 @@ COMMON_KEYS: tuple[Key, ...] = (
         "A host name to route to the app through an Ingress (e.g. shop.example.com); empty: no Ingress.",
     ),
     Key(
+        "application",
+        "string",
+        "",
+        "A folder of Score workload files (score.dev/v1b1, one <name>.score.yaml per service) to deploy as one "
+        "application instead of the single web app, e.g. walkthrough. Empty: the web app alone.",
+    ),
+    Key(
+        "serviceBaseImage",
+        "string",
+        "",
+        "With an application: what its own services' Dockerfiles (all but app/) build FROM, pinned by digest. "
+        "Empty: each Dockerfile's own pinned python:3.12-slim-bookworm.",
+        shown_default="the Dockerfiles'",
+    ),
+    Key(
+        "postgresImage",
+        "string",
+        "",
+        "With an application: the image in-cluster postgres resources run, pinned by digest. Empty: the official "
+        "postgres:17-bookworm pinned by digest.",
+        shown_default="postgres 17, pinned",
+    ),
+    Key(
+        "storageClass",
+        "string",
+        "",
+        "With an application: the StorageClass of in-cluster database volumes. Empty: the cluster's default.",
+        shown_default="the cluster's",
+    ),
+    Key(
         "tlsSecret",
         "string",
         "",

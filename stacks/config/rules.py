@@ -3,7 +3,8 @@
 The rules here are the ones between keys every stack shares (image, registry, credentials, autoscaling,
 routing, cluster and app parts). Each target's own rules (what it requires and forbids: region, project,
 subscription, VPC, kube context, cluster stack) live in its module as `check(reader, settings)`, which
-`parse()` calls for the selected target; importing a target module loads no cloud SDK.
+`parse()` calls for the selected target; importing a target module loads no cloud SDK. The module is longer than
+400 lines on purpose: every rule between shared keys sits in one flat list, so one run reports every bad key.
 """
 
 from __future__ import annotations
@@ -58,10 +59,16 @@ BUILD_KEYS = ("registry", "dockerhubUser", "dockerhubToken", "buildPlatform", "b
 APP_KEYS = (
     "replicas", "namespace", "nodePort", "image", "registry", "dockerhubUser", "dockerhubToken", "registryServer",
     "registryUser", "registryToken", "smokeCheck", "buildPlatform", "baseImage", "builder", "autoscaling",
-    "minReplicas", "maxReplicas", "cpuTarget", "host", "tlsSecret", "rolloutTimeout",
+    "minReplicas", "maxReplicas", "cpuTarget", "host", "tlsSecret", "rolloutTimeout", "application",
+    "serviceBaseImage", "postgresImage", "storageClass",
 )  # fmt: skip
 """The keys of the app side: a cluster stack (kubeport:part cluster) deploys no app, so refuses them."""
 AUTOSCALING_KEYS = ("minReplicas", "maxReplicas", "cpuTarget")
+APPLICATION_ONLY_KEYS = ("serviceBaseImage", "postgresImage", "storageClass")
+"""Keys that mean something only for an application of workload files (kubeport:application)."""
+NOT_WITH_APPLICATION = ("image", "autoscaling", "host", "tlsSecret")
+"""Single-app keys an application does not take (yet): its images come from its files, one per service."""
+APPLICATION_FOLDER = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 
 def _suggest(unknown: str) -> str:
@@ -153,7 +160,8 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
         r.problem("buildPlatform", f"{build_platform!r} is not accepted; expected linux/amd64 or linux/arm64")
     base_image = r.string("baseImage")
     if base_image:
-        _check_base_image(r, base_image)
+        _check_base_image(r, "baseImage", base_image)
+    application = _application(r)
     builder = r.string("builder")
     if builder and not BUILDER_NAME.match(builder):
         r.problem("builder", f"{builder!r} is not a buildx builder name (letters, digits, '-', '_', '.')")
@@ -188,6 +196,10 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
         autoscaling=autoscaling,
         host=host,
         tls_secret=tls_secret,
+        application=application,
+        service_base_image=r.string("serviceBaseImage"),
+        postgres_image=r.string("postgresImage"),
+        storage_class=r.string("storageClass"),
     )
     if target_known:
         settings = target_module(target).check(r, settings)
@@ -344,15 +356,39 @@ def _rollout_timeout(r: Reader) -> str:
     return text
 
 
-def _check_base_image(r: Reader, image: str) -> None:
-    """What the Dockerfile builds FROM: a well-formed reference, pinned by digest (a mirror must not move)."""
+def _check_base_image(r: Reader, key: str, image: str) -> None:
+    """An image to build FROM or run as it is: a well-formed reference, pinned by digest (a mirror must not move)."""
     match = IMAGE_REFERENCE.match(image)
     if not match:
-        r.problem("baseImage", f"{image!r} is not an image reference; expected registry/repository:tag@sha256:<digest>")
+        r.problem(key, f"{image!r} is not an image reference; expected registry/repository:tag@sha256:<digest>")
     elif not match.group("digest"):
-        r.problem("baseImage", f"{image!r} is not pinned; expected ...@sha256:<64 hex digits>, as the Dockerfile's own")
+        r.problem(key, f"{image!r} is not pinned; expected ...@sha256:<64 hex digits>, as the Dockerfile's own")
     elif match.group("tag") == "latest":
-        r.problem("baseImage", f"{image!r} names the tag latest; name the version the digest is of")
+        r.problem(key, f"{image!r} names the tag latest; name the version the digest is of")
+
+
+def _application(r: Reader) -> str:
+    """The folder of workload files (read and checked later, with the files' own errors), and the keys that go
+    with it or not."""
+    folder = r.string("application").strip("/")
+    if not folder:
+        for name in APPLICATION_ONLY_KEYS:
+            if r.is_set(name):
+                r.problem(name, "only applies with kubeport:application (a folder of workload files)")
+        return ""
+    if not APPLICATION_FOLDER.match(folder) or ".." in folder.split("/"):
+        r.problem("application", f"{folder!r} is not a folder inside the project, e.g. walkthrough")
+    for name in NOT_WITH_APPLICATION:
+        if r.is_set(name):
+            r.problem(name, "does not apply with kubeport:application: each service's image and exposure come from "
+                            "its workload file")  # fmt: skip
+    for name in ("serviceBaseImage", "postgresImage"):
+        if r.string(name):
+            _check_base_image(r, name, r.string(name))
+    storage_class = r.string("storageClass")
+    if storage_class and not DNS1123_SUBDOMAIN.match(storage_class):
+        r.problem("storageClass", f"{storage_class!r} is not a StorageClass name")
+    return folder
 
 
 def _check_image(r: Reader, image: str, target: Target) -> None:

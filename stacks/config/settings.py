@@ -79,6 +79,14 @@ class Settings:
     tls_secret: str = ""
     ingress_class: str = ""
     """Only on target existing: the IngressClass to use."""
+    application: str = ""
+    """A folder of Score workload files deployed as one application; empty: the single web app."""
+    service_base_image: str = ""
+    """What the application's own services build FROM; empty: their Dockerfiles' pinned base."""
+    postgres_image: str = ""
+    """The image in-cluster postgres resources run; empty: the pinned official one."""
+    storage_class: str = ""
+    """StorageClass of in-cluster database volumes; empty: the cluster's default."""
     cloud: CloudSettings | None = None
     """The cloud's own settings on eks, aks and gke (a CloudSettings of that cloud's module); None elsewhere."""
 

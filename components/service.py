@@ -1,0 +1,310 @@
+"""ServiceWorkload: one service of an application (a Score workload file), hardened like the web app.
+
+A Deployment, its Service (ClusterIP unless the service is public), a PodDisruptionBudget, a ConfigMap for the
+files the containers declare, and one NetworkPolicy that admits exactly the calls the files declare: from the
+workloads named as callers, and to the peers this one calls (plus cluster DNS). It imports only
+pulumi_kubernetes and learns the target only from the Platform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.exposure import await_annotations, url_of
+from components.platform import Exposure, Platform
+from components.pod_parts import (
+    container_security_context,
+    pod_security_context,
+    resources,
+    scanner_waivers,
+)
+
+DNS_PEER = k8s.networking.v1.NetworkPolicyPeerArgs(
+    namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": "kube-system"}),
+    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
+)
+"""Cluster DNS (CoreDNS / kube-dns): a service that calls another by name must resolve it."""
+DEFAULT_REQUESTS = {"cpu": "50m", "memory": "32Mi"}
+DEFAULT_LIMITS = {"cpu": "250m", "memory": "128Mi"}
+
+
+def service_labels(application: str, workload: str) -> dict[str, str]:
+    """What selects one workload's pods: the application (part-of) and the workload (instance)."""
+    return {
+        "app.kubernetes.io/name": workload,
+        "app.kubernetes.io/instance": workload,
+        "app.kubernetes.io/part-of": application,
+    }
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Pods in the same namespace, by their labels, on one port."""
+
+    labels: Mapping[str, str]
+    port: int
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """One container as its workload file declares it, placeholders already resolved."""
+
+    name: str
+    image: pulumi.Input[str]
+    env: Sequence[k8s.core.v1.EnvVarArgs] = ()
+    command: Sequence[str] = ()
+    args: Sequence[str] = ()
+    files: Mapping[str, tuple[pulumi.Input[str], int]] = field(default_factory=dict)
+    """Absolute path -> (content, mode)."""
+    liveness: tuple[str, int] | None = None
+    """(path, port) of an HTTP liveness probe."""
+    readiness: tuple[str, int] | None = None
+    requests: Mapping[str, str] = field(default_factory=dict)
+    limits: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServiceWorkloadArgs:
+    """Inputs of ServiceWorkload."""
+
+    application: str
+    """The application's name (the part-of label)."""
+    platform: Platform
+    """The target's Platform: provider, exposure, pull policy, timeouts."""
+    namespace: pulumi.Input[str]
+    """The application's namespace (created by the caller, Pod Security restricted)."""
+    containers: Sequence[ContainerSpec]
+    ports: Sequence[tuple[str, int, int]] = ()
+    """Service ports: (name, port, target port)."""
+    public: bool = False
+    """Reachable from outside the cluster as the Platform exposes services; otherwise ClusterIP only."""
+    callers: Sequence[Peer] = ()
+    """Workloads that call this one (each on one of its target ports)."""
+    calls: Sequence[Peer] = ()
+    """What this workload calls in the namespace: other workloads, its databases."""
+    replicas: int = 2
+    pull_secrets: Sequence[k8s.core.v1.LocalObjectReferenceArgs] | None = None
+    waivers: Mapping[str, str] = field(default_factory=dict)
+    """checkov waivers the image brings (a local, unpushed build's)."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """What must exist before the pods start (their databases' Secrets)."""
+
+
+class ServiceWorkload(pulumi.ComponentResource):
+    """One hardened service of an application; its Kubernetes objects are named after the workload."""
+
+    service_name: pulumi.Output[str]
+    url: pulumi.Output[str]
+    """Public services: where they are reached from outside; others: their in-cluster URL."""
+    deployment: k8s.apps.v1.Deployment
+
+    def __init__(self, name: str, args: ServiceWorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("kubeport:workload:ServiceWorkload", name, None, opts)
+        platform = args.platform
+        timeouts = pulumi.CustomTimeouts(create=platform.rollout_timeout, update=platform.rollout_timeout)
+        k8s_opts = pulumi.ResourceOptions(
+            parent=self, provider=platform.provider, depends_on=[*platform.depends_on, *args.depends_on]
+        )
+        selector = service_labels(args.application, name)
+        labels = {**selector, "app.kubernetes.io/managed-by": "pulumi"}
+
+        def meta(annotations: Mapping[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(
+                name=name,
+                namespace=args.namespace,
+                labels=labels,
+                annotations=dict(annotations) if annotations else None,
+            )
+
+        files = [(c.name, path, content, mode) for c in args.containers for path, (content, mode) in c.files.items()]
+        if files:
+            k8s.core.v1.ConfigMap(
+                f"{name}-files",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-files", namespace=args.namespace, labels=labels),
+                data={_file_key(c, i): content for i, (c, _, content, _) in enumerate(files)},
+                opts=k8s_opts,
+            )
+        volumes = [
+            k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="32Mi"))
+        ]
+        if files:
+            volumes.append(
+                k8s.core.v1.VolumeArgs(
+                    name="files",
+                    config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                        name=f"{name}-files",
+                        items=[
+                            k8s.core.v1.KeyToPathArgs(key=_file_key(c, i), path=_file_key(c, i), mode=mode)
+                            for i, (c, _, _, mode) in enumerate(files)
+                        ],
+                    ),
+                )
+            )
+        containers = []
+        for spec in args.containers:
+            mounts = [k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")]
+            mounts += [
+                k8s.core.v1.VolumeMountArgs(name="files", mount_path=path, sub_path=_file_key(c, i), read_only=True)
+                for i, (c, path, _, _) in enumerate(files)
+                if c == spec.name
+            ]
+            requests = {**DEFAULT_REQUESTS, **spec.requests}
+            limits = {**DEFAULT_LIMITS, **spec.limits}
+            containers.append(
+                k8s.core.v1.ContainerArgs(
+                    name=spec.name,
+                    image=spec.image,
+                    image_pull_policy=platform.image_pull_policy,
+                    command=list(spec.command) or None,
+                    args=list(spec.args) or None,
+                    env=list(spec.env) or None,
+                    ports=[
+                        k8s.core.v1.ContainerPortArgs(name=port_name, container_port=target, protocol="TCP")
+                        for port_name, _, target in args.ports
+                    ]
+                    if spec is args.containers[0]
+                    else None,
+                    readiness_probe=_probe(spec.readiness, period=5, failures=2),
+                    liveness_probe=_probe(spec.liveness, period=10, failures=3, delay=5),
+                    resources=resources(requests["cpu"], requests["memory"], limits["cpu"], limits["memory"]),
+                    security_context=container_security_context(),
+                    volume_mounts=mounts,
+                )
+            )
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=meta(scanner_waivers(dict(args.waivers))),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=args.replicas,
+                revision_history_limit=5,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
+                ),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        automount_service_account_token=False,
+                        enable_service_links=False,
+                        image_pull_secrets=list(args.pull_secrets) if args.pull_secrets else None,
+                        security_context=pod_security_context(),
+                        termination_grace_period_seconds=20,
+                        topology_spread_constraints=[
+                            k8s.core.v1.TopologySpreadConstraintArgs(
+                                max_skew=1,
+                                topology_key="kubernetes.io/hostname",
+                                when_unsatisfiable="ScheduleAnyway",
+                                label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                            )
+                        ],
+                        containers=containers,
+                        volumes=volumes,
+                    ),
+                ),
+            ),
+            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(custom_timeouts=timeouts)),
+        )
+        exposure = platform.exposure if args.public else Exposure(service_type="ClusterIP")
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=meta({**exposure.annotations, **await_annotations(exposure.service_type)}),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type=exposure.service_type,
+                selector=selector,
+                ports=[
+                    k8s.core.v1.ServicePortArgs(
+                        name=port_name,
+                        port=port,
+                        target_port=port_name,
+                        protocol="TCP",
+                        node_port=exposure.node_port if exposure.service_type == "NodePort" and i == 0 else None,
+                    )
+                    for i, (port_name, port, _) in enumerate(args.ports)
+                ],
+            ),
+            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(custom_timeouts=timeouts)),
+        )
+        self.service_name = service.metadata.apply(lambda m: m.name or name)
+        if args.replicas > 1:
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-pdb",
+                metadata=meta(),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                    max_unavailable=1,
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                    unhealthy_pod_eviction_policy="AlwaysAllow",
+                ),
+                opts=k8s_opts,
+            )
+        target_ports = sorted({target for _, _, target in args.ports})
+        ingress: list[k8s.networking.v1.NetworkPolicyIngressRuleArgs] = []
+        if args.public:
+            ingress.append(
+                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in target_ports]
+                )
+            )
+        else:
+            ingress += [
+                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=_selector(peer.labels))],
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=peer.port, protocol="TCP")],
+                )
+                for peer in args.callers
+            ]
+        egress = [
+            k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=_selector(peer.labels))],
+                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=peer.port, protocol="TCP")],
+            )
+            for peer in args.calls
+        ]
+        if args.calls:
+            egress.append(
+                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                    to=[DNS_PEER],
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol=p) for p in ("UDP", "TCP")],
+                )
+            )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol",
+            metadata=meta(),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=_selector(selector), policy_types=["Ingress", "Egress"], ingress=ingress, egress=egress
+            ),
+            opts=k8s_opts,
+        )
+        if args.public:
+            self.url = url_of(platform.exposure, service)
+        else:
+            first = args.ports[0][1] if args.ports else 80
+            self.url = pulumi.Output.concat("http://", self.service_name, ".", args.namespace, ".svc:", str(first))
+        self.register_outputs({"service_name": self.service_name, "url": self.url})
+
+
+def _file_key(container: str, index: int) -> str:
+    return f"{container}-{index}"
+
+
+def _selector(labels: Mapping[str, str]) -> k8s.meta.v1.LabelSelectorArgs:
+    return k8s.meta.v1.LabelSelectorArgs(match_labels=dict(labels))
+
+
+def _probe(
+    probe: tuple[str, int] | None, *, period: int, failures: int, delay: int = 0
+) -> k8s.core.v1.ProbeArgs | None:
+    if probe is None:
+        return None
+    path, port = probe
+    return k8s.core.v1.ProbeArgs(
+        http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port=port),
+        initial_delay_seconds=delay,
+        period_seconds=period,
+        timeout_seconds=2,
+        failure_threshold=failures,
+    )

@@ -1,0 +1,237 @@
+"""An application of workload files (kubeport:application): read, checked for the target, then deployed.
+
+`load()` reads the folder's Score files and checks that the target can provision every resource they
+declare, stopping the program with one message before any resource. `deploy()` wires the rest: one
+namespace, one image per service built from its folder, the provisioned resources (stacks.provisioners), and
+a ServiceWorkload per file whose variables get the resources' outputs and whose NetworkPolicy admits exactly
+the calls the files declare.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.image import AppImage, AppImageArgs
+from components.platform import Platform
+from components.pod_parts import LOCAL_IMAGE_WAIVERS, PSS_LEVEL
+from components.pull import pull_secret
+from components.service import ContainerSpec, Peer, ServiceWorkload, ServiceWorkloadArgs, service_labels
+from stacks import provisioners
+from stacks.config.settings import Settings
+from stacks.score import PLACEHOLDER, SECRET_OUTPUTS, Application, ScoreError, Workload, read_application
+
+PROJECT = Path(__file__).resolve().parent.parent
+WEB_APP = PROJECT / "app"
+"""The web app's folder: a service built from it takes kubeport:baseImage; the others kubeport:serviceBaseImage."""
+
+
+CREDENTIAL_VARIABLE = (
+    "the workload file declares the credential as a variable (${resources.<name>.password}, as Score does); "
+    "it is read from a Kubernetes Secret, never written into the Deployment"
+)
+
+
+def load(settings: Settings) -> Application:
+    """The application's files, checked alone, together and against the target; raises ScoreError."""
+    application = read_application(PROJECT / settings.application)
+    found = provisioners.problems(application, settings.target)
+    if found:
+        raise ScoreError(found)
+    return application
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What the stack exports for an application."""
+
+    namespace: pulumi.Output[str]
+    url: pulumi.Output[str]
+    """The public workload's URL (or the command that prints it)."""
+    services: Mapping[str, pulumi.Output[str]]
+    """Each workload's URL: public, or in-cluster."""
+    images: Mapping[str, pulumi.Input[str]]
+
+
+def resolve(text: str, workload: str, outputs: Mapping[str, Mapping[str, pulumi.Input[str]]]) -> pulumi.Output[str]:
+    """A variable or file with its `${...}` placeholders filled in (the files were checked: each one resolves)."""
+    pieces: list[pulumi.Input[str]] = []
+    last = 0
+    for match in PLACEHOLDER.finditer(text):
+        pieces.append(text[last : match.start()])
+        if match.group(0) == "$${":
+            pieces.append("${")
+        else:
+            parts = match.group(1).split(".")
+            pieces.append(workload if parts == ["metadata", "name"] else outputs[parts[1]][parts[2]])
+        last = match.end()
+    pieces.append(text[last:])
+    return pulumi.Output.concat(*pieces)
+
+
+def _secret_reference(text: str, workload: Workload) -> tuple[str, str] | None:
+    """(resource, output) when the whole value is one credential output."""
+    match = PLACEHOLDER.fullmatch(text)
+    if match is None or match.group(0) == "$${":
+        return None
+    parts = match.group(1).split(".")
+    if len(parts) != 3 or parts[0] != "resources":
+        return None
+    kind = next(r.type for r in workload.resources if r.name == parts[1])
+    return (parts[1], parts[2]) if parts[2] in SECRET_OUTPUTS.get(kind, frozenset()) else None
+
+
+def deploy(application: Application, settings: Settings, platform: Platform) -> Deployed:
+    name = application.folder.name
+    opts = pulumi.ResourceOptions(provider=platform.provider, depends_on=list(platform.depends_on))
+    namespace = k8s.core.v1.Namespace(
+        f"{name}-namespace",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=settings.namespace,
+            labels={
+                "app.kubernetes.io/part-of": name,
+                "app.kubernetes.io/managed-by": "pulumi",
+                "pod-security.kubernetes.io/enforce": PSS_LEVEL,
+                "pod-security.kubernetes.io/enforce-version": "latest",
+                "pod-security.kubernetes.io/audit": PSS_LEVEL,
+                "pod-security.kubernetes.io/warn": PSS_LEVEL,
+            },
+        ),
+        opts=opts,
+    ).metadata.apply(lambda m: m.name or settings.namespace)
+    pull_secrets = pull_secret(
+        name,
+        login=platform.pull_login,
+        namespace=namespace,
+        labels={"app.kubernetes.io/part-of": name, "app.kubernetes.io/managed-by": "pulumi"},
+        opts=opts,
+    )
+    if platform.image is None:
+        raise ValueError("an application builds its images: the Platform must say where they go")
+    destination = platform.image
+    local_build = not destination.push
+    platform = dataclasses.replace(platform, storage_class=settings.storage_class or platform.storage_class)
+
+    images: dict[str, pulumi.Input[str]] = {}
+    for workload in application.workloads:
+        if workload.build is not None:
+            images[workload.name] = AppImage(
+                f"{workload.name}-image",
+                AppImageArgs(
+                    context=workload.build,
+                    destination=destination,
+                    base_image=settings.base_image if workload.build == WEB_APP else settings.service_base_image,
+                    builder=settings.builder,
+                    tag_prefix=workload.name,
+                ),
+            ).ref
+
+    callers: dict[str, list[Peer]] = {w.name: [] for w in application.workloads}
+    calls: dict[str, list[Peer]] = {w.name: [] for w in application.workloads}
+    for edge in application.edges():
+        if edge.server in callers:
+            callers[edge.server].append(Peer(service_labels(name, edge.client), edge.port))
+            calls[edge.client].append(Peer(service_labels(name, edge.server), edge.port))
+
+    deployed: dict[str, pulumi.Output[str]] = {}
+    public_url: pulumi.Output[str] | None = None
+    for workload in application.workloads:
+        outputs: dict[str, Mapping[str, pulumi.Input[str]]] = {}
+        secrets: dict[str, Mapping[str, tuple[pulumi.Input[str], str]]] = {}
+        waits: list[pulumi.Resource] = []
+        for resource in workload.resources:
+            if resource.type == "service-port":
+                server = application.workload(str(resource.params["workload"]))
+                port = server.port(str(resource.params["port"]))
+                outputs[resource.name] = {"hostname": f"{server.name}.{settings.namespace}.svc", "port": str(port.port)}
+            elif resource.type == "dns":
+                outputs[resource.name] = {"host": f"{workload.name}.{settings.namespace}.svc"}
+            elif resource.type in provisioners.PROVISIONERS:
+                provisioned = provisioners.provision(
+                    provisioners.Request(
+                        application=name,
+                        workload=workload,
+                        resource=resource,
+                        settings=settings,
+                        platform=platform,
+                        namespace=namespace,
+                        client_labels=service_labels(name, workload.name),
+                        pull_secrets=pull_secrets,
+                        opts=pulumi.ResourceOptions(),
+                    )
+                )
+                outputs[resource.name] = provisioned.outputs
+                secrets[resource.name] = provisioned.secrets
+                waits += provisioned.depends_on
+                if provisioned.peer is not None:
+                    calls[workload.name].append(provisioned.peer)
+        containers = []
+        waivers = dict(LOCAL_IMAGE_WAIVERS) if local_build else {}
+        for container in workload.containers:
+            env = []
+            for variable, text in sorted(container.variables.items()):
+                reference = _secret_reference(text, workload)
+                if reference is None:
+                    env.append(k8s.core.v1.EnvVarArgs(name=variable, value=resolve(text, workload.name, outputs)))
+                else:
+                    secret_name, key = secrets[reference[0]][reference[1]]
+                    waivers["CKV_K8S_35"] = CREDENTIAL_VARIABLE
+                    env.append(
+                        k8s.core.v1.EnvVarArgs(
+                            name=variable,
+                            value_from=k8s.core.v1.EnvVarSourceArgs(
+                                secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_name, key=key)
+                            ),
+                        )
+                    )
+            containers.append(
+                ContainerSpec(
+                    name=container.name,
+                    image=images[workload.name] if container.image == "." else container.image,
+                    env=env,
+                    command=container.command,
+                    args=container.args,
+                    files={
+                        f.target: (
+                            f.content if f.no_expand else resolve(f.content, workload.name, outputs),
+                            int(f.mode, 8),
+                        )
+                        for f in container.files
+                    },
+                    liveness=(container.liveness.path, container.liveness.port) if container.liveness else None,
+                    readiness=(container.readiness.path, container.readiness.port) if container.readiness else None,
+                    requests=container.requests,
+                    limits=container.limits,
+                )
+            )
+        service = ServiceWorkload(
+            workload.name,
+            ServiceWorkloadArgs(
+                application=name,
+                platform=platform,
+                namespace=namespace,
+                containers=containers,
+                ports=[(p.name, p.port, p.target_port) for p in workload.ports],
+                public=workload.public,
+                callers=callers[workload.name],
+                calls=calls[workload.name],
+                replicas=settings.replicas,
+                pull_secrets=pull_secrets,
+                waivers=waivers,
+                depends_on=waits,
+            ),
+        )
+        deployed[workload.name] = service.url
+        if workload.public:
+            public_url = service.url
+    return Deployed(
+        namespace=namespace,
+        url=public_url if public_url is not None else pulumi.Output.from_input(""),
+        services=deployed,
+        images=images,
+    )

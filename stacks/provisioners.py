@@ -1,0 +1,113 @@
+"""The provisioner seam: what a workload file's typed resource becomes on the selected target.
+
+A workload file says `db: {type: postgres}`; the target decides the implementation. Every provisioner hands
+back the same outputs (`host`, `port`, `name`, `database`, `username`, `password` for postgres), so a file's
+`${resources.db.*}` variables are the same on every target and the file never changes when the application
+moves. Credentials come back as a Secret reference: the pods read them from a Kubernetes Secret.
+
+Today: `postgres` is an in-cluster PostgreSQL (components.InClusterPostgres) on minikube and existing
+clusters. The clouds' managed databases plug in here as further entries of PROVISIONERS, keyed by target,
+without touching the workload files; until then a cloud stack refuses a `postgres` resource, naming the target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.platform import Platform
+from components.service import Peer
+from stacks.config.keys import Target
+from stacks.config.settings import Settings
+from stacks.score import Application, Resource, Workload
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a provisioner gets: the resource, who declared it, and where the application lives."""
+
+    application: str
+    workload: Workload
+    resource: Resource
+    settings: Settings
+    platform: Platform
+    namespace: pulumi.Input[str]
+    client_labels: Mapping[str, str]
+    """The declaring workload's pod labels: the only pods that may reach what is provisioned."""
+    pull_secrets: Sequence[k8s.core.v1.LocalObjectReferenceArgs] | None
+    opts: pulumi.ResourceOptions
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """What a provisioned resource offers its workload."""
+
+    outputs: Mapping[str, pulumi.Input[str]]
+    """Plain outputs, by the names RESOURCE_OUTPUTS gives the type."""
+    secrets: Mapping[str, tuple[pulumi.Input[str], str]] = field(default_factory=dict)
+    """Credential outputs: name -> (Kubernetes Secret name, key in it)."""
+    peer: Peer | None = None
+    """In-cluster pods the workload must be let through to (its egress NetworkPolicy rule)."""
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+Provisioner = Callable[[Request], Provisioned]
+
+
+def in_cluster_postgres(request: Request) -> Provisioned:
+    from components.postgres import IMAGE, InClusterPostgres, InClusterPostgresArgs  # noqa: PLC0415
+
+    name = f"{request.workload.name}-{request.resource.name}"
+    database = InClusterPostgres(
+        name,
+        InClusterPostgresArgs(
+            application=request.application,
+            platform=request.platform,
+            namespace=request.namespace,
+            database=request.workload.name.replace("-", "_"),
+            clients=[request.client_labels],
+            image=request.settings.postgres_image or IMAGE,
+            pull_secrets=request.pull_secrets,
+        ),
+        opts=request.opts,
+    )
+    return Provisioned(
+        outputs={
+            "host": database.host,
+            "port": str(database.port),
+            "name": database.database,
+            "database": database.database,
+            "username": database.username,
+        },
+        secrets={"password": (database.secret_name, "password")},
+        peer=Peer(labels=database.labels, port=database.port),
+        depends_on=[database],
+    )
+
+
+PROVISIONERS: Mapping[str, Mapping[Target, Provisioner]] = {
+    "postgres": {"minikube": in_cluster_postgres, "existing": in_cluster_postgres},
+}
+"""Resource type -> target -> provisioner. service-port, dns and route are wiring, not provisioned objects."""
+
+
+def problems(application: Application, target: Target) -> list[str]:
+    """The resources the target cannot provision, one line each naming the file, the resource and the target."""
+    found = []
+    for workload in application.workloads:
+        for resource in workload.resources:
+            by_target = PROVISIONERS.get(resource.type)
+            if by_target is not None and target not in by_target:
+                found.append(
+                    f"{workload.file.name}: resources.{resource.name}: target {target!r} has no {resource.type} "
+                    f"provisioner yet (the cloud's managed database is not built); {resource.type} is provisioned "
+                    f"on: {', '.join(by_target)}"
+                )
+    return found
+
+
+def provision(request: Request) -> Provisioned:
+    return PROVISIONERS[request.resource.type][request.settings.target](request)

@@ -1,0 +1,501 @@
+"""Score workload files (`score.dev/v1b1`): read, validated and checked against each other, before any resource.
+
+An application is a folder of `<name>.score.yaml` files, one per service. This module turns them into plain,
+validated records (`Workload`) or one `ScoreError` that names every bad file and path at once, e.g.
+`payments.score.yaml: containers.main.image: required`. It knows no target: which implementation a
+`postgres` resource gets is `stacks.provisioners`' business, and the Kubernetes objects are the components'.
+
+The part of the Score specification kubeport supports (anything else is refused, by name):
+- `apiVersion: score.dev/v1b1`; `metadata.name` (a DNS-1123 label, the file's own name), `metadata.annotations`;
+- `containers.<name>`: `image` (a reference, or `.` to build the folder named by the annotation
+  `kubeport.dev/build`), `command`, `args`, `variables`, `files` (`target`, `content`, `mode`, `noExpand`),
+  `livenessProbe` / `readinessProbe` with `httpGet` (`path`, `port`, `scheme: HTTP`), `resources`
+  (`requests` / `limits` of `cpu` and `memory`);
+- `service.ports.<name>`: `port`, `targetPort`, `protocol` (TCP);
+- `resources.<name>` by `type`: `postgres`, `service-port` (`params.workload`, `params.port`: another file's
+  service port; the one way to declare that a workload calls another), `dns`, `route` (`params.host`,
+  `params.path`, `params.port`: makes the workload public);
+- placeholders `${metadata.name}` and `${resources.<name>.<output>}` in variables and file contents
+  (`$${` for a literal `${`).
+The module is longer than 400 lines because each supported field has its check and its message here, in one
+place, beside the list of what is supported.
+
+Not supported: `containers.*.volumes`, `files` with `source` or `binaryContent`, `exec` probes, resource
+`id` / `class` / `metadata`, more than one public workload.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+API_VERSION = "score.dev/v1b1"
+SUFFIX = ".score.yaml"
+BUILD_ANNOTATION = "kubeport.dev/build"
+"""`metadata.annotations` key: the folder (relative to the file) whose Dockerfile builds an `image: .`."""
+
+RESOURCE_OUTPUTS: Mapping[str, tuple[str, ...]] = {
+    "postgres": ("host", "port", "name", "database", "username", "password"),
+    "service-port": ("hostname", "port"),
+    "dns": ("host",),
+    "route": (),
+}
+"""What each supported resource type provides to placeholders (the names score-k8s uses)."""
+SECRET_OUTPUTS: Mapping[str, frozenset[str]] = {"postgres": frozenset({"password"})}
+"""Outputs that are credentials: a variable holding one is read from a Kubernetes Secret, never inlined."""
+RESOURCE_PARAMS: Mapping[str, Mapping[str, bool]] = {
+    "postgres": {},
+    "service-port": {"workload": True, "port": True},
+    "dns": {},
+    "route": {"host": True, "path": True, "port": True},
+}
+"""Each type's params: name -> required."""
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|k|M|G)?$")
+PLACEHOLDER = re.compile(r"\$\$\{|\$\{([^}]*)\}")
+IMAGE_REFERENCE = re.compile(
+    r"^(?:[a-zA-Z0-9.-]+(?::[0-9]{1,5})?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+)
+PORT_RANGE = (1, 65535)
+
+TOP_FIELDS = {"apiVersion": True, "metadata": True, "containers": True, "service": False, "resources": False}
+METADATA_FIELDS = {"name": True, "annotations": False}
+CONTAINER_FIELDS = {
+    "image": True,
+    "command": False,
+    "args": False,
+    "variables": False,
+    "files": False,
+    "livenessProbe": False,
+    "readinessProbe": False,
+    "resources": False,
+}
+FILE_FIELDS = {"target": True, "content": True, "mode": False, "noExpand": False}
+PROBE_FIELDS = {"httpGet": True}
+HTTP_GET_FIELDS = {"path": True, "port": True, "scheme": False}
+PORT_FIELDS = {"port": True, "targetPort": False, "protocol": False}
+RESOURCE_FIELDS = {"type": True, "params": False}
+REQUIREMENT_FIELDS = {"cpu": False, "memory": False}
+NOT_SUPPORTED = {
+    "volumes": "volumes are not supported (kubeport mounts only an emptyDir on /tmp)",
+    "source": "files from `source` are not supported; inline the file with `content`",
+    "binaryContent": "binary files are not supported; use `content`",
+    "exec": "exec probes are not supported; use httpGet",
+    "id": "shared resource ids are not supported",
+    "class": "resource classes are not supported",
+}
+
+
+class ScoreError(Exception):
+    """Every problem found in an application's workload files; nothing has been created."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        lines = ["invalid workload files; nothing was created:"]
+        lines += [f"  - {p}" for p in self.problems]
+        lines.append("kubeport reads score.dev/v1b1 files; what it supports: docs/application.md.")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class HttpProbe:
+    path: str
+    port: int
+
+
+@dataclass(frozen=True)
+class ContainerFile:
+    """A file the container sees at `target`, written from `content` (placeholders filled unless no_expand)."""
+
+    target: str
+    content: str
+    mode: str = "0444"
+    no_expand: bool = False
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    image: str
+    """An image reference, or `.`: build the workload's `build` folder."""
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    variables: Mapping[str, str] = field(default_factory=dict)
+    files: tuple[ContainerFile, ...] = ()
+    liveness: HttpProbe | None = None
+    readiness: HttpProbe | None = None
+    requests: Mapping[str, str] = field(default_factory=dict)
+    limits: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    name: str
+    port: int
+    target_port: int
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str
+    type: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One validated workload file."""
+
+    name: str
+    file: Path
+    containers: tuple[Container, ...]
+    ports: tuple[ServicePort, ...] = ()
+    resources: tuple[Resource, ...] = ()
+    build: Path | None = None
+    """The folder an `image: .` builds (its Dockerfile), from the `kubeport.dev/build` annotation."""
+
+    @property
+    def public(self) -> bool:
+        """A `route` resource makes the workload reachable from outside the cluster."""
+        return any(r.type == "route" for r in self.resources)
+
+    def resources_of(self, kind: str) -> tuple[Resource, ...]:
+        return tuple(r for r in self.resources if r.type == kind)
+
+    def port(self, name: str) -> ServicePort:
+        return next(p for p in self.ports if p.name == name)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """`client` calls `server` (a workload, or `<workload>/<resource>` for a provisioned resource) on `port`."""
+
+    client: str
+    server: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Application:
+    """The validated workloads of one folder, in name order, and the traffic edges they declare."""
+
+    folder: Path
+    workloads: tuple[Workload, ...]
+
+    def workload(self, name: str) -> Workload:
+        return next(w for w in self.workloads if w.name == name)
+
+    def edges(self) -> tuple[Edge, ...]:
+        """Every call the files declare: service-port resources, and each workload to its own databases."""
+        found: list[Edge] = []
+        for workload in self.workloads:
+            for resource in workload.resources:
+                if resource.type == "service-port":
+                    server = self.workload(str(resource.params["workload"]))
+                    port = server.port(str(resource.params["port"]))
+                    found.append(Edge(workload.name, server.name, port.target_port))
+                elif resource.type == "postgres":
+                    found.append(Edge(workload.name, f"{workload.name}/{resource.name}", 5432))
+        return tuple(found)
+
+
+class _Checker:
+    """Walks one parsed file, recording `file: path: problem` lines."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[str] = []
+
+    def problem(self, path: str, text: str) -> None:
+        self.problems.append(f"{self.file}: {path}: {text}" if path else f"{self.file}: {text}")
+
+    def mapping(self, value: Any, path: str, fields: Mapping[str, bool] | None = None) -> dict[str, Any]:
+        """A mapping with string keys; with `fields`, required ones present and unknown ones refused."""
+        if not isinstance(value, dict):
+            self.problem(path, f"expected a mapping, got {type(value).__name__}")
+            return {}
+        if fields is not None:
+            for key in value:
+                where = f"{path}.{key}" if path else str(key)
+                if key in NOT_SUPPORTED:
+                    self.problem(where, f"not supported: {NOT_SUPPORTED[key]}")
+                elif key not in fields:
+                    self.problem(where, f"unknown field; expected one of: {', '.join(fields)}")
+            for key, required in fields.items():
+                if required and key not in value:
+                    self.problem(f"{path}.{key}" if path else key, "required")
+        return value
+
+    def string(self, value: Any, path: str) -> str:
+        if not isinstance(value, str):
+            self.problem(path, f"expected a string, got {type(value).__name__}")
+            return ""
+        return value
+
+    def strings(self, value: Any, path: str) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            self.problem(path, "expected a list of strings")
+            return ()
+        return tuple(self.string(v, f"{path}[{i}]") for i, v in enumerate(value))
+
+    def port(self, value: Any, path: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not PORT_RANGE[0] <= value <= PORT_RANGE[1]:
+            self.problem(path, f"{value!r} is not a port; expected an integer from 1 to 65535")
+            return 0
+        return value
+
+    def name(self, value: str, path: str) -> None:
+        if not DNS1123_LABEL.fullmatch(value):
+            self.problem(path, f"{value!r} is not a DNS-1123 label (lowercase letters, digits and -, at most 63)")
+
+
+def _probe(check: _Checker, value: Any, path: str) -> HttpProbe | None:
+    probe = check.mapping(value, path, PROBE_FIELDS)
+    if "httpGet" not in probe:
+        return None
+    http = check.mapping(probe["httpGet"], f"{path}.httpGet", HTTP_GET_FIELDS)
+    if not http:
+        return None
+    if http.get("scheme", "HTTP") != "HTTP":
+        check.problem(f"{path}.httpGet.scheme", f"{http['scheme']!r} is not supported; expected HTTP")
+    probe_path = check.string(http.get("path", ""), f"{path}.httpGet.path")
+    if probe_path and not probe_path.startswith("/"):
+        check.problem(f"{path}.httpGet.path", f"{probe_path!r} must start with /")
+    return HttpProbe(probe_path, check.port(http.get("port"), f"{path}.httpGet.port"))
+
+
+def _requirements(check: _Checker, value: Any, path: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for key, amount in check.mapping(value, path, REQUIREMENT_FIELDS).items():
+        text = str(amount)
+        if not QUANTITY.fullmatch(text):
+            check.problem(f"{path}.{key}", f"{amount!r} is not a quantity (e.g. 100m, 0.5, 64Mi)")
+        found[key] = text
+    return found
+
+
+def _container(check: _Checker, name: str, value: Any, build: Path | None) -> Container:
+    path = f"containers.{name}"
+    check.name(name, path)
+    spec = check.mapping(value, path, CONTAINER_FIELDS)
+    image = check.string(spec.get("image", ""), f"{path}.image") if "image" in spec else ""
+    if image == ".":
+        if build is None:
+            check.problem(f"{path}.image", f"'.' builds a folder: name it with the annotation {BUILD_ANNOTATION}")
+    elif image and (not IMAGE_REFERENCE.fullmatch(image) or image.endswith(":latest")):
+        check.problem(f"{path}.image", f"{image!r} is not an image reference pinned by tag or digest (never latest)")
+    variables: dict[str, str] = {}
+    for key, text in check.mapping(spec.get("variables", {}), f"{path}.variables").items():
+        if not ENV_NAME.fullmatch(str(key)):
+            check.problem(f"{path}.variables.{key}", "is not a valid environment variable name")
+        if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+            check.problem(f"{path}.variables.{key}", f"expected a string, got {type(text).__name__}")
+        variables[str(key)] = str(text)
+    files: list[ContainerFile] = []
+    raw_files = spec.get("files", [])
+    if not isinstance(raw_files, list):
+        check.problem(f"{path}.files", "expected a list of files")
+        raw_files = []
+    for i, item in enumerate(raw_files):
+        where = f"{path}.files[{i}]"
+        entry = check.mapping(item, where, FILE_FIELDS)
+        target = check.string(entry.get("target", ""), f"{where}.target")
+        if target and not target.startswith("/"):
+            check.problem(f"{where}.target", f"{target!r} must be an absolute path")
+        mode = str(entry.get("mode", "0444"))
+        if not re.fullmatch(r"0?[0-7]{3}", mode):
+            check.problem(f"{where}.mode", f"{mode!r} is not an octal file mode, e.g. 0444")
+        files.append(
+            ContainerFile(
+                target, check.string(entry.get("content", ""), f"{where}.content"), mode, entry.get("noExpand") is True
+            )
+        )
+    requirements = check.mapping(spec.get("resources", {}), f"{path}.resources", {"requests": False, "limits": False})
+    return Container(
+        name=name,
+        image=image,
+        command=check.strings(spec["command"], f"{path}.command") if "command" in spec else (),
+        args=check.strings(spec["args"], f"{path}.args") if "args" in spec else (),
+        variables=variables,
+        files=tuple(files),
+        liveness=_probe(check, spec["livenessProbe"], f"{path}.livenessProbe") if "livenessProbe" in spec else None,
+        readiness=_probe(check, spec["readinessProbe"], f"{path}.readinessProbe") if "readinessProbe" in spec else None,
+        requests=_requirements(check, requirements.get("requests", {}), f"{path}.resources.requests"),
+        limits=_requirements(check, requirements.get("limits", {}), f"{path}.resources.limits"),
+    )
+
+
+def _resource(check: _Checker, name: str, value: Any) -> Resource:
+    path = f"resources.{name}"
+    check.name(name, path)
+    spec = check.mapping(value, path, RESOURCE_FIELDS)
+    kind = check.string(spec.get("type", ""), f"{path}.type") if "type" in spec else ""
+    if kind and kind not in RESOURCE_OUTPUTS:
+        check.problem(f"{path}.type", f"{kind!r} is not supported; kubeport provisions: {', '.join(RESOURCE_OUTPUTS)}")
+        return Resource(name, kind)
+    params = check.mapping(spec.get("params", {}), f"{path}.params", RESOURCE_PARAMS.get(kind, {}))
+    return Resource(name, kind, params)
+
+
+def read_workload(file: Path, text: str) -> tuple[Workload | None, list[str]]:
+    """One file's text -> its Workload, or None and the problems (each naming the file and the path)."""
+    check = _Checker(file.name)
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "yaml"
+        check.problem(where, f"not valid YAML: {getattr(err, 'problem', None) or err}")
+        return None, check.problems
+    top = check.mapping(document, "", TOP_FIELDS)
+    if not top:
+        return None, check.problems
+    if "apiVersion" in top and top["apiVersion"] != API_VERSION:
+        check.problem("apiVersion", f"{top['apiVersion']!r} is not supported; expected {API_VERSION}")
+    metadata = check.mapping(top.get("metadata", {}), "metadata", METADATA_FIELDS)
+    name = check.string(metadata.get("name", ""), "metadata.name") if "name" in metadata else ""
+    if name:
+        check.name(name, "metadata.name")
+        if file.name != f"{name}{SUFFIX}":
+            check.problem("metadata.name", f"{name!r} must match the file's name ({name}{SUFFIX})")
+    annotations = check.mapping(metadata.get("annotations", {}), "metadata.annotations")
+    build: Path | None = None
+    if BUILD_ANNOTATION in annotations:
+        build = (file.parent / str(annotations[BUILD_ANNOTATION])).resolve()
+        if not (build / "Dockerfile").is_file():
+            check.problem(f"metadata.annotations.{BUILD_ANNOTATION}", f"{build} has no Dockerfile")
+    containers = check.mapping(top.get("containers", {}), "containers")
+    if isinstance(top.get("containers"), dict) and not containers:
+        check.problem("containers", "needs at least one container")
+    ports: list[ServicePort] = []
+    service = check.mapping(top.get("service", {}), "service", {"ports": False})
+    for port_name, port_spec in check.mapping(service.get("ports", {}), "service.ports").items():
+        where = f"service.ports.{port_name}"
+        check.name(str(port_name), where)
+        entry = check.mapping(port_spec, where, PORT_FIELDS)
+        if entry.get("protocol", "TCP") != "TCP":
+            check.problem(f"{where}.protocol", f"{entry['protocol']!r} is not supported; expected TCP")
+        port = check.port(entry.get("port"), f"{where}.port")
+        target = check.port(entry["targetPort"], f"{where}.targetPort") if "targetPort" in entry else port
+        ports.append(ServicePort(str(port_name), port, target))
+    workload = Workload(
+        name=name,
+        file=file,
+        containers=tuple(_container(check, str(k), v, build) for k, v in containers.items()),
+        ports=tuple(ports),
+        resources=tuple(
+            _resource(check, str(k), v) for k, v in check.mapping(top.get("resources", {}), "resources").items()
+        ),
+        build=build,
+    )
+    _check_placeholders(check, workload)
+    return (None if check.problems else workload), check.problems
+
+
+def placeholders(text: str) -> list[str]:
+    """The `${...}` references in a text, without the `$${` escapes."""
+    return [m.group(1) for m in PLACEHOLDER.finditer(text) if m.group(0) != "$${"]
+
+
+def _check_placeholders(check: _Checker, workload: Workload) -> None:
+    by_name = {r.name: r for r in workload.resources}
+    for container in workload.containers:
+        texts = [(f"containers.{container.name}.variables.{k}", v) for k, v in container.variables.items()]
+        texts += [
+            (f"containers.{container.name}.files[{i}].content", f.content)
+            for i, f in enumerate(container.files)
+            if not f.no_expand
+        ]
+        for path, text in texts:
+            for reference in placeholders(text):
+                parts = reference.split(".")
+                if parts == ["metadata", "name"]:
+                    continue
+                if len(parts) != 3 or parts[0] != "resources":
+                    check.problem(
+                        path, f"${{{reference}}}: expected ${{metadata.name}} or ${{resources.<name>.<output>}}"
+                    )
+                    continue
+                resource = by_name.get(parts[1])
+                if resource is None:
+                    check.problem(path, f"${{{reference}}}: no resource {parts[1]!r} in this file")
+                    continue
+                if resource.type not in RESOURCE_OUTPUTS:
+                    continue  # its type was refused already
+                outputs = RESOURCE_OUTPUTS.get(resource.type, ())
+                if parts[2] not in outputs:
+                    check.problem(
+                        path,
+                        f"${{{reference}}}: a {resource.type} resource has no output {parts[2]!r}; "
+                        f"it has: {', '.join(outputs) or 'none'}",
+                    )
+                elif parts[2] in SECRET_OUTPUTS.get(resource.type, frozenset()) and text != f"${{{reference}}}":
+                    check.problem(
+                        path, f"${{{reference}}} is a credential: it must be the whole value, not part of one"
+                    )
+
+
+def _check_application(workloads: Sequence[Workload]) -> list[str]:
+    """What only the files together can get wrong: names, calls to other workloads, public ones."""
+    problems: list[str] = []
+    by_name = {w.name: w for w in workloads}
+    for workload in workloads:
+        for resource in workload.resources_of("service-port"):
+            path = f"{workload.file.name}: resources.{resource.name}.params"
+            server = by_name.get(str(resource.params.get("workload")))
+            if server is None:
+                problems.append(
+                    f"{path}.workload: {resource.params.get('workload')!r} is not a workload of this application; "
+                    f"there are: {', '.join(sorted(by_name))}"
+                )
+            elif server.name == workload.name:
+                problems.append(f"{path}.workload: a workload does not call itself through a Service")
+            elif not any(p.name == resource.params.get("port") for p in server.ports):
+                problems.append(
+                    f"{path}.port: {server.name} has no service port {resource.params.get('port')!r}; "
+                    f"it has: {', '.join(p.name for p in server.ports) or 'none'}"
+                )
+        for resource in workload.resources_of("route"):
+            port = resource.params.get("port")
+            if not any(p.port == port for p in workload.ports):
+                problems.append(
+                    f"{workload.file.name}: resources.{resource.name}.params.port: {port!r} is not one of this "
+                    "workload's service ports"
+                )
+    public = [w.name for w in workloads if w.public]
+    if len(public) > 1:
+        problems.append(f"more than one public workload ({', '.join(public)}): kubeport exposes one per application")
+    return problems
+
+
+def read_application(folder: Path) -> Application:
+    """Every `*.score.yaml` in `folder`, validated alone and together; a ScoreError lists each problem."""
+    if not folder.is_dir():
+        raise ScoreError([f"{folder}: not a folder"])
+    files = sorted(folder.glob(f"*{SUFFIX}"))
+    if not files:
+        raise ScoreError([f"{folder}: no *{SUFFIX} files"])
+    problems: list[str] = []
+    workloads: list[Workload] = []
+    for file in files:
+        workload, found = read_workload(file, file.read_text(encoding="utf-8"))
+        problems += found
+        if workload is not None:
+            workloads.append(workload)
+    if not problems:
+        problems = _check_application(workloads)
+    if problems:
+        raise ScoreError(problems)
+    return Application(folder, tuple(workloads))

@@ -1,0 +1,176 @@
+"""The walkthrough's application under mocks, one local stack profile at a time: what each service gets, how
+the database is provisioned, and who may reach whom (the NetworkPolicies, asked of cyclonus)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support.cyclonus import Peer, Question, ask, cyclonus
+from tests.support.workload import DEPLOYMENT, SERVICE
+from tools.mock_runner import ProgramRun, Registered, run_program
+from tools.render import render
+from tools.stack_files import application_stack_names
+
+STATEFULSET = "kubernetes:apps/v1:StatefulSet"
+SECRET = "kubernetes:core/v1:Secret"
+PUSHED = {"registry": "server", "registryServer": "registry.example.com/team", "image": None}
+PROFILES: dict[str, dict[str, str | None]] = {
+    "walkthrough": {},
+    "dev": {"application": "walkthrough"},
+    "kind": {"application": "walkthrough", **PUSHED},
+    "local": {"application": "walkthrough", "storageClass": "kubeport-local"},
+    "local-a": {"application": "walkthrough", **PUSHED},
+}
+"""Every local and existing stack, with the application instead of the single app."""
+
+
+@cache
+def run_of(profile: str) -> ProgramRun:
+    stack = profile
+    run = run_program(stack, PROFILES[profile])
+    assert run.error is None, run.error
+    return run
+
+
+def by_name(run: ProgramRun, kind: str) -> dict[str, Registered]:
+    return {r.inputs["metadata"]["name"]: r for r in run.of_type(kind)}
+
+
+def container(deployment: Registered) -> dict[str, Any]:
+    (only,) = deployment.inputs["spec"]["template"]["spec"]["containers"]
+    return dict(only)
+
+
+def test_the_walkthrough_stack_is_the_one_application_stack() -> None:
+    assert application_stack_names() == ["walkthrough"]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_each_service_is_a_hardened_deployment_and_only_web_is_public(profile: str) -> None:
+    run = run_of(profile)
+    deployments = by_name(run, DEPLOYMENT)
+    assert sorted(deployments) == ["login", "payments", "web"]
+    services = by_name(run, SERVICE)
+    assert services["login"].inputs["spec"]["type"] == "ClusterIP"
+    assert services["payments"].inputs["spec"]["type"] == "ClusterIP"
+    assert services["payments-db"].inputs["spec"]["clusterIP"] == "None"
+    assert services["web"].inputs["spec"]["type"] in ("NodePort", "LoadBalancer")
+    for deployment in deployments.values():
+        pod = deployment.inputs["spec"]["template"]["spec"]
+        main = container(deployment)
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert main["securityContext"]["readOnlyRootFilesystem"] is True
+        assert main["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+        assert main["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert {m["mountPath"] for m in main["volumeMounts"]} == {"/tmp"}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_payments_gets_its_database_through_the_same_variables_everywhere(profile: str) -> None:
+    run = run_of(profile)
+    env = {e["name"]: e for e in container(by_name(run, DEPLOYMENT)["payments"])["env"]}
+    namespace = by_name(run, DEPLOYMENT)["payments"].inputs["metadata"]["namespace"]
+    assert env["DB_HOST"]["value"] == f"payments-db.{namespace}.svc"
+    assert env["DB_PORT"]["value"] == "5432"
+    assert env["DB_NAME"]["value"] == env["DB_USER"]["value"] == "payments"
+    # The password is never in the Deployment: it is read from the database's Secret, which Pulumi keeps secret.
+    assert "value" not in env["DB_PASSWORD"]
+    assert env["DB_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "payments-db", "key": "password"}
+    secret = by_name(run, SECRET)["payments-db"]
+    assert "stringData.password" in secret.secret_inputs or "stringData" in secret.secret_inputs
+    login = {e["name"]: e["value"] for e in container(by_name(run, DEPLOYMENT)["login"])["env"]}
+    assert login == {"PAYMENTS_URL": f"http://payments.{namespace}.svc:80/"}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_database_is_a_statefulset_on_a_volume_with_generated_credentials(profile: str) -> None:
+    run = run_of(profile)
+    (database,) = run.of_type(STATEFULSET)
+    spec = database.inputs["spec"]
+    (claim,) = spec["volumeClaimTemplates"]
+    expected_class = {"walkthrough": "kubeport-local", "local": "kubeport-local"}.get(profile)
+    assert claim["spec"].get("storageClassName") == expected_class
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    pod = spec["template"]["spec"]
+    (postgres,) = pod["containers"]
+    assert postgres["securityContext"]["readOnlyRootFilesystem"] is True
+    assert postgres["securityContext"]["runAsNonRoot"] is True
+    assert postgres["image"].startswith("postgres:17-bookworm@sha256:") or profile == "walkthrough"
+    passwords = run.of_type("pulumi-python:dynamic/kubeport:GeneratedPassword")
+    assert len(passwords) == 1
+
+
+@pytest.mark.parametrize("profile", ["kind", "local-a", "walkthrough"])
+def test_pushed_services_run_by_digest_from_one_repository(profile: str) -> None:
+    run = run_of(profile)
+    images = {name: container(d)["image"] for name, d in by_name(run, DEPLOYMENT).items()}
+    repositories = set()
+    for name, image in images.items():
+        reference, _, digest = image.partition("@")
+        repository, _, tag = reference.rpartition(":")
+        assert tag.startswith(f"{name}-") and digest.startswith("sha256:"), image
+        repositories.add(repository)
+    assert len(repositories) == 1
+
+
+@pytest.mark.parametrize("stack", ["eks", "aks", "gke"])
+def test_a_cloud_stack_refuses_the_database_naming_the_target_before_any_resource(stack: str) -> None:
+    run = run_program(stack, {"application": "walkthrough"})
+    assert run.error is not None
+    assert f"payments.score.yaml: resources.db: target {stack!r} has no postgres provisioner yet" in str(run.error)
+    assert run.resources == []
+
+
+@pytest.fixture(scope="module")
+def policies(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Peer]]:
+    out = tmp_path_factory.mktemp("walkthrough")
+    render("walkthrough", out / "all")
+    docs = [yaml.safe_load(f.read_text()) for f in sorted((out / "all").glob("*.yaml"))]
+    (out / "policies").mkdir()
+    pods: dict[str, Peer] = {}
+    for doc in docs:
+        if doc["kind"] == "NetworkPolicy":
+            (out / "policies" / f"{doc['metadata']['name']}.yaml").write_text(yaml.safe_dump(doc))
+        if doc["kind"] in ("Deployment", "StatefulSet"):
+            template = doc["spec"]["template"]
+            ports = {p["name"]: p["containerPort"] for c in template["spec"]["containers"] for p in c["ports"]}
+            name = doc["metadata"]["name"]
+            pods[name] = Peer(name, doc["metadata"]["namespace"], template["metadata"]["labels"], ports)
+    return out / "policies", pods
+
+
+def test_the_network_policies_admit_exactly_the_declared_calls(
+    policies: tuple[Path, dict[str, Peer]], tmp_path: Path
+) -> None:
+    cyclonus()
+    folder, pods = policies
+    web, login, payments, db = pods["web"], pods["login"], pods["payments"], pods["payments-db"]
+    unlabelled = Peer("unlabelled", web.namespace, {})
+    outsider = Peer("outsider", ip="203.0.113.7")
+    expect = [
+        (Question(outsider, web, 8080), True),  # web is public
+        (Question(web, payments, 8080), True),
+        (Question(login, payments, 8080), True),
+        (Question(payments, db, 5432), True),
+        (Question(web, db, 5432), False),  # only payments reaches the database
+        (Question(login, db, 5432), False),
+        (Question(outsider, payments, 8080), False),
+        (Question(outsider, login, 8080), False),
+        (Question(outsider, db, 5432), False),
+        (Question(payments, web, 8080), False),  # no call the files do not declare
+        (Question(payments, login, 8080), False),
+        (Question(web, login, 8080), False),
+        (Question(unlabelled, payments, 8080), False),  # a pod with no labels reaches nothing
+        (Question(unlabelled, db, 5432), False),
+        (Question(unlabelled, login, 8080), False),
+        (Question(db, payments, 8080), False),
+    ]
+    answers = ask(folder, [q for q, _ in expect], tmp_path)
+    wrong = [f"{q}: {'allowed' if a else 'denied'}" for (q, want), a in zip(expect, answers, strict=True) if a != want]
+    assert wrong == []

@@ -1,0 +1,155 @@
+"""The walkthrough's own services, for real on 127.0.0.1: payments against a real PostgreSQL (Debian's 15, run
+as an unprivileged user on a free port, SCRAM-SHA-256 as the official image sets it up), login calling it."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tools.stack_files import ROOT
+
+POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+PASSWORD = "s3cret-for-the-test"
+USER = "payments"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def as_unprivileged() -> tuple[int, int] | None:
+    """initdb refuses root: run PostgreSQL as the `postgres` user (or nobody) when the tests run as root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        account = pwd.getpwnam("postgres")
+    except KeyError:
+        account = pwd.getpwnam("nobody")
+    return account.pw_uid, account.pw_gid
+
+
+def wait_for(url: str, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except (OSError, urllib.error.HTTPError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[int]:
+    if not (POSTGRES_BIN / "initdb").exists():
+        reason = f"PostgreSQL 15 not installed ({POSTGRES_BIN}); toolchain/install-packages installs it"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true: a missing prerequisite is a failure)", pytrace=False)
+        pytest.skip(reason)
+    # Not below pytest's own temporary folder: that is private to the user running the tests.
+    home = Path(tempfile.mkdtemp(prefix="kubeport-postgres-"))
+    owner = as_unprivileged()
+    if owner:
+        os.chown(home, *owner)
+    (home / "password").write_text(PASSWORD)
+    if owner:
+        os.chown(home / "password", *owner)
+    user, group = owner or (None, None)
+    subprocess.run(
+        [str(POSTGRES_BIN / "initdb"), "-D", str(home / "data"), "-U", USER, f"--pwfile={home / 'password'}",
+         "--auth=scram-sha-256"],
+        check=True, capture_output=True, timeout=120, user=user, group=group,
+    )  # fmt: skip
+    port = free_port()
+    server = subprocess.Popen(
+        [str(POSTGRES_BIN / "postgres"), "-D", str(home / "data"), "-c", "listen_addresses=127.0.0.1",
+         "-p", str(port), "-k", str(home)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, user=user, group=group,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while subprocess.run(
+            [str(POSTGRES_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True, check=False
+        ).returncode:
+            assert time.monotonic() < deadline, "PostgreSQL did not start within 30 s"
+            time.sleep(0.3)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def start(service: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    folder = ROOT / "walkthrough" / service
+    return subprocess.Popen(
+        [sys.executable, str(folder / f"{service}.py")],
+        cwd=folder,
+        env={"PATH": os.environ["PATH"], "PORT": str(port), **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def get(url: str, method: str = "GET") -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as err:
+        return err.code, json.load(err)
+
+
+def db_env(port: int, password: str = PASSWORD) -> dict[str, str]:
+    return {"DB_HOST": "127.0.0.1", "DB_PORT": str(port), "DB_NAME": "postgres", "DB_USER": USER,
+            "DB_PASSWORD": password}  # fmt: skip
+
+
+def test_payments_records_payments_in_its_database_and_login_sees_them(database: int) -> None:
+    payments_port, login_port = free_port(), free_port()
+    payments = start("payments", payments_port, db_env(database))
+    login = start("login", login_port, {"PAYMENTS_URL": f"http://127.0.0.1:{payments_port}/"})
+    try:
+        wait_for(f"http://127.0.0.1:{payments_port}/healthz")
+        wait_for(f"http://127.0.0.1:{login_port}/healthz")
+        assert get(f"http://127.0.0.1:{payments_port}/readyz") == (200, {"status": "ready"})
+        _, before = get(f"http://127.0.0.1:{payments_port}/")
+        status, after = get(f"http://127.0.0.1:{payments_port}/payments", "POST")
+        assert status == 201
+        assert after["payments"] == int(str(before["payments"])) + 1
+        status, page = get(f"http://127.0.0.1:{login_port}/")
+        assert status == 200
+        assert page["payments"] == {"service": "payments", "database": "reachable", "payments": after["payments"]}
+    finally:
+        for process in (payments, login):
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def test_payments_is_unready_with_a_wrong_password_and_says_why(database: int) -> None:
+    port = free_port()
+    payments = start("payments", port, db_env(database, "wrong"))
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz")
+        status, body = get(f"http://127.0.0.1:{port}/readyz")
+        assert status == 503
+        assert "password authentication failed" in str(body["database"])
+    finally:
+        payments.terminate()
+        payments.wait(timeout=10)
