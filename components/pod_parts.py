@@ -56,12 +56,13 @@ def scanner_waivers(waivers: dict[str, str]) -> dict[str, str]:
     return {f"checkov.io/skip{i}": f"{check}={reason}" for i, (check, reason) in enumerate(sorted(waivers.items()), 1)}
 
 
-def pod_security_context() -> k8s.core.v1.PodSecurityContextArgs:
+def pod_security_context(fs_group_change_policy: str | None = None) -> k8s.core.v1.PodSecurityContextArgs:
     return k8s.core.v1.PodSecurityContextArgs(
         run_as_non_root=True,
         run_as_user=RUN_AS,
         run_as_group=RUN_AS,
         fs_group=RUN_AS,
+        fs_group_change_policy=fs_group_change_policy,
         seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
     )
 

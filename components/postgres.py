@@ -132,7 +132,9 @@ class InClusterPostgres(pulumi.ComponentResource):
                         automount_service_account_token=False,
                         enable_service_links=False,
                         image_pull_secrets=list(args.pull_secrets) if args.pull_secrets else None,
-                        security_context=pod_security_context(),
+                        # The volume's group is set once, when it is new: a recursive change on every start would
+                        # open PGDATA to the group, which PostgreSQL refuses (and take long on a large database).
+                        security_context=pod_security_context(fs_group_change_policy="OnRootMismatch"),
                         # PostgreSQL's fast shutdown (SIGINT from the image's STOPSIGNAL) finishes within this.
                         termination_grace_period_seconds=30,
                         containers=[

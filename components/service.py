@@ -23,11 +23,9 @@ from components.pod_parts import (
     scanner_waivers,
 )
 
-DNS_PEER = k8s.networking.v1.NetworkPolicyPeerArgs(
-    namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": "kube-system"}),
-    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
-)
-"""Cluster DNS (CoreDNS / kube-dns): a service that calls another by name must resolve it."""
+DNS_PORTS = [k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol=p) for p in ("UDP", "TCP")]
+"""Cluster DNS: a service that calls another by name must resolve it. By port only: where DNS runs differs by
+cluster (pods in kube-system, a node-local cache, a host process on kubeport-node)."""
 DEFAULT_REQUESTS = {"cpu": "50m", "memory": "32Mi"}
 DEFAULT_LIMITS = {"cpu": "250m", "memory": "128Mi"}
 
@@ -265,12 +263,7 @@ class ServiceWorkload(pulumi.ComponentResource):
             for peer in args.calls
         ]
         if args.calls:
-            egress.append(
-                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[DNS_PEER],
-                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol=p) for p in ("UDP", "TCP")],
-                )
-            )
+            egress.append(k8s.networking.v1.NetworkPolicyEgressRuleArgs(ports=DNS_PORTS))
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
             metadata=meta(),

@@ -37,6 +37,7 @@ PLATFORM_CARRIED: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\.imagePullSecrets(\..+)?$"), PULL_SECRET),
     (re.compile(r"^Ingress .*: spec\.ingressClassName$"), "ingress: the target's controller class"),
     (re.compile(r"^Ingress .*: metadata\.annotations(\..+)?$"), "ingress: what the target's controller reads"),
+    (re.compile(r"\.volumeClaimTemplates(\[\d+\]|\.[^.]+)\.spec\.storageClassName$"), "storage: the StorageClass"),
 ]
 
 

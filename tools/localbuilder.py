@@ -26,12 +26,50 @@ from tools.toolchain import Toolchain
 
 BUILDER = "kubeport-local"
 """The buildx builder's name (kubeport:builder on the stacks that build on the real node)."""
-STANDIN = ROOT / "tools" / "standin" / "nginx"
-STANDIN_REPOSITORY = "kubeport/nginx-standin"
 DEBIAN_SUITE = "bookworm"
-STANDIN_PACKAGES = ("nginx", "gettext-base", "wget")
-"""nginx, envsubst for the entrypoint's templates, GNU wget for the HEALTHCHECK and the smoke check (busybox's,
-tried first, crashes resolving names through glibc here)."""
+
+
+@dataclass(frozen=True)
+class Standin:
+    """A stand-in for an image of Docker Hub, made from Debian packages: a folder of tools/standin."""
+
+    name: str
+    packages: tuple[str, ...]
+    hooks: tuple[str, ...] = ()
+    """mmdebstrap customize hooks ($1 is the root filesystem)."""
+
+    @property
+    def folder(self) -> Path:
+        return ROOT / "tools" / "standin" / self.name
+
+    @property
+    def repository(self) -> str:
+        return f"kubeport/{self.name}-standin"
+
+
+NGINX = Standin(
+    "nginx",
+    # nginx, envsubst for the entrypoint's templates, GNU wget for the HEALTHCHECK and the smoke check (busybox's,
+    # tried first, crashes resolving names through glibc here).
+    ("nginx", "gettext-base", "wget"),
+    # Nothing of Debian's default site; the app brings its own configuration.
+    (
+        '--customize-hook=rm -f "$1"/etc/nginx/sites-enabled/default',
+        '--customize-hook=mkdir -p "$1"/etc/nginx/templates',
+    ),
+)
+PYTHON = Standin("python", ("python3",))
+"""For python:3.12-slim-bookworm: Debian's Python 3.11 (the walkthrough's services use the standard library only)."""
+POSTGRES = Standin(
+    "postgres",
+    # PostgreSQL 15 (bookworm's), libnss-wrapper for an arbitrary non-root uid, as the official image does.
+    ("postgresql-15", "libnss-wrapper"),
+    # Debian's package makes a cluster of its own at install; the image initialises its own in PGDATA.
+    ('--customize-hook=rm -rf "$1"/var/lib/postgresql/15 "$1"/etc/postgresql/15',),
+)
+STANDINS = {s.name: s for s in (NGINX, PYTHON, POSTGRES)}
+STANDIN = NGINX.folder
+STANDIN_REPOSITORY = NGINX.repository
 START_TIMEOUT = 60.0
 BUILD_TIMEOUT = 900.0
 
@@ -112,10 +150,10 @@ def start(
     return builder
 
 
-def standin_key() -> str:
-    """What the stand-in's root filesystem is made of: the suite, the packages and the image's own files."""
-    digest = hashlib.sha256(f"{DEBIAN_SUITE} {' '.join(STANDIN_PACKAGES)}".encode())
-    for path in sorted(STANDIN.iterdir()):
+def standin_key(standin: Standin = NGINX) -> str:
+    """What a stand-in's root filesystem is made of: the suite, the packages, the hooks and the image's own files."""
+    digest = hashlib.sha256(f"{DEBIAN_SUITE} {' '.join(standin.packages)} {' '.join(standin.hooks)}".encode())
+    for path in sorted(standin.folder.iterdir()):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -126,52 +164,52 @@ def rootfs_cache(environ: Mapping[str, str] | None = None) -> Path:
     return cache / "kubeport" / "standin"
 
 
-def standin_rootfs(say: Callable[[str], None] = print) -> Path:
-    """The stand-in's root filesystem (gzipped tar), made by mmdebstrap once per key and cached."""
-    key = standin_key()
-    cached = rootfs_cache() / f"nginx-{DEBIAN_SUITE}-{key}.tar.gz"
+def standin_rootfs(say: Callable[[str], None] = print, standin: Standin = NGINX) -> Path:
+    """A stand-in's root filesystem (gzipped tar), made by mmdebstrap once per key and cached."""
+    key = standin_key(standin)
+    cached = rootfs_cache() / f"{standin.name}-{DEBIAN_SUITE}-{key}.tar.gz"
     if cached.exists():
         return cached
     if shutil.which("mmdebstrap") is None:
-        raise BuilderError("mmdebstrap not found (Debian: mmdebstrap); it makes the stand-in base image")
+        raise BuilderError("mmdebstrap not found (Debian: mmdebstrap); it makes the stand-in base images")
     cached.parent.mkdir(parents=True, exist_ok=True)
     say(
-        f"stand-in base: mmdebstrap {DEBIAN_SUITE} with {', '.join(STANDIN_PACKAGES)} (once; cached in {cached.parent})"
+        f"stand-in {standin.name}: mmdebstrap {DEBIAN_SUITE} with {', '.join(standin.packages)} (once; cached in "
+        f"{cached.parent})"
     )
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="kubeport-rootfs-") as tmp:
         target = Path(tmp) / "rootfs.tar.gz"
-        hooks = [
-            # Nothing of Debian's default site; the app brings its own configuration.
-            '--customize-hook=rm -f "$1"/etc/nginx/sites-enabled/default',
-            '--customize-hook=mkdir -p "$1"/etc/nginx/templates',
-        ]
         done = subprocess.run(
-            ["mmdebstrap", "--quiet", "--variant=essential", f"--include={','.join(STANDIN_PACKAGES)}",
+            ["mmdebstrap", "--quiet", "--variant=essential", f"--include={','.join(standin.packages)}",
              "--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*",
-             "--dpkgopt=path-exclude=/usr/share/locale/*", *hooks, DEBIAN_SUITE, str(target)],
+             "--dpkgopt=path-exclude=/usr/share/locale/*", *standin.hooks, DEBIAN_SUITE, str(target)],
             capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False,
         )  # fmt: skip
         if done.returncode != 0:
             raise BuilderError(f"mmdebstrap failed:\n{done.stderr[-2000:]}")
         shutil.move(str(target), cached)
-    say(f"stand-in base: root filesystem made in {time.monotonic() - started:.0f} s")
+    say(f"stand-in {standin.name}: root filesystem made in {time.monotonic() - started:.0f} s")
     return cached
 
 
 def base_image(
-    builder: Builder, registry: localregistry.Registry, tools: Toolchain, say: Callable[[str], None] = print
+    builder: Builder,
+    registry: localregistry.Registry,
+    tools: Toolchain,
+    say: Callable[[str], None] = print,
+    standin: Standin = NGINX,
 ) -> str:
-    """The stand-in for nginx-unprivileged in the local registry, by digest (built and pushed if missing)."""
-    key = standin_key()
-    repository = f"{registry.host}/{STANDIN_REPOSITORY}"
-    status, headers, _ = registry.get(f"/v2/{STANDIN_REPOSITORY}/manifests/{key}")
+    """A stand-in in the local registry, by digest (built and pushed if missing); nginx-unprivileged's by default."""
+    key = standin_key(standin)
+    repository = f"{registry.host}/{standin.repository}"
+    status, headers, _ = registry.get(f"/v2/{standin.repository}/manifests/{key}")
     if status == 200 and headers.get("Docker-Content-Digest"):
         return f"{repository}:{key}@{headers['Docker-Content-Digest']}"
-    rootfs = standin_rootfs(say)
+    rootfs = standin_rootfs(say, standin)
     with tempfile.TemporaryDirectory(prefix="kubeport-standin-") as tmp:
         context = Path(tmp)
-        for path in STANDIN.iterdir():
+        for path in standin.folder.iterdir():
             shutil.copy2(path, context / path.name)
         shutil.copy(rootfs, context / "rootfs.tar.gz")
         started = time.monotonic()
@@ -183,6 +221,6 @@ def base_image(
             check=False,
         )  # fmt: skip
     if done.returncode != 0:
-        raise BuilderError(f"building the stand-in base failed:\n{done.stderr[-3000:]}")
-    say(f"stand-in base: built and pushed to {repository}:{key} in {time.monotonic() - started:.0f} s")
-    return f"{repository}:{key}@{registry.digest(STANDIN_REPOSITORY, key)}"
+        raise BuilderError(f"building the stand-in {standin.name} failed:\n{done.stderr[-3000:]}")
+    say(f"stand-in {standin.name}: built and pushed to {repository}:{key} in {time.monotonic() - started:.0f} s")
+    return f"{repository}:{key}@{registry.digest(standin.repository, key)}"

@@ -60,6 +60,59 @@ INGRESS_CLASS: dict[str, Any] = {
     # No controller runs: tools/kwok/ingress-address.yaml gives these Ingresses an address instead.
     "spec": {"controller": "kubeport.local/simulated-by-kwok"},
 }
+STORAGE_CLASS = "kubeport-local"
+"""The StorageClass every local cluster offers: local volumes made in advance (no provisioner runs)."""
+VOLUMES = 8
+"""Local volumes per cluster: enough for the databases of a test run (a released volume is not reused)."""
+
+
+def local_storage(home: Path, node: str) -> list[dict[str, Any]]:
+    """The StorageClass and its volumes: folders below the cluster's home, on its node, bound when a pod needs one.
+
+    The folders are writable by every uid: a local volume gets no fsGroup ownership change, and the database runs
+    as kubeport's numeric non-root user."""
+    items: list[dict[str, Any]] = [
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": STORAGE_CLASS},
+            "provisioner": "kubernetes.io/no-provisioner",
+            "volumeBindingMode": "WaitForFirstConsumer",
+            "reclaimPolicy": "Retain",
+        }
+    ]
+    for index in range(VOLUMES):
+        folder = home / "volumes" / f"volume-{index}"
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o1777)
+        items.append(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": f"{STORAGE_CLASS}-{index}"},
+                "spec": {
+                    "capacity": {"storage": "1Gi"},
+                    "accessModes": ["ReadWriteOnce"],
+                    "persistentVolumeReclaimPolicy": "Retain",
+                    "storageClassName": STORAGE_CLASS,
+                    "local": {"path": str(folder)},
+                    "nodeAffinity": {
+                        "required": {
+                            "nodeSelectorTerms": [
+                                {
+                                    "matchExpressions": [
+                                        {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}
+                                    ]
+                                }
+                            ]
+                        }
+                    },
+                },
+            }
+        )
+    return items
+
+
 START_TIMEOUT = 120.0
 """Seconds for one process to answer (etcd, the API server) or the node to turn Ready."""
 STOP_GRACE = 15.0
@@ -452,14 +505,22 @@ def _start_kwok_node(cluster: Cluster, tools: Toolchain, starter: Starter, spec:
     kubectl = [str(tools.tool("kubectl")), f"--kubeconfig={config}", f"--context={cluster.name}"]
     applied = subprocess.run(
         [*kubectl, "apply", "-f", "-"],
-        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [node_manifest(NODE_NAME), INGRESS_CLASS]}),
+        input=json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "List",
+                "items": [node_manifest(NODE_NAME), INGRESS_CLASS, *local_storage(cluster.home, NODE_NAME)],
+            }
+        ),
         text=True,
         check=False,
         capture_output=True,
         timeout=60,
     )
     if applied.returncode != 0:
-        raise ClusterError(f"{cluster.name}: could not create the node and IngressClass: {applied.stderr.strip()}")
+        raise ClusterError(
+            f"{cluster.name}: could not create the node, IngressClass and volumes: {applied.stderr.strip()}"
+        )
 
     def node_ready_and_service_accounts_made() -> bool:
         node = json.loads(cluster.get(f"/api/v1/nodes/{NODE_NAME}")[1])
@@ -503,6 +564,7 @@ def _start_real_node(
         kubeconfig=cluster.own_kubeconfig,
         context=cluster.name,
         pod_cidr=spec.pod_cidr,
+        service_cidr=spec.service_cidr,
         tools=tools,
         spawner=starter,
         ports=ports,
@@ -510,6 +572,15 @@ def _start_real_node(
         wait_until=until,
         node_ready=node_ready,
     )
+    kubectl = [str(tools.tool("kubectl")), f"--kubeconfig={cluster.own_kubeconfig}", f"--context={cluster.name}"]
+    applied = subprocess.run(
+        [*kubectl, "apply", "-f", "-"],
+        input=json.dumps({"apiVersion": "v1", "kind": "List",
+                          "items": local_storage(cluster.home, localnode.NODE_NAME)}),
+        text=True, check=False, capture_output=True, timeout=60,
+    )  # fmt: skip
+    if applied.returncode != 0:
+        raise ClusterError(f"{cluster.name}: could not create the local volumes: {applied.stderr.strip()}")
     localbuilder.start(builder_home(environ), tools, registry, starter.spawn, until)
 
 

@@ -44,16 +44,20 @@ bridge's gateway."""
 BRIDGE = "kubeport0"
 CLUSTER_DOMAIN = "cluster.local"
 PAUSE_IMAGE = "kubeport.local/pause:3.10"
-TOOLS = ("kubelet", "kube-proxy", "coredns", "pause")
+TOOLS = ("kubelet", "kube-proxy", "coredns", "pause", "kube-router")
 """What the toolchain builds for the node."""
-HOST_PROGRAMS = ("containerd", "containerd-shim-runc-v2", "runc", "ctr", "iptables", "ip6tables", "ip", "mount")
-"""What the machine's packages provide (Debian: containerd, runc, iptables, iproute2)."""
+HOST_PROGRAMS = (
+    "containerd", "containerd-shim-runc-v2", "runc", "ctr", "iptables", "ip6tables", "ip", "mount", "ipset",
+)  # fmt: skip
+"""What the machine's packages provide (Debian: containerd, runc, iptables, iproute2, ipset)."""
 CNI_BIN = Path("/usr/lib/cni")
 CNI_PLUGINS = ("bridge", "host-local", "portmap", "loopback")
 """From Debian's containernetworking-plugins."""
 SYSCTLS = ("net/ipv4/ip_forward", "net/bridge/bridge-nf-call-iptables")
 """Kernel settings the node needs on; their values before start are put back on stop."""
 OWN_CHAINS = re.compile(r"^(KUBE-|CNI-)")
+OWN_IPSETS = re.compile(r"^(KUBE-|kube-router-)")
+"""The ipsets kube-router's firewall keeps (the pods and namespaces each NetworkPolicy selects, the node's IPs)."""
 NETNS_DIR = Path("/var/run/netns")
 POD_LOGS = Path("/var/log/pods")
 CGROUPS = Path("/sys/fs/cgroup")
@@ -330,6 +334,7 @@ def start(
     kubeconfig: Path,
     context: str,
     pod_cidr: str,
+    service_cidr: str,
     tools: Toolchain,
     spawner: Spawner,
     ports: Mapping[str, int],
@@ -398,6 +403,23 @@ def start(
     spawner.spawn("kube-proxy", [str(tools.tool("kube-proxy")), f"--config={proxy_config}"])
     (home / "Corefile").write_text(corefile(kubeconfig, context, ports))
     spawner.spawn("coredns", [str(tools.tool("coredns")), "-conf", str(home / "Corefile")])
+    # The NetworkPolicies, enforced: kube-router's firewall alone, in iptables and ipsets, for the pods of this
+    # node (the bridge's traffic passes iptables: bridge-nf-call-iptables is on).
+    spawner.spawn(
+        "kube-router",
+        [
+            str(tools.tool("kube-router")),
+            "--run-firewall=true",
+            "--run-router=false",
+            "--run-service-proxy=false",
+            "--enable-cni=false",
+            f"--kubeconfig={kubeconfig}",
+            f"--hostname-override={NODE_NAME}",
+            f"--service-cluster-ip-range={service_cidr}",
+            "--health-port=0",
+            "--metrics-port=0",
+        ],
+    )
 
 
 def _unmount_below(home: Path) -> None:
@@ -491,6 +513,8 @@ def stop(home: Path) -> None:
         run(["ip", "addr", "del", f"{NODE_IP}/32", "dev", "lo"], check=False)
     for binary in ("iptables", "ip6tables"):
         _remove_chains(binary)
+    for name in own_ipsets():
+        run(["ipset", "destroy", name], check=False)
     for name, value in saved.get("sysctls", {}).items():
         with contextlib.suppress(OSError):
             write_sysctl(name, value)
@@ -502,6 +526,11 @@ def stop(home: Path) -> None:
         if pod_logs is None:
             with contextlib.suppress(OSError):
                 POD_LOGS.rmdir()
+
+
+def own_ipsets() -> list[str]:
+    """The ipsets of the node's enforcer that exist now."""
+    return [name for name in run(["ipset", "list", "-n"], check=False).split() if OWN_IPSETS.match(name)]
 
 
 def leftovers(home: Path) -> list[str]:
@@ -519,6 +548,7 @@ def leftovers(home: Path) -> list[str]:
     for binary in ("iptables", "ip6tables"):
         for table, present in chains(binary).items():
             found += [f"{binary} -t {table} chain {c}" for c in sorted(present) if OWN_CHAINS.match(c)]
+    found += [f"ipset {name}" for name in own_ipsets()]
     if NETNS_DIR.exists():
         found += [f"network namespace {p.name}" for p in NETNS_DIR.glob("cni-*")]
     found += [f"cgroup {p}" for p in CGROUPS.glob(f"*/{CGROUP_PARENT}")]

@@ -25,7 +25,7 @@ from tools.processes import Done
 from tools.stack_files import ROOT
 from tools.toolchain import Toolchain, ToolchainMissingError, toolchain
 
-PROJECT_FILES = ("__main__.py", "Pulumi.yaml", "stacks", "components", "app", "tools")
+PROJECT_FILES = ("__main__.py", "Pulumi.yaml", "stacks", "components", "app", "walkthrough", "tools")
 """The program and its tooling (the scratch project runs `python -m tools` too)."""
 REAL_TOOLS = ("pulumi", "pulumi-language-python", "pulumi-language-python-exec", "kubectl")
 PASSPHRASE = "kubeport-real-runs"

@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from stacks.config import ConfigError, Settings, all_keys, parse
+from tests.support.features import DISABLED_DEFAULT_PROVIDERS
 from tools.stack_files import ROOT
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
@@ -140,7 +141,7 @@ def test_pulumi_yaml_declares_exactly_the_model_keys() -> None:
         assert decl["type"] == key.kind, key.name
         assert decl["description"] == key.description, key.name
         assert decl.get("default") == key.default, key.name
-    assert declared["pulumi:disable-default-providers"] == ["*"]
+    assert declared["pulumi:disable-default-providers"] == DISABLED_DEFAULT_PROVIDERS
 
 
 CLOUD = {"region": "eu-west-1", "allowedCidrs": '["203.0.113.0/24"]'}

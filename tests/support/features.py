@@ -66,3 +66,8 @@ def featured(stack: str) -> ProgramRun:
 def one_named(run: ProgramRun, type_: str, name_part: str) -> Registered:
     (found,) = [r for r in run.of_type(type_) if name_part in r.name]
     return found
+
+
+DISABLED_DEFAULT_PROVIDERS = ["kubernetes", "docker-build", "aws", "azure-native", "gcp"]
+"""Every provider package kubeport uses, never as a default provider (Pulumi.yaml); the built-in pulumi-python
+(the program's dynamic resources) is not among them."""

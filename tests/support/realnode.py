@@ -44,6 +44,27 @@ def set_up_stack(bench: Workbench, stack: str = STACK, **config: str) -> None:
         ok(bench.pulumi("config", "set", "--secret", key, value, "--stack", stack))
 
 
+APPLICATION_STACK = "walkthrough"
+
+
+def set_up_application(bench: Workbench, stack: str = APPLICATION_STACK) -> None:
+    """The repo's Pulumi.walkthrough.yaml with this registry's login and the stand-ins for the three images Docker
+    Hub would give: nginx-unprivileged (web), python (login, payments) and postgres (the database)."""
+
+    def standin(kind: localbuilder.Standin) -> str:
+        return localbuilder.base_image(builder(), registry(), bench.tools, say=lambda _: None, standin=kind)
+
+    plain, secret = stack_settings(registry(), standin(localbuilder.NGINX))
+    plain |= {
+        "kubeport:serviceBaseImage": standin(localbuilder.PYTHON),
+        "kubeport:postgresImage": standin(localbuilder.POSTGRES),
+    }
+    bench.add_stack_file(stack, plain, like=APPLICATION_STACK)
+    ok(bench.pulumi("stack", "init", stack))
+    for key, value in secret.items():
+        ok(bench.pulumi("config", "set", "--secret", key, value, "--stack", stack))
+
+
 def http_get(url: str, timeout: float = 5) -> tuple[int, str]:
     try:
         with _DIRECT.open(url, timeout=timeout) as response:

@@ -7,6 +7,7 @@ import dataclasses
 import yaml
 
 from stacks.config import all_keys
+from tests.support.features import DISABLED_DEFAULT_PROVIDERS
 from tools import gen_config
 from tools.stack_files import ROOT
 
@@ -36,7 +37,7 @@ def test_a_changed_key_changes_both_files() -> None:
 
 def test_the_generated_block_keeps_the_projects_own_settings() -> None:
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
-    assert project["config"]["pulumi:disable-default-providers"] == ["*"]
+    assert project["config"]["pulumi:disable-default-providers"] == DISABLED_DEFAULT_PROVIDERS
     assert project["runtime"]["options"]["virtualenv"] == ".venv"
     declared = {k: v for k, v in project["config"].items() if ":" not in k}
     assert list(declared) == [k.name for k in all_keys()]
