@@ -86,6 +86,25 @@ def _secret_reference(text: str, workload: Workload) -> tuple[str, str] | None:
     return (parts[1], parts[2]) if parts[2] in SECRET_OUTPUTS.get(kind, frozenset()) else None
 
 
+def callees_first(application: Application) -> list[Workload]:
+    """The workloads, each after the ones it calls (a call cycle keeps file order for the rest of the cycle)."""
+    ordered: list[Workload] = []
+    visiting: set[str] = set()
+
+    def visit(workload: Workload) -> None:
+        if workload in ordered or workload.name in visiting:
+            return
+        visiting.add(workload.name)
+        for edge in application.edges():
+            if edge.client == workload.name and "/" not in edge.server:
+                visit(application.workload(edge.server))
+        ordered.append(workload)
+
+    for workload in application.workloads:
+        visit(workload)
+    return ordered
+
+
 def deploy(application: Application, settings: Settings, platform: Platform) -> Deployed:
     name = application.folder.name
     opts = pulumi.ResourceOptions(provider=platform.provider, depends_on=list(platform.depends_on))
@@ -139,8 +158,9 @@ def deploy(application: Application, settings: Settings, platform: Platform) -> 
             calls[edge.client].append(Peer(service_labels(name, edge.server), edge.port))
 
     deployed: dict[str, pulumi.Output[str]] = {}
+    created: dict[str, ServiceWorkload] = {}
     public_url: pulumi.Output[str] | None = None
-    for workload in application.workloads:
+    for workload in callees_first(application):
         outputs: dict[str, Mapping[str, pulumi.Input[str]]] = {}
         secrets: dict[str, Mapping[str, tuple[pulumi.Input[str], str]]] = {}
         waits: list[pulumi.Resource] = []
@@ -223,9 +243,18 @@ def deploy(application: Application, settings: Settings, platform: Platform) -> 
                 replicas=settings.replicas,
                 pull_secrets=pull_secrets,
                 waivers=waivers,
-                depends_on=waits,
+                # What it calls exists first: a proxy (web's nginx) resolves its upstream's name when it starts.
+                depends_on=[
+                    *waits,
+                    *(
+                        created[e.server]
+                        for e in application.edges()
+                        if e.client == workload.name and e.server in created
+                    ),
+                ],
             ),
         )
+        created[workload.name] = service
         deployed[workload.name] = service.url
         if workload.public:
             public_url = service.url

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.support.cyclonus import Peer, Question, ask, cyclonus
-from tests.support.workload import DEPLOYMENT, SERVICE
+from tests.support.workload import DEPLOYMENT, SERVICE, transitive_dependencies
 from tools.diff import workload_differences
 from tools.mock_runner import ProgramRun, Registered, run_program
 from tools.render import render
@@ -71,7 +71,22 @@ def test_each_service_is_a_hardened_deployment_and_only_web_is_public(profile: s
         assert main["securityContext"]["readOnlyRootFilesystem"] is True
         assert main["securityContext"]["capabilities"] == {"drop": ["ALL"]}
         assert main["readinessProbe"]["httpGet"]["path"] == "/readyz"
-        assert {m["mountPath"] for m in main["volumeMounts"]} == {"/tmp"}
+        assert "/tmp" in {m["mountPath"] for m in main["volumeMounts"]}
+        assert all(m.get("readOnly") for m in main["volumeMounts"] if m["mountPath"] != "/tmp")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_web_proxies_payments_through_the_file_its_workload_file_declares(profile: str) -> None:
+    run = run_of(profile)
+    web = by_name(run, DEPLOYMENT)["web"]
+    namespace = web.inputs["metadata"]["namespace"]
+    (mount,) = [m for m in container(web)["volumeMounts"] if m["mountPath"] != "/tmp"]
+    assert mount["mountPath"] == "/etc/nginx/kubeport.d/payments.conf" and mount["readOnly"] is True
+    (files,) = [r for r in run.of_type("kubernetes:core/v1:ConfigMap") if r.inputs["metadata"]["name"] == "web-files"]
+    (content,) = files.inputs["data"].values()
+    assert f"proxy_pass http://payments.{namespace}.svc:80/;" in content
+    # web starts after the Service it calls exists: nginx resolves the name when it starts.
+    assert by_name(run, SERVICE)["payments"].urn in transitive_dependencies(run, web)
 
 
 @pytest.mark.parametrize("profile", PROFILES)

@@ -2,10 +2,10 @@
 
 `pulumi up` of the walkthrough stack builds web, login and payments from their folders with BuildKit, pushes
 them to the local registry, and deploys them with payments' PostgreSQL (the stand-in from Debian's package) on
-a local volume. Every service answers; the database keeps its rows across a restart of its pod; and the
-NetworkPolicies the files imply are enforced by kube-router's firewall on the node: payments reaches its
-database, web and login do not, and a pod with no labels reaches none of the internal services. The tests
-run in file order on one stack, which the last one destroys.
+a local volume. Every service answers (payments also through web's page); the database keeps its rows across
+a restart of its pod; and the NetworkPolicies the files imply are enforced by kube-router's firewall on the
+node: payments reaches its database, web and login do not, and a pod with no labels reaches none of the
+internal services. The tests run in file order on one stack, which the last one destroys.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ pytestmark = pytest.mark.live
 STACK = APPLICATION_STACK
 NAMESPACE = "walkthrough"
 URL = "http://10.250.0.1:30030"
+ROUTED = 10.0
+"""Seconds after `up` within which the node port must answer."""
 CONVERGE = 30.0
 """Seconds the enforcer may take to apply a rule to a new pod (it reacts to the API server's events)."""
 CONNECT = (
@@ -89,8 +91,22 @@ def test_up_deploys_every_service_and_each_answers(bench: Workbench) -> None:
     outputs = json.loads(ok(bench.pulumi("stack", "output", "--json", "--stack", STACK)).stdout)
     assert outputs["url"] == URL
     assert outputs["services"]["payments"] == f"http://payments.{NAMESPACE}.svc:80"
-    status, text = http_get(URL)
+    # The application's `up` ends when every pod is Ready on its probes; the node port is routed by kube-proxy a
+    # moment later (the single app's smoke check waits for that; the application has none yet).
+    returned = time.monotonic()
+    while True:
+        try:
+            status, text = http_get(URL)
+            break
+        except OSError:
+            assert time.monotonic() - returned < ROUTED, f"{URL} not routed {ROUTED} s after up"
+            time.sleep(0.2)
+    write_timing("node port routed after up returned", time.monotonic() - returned)
     assert status == 200 and PAGE_MARKER in text
+    # payments answers through web (the location web's workload file adds to its nginx), its database reachable.
+    status, text = http_get(f"{URL}/payments/")
+    assert status == 200, text
+    assert json.loads(text) == {"service": "payments", "database": "reachable", "payments": 0}
     # login answers, and so does payments behind it, with its database reachable.
     page = call(bench, "login", "http://127.0.0.1:8080/")
     assert page["service"] == "login"

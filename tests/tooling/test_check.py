@@ -40,10 +40,10 @@ def test_every_stack_is_clean() -> None:
     apps, applications = app_stack_names(), application_stack_names()
     for stack in stack_names():
         row = next(line for line in done.stdout.splitlines() if line.startswith(stack + " "))
-        # An app stack has the workload's 7 objects; the walkthrough's application 17 (namespace; three services
-        # of Deployment, Service, PDB and NetworkPolicy each; the database's StatefulSet, Service, NetworkPolicy
-        # and Secret); a cluster stack none (its kubeconfig is an output).
-        expected = "7" if stack in apps else "17" if stack in applications else "0"
+        # An app stack has the workload's 7 objects; the walkthrough's application 18 (namespace; three services
+        # of Deployment, Service, PDB and NetworkPolicy each; web's ConfigMap of files; the database's
+        # StatefulSet, Service, NetworkPolicy and Secret); a cluster stack none (its kubeconfig is an output).
+        expected = "7" if stack in apps else "18" if stack in applications else "0"
         assert row.split()[1] == expected and row.endswith("ok"), row
     for dockerfile in ("app/Dockerfile", "walkthrough/login/Dockerfile", "walkthrough/payments/Dockerfile"):
         assert dockerfile in done.stdout, dockerfile
