@@ -10,17 +10,27 @@ import secrets
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, Resource, ResourceProvider
+from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 PASSWORD_BYTES = 24
 """Random bytes behind each password: 32 URL-safe characters."""
 
 
-class _PasswordProvider(ResourceProvider):
+class PasswordProvider(ResourceProvider):
     serialize_as_secret_always = False
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(id_=secrets.token_hex(8), outs={**props, "value": secrets.token_urlsafe(PASSWORD_BYTES)})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        # Only a new purpose makes a new password. The serialized provider itself (its code) may change between
+        # releases of this file; that must never touch the password a database already holds.
+        changed = olds.get("purpose") != news.get("purpose")
+        return DiffResult(changes=changed, replaces=["purpose"] if changed else [], delete_before_replace=False)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        # Reached only when the provider's own code changed: keep the password.
+        return UpdateResult(outs={**news, "value": olds["value"]})
 
 
 class GeneratedPassword(Resource, module="kubeport", name="GeneratedPassword"):
@@ -31,7 +41,7 @@ class GeneratedPassword(Resource, module="kubeport", name="GeneratedPassword"):
 
     def __init__(self, name: str, purpose: str, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(
-            _PasswordProvider(),
+            PasswordProvider(),
             name,
             {"purpose": purpose, "value": None},
             pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["value"])),

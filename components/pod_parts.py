@@ -33,6 +33,16 @@ LOCAL_IMAGE_WAIVERS = {
 """checkov waivers for an image built into minikube's Docker (no registry, no digest)."""
 
 
+def pod_security_labels() -> dict[str, str]:
+    """A namespace's labels that make the API server enforce (and audit and warn about) PSS_LEVEL."""
+    return {
+        "pod-security.kubernetes.io/enforce": PSS_LEVEL,
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        "pod-security.kubernetes.io/audit": PSS_LEVEL,
+        "pod-security.kubernetes.io/warn": PSS_LEVEL,
+    }
+
+
 def selector_labels(name: str, component: str) -> dict[str, str]:
     """Labels that identify one component of one WebApp instance."""
     return {

@@ -16,9 +16,9 @@ from components.platform import IngressRoute, Platform
 from components.pod_parts import (
     APP_PORT,
     LOCAL_IMAGE_WAIVERS,
-    PSS_LEVEL,
     SERVICE_PORT,
     common_labels,
+    pod_security_labels,
     scanner_waivers,
     selector_labels,
     web_pod_spec,
@@ -89,13 +89,7 @@ class WebApp(pulumi.ComponentResource):
                 f"{name}-namespace",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=args.namespace,
-                    labels={
-                        **common_labels(name, "namespace"),
-                        "pod-security.kubernetes.io/enforce": PSS_LEVEL,
-                        "pod-security.kubernetes.io/enforce-version": "latest",
-                        "pod-security.kubernetes.io/audit": PSS_LEVEL,
-                        "pod-security.kubernetes.io/warn": PSS_LEVEL,
-                    },
+                    labels={**common_labels(name, "namespace"), **pod_security_labels()},
                 ),
                 opts=k8s_opts,
             )

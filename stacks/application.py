@@ -19,7 +19,7 @@ import pulumi_kubernetes as k8s
 
 from components.image import AppImage, AppImageArgs
 from components.platform import Platform
-from components.pod_parts import LOCAL_IMAGE_WAIVERS, PSS_LEVEL
+from components.pod_parts import LOCAL_IMAGE_WAIVERS, pod_security_labels
 from components.pull import pull_secret
 from components.service import ContainerSpec, Peer, ServiceWorkload, ServiceWorkloadArgs, service_labels
 from stacks import provisioners
@@ -115,10 +115,7 @@ def deploy(application: Application, settings: Settings, platform: Platform) -> 
             labels={
                 "app.kubernetes.io/part-of": name,
                 "app.kubernetes.io/managed-by": "pulumi",
-                "pod-security.kubernetes.io/enforce": PSS_LEVEL,
-                "pod-security.kubernetes.io/enforce-version": "latest",
-                "pod-security.kubernetes.io/audit": PSS_LEVEL,
-                "pod-security.kubernetes.io/warn": PSS_LEVEL,
+                **pod_security_labels(),
             },
         ),
         opts=opts,

@@ -34,6 +34,9 @@ from typing import Any
 
 import yaml
 
+from stacks.config.forms import DNS1123_LABEL
+from stacks.config.rules import IMAGE_REFERENCE
+
 API_VERSION = "score.dev/v1b1"
 SUFFIX = ".score.yaml"
 BUILD_ANNOTATION = "kubeport.dev/build"
@@ -56,15 +59,11 @@ RESOURCE_PARAMS: Mapping[str, Mapping[str, bool]] = {
 }
 """Each type's params: name -> required."""
 
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|k|M|G)?$")
+PORT_NAME = re.compile(r"^(?=.{1,15}$)(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+"""A container port's name, as Kubernetes takes it (IANA service name): the Service targets it by name."""
 PLACEHOLDER = re.compile(r"\$\$\{|\$\{([^}]*)\}")
-IMAGE_REFERENCE = re.compile(
-    r"^(?:[a-zA-Z0-9.-]+(?::[0-9]{1,5})?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
-)
 PORT_RANGE = (1, 65535)
 
 TOP_FIELDS = {"apiVersion": True, "metadata": True, "containers": True, "service": False, "resources": False}
@@ -257,7 +256,7 @@ class _Checker:
         return value
 
     def name(self, value: str, path: str) -> None:
-        if not DNS1123_LABEL.fullmatch(value):
+        if not DNS1123_LABEL.match(value) or len(value) > 63:
             self.problem(path, f"{value!r} is not a DNS-1123 label (lowercase letters, digits and -, at most 63)")
 
 
@@ -294,7 +293,7 @@ def _container(check: _Checker, name: str, value: Any, build: Path | None) -> Co
     if image == ".":
         if build is None:
             check.problem(f"{path}.image", f"'.' builds a folder: name it with the annotation {BUILD_ANNOTATION}")
-    elif image and (not IMAGE_REFERENCE.fullmatch(image) or image.endswith(":latest")):
+    elif image and ((match := IMAGE_REFERENCE.match(image)) is None or match.group("tag") == "latest"):
         check.problem(f"{path}.image", f"{image!r} is not an image reference pinned by tag or digest (never latest)")
     variables: dict[str, str] = {}
     for key, text in check.mapping(spec.get("variables", {}), f"{path}.variables").items():
@@ -383,7 +382,9 @@ def read_workload(file: Path, text: str) -> tuple[Workload | None, list[str]]:
     service = check.mapping(top.get("service", {}), "service", {"ports": False})
     for port_name, port_spec in check.mapping(service.get("ports", {}), "service.ports").items():
         where = f"service.ports.{port_name}"
-        check.name(str(port_name), where)
+        if not PORT_NAME.match(str(port_name)):
+            check.problem(where, f"{port_name!r} is not a port name (at most 15 lowercase letters, digits and -, "
+                                 "with a letter)")  # fmt: skip
         entry = check.mapping(port_spec, where, PORT_FIELDS)
         if entry.get("protocol", "TCP") != "TCP":
             check.problem(f"{where}.protocol", f"{entry['protocol']!r} is not supported; expected TCP")

@@ -112,6 +112,13 @@ BAD = {
             "65535"
         ],
     ),
+    "port name too long for a container port": (
+        GOOD.replace("    http: {port: 80", "    payments-internal: {port: 80"),
+        [
+            "payments.score.yaml: service.ports.payments-internal: 'payments-internal' is not a port name (at most "
+            "15 lowercase letters, digits and -, with a letter)"
+        ],
+    ),
     "volumes": (
         GOOD.replace(
             "    readinessProbe:", "    volumes:\n      - source: data\n        target: /data\n    readinessProbe:"

@@ -88,6 +88,9 @@ def test_up_deploys_every_service_and_each_answers(bench: Workbench) -> None:
     done = bench.pulumi("up", "--yes", "--skip-preview", "--stack", STACK, timeout=900)
     assert done.code == 0, done.describe()
     write_timing("application up (3 services built and pushed, postgres)", done.seconds)
+    # No perpetual diff: images, the generated password, every object as deployed.
+    again = bench.pulumi("preview", "--expect-no-changes", "--stack", STACK, timeout=600)
+    assert again.code == 0, again.describe()
     outputs = json.loads(ok(bench.pulumi("stack", "output", "--json", "--stack", STACK)).stdout)
     assert outputs["url"] == URL
     assert outputs["services"]["payments"] == f"http://payments.{NAMESPACE}.svc:80"
