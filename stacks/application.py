@@ -90,12 +90,13 @@ def callees_first(application: Application) -> list[Workload]:
     """The workloads, each after the ones it calls (a call cycle keeps file order for the rest of the cycle)."""
     ordered: list[Workload] = []
     visiting: set[str] = set()
+    edges = application.edges()
 
     def visit(workload: Workload) -> None:
         if workload in ordered or workload.name in visiting:
             return
         visiting.add(workload.name)
-        for edge in application.edges():
+        for edge in edges:
             if edge.client == workload.name and "/" not in edge.server:
                 visit(application.workload(edge.server))
         ordered.append(workload)
@@ -149,7 +150,8 @@ def deploy(application: Application, settings: Settings, platform: Platform) -> 
 
     callers: dict[str, list[Peer]] = {w.name: [] for w in application.workloads}
     calls: dict[str, list[Peer]] = {w.name: [] for w in application.workloads}
-    for edge in application.edges():
+    edges = application.edges()
+    for edge in edges:
         if edge.server in callers:
             callers[edge.server].append(Peer(service_labels(name, edge.client), edge.port))
             calls[edge.client].append(Peer(service_labels(name, edge.server), edge.port))
@@ -243,11 +245,7 @@ def deploy(application: Application, settings: Settings, platform: Platform) -> 
                 # What it calls exists first: a proxy (web's nginx) resolves its upstream's name when it starts.
                 depends_on=[
                     *waits,
-                    *(
-                        created[e.server]
-                        for e in application.edges()
-                        if e.client == workload.name and e.server in created
-                    ),
+                    *(created[e.server] for e in edges if e.client == workload.name and e.server in created),
                 ],
             ),
         )

@@ -68,8 +68,6 @@ POSTGRES = Standin(
     ('--customize-hook=rm -rf "$1"/var/lib/postgresql/15 "$1"/etc/postgresql/15',),
 )
 STANDINS = {s.name: s for s in (NGINX, PYTHON, POSTGRES)}
-STANDIN = NGINX.folder
-STANDIN_REPOSITORY = NGINX.repository
 START_TIMEOUT = 60.0
 BUILD_TIMEOUT = 900.0
 

@@ -38,12 +38,12 @@ def stack_names(root: Path = ROOT) -> list[str]:
 def app_stack_names(root: Path = ROOT) -> list[str]:
     """The stacks that deploy the web app: every stack but the cluster stacks (kubeport:part cluster) and the
     applications of workload files (kubeport:application)."""
-    return [
-        s
-        for s in stack_names(root)
-        if stack_file_config(s, root)[0].get(f"{PROJECT}:part", "all") != "cluster"
-        and not stack_file_config(s, root)[0].get(f"{PROJECT}:application")
-    ]
+    apps = []
+    for stack in stack_names(root):
+        config = stack_file_config(stack, root)[0]
+        if config.get(f"{PROJECT}:part", "all") != "cluster" and not config.get(f"{PROJECT}:application"):
+            apps.append(stack)
+    return apps
 
 
 def application_stack_names(root: Path = ROOT) -> list[str]:
