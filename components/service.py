@@ -2,8 +2,9 @@
 
 A Deployment, its Service (ClusterIP unless the service is public), a PodDisruptionBudget, a ConfigMap for the
 files the containers declare, and one NetworkPolicy that admits exactly the calls the files declare: from the
-workloads named as callers, and to the peers this one calls (plus cluster DNS). It imports only
-pulumi_kubernetes and learns the target only from the Platform.
+workloads named as callers, and to the peers this one calls (plus cluster DNS). A workload without service
+ports (a worker) gets no Service and admits nothing: the API server refuses a Service without ports, and
+nothing can call it. It imports only pulumi_kubernetes and learns the target only from the Platform.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class ServiceWorkloadArgs:
     """The application's namespace (created by the caller, Pod Security restricted)."""
     containers: Sequence[ContainerSpec]
     ports: Sequence[tuple[str, int, int]] = ()
-    """Service ports: (name, port, target port)."""
+    """Service ports: (name, port, target port). None: no Service (a worker), exposed nowhere."""
     public: bool = False
     """Reachable from outside the cluster as the Platform exposes services; otherwise ClusterIP only."""
     callers: Sequence[Peer] = ()
@@ -96,8 +97,9 @@ class ServiceWorkload(pulumi.ComponentResource):
     """One hardened service of an application; its Kubernetes objects are named after the workload."""
 
     service_name: pulumi.Output[str]
+    """The Service's name; empty for a workload without ports, which has no Service."""
     url: pulumi.Output[str]
-    """Public services: where they are reached from outside; others: their in-cluster URL."""
+    """Public services: where they are reached from outside; others: their in-cluster URL; empty without ports."""
     deployment: k8s.apps.v1.Deployment
 
     def __init__(self, name: str, args: ServiceWorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -208,26 +210,30 @@ class ServiceWorkload(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(custom_timeouts=timeouts)),
         )
         exposure = platform.exposure if args.public else Exposure(service_type="ClusterIP")
-        service = k8s.core.v1.Service(
-            f"{name}-service",
-            metadata=meta({**exposure.annotations, **await_annotations(exposure.service_type)}),
-            spec=k8s.core.v1.ServiceSpecArgs(
-                type=exposure.service_type,
-                selector=selector,
-                ports=[
-                    k8s.core.v1.ServicePortArgs(
-                        name=port_name,
-                        port=port,
-                        target_port=port_name,
-                        protocol="TCP",
-                        node_port=exposure.node_port if exposure.service_type == "NodePort" and i == 0 else None,
-                    )
-                    for i, (port_name, port, _) in enumerate(args.ports)
-                ],
-            ),
-            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(custom_timeouts=timeouts)),
-        )
-        self.service_name = service.metadata.apply(lambda m: m.name or name)
+        service: k8s.core.v1.Service | None = None
+        if args.ports:
+            service = k8s.core.v1.Service(
+                f"{name}-service",
+                metadata=meta({**exposure.annotations, **await_annotations(exposure.service_type)}),
+                spec=k8s.core.v1.ServiceSpecArgs(
+                    type=exposure.service_type,
+                    selector=selector,
+                    ports=[
+                        k8s.core.v1.ServicePortArgs(
+                            name=port_name,
+                            port=port,
+                            target_port=port_name,
+                            protocol="TCP",
+                            node_port=exposure.node_port if exposure.service_type == "NodePort" and i == 0 else None,
+                        )
+                        for i, (port_name, port, _) in enumerate(args.ports)
+                    ],
+                ),
+                opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(custom_timeouts=timeouts)),
+            )
+            self.service_name = service.metadata.apply(lambda m: m.name or name)
+        else:
+            self.service_name = pulumi.Output.from_input("")
         if args.replicas > 1:
             k8s.policy.v1.PodDisruptionBudget(
                 f"{name}-pdb",
@@ -240,14 +246,15 @@ class ServiceWorkload(pulumi.ComponentResource):
                 opts=k8s_opts,
             )
         target_ports = sorted({target for _, _, target in args.ports})
+        # Without ports nothing listens, and nothing is admitted (a rule without ports would admit every port).
         ingress: list[k8s.networking.v1.NetworkPolicyIngressRuleArgs] = []
-        if args.public:
+        if target_ports and args.public:
             ingress.append(
                 k8s.networking.v1.NetworkPolicyIngressRuleArgs(
                     ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in target_ports]
                 )
             )
-        else:
+        elif target_ports:
             ingress += [
                 k8s.networking.v1.NetworkPolicyIngressRuleArgs(
                     from_=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=_selector(peer.labels))],
@@ -272,11 +279,14 @@ class ServiceWorkload(pulumi.ComponentResource):
             ),
             opts=k8s_opts,
         )
-        if args.public:
+        if service is None:
+            self.url = pulumi.Output.from_input("")
+        elif args.public:
             self.url = url_of(platform.exposure, service)
         else:
-            first = args.ports[0][1] if args.ports else 80
-            self.url = pulumi.Output.concat("http://", self.service_name, ".", args.namespace, ".svc:", str(first))
+            self.url = pulumi.Output.concat(
+                "http://", self.service_name, ".", args.namespace, ".svc:", str(args.ports[0][1])
+            )
         self.register_outputs({"service_name": self.service_name, "url": self.url})
 
 

@@ -13,9 +13,12 @@ def mermaid(application: Application) -> str:
     """A flowchart: the outside world, each workload (public or internal), each provisioned resource, each call."""
     lines = ["```mermaid", "flowchart LR", '    users(["users"])']
     for workload in application.workloads:
-        exposure = "public" if workload.public else "internal, ClusterIP"
-        ports = ", ".join(f"{p.port}→{p.target_port}" for p in workload.ports)
-        lines.append(f'    {_node(workload.name)}["{workload.name}<br/>{exposure}<br/>{ports}"]')
+        if workload.ports:
+            exposure = "public" if workload.public else "internal, ClusterIP"
+            ports = ", ".join(f"{p.port}→{p.target_port}" for p in workload.ports)
+            lines.append(f'    {_node(workload.name)}["{workload.name}<br/>{exposure}<br/>{ports}"]')
+        else:
+            lines.append(f'    {_node(workload.name)}["{workload.name}<br/>worker, no Service"]')
         for resource in workload.resources:
             if resource.type == "postgres":
                 node = _node(f"{workload.name}-{resource.name}")
