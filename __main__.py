@@ -24,6 +24,8 @@ elif application is not None:
     pulumi.export("namespace", deployed.namespace)
     pulumi.export("services", deployed.services)
     pulumi.export("images", deployed.images)
+    if deployed.ingress_address is not None:
+        pulumi.export("ingressAddress", deployed.ingress_address)
     for name, value in platform.outputs.items():
         pulumi.export(name, value)
 else:

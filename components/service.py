@@ -2,7 +2,8 @@
 
 A Deployment, its Service (ClusterIP unless the service is public), a PodDisruptionBudget, a ConfigMap for the
 files the containers declare, and one NetworkPolicy that admits exactly the calls the files declare: from the
-workloads named as callers, and to the peers this one calls (plus cluster DNS). A workload without service
+workloads named as callers, and to the peers this one calls (plus cluster DNS). A public service with a host
+name also gets an Ingress for it on the Platform's controller, as the web app does. A workload without service
 ports (a worker) gets no Service and admits nothing: the API server refuses a Service without ports, and
 nothing can call it. It imports only pulumi_kubernetes and learns the target only from the Platform.
 """
@@ -15,7 +16,15 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.exposure import await_annotations, url_of
+from components.exposure import (
+    exposure_behind,
+    host_ingress,
+    host_url,
+    ingress_route,
+    reported_address,
+    service_annotations,
+    url_of,
+)
 from components.platform import Exposure, Platform
 from components.pod_parts import (
     container_security_context,
@@ -81,6 +90,12 @@ class ServiceWorkloadArgs:
     """Service ports: (name, port, target port). None: no Service (a worker), exposed nowhere."""
     public: bool = False
     """Reachable from outside the cluster as the Platform exposes services; otherwise ClusterIP only."""
+    host: str = ""
+    """A public service's host name, routed to it through an Ingress (the Platform says which controller)."""
+    tls_secret: str = ""
+    """A kubernetes.io/tls Secret for the host: the Ingress serves HTTPS."""
+    routes: Sequence[tuple[str, int]] = ()
+    """With a host: (path prefix, Service port) the Ingress sends to this service; empty: / to the first port."""
     callers: Sequence[Peer] = ()
     """Workloads that call this one (each on one of its target ports)."""
     calls: Sequence[Peer] = ()
@@ -99,7 +114,10 @@ class ServiceWorkload(pulumi.ComponentResource):
     service_name: pulumi.Output[str]
     """The Service's name; empty for a workload without ports, which has no Service."""
     url: pulumi.Output[str]
-    """Public services: where they are reached from outside; others: their in-cluster URL; empty without ports."""
+    """Public services: where they are reached from outside (http(s)://<host> with a host); others: their
+    in-cluster URL; empty without ports."""
+    ingress_address: pulumi.Output[str] | None
+    """With a host: the address the Ingress controller reports, where the host's DNS record must point."""
     deployment: k8s.apps.v1.Deployment
 
     def __init__(self, name: str, args: ServiceWorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -209,12 +227,13 @@ class ServiceWorkload(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(custom_timeouts=timeouts)),
         )
-        exposure = platform.exposure if args.public else Exposure(service_type="ClusterIP")
+        route = ingress_route(platform, args.host) if args.public and args.ports else None
+        exposure = exposure_behind(platform, route) if args.public else Exposure(service_type="ClusterIP")
         service: k8s.core.v1.Service | None = None
         if args.ports:
             service = k8s.core.v1.Service(
                 f"{name}-service",
-                metadata=meta({**exposure.annotations, **await_annotations(exposure.service_type)}),
+                metadata=meta(service_annotations(exposure, route)),
                 spec=k8s.core.v1.ServiceSpecArgs(
                     type=exposure.service_type,
                     selector=selector,
@@ -247,6 +266,8 @@ class ServiceWorkload(pulumi.ComponentResource):
             )
         target_ports = sorted({target for _, _, target in args.ports})
         # Without ports nothing listens, and nothing is admitted (a rule without ports would admit every port).
+        # A public service, as the web app: traffic from anywhere (node ports, load balancers, the Ingress
+        # controller, wherever it runs), on its target ports only.
         ingress: list[k8s.networking.v1.NetworkPolicyIngressRuleArgs] = []
         if target_ports and args.public:
             ingress.append(
@@ -279,15 +300,34 @@ class ServiceWorkload(pulumi.ComponentResource):
             ),
             opts=k8s_opts,
         )
+        self.ingress_address = None
         if service is None:
             self.url = pulumi.Output.from_input("")
+        elif route is not None:
+            port_names = {port: port_name for port_name, port, _ in args.ports}
+            routed = host_ingress(
+                f"{name}-ingress",
+                host=args.host,
+                tls_secret=args.tls_secret,
+                paths=[(path, port_names[port]) for path, port in args.routes] or [("/", args.ports[0][0])],
+                route=route,
+                service=service,
+                service_name=self.service_name,
+                metadata=meta(),
+                opts=k8s_opts,
+                timeouts=timeouts,
+            )
+            self.ingress_address = routed.status.apply(reported_address)
+            self.url = pulumi.Output.from_input(host_url(args.host, args.tls_secret))
         elif args.public:
             self.url = url_of(platform.exposure, service)
         else:
             self.url = pulumi.Output.concat(
                 "http://", self.service_name, ".", args.namespace, ".svc:", str(args.ports[0][1])
             )
-        self.register_outputs({"service_name": self.service_name, "url": self.url})
+        self.register_outputs(
+            {"service_name": self.service_name, "url": self.url, "ingress_address": self.ingress_address}
+        )
 
 
 def _file_key(container: str, index: int) -> str:

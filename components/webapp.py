@@ -10,9 +10,17 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.exposure import ADDRESS_WAIT, await_annotations, reported_address, url_of
+from components.exposure import (
+    exposure_behind,
+    host_ingress,
+    host_url,
+    ingress_route,
+    reported_address,
+    service_annotations,
+    url_of,
+)
 from components.options import Autoscaling
-from components.platform import IngressRoute, Platform
+from components.platform import Platform
 from components.pod_parts import (
     APP_PORT,
     LOCAL_IMAGE_WAIVERS,
@@ -142,20 +150,15 @@ class WebApp(pulumi.ComponentResource):
             ),
         )
 
-        route = self._route(args)
-        exposure = route.exposure if route is not None and route.exposure is not None else platform.exposure
-        service_annotations = {
-            **exposure.annotations,
-            **(route.service_annotations if route else {}),
-            **await_annotations(exposure.service_type),
-        }
+        route = ingress_route(platform, args.host)
+        exposure = exposure_behind(platform, route)
         service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=name,
                 namespace=self.namespace,
                 labels=web_labels,
-                annotations=service_annotations or None,
+                annotations=service_annotations(exposure, route) or None,
             ),
             spec=k8s.core.v1.ServiceSpecArgs(
                 type=exposure.service_type,
@@ -231,18 +234,20 @@ class WebApp(pulumi.ComponentResource):
 
         self.ingress_address = None
         if route is not None:
-            ingress = self._ingress(
-                name=name,
-                args=args,
+            ingress = host_ingress(
+                f"{name}-ingress",
+                host=args.host,
+                tls_secret=args.tls_secret,
+                paths=[("/", "http")],
                 route=route,
                 service=service,
+                service_name=self.service_name,
                 metadata=meta(name, web_labels),
-                k8s_opts=k8s_opts,
+                opts=k8s_opts,
                 timeouts=timeouts,
             )
             self.ingress_address = ingress.status.apply(reported_address)
-            scheme = "https" if args.tls_secret else "http"
-            self.url = pulumi.Output.from_input(f"{scheme}://{args.host}")
+            self.url = pulumi.Output.from_input(host_url(args.host, args.tls_secret))
         else:
             self.url = url_of(exposure, service)
         self.register_outputs(
@@ -253,14 +258,6 @@ class WebApp(pulumi.ComponentResource):
                 "ingress_address": self.ingress_address,
             }
         )
-
-    @staticmethod
-    def _route(args: WebAppArgs) -> IngressRoute | None:
-        if not args.host:
-            return None
-        if args.platform.ingress is None:
-            raise ValueError(f"target {args.platform.target!r} offers no Ingress controller for host {args.host!r}")
-        return args.platform.ingress
 
     def _autoscaler(
         self,
@@ -292,49 +289,4 @@ class WebApp(pulumi.ComponentResource):
                 ],
             ),
             opts=k8s_opts,
-        )
-
-    def _ingress(
-        self,
-        *,
-        name: str,
-        args: WebAppArgs,
-        route: IngressRoute,
-        service: k8s.core.v1.Service,
-        metadata: k8s.meta.v1.ObjectMetaArgs,
-        k8s_opts: pulumi.ResourceOptions,
-        timeouts: pulumi.CustomTimeouts,
-    ) -> k8s.networking.v1.Ingress:
-        backend = k8s.networking.v1.IngressBackendArgs(
-            service=k8s.networking.v1.IngressServiceBackendArgs(
-                name=self.service_name, port=k8s.networking.v1.ServiceBackendPortArgs(name="http")
-            )
-        )
-        return k8s.networking.v1.Ingress(
-            f"{name}-ingress",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=metadata.name,
-                namespace=metadata.namespace,
-                labels=metadata.labels,
-                annotations={**route.annotations, **ADDRESS_WAIT},
-            ),
-            spec=k8s.networking.v1.IngressSpecArgs(
-                ingress_class_name=route.class_name,
-                rules=[
-                    k8s.networking.v1.IngressRuleArgs(
-                        host=args.host,
-                        http=k8s.networking.v1.HTTPIngressRuleValueArgs(
-                            paths=[k8s.networking.v1.HTTPIngressPathArgs(path="/", path_type="Prefix", backend=backend)]
-                        ),
-                    )
-                ],
-                tls=[k8s.networking.v1.IngressTLSArgs(hosts=[args.host], secret_name=args.tls_secret)]
-                if args.tls_secret
-                else None,
-            ),
-            opts=pulumi.ResourceOptions.merge(
-                k8s_opts,
-                # merge() adds these to the Platform's dependencies in k8s_opts.
-                pulumi.ResourceOptions(custom_timeouts=timeouts, depends_on=[service, *route.depends_on]),
-            ),
         )

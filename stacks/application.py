@@ -1,10 +1,13 @@
 """An application of workload files (kubeport:application): read, checked for the target, then deployed.
 
 `load()` reads the folder's Score files and checks that the target can provision every resource they
-declare, stopping the program with one message before any resource. `deploy()` wires the rest: one
-namespace, one image per service built from its folder, the provisioned resources (stacks.provisioners), and
-a ServiceWorkload per file whose variables get the resources' outputs and whose NetworkPolicy admits exactly
-the calls the files declare.
+declare and that their routes fit the stack's host name, stopping the program with one message before any
+resource. `deploy()` wires the rest: one namespace, one image per service built from its folder, the
+provisioned resources (stacks.provisioners), and a ServiceWorkload per file whose variables get the resources'
+outputs and whose NetworkPolicy admits exactly the calls the files declare.
+
+`route` and `dns` map to what the single web app has: with kubeport:host, the public workload's `dns`
+resources resolve to that host and its routes become an Ingress for it, on the Platform's controller.
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.exposure import NoIngressError, ingress_route
 from components.image import AppImage, AppImageArgs
 from components.platform import Platform
 from components.pod_parts import LOCAL_IMAGE_WAIVERS, pod_security_labels
 from components.pull import pull_secret
 from components.service import ContainerSpec, Peer, ServiceWorkload, ServiceWorkloadArgs, service_labels
-from stacks import provisioners
-from stacks.config.settings import Settings
+from stacks import provisioners, stop
+from stacks.config.settings import ConfigError, Settings
 from stacks.score import PLACEHOLDER, SECRET_OUTPUTS, Application, ScoreError, Workload, read_application
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -40,10 +44,60 @@ CREDENTIAL_VARIABLE = (
 def load(settings: Settings) -> Application:
     """The application's files, checked alone, together and against the target; raises ScoreError."""
     application = read_application(PROJECT / settings.application)
-    found = provisioners.problems(application, settings.target)
+    found = provisioners.problems(application, settings.target) + route_problems(application, settings.host)
     if found:
         raise ScoreError(found)
     return application
+
+
+def route_host(text: str, workload: Workload, host: str) -> str | None:
+    """A route's `params.host` as kubeport fills it in with the stack's host name: `${metadata.name}` and the
+    workload's `dns` hosts; None when it names anything else (no other output is a host name to route)."""
+    known = {"metadata.name": workload.name} | {f"resources.{r.name}.host": host for r in workload.resources_of("dns")}
+    pieces = []
+    last = 0
+    for match in PLACEHOLDER.finditer(text):
+        pieces.append(text[last : match.start()])
+        if match.group(0) == "$${":
+            pieces.append("${")
+        elif match.group(1) in known:
+            pieces.append(known[match.group(1)])
+        else:
+            return None
+        last = match.end()
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def route_problems(application: Application, host: str) -> list[str]:
+    """With kubeport:host: each route of the public workload goes to that host, on a path an Ingress takes, and
+    some workload has one. Without a host nothing is checked here (routes then only make the workload public)."""
+    if not host:
+        return []
+    public = [w for w in application.workloads if w.public]
+    if not public:
+        return [f"kubeport:host: {host!r} routes to nothing: no workload file declares a route resource"]
+    found = []
+    (workload,) = public  # the files were checked: at most one public workload
+    paths: dict[str, str] = {}
+    for resource in workload.resources_of("route"):
+        where = f"{workload.file.name}: resources.{resource.name}.params"
+        text = resource.params.get("host")
+        resolved = route_host(text, workload, host) if isinstance(text, str) else None
+        if resolved != host:
+            shown = resolved if resolved is not None else text
+            found.append(
+                f"{where}.host: {shown!r} is not the stack's host {host!r} (kubeport:host): the application's "
+                "Ingress serves that host only; write it, or ${resources.<dns resource>.host}"
+            )
+        path = resource.params.get("path")
+        if not isinstance(path, str) or not path.startswith("/"):
+            found.append(f"{where}.path: {path!r} is not a path for the Ingress; expected one starting with /")
+        elif path in paths:
+            found.append(f"{where}.path: {path!r} is routed already by resources.{paths[path]}")
+        else:
+            paths[path] = resource.name
+    return found
 
 
 @dataclass(frozen=True)
@@ -52,7 +106,9 @@ class Deployed:
 
     namespace: pulumi.Output[str]
     url: pulumi.Output[str]
-    """The public workload's URL (or the command that prints it)."""
+    """The public workload's URL (or the command that prints it); with kubeport:host, http(s)://<host>."""
+    ingress_address: pulumi.Output[str] | None
+    """With kubeport:host: the address the Ingress controller reports, where the host's DNS record must point."""
     services: Mapping[str, pulumi.Output[str]]
     """Each workload's URL: public, or in-cluster."""
     images: Mapping[str, pulumi.Input[str]]
@@ -107,6 +163,10 @@ def callees_first(application: Application) -> list[Workload]:
 
 
 def deploy(application: Application, settings: Settings, platform: Platform) -> Deployed:
+    try:
+        ingress_route(platform, settings.host)
+    except NoIngressError as err:
+        stop(ConfigError([f"kubeport:host: {err}"]))
     name = application.folder.name
     opts = pulumi.ResourceOptions(provider=platform.provider, depends_on=list(platform.depends_on))
     namespace = k8s.core.v1.Namespace(
@@ -159,6 +219,7 @@ def deploy(application: Application, settings: Settings, platform: Platform) -> 
     deployed: dict[str, pulumi.Output[str]] = {}
     created: dict[str, ServiceWorkload] = {}
     public_url: pulumi.Output[str] | None = None
+    ingress_address: pulumi.Output[str] | None = None
     for workload in callees_first(application):
         outputs: dict[str, Mapping[str, pulumi.Input[str]]] = {}
         secrets: dict[str, Mapping[str, tuple[pulumi.Input[str], str]]] = {}
@@ -169,7 +230,8 @@ def deploy(application: Application, settings: Settings, platform: Platform) -> 
                 port = server.port(str(resource.params["port"]))
                 outputs[resource.name] = {"hostname": f"{server.name}.{settings.namespace}.svc", "port": str(port.port)}
             elif resource.type == "dns":
-                outputs[resource.name] = {"host": f"{workload.name}.{settings.namespace}.svc"}
+                routed = settings.host if workload.public else ""
+                outputs[resource.name] = {"host": routed or f"{workload.name}.{settings.namespace}.svc"}
             elif resource.type in provisioners.PROVISIONERS:
                 provisioned = provisioners.provision(
                     provisioners.Request(
@@ -237,6 +299,9 @@ def deploy(application: Application, settings: Settings, platform: Platform) -> 
                 containers=containers,
                 ports=[(p.name, p.port, p.target_port) for p in workload.ports],
                 public=workload.public,
+                host=settings.host if workload.public else "",
+                tls_secret=settings.tls_secret if workload.public else "",
+                routes=[(str(r.params["path"]), int(r.params["port"])) for r in workload.resources_of("route")],
                 callers=callers[workload.name],
                 calls=calls[workload.name],
                 replicas=settings.replicas,
@@ -253,9 +318,11 @@ def deploy(application: Application, settings: Settings, platform: Platform) -> 
         deployed[workload.name] = service.url
         if workload.public:
             public_url = service.url
+            ingress_address = service.ingress_address
     return Deployed(
         namespace=namespace,
         url=public_url if public_url is not None else pulumi.Output.from_input(""),
+        ingress_address=ingress_address,
         services=deployed,
         images=images,
     )

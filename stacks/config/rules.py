@@ -66,8 +66,9 @@ APP_KEYS = (
 AUTOSCALING_KEYS = ("minReplicas", "maxReplicas", "cpuTarget")
 APPLICATION_ONLY_KEYS = ("serviceBaseImage", "postgresImage", "storageClass")
 """Keys that mean something only for an application of workload files (kubeport:application)."""
-NOT_WITH_APPLICATION = ("image", "autoscaling", "host", "tlsSecret")
-"""Single-app keys an application does not take (yet): its images come from its files, one per service."""
+NOT_WITH_APPLICATION = ("image", "autoscaling")
+"""Single-app keys an application does not take (yet): its images come from its files, one per service.
+(host and tlsSecret it takes: its public workload's route goes to that host through an Ingress.)"""
 APPLICATION_FOLDER = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pulumi.runtime import mocks as pulumi_mocks
 
 import stacks.application
 from tools.mock_runner import ProgramRun, Registered, run_program
@@ -22,6 +23,7 @@ def run_files(
     stack: str = "walkthrough",
     overrides: Mapping[str, str | None] | None = None,
     folder: str = "shop",
+    mocks: pulumi_mocks.Mocks | None = None,
 ) -> ProgramRun:
     """`stack` with kubeport:application set to `root/folder`, holding `files` (workload name -> text).
 
@@ -32,7 +34,7 @@ def run_files(
     for name, text in files.items():
         (root / folder / f"{name}.score.yaml").write_text(text)
     monkeypatch.setattr(stacks.application, "PROJECT", root)
-    return run_program(stack, {"application": folder, **(overrides or {})})
+    return run_program(stack, {"application": folder, **(overrides or {})}, mocks=mocks)
 
 
 def named(run: ProgramRun, kind: str) -> dict[str, Registered]:
