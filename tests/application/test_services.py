@@ -153,3 +153,36 @@ def test_payments_is_unready_with_a_wrong_password_and_says_why(database: int) -
     finally:
         payments.terminate()
         payments.wait(timeout=10)
+
+
+def psql(port: int, database: str, statement: str) -> str:
+    done = subprocess.run(
+        [str(POSTGRES_BIN / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", USER, "-d", database, "-XAtqc",
+         statement],
+        env={**os.environ, "PGPASSWORD": PASSWORD}, capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+def test_payments_reads_create_nothing_and_keep_working_while_writes_are_stopped(database: int) -> None:
+    """What `migrate` relies on: a new database counts 0 without payments creating its table on a read, and once the
+    database is read-only (migrate's stop of writes) reads still answer while a payment is refused, saying why."""
+    psql(database, "postgres", "CREATE DATABASE shop")
+    port = free_port()
+    payments = start("payments", port, {**db_env(database), "DB_NAME": "shop"})
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz")
+        assert get(f"http://127.0.0.1:{port}/") == (200, {"service": "payments", "database": "reachable",
+                                                          "payments": 0})  # fmt: skip
+        assert psql(database, "shop", "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == "0"
+        assert get(f"http://127.0.0.1:{port}/payments", "POST") == (201, {"service": "payments", "payments": 1})
+        psql(database, "postgres", "ALTER DATABASE shop SET default_transaction_read_only = on")
+        assert get(f"http://127.0.0.1:{port}/readyz") == (200, {"status": "ready"})
+        assert get(f"http://127.0.0.1:{port}/")[1]["payments"] == 1
+        status, body = get(f"http://127.0.0.1:{port}/payments", "POST")
+        assert status == 503
+        assert "read-only transaction" in str(body["database"])
+        assert psql(database, "shop", "SELECT count(*) FROM payments") == "1"
+    finally:
+        payments.terminate()
+        payments.wait(timeout=10)

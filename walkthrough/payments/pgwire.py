@@ -12,7 +12,11 @@ import struct
 
 
 class DatabaseError(Exception):
-    """An ErrorResponse from the server, or a connection that broke off."""
+    """An ErrorResponse from the server (its SQLSTATE in `code`), or a connection that broke off."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Connection:
@@ -45,7 +49,7 @@ class Connection:
         while True:
             kind, body = self._receive()
             if kind == b"E":
-                raise DatabaseError(_error_text(body))
+                raise DatabaseError(*_error_text(body))
             if kind == b"Z":
                 return
             if kind != b"R":
@@ -86,7 +90,7 @@ class Connection:
         """Run one or more statements; the rows of the last one that returned rows, as text."""
         self._send(b"Q", sql.encode() + b"\0")
         rows: list[tuple[str | None, ...]] = []
-        error = ""
+        error: tuple[str, str] | None = None
         while True:
             kind, body = self._receive()
             if kind == b"T":
@@ -97,7 +101,7 @@ class Connection:
                 error = _error_text(body)
             elif kind == b"Z":
                 if error:
-                    raise DatabaseError(error)
+                    raise DatabaseError(*error)
                 return rows
 
     def close(self) -> None:
@@ -117,6 +121,7 @@ def _row(body: bytes) -> tuple[str | None, ...]:
     return tuple(values)
 
 
-def _error_text(body: bytes) -> str:
+def _error_text(body: bytes) -> tuple[str, str]:
+    """An ErrorResponse's message and SQLSTATE."""
     fields = {part[:1]: part[1:].decode(errors="replace") for part in body.split(b"\0") if part}
-    return f"{fields.get(b'S', 'ERROR')}: {fields.get(b'M', 'unknown error')}"
+    return f"{fields.get(b'S', 'ERROR')}: {fields.get(b'M', 'unknown error')}", fields.get(b"C", "")
