@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native as azure_native
 import yaml
-from pulumi_azure_native import authorization, containerregistry, containerservice, resources
+from pulumi_azure_native import authorization, containerregistry, containerservice, network, resources
 
 from components.cluster import ClusterArgs, cluster_provider
 from components.platform import RegistryLogin
@@ -29,6 +29,12 @@ ACR_PUSH_ROLE = "8311e382-0749-4cb8-b61a-304f252e45ec"
 """Built-in role definition id of AcrPush."""
 AKS_RBAC_CLUSTER_ADMIN_ROLE = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
 """Built-in role definition id of Azure Kubernetes Service RBAC Cluster Admin."""
+NETWORK_CONTRIBUTOR_ROLE = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+"""Built-in role definition id of Network Contributor: the cluster's identity manages its subnet's load balancers."""
+VNET_CIDR = "10.40.0.0/16"
+NODES_CIDR = "10.40.0.0/20"
+DATABASE_CIDR = "10.40.16.0/24"
+"""The subnet delegated to Azure Database for PostgreSQL flexible servers (private access)."""
 ACR_TOKEN_USER = "00000000-0000-0000-0000-000000000000"
 """The user name ACR expects with a refresh token obtained by exchange."""
 
@@ -91,6 +97,9 @@ class AksClusterArgs(ClusterArgs):
     """(login server, tenant, Entra token) -> ACR refresh token; None yields a placeholder (offline runs)."""
     app_routing: bool = False
     """Enable the application routing add-on (managed NGINX Ingress controller)."""
+    database_network: bool = False
+    """Put the nodes in a virtual network of kubeport's with a subnet delegated to PostgreSQL flexible servers
+    (an application's managed database); False: AKS's own managed network, as without an application."""
 
 
 class AksCluster(pulumi.ComponentResource):
@@ -112,6 +121,10 @@ class AksCluster(pulumi.ComponentResource):
         invoke = pulumi.InvokeOutputOptions(parent=self, provider=self.azure)
 
         group = resources.ResourceGroup(f"{name}-rg", resources.ResourceGroupArgs(location=args.location), opts=child)
+        self.azure_opts = child
+        self.location = args.location
+        self.resource_group_name = group.name
+        nodes_subnet = self._network(name, group, args.location, child) if args.database_network else None
 
         cluster = containerservice.ManagedCluster(
             f"{name}-cluster",
@@ -132,6 +145,7 @@ class AksCluster(pulumi.ComponentResource):
                         os_sku="AzureLinux",
                         type="VirtualMachineScaleSets",
                         enable_node_public_ip=False,
+                        vnet_subnet_id=nodes_subnet.id if nodes_subnet is not None else None,
                     )
                 ],
                 # Entra ID sign-in and Azure RBAC; no local admin account to leak.
@@ -217,6 +231,21 @@ class AksCluster(pulumi.ComponentResource):
             resource_group_name=group.name, resource_name=cluster.name, format="exec", opts=invoke
         )
         self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs.apply(lambda k: azurecli_kubeconfig(k[0].value)))
+        self.tenant_id = client.tenant_id
+        self.deployer_object_id = client.object_id
+        """The deploying identity: Entra ID administrator of an application's managed database."""
+        if nodes_subnet is not None:
+            # With its nodes in kubeport's network, the cluster's identity manages that subnet's load balancers.
+            authorization.RoleAssignment(
+                f"{name}-cluster-network",
+                authorization.RoleAssignmentArgs(
+                    principal_id=cluster.identity.apply(lambda i: i.principal_id if i else ""),
+                    principal_type="ServicePrincipal",
+                    role_definition_id=role(NETWORK_CONTRIBUTOR_ROLE),
+                    scope=nodes_subnet.id,
+                ),
+                opts=child,
+            )
 
         entra_token = authorization.get_client_token_output(opts=invoke).token
         exchange = args.token_exchange
@@ -242,3 +271,43 @@ class AksCluster(pulumi.ComponentResource):
         self.register_outputs(
             {"cluster_name": self.cluster_name, "kubeconfig": self.kubeconfig, "repository": self.repository}
         )
+
+    def _network(
+        self, name: str, group: resources.ResourceGroup, location: str, child: pulumi.ResourceOptions
+    ) -> network.Subnet:
+        """A virtual network: the nodes' subnet, and one delegated to PostgreSQL flexible servers."""
+        vnet = network.VirtualNetwork(
+            f"{name}-vnet",
+            network.VirtualNetworkInitArgs(
+                resource_group_name=group.name,
+                location=location,
+                address_space=network.AddressSpaceArgs(address_prefixes=[VNET_CIDR]),
+            ),
+            # Subnets are their own resources: the network must not remove them on its next update.
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(ignore_changes=["subnets"])),
+        )
+        self.vnet_id = vnet.id
+        nodes = network.Subnet(
+            f"{name}-nodes",
+            network.SubnetInitArgs(
+                resource_group_name=group.name, virtual_network_name=vnet.name, address_prefix=NODES_CIDR
+            ),
+            opts=child,
+        )
+        database = network.Subnet(
+            f"{name}-databases",
+            network.SubnetInitArgs(
+                resource_group_name=group.name,
+                virtual_network_name=vnet.name,
+                address_prefix=DATABASE_CIDR,
+                delegations=[
+                    network.DelegationArgs(
+                        name="postgres-flexible", service_name="Microsoft.DBforPostgreSQL/flexibleServers"
+                    )
+                ],
+            ),
+            # One subnet operation at a time on a network: Azure refuses concurrent ones.
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[nodes])),
+        )
+        self.database_subnet_id = database.id
+        return nodes

@@ -244,11 +244,27 @@ class EksCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[node_group])),
             )
         self.vpc_id = cluster.vpc_config.apply(lambda config: config.vpc_id or "")
+        self.private_subnet_ids: list[pulumi.Input[str]] = list(private_subnets)
+        """The nodes' private subnets: where a managed database of the cluster's goes."""
+        self.secrets_key_arn = secrets_key.arn
+        """The cluster's KMS key (rotation on): it encrypts Secrets, and a managed database's storage."""
+        self.node_security_group_id = cluster.vpc_config.apply(lambda config: config.cluster_security_group_id or "")
+        """The cluster security group EKS puts on the managed node group's nodes (the launch template names none)."""
+        self._own_vpc = not args.vpc_id
+        self._existing_vpc_id = args.vpc_id
         self.node_group = node_group
         self.ready: list[pulumi.Resource] = [node_group]
         self.register_outputs(
             {"cluster_name": self.cluster_name, "kubeconfig": self.kubeconfig, "repository": self.repository}
         )
+
+    def vpc_cidr(self) -> pulumi.Input[str]:
+        """The VPC's address block (looked up only for an existing VPC, and only when asked)."""
+        if self._own_vpc:
+            return VPC_CIDR
+        return aws.ec2.get_vpc_output(
+            id=self._existing_vpc_id, opts=pulumi.InvokeOutputOptions(parent=self, provider=self.aws)
+        ).cidr_block
 
     def _network(self, name: str, child: pulumi.ResourceOptions) -> list[pulumi.Input[str]]:
         """A VPC with a public and a private subnet in each of two zones; nodes egress through one NAT gateway."""

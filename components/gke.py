@@ -223,6 +223,10 @@ class GkeCluster(pulumi.ComponentResource):
                 )
             )
         )
+        self.network_id = network.id
+        """The cluster's VPC network: where a managed database of the cluster's gets its private IP."""
+        self.gcp_opts = child
+        self.region = args.region
         self.identity = cluster.id
         self.provider = cluster_provider(f"{name}-k8s", self.kubeconfig, self.identity, self, teardown=not args.protect)
         self.ready: list[pulumi.Resource] = [node_pool, reader]

@@ -6,7 +6,7 @@ here, and nothing else may: `WebApp` and `AppImage` read the target only through
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +77,37 @@ class IngressRoute:
 
 
 @dataclass(frozen=True)
+class DatabaseRequest:
+    """What a workload file's `postgres` resource asks of a managed database."""
+
+    name: str
+    """The provisioned resource's name (`<workload>-<resource>`): cloud and in-cluster names derive from it."""
+    database: str
+    """The database, and the user that owns it."""
+
+
+@dataclass(frozen=True)
+class ManagedDatabase:
+    """A cloud's managed PostgreSQL as the application's pods reach it: privately, inside the cluster's network."""
+
+    address: pulumi.Output[str]
+    """The DNS name the pods connect to (it resolves to a private address only)."""
+    port: int
+    database: str
+    username: str
+    password: pulumi.Output[str]
+    """Secret."""
+    network: pulumi.Input[str]
+    """The CIDR block the database's private address is in: the declaring workload's egress rule admits it."""
+    resources: Sequence[pulumi.Resource] = ()
+    """What the workload waits for (the database instance)."""
+
+
+ManagedPostgres = Callable[[DatabaseRequest], ManagedDatabase]
+"""How a cloud target makes a managed PostgreSQL (RDS, Azure Database for PostgreSQL, Cloud SQL)."""
+
+
+@dataclass(frozen=True)
 class Platform:
     """What one target provides; produced by `stacks.<target>.platform(settings)`."""
 
@@ -109,3 +140,6 @@ class Platform:
     """StorageClass for the volumes of in-cluster databases; None: the cluster's default class."""
     outputs: Mapping[str, Any] = field(default_factory=dict)
     """Extra stack outputs the target adds (cluster, registry, kubeconfig)."""
+    postgres: ManagedPostgres | None = None
+    """The cloud's managed PostgreSQL for an application's `postgres` resources; None: the target has none (local
+    targets run PostgreSQL in the cluster)."""

@@ -51,10 +51,13 @@ def service_labels(application: str, workload: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Peer:
-    """Pods in the same namespace, by their labels, on one port."""
+    """Pods in the same namespace, by their labels, on one port; or, with `cidr`, addresses outside the cluster
+    (a managed database in the cluster's network)."""
 
     labels: Mapping[str, str]
     port: int
+    cidr: pulumi.Input[str] | None = None
+    """An egress destination by address block instead of by pod labels."""
 
 
 @dataclass(frozen=True)
@@ -285,7 +288,11 @@ class ServiceWorkload(pulumi.ComponentResource):
             ]
         egress = [
             k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                to=[k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=_selector(peer.labels))],
+                to=[
+                    k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=peer.cidr))
+                    if peer.cidr is not None
+                    else k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=_selector(peer.labels))
+                ],
                 ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=peer.port, protocol="TCP")],
             )
             for peer in args.calls

@@ -27,7 +27,13 @@ PROTECTED_TYPES = (
     "azure-native:containerregistry:Registry",
     "gcp:container/cluster:Cluster",
     "gcp:artifactregistry/repository:Repository",
+    "aws:rds/instance:Instance",
+    "azure-native:dbforpostgresql:Server",
+    "gcp:sql/databaseInstance:DatabaseInstance",
 )
+RDS = "aws:rds/instance:Instance"
+AZURE_POSTGRES = "azure-native:dbforpostgresql:Server"
+CLOUD_SQL = "gcp:sql/databaseInstance:DatabaseInstance"
 
 
 def _get(value: Any, *path: str) -> Any:
@@ -233,6 +239,47 @@ def gke_cluster(args: ResourceValidationArgs, report: ReportViolation) -> None:
         _require(report, _get(p, "dockerConfig", "immutableTags") is True, "Artifact Registry: immutable tags")
 
 
+def no_public_database(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A managed database is reached from inside the cluster's network only: no public address, in private
+    subnets (RDS), a delegated subnet with public access off (Azure), a private IP only (Cloud SQL)."""
+    p = args.props
+    if args.resource_type == RDS:
+        _require(report, p.get("publiclyAccessible") is False, "RDS: the instance must not be publicly accessible")
+        _require(report, bool(p.get("dbSubnetGroupName")), "RDS: place the instance in the cluster's private subnets")
+    elif args.resource_type == AZURE_POSTGRES:
+        network = p.get("network") or {}
+        _require(
+            report,
+            network.get("publicNetworkAccess") == "Disabled",
+            "Azure PostgreSQL: public network access must be Disabled",
+        )
+        _require(
+            report,
+            bool(network.get("delegatedSubnetResourceId")) and bool(network.get("privateDnsZoneArmResourceId")),
+            "Azure PostgreSQL: private access needs a delegated subnet and a private DNS zone",
+        )
+    elif args.resource_type == CLOUD_SQL:
+        ip = _get(p, "settings", "ipConfiguration") or {}
+        _require(report, ip.get("ipv4Enabled") is False, "Cloud SQL: no public IP (ipConfiguration.ipv4Enabled false)")
+        _require(report, bool(ip.get("privateNetwork")), "Cloud SQL: a private IP on the cluster's network")
+        _require(report, not ip.get("authorizedNetworks"), "Cloud SQL: no authorized networks")
+
+
+def encrypted_database_storage(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A managed database's storage is encrypted at rest: RDS by a KMS key (the cluster's); Azure by the service's
+    key or one of Key Vault; Cloud SQL always, by Google's key or a customer-managed one."""
+    p = args.props
+    if args.resource_type == RDS:
+        _require(report, p.get("storageEncrypted") is True, "RDS: encrypt the storage (storageEncrypted)")
+        _require(report, bool(p.get("kmsKeyId")), "RDS: encrypt with the cluster's KMS key (kmsKeyId)")
+    elif args.resource_type == AZURE_POSTGRES:
+        _require(
+            report,
+            _get(p, "dataEncryption", "type") in ("SystemAssigned", "AzureKeyVault"),
+            "Azure PostgreSQL: state the storage's encryption key (dataEncryption.type)",
+        )
+
+
 # --- stack policies -------------------------------------------------------------------------------
 
 
@@ -310,7 +357,8 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     ),
     ResourceValidationPolicy(
         name="clusters-and-registries-protected",
-        description="Clusters and registries are protected; releasing protection is for a deliberate teardown.",
+        description="Clusters, registries and managed databases are protected; releasing protection is for a "
+        "deliberate teardown.",
         validate=protected,
         # Advisory: `kubeport:releaseProtection true` legitimately unprotects them before a teardown.
         enforcement_level=EnforcementLevel.ADVISORY,
@@ -334,6 +382,18 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
         description="GKE: workload identity, shielded and private nodes, release channel, network policy, "
         "managed node pool on its own account; immutable Artifact Registry tags.",
         validate=gke_cluster,
+        enforcement_level=MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="no-public-database",
+        description="Managed databases have no public endpoint: private subnets, private access, a private IP only.",
+        validate=no_public_database,
+        enforcement_level=MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="encrypted-database-storage",
+        description="Managed databases encrypt their storage at rest (RDS with the cluster's KMS key).",
+        validate=encrypted_database_storage,
         enforcement_level=MANDATORY,
     ),
     StackValidationPolicy(

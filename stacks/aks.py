@@ -9,7 +9,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from components.platform import IngressRoute, Platform
+from components.platform import DatabaseRequest, IngressRoute, ManagedDatabase, Platform
 from components.pod_parts import HEALTH_PATH
 from stacks import cloud
 from stacks.config import CloudSettings, Key, Reader, Settings
@@ -36,6 +36,32 @@ SERVICE_ANNOTATIONS = {"service.beta.kubernetes.io/azure-load-balancer-health-pr
 INGRESS = IngressRoute(class_name="webapprouting.kubernetes.azure.com")
 
 
+AZURE_STORAGE_SIZES = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767)
+"""The storage sizes (GiB) a flexible server offers on Premium SSD."""
+
+
+def _burstable_has_no_standby(size: str) -> str:
+    if size.removeprefix("Standard_").startswith("B"):
+        return (
+            f"Azure offers no high availability on a Burstable SKU ({size!r}); set kubeport:databaseSize to a "
+            "General Purpose or Memory Optimized one such as Standard_D2ds_v5"
+        )
+    return ""
+
+
+DATABASE = cloud.DatabaseRules(
+    size_default="Standard_B1ms",
+    size_form=re.compile(r"^Standard_[BDE][A-Za-z0-9_]+$"),
+    size_example="a flexible server SKU such as Standard_B1ms (Burstable), Standard_D2ds_v5 (General Purpose) or "
+    "Standard_E2ds_v5 (Memory Optimized)",
+    storage_default=32,
+    storage_accepted=lambda gib: gib in AZURE_STORAGE_SIZES,
+    storage_example=" | ".join(str(s) for s in AZURE_STORAGE_SIZES),
+    high_availability_refused=_burstable_has_no_standby,
+)
+"""Azure Database for PostgreSQL flexible server: the keys' defaults and forms."""
+
+
 @dataclass(frozen=True)
 class AksSettings(CloudSettings):
     """The aks target's settings: the shared cloud ones and the subscription."""
@@ -52,7 +78,9 @@ def check(r: Reader, settings: Settings) -> Settings:
         r.problem("subscription", "is required with target 'aks'; expected an Azure subscription id (a UUID)")
     elif not UUID.match(subscription):
         r.problem("subscription", f"{subscription!r} is not an Azure subscription id (a UUID)")
-    return dataclasses.replace(settings, cloud=AksSettings(**dataclasses.asdict(shared), subscription=subscription))
+    own = AksSettings(**dataclasses.asdict(shared), subscription=subscription)
+    own = dataclasses.replace(own, database=cloud.read_database(r, settings, DATABASE))
+    return dataclasses.replace(settings, cloud=own)
 
 
 def platform(settings: Settings) -> Platform:
@@ -70,6 +98,45 @@ def platform(settings: Settings) -> Platform:
             # Offline runs must not call the registry.
             token_exchange=None if under_mocks() else acr_refresh_token,
             app_routing=offers_ingress,
+            database_network=own.database is not None,
         ),
     )
-    return cloud.cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, INGRESS if offers_ingress else None)
+    platform = cloud.cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, INGRESS if offers_ingress else None)
+    database = own.database
+    if database is None:
+        return platform
+
+    def postgres(request: DatabaseRequest) -> ManagedDatabase:
+        from components.aks import DATABASE_CIDR  # noqa: PLC0415
+        from components.azure_postgres import AzurePostgres, AzurePostgresArgs  # noqa: PLC0415
+
+        assert database is not None
+        made = AzurePostgres(
+            request.name,
+            AzurePostgresArgs(
+                opts=cluster.azure_opts,
+                resource_group_name=cluster.resource_group_name,
+                location=cluster.location,
+                vnet_id=cluster.vnet_id,
+                subnet_id=cluster.database_subnet_id,
+                tenant_id=cluster.tenant_id,
+                administrator_object_id=cluster.deployer_object_id,
+                database=request.database,
+                size=database.size,
+                version=database.version,
+                storage_gb=database.storage_gb,
+                high_availability=database.high_availability,
+                protect=not own.release_protection,
+            ),
+        )
+        return ManagedDatabase(
+            address=made.address,
+            port=cloud.DATABASE_PORT,
+            database=request.database,
+            username=request.database,
+            password=made.password,
+            network=DATABASE_CIDR,
+            resources=[made],
+        )
+
+    return dataclasses.replace(platform, postgres=postgres)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TypedDict
 
 from components.cluster import ManagedCluster
 from components.platform import Exposure, ImageDestination, IngressRoute, Platform
 from stacks import registry
-from stacks.config import CLOUD_TARGETS, CloudSettings, Key, Reader, Settings
+from stacks.config import CLOUD_TARGETS, CloudSettings, DatabaseSettings, Key, Reader, Settings
 
 CLOUD_BUILD_PLATFORM = ("linux/amd64",)
 """Cloud nodes run amd64; building for it explicitly keeps an Apple-silicon laptop from shipping arm64."""
@@ -55,11 +56,88 @@ KEYS: tuple[Key, ...] = (
         "releaseProtection",
         "boolean",
         False,
-        "Drop protect from the cluster and registry so a deliberate teardown or migration can delete them.",
+        "Drop protect from the cluster, registry and managed databases so a deliberate teardown or migration can "
+        "delete them.",
+        targets=CLOUD_TARGETS,
+    ),
+    Key(
+        "databaseSize",
+        "string",
+        "",
+        "With an application on a cloud: the managed PostgreSQL's machine: an RDS instance class (eks), a flexible "
+        "server SKU (aks), a Cloud SQL tier (gke). Empty: db.t4g.micro, Standard_B1ms, db-f1-micro.",
+        targets=CLOUD_TARGETS,
+        shown_default="the cloud's smallest",
+    ),
+    Key(
+        "databaseVersion",
+        "string",
+        "17",
+        "With an application on a cloud: the managed PostgreSQL's major version (14-17).",
+        targets=CLOUD_TARGETS,
+    ),
+    Key(
+        "databaseStorage",
+        "integer",
+        0,
+        "With an application on a cloud: the managed PostgreSQL's storage in GiB (eks 20-65536; aks 32, 64, 128, "
+        "... 32767; gke 10-65536). 0: the cloud's smallest (20, 32, 10).",
+        targets=CLOUD_TARGETS,
+        shown_default="the cloud's smallest",
+    ),
+    Key(
+        "databaseHighAvailability",
+        "boolean",
+        False,
+        "With an application on a cloud: a standby in another zone (RDS Multi-AZ, zone-redundant HA on a General "
+        "Purpose or Memory Optimized SKU, a regional Cloud SQL instance).",
         targets=CLOUD_TARGETS,
     ),
 )
 """The keys every cloud reads; each cloud module lists them first in its own KEYS."""
+DATABASE_KEYS = ("databaseSize", "databaseVersion", "databaseStorage", "databaseHighAvailability")
+DATABASE_VERSIONS = ("14", "15", "16", "17")
+"""PostgreSQL majors all three clouds offer (RDS, Azure flexible server, Cloud SQL) in 2026."""
+DATABASE_PORT = 5432
+
+
+@dataclass(frozen=True)
+class DatabaseRules:
+    """What one cloud accepts for its managed PostgreSQL."""
+
+    size_default: str
+    size_form: re.Pattern[str]
+    size_example: str
+    storage_default: int
+    storage_accepted: Callable[[int], bool]
+    storage_example: str
+    high_availability_refused: Callable[[str], str] = lambda _size: ""
+    """The reason a size cannot have a standby, or ""."""
+
+
+def read_database(r: Reader, settings: Settings, rules: DatabaseRules) -> DatabaseSettings | None:
+    """The managed database's keys, checked; they mean something only with an application (kubeport:application)."""
+    if not settings.application:
+        for name in DATABASE_KEYS:
+            if r.is_set(name):
+                r.problem(name, "only applies with kubeport:application (an application's postgres resources)")
+        return None
+    size = r.string("databaseSize") or rules.size_default
+    if not rules.size_form.match(size):
+        r.problem("databaseSize", f"{size!r} is not accepted on target {settings.target!r}; expected "
+                                  f"{rules.size_example}")  # fmt: skip
+    version = r.string("databaseVersion")
+    if version not in DATABASE_VERSIONS:
+        r.problem("databaseVersion", f"{version!r} is not accepted; expected one of: {' | '.join(DATABASE_VERSIONS)}")
+    storage = r.integer("databaseStorage", 0) or rules.storage_default
+    if not rules.storage_accepted(storage):
+        r.problem("databaseStorage", f"{storage} GiB is not accepted on target {settings.target!r}; expected "
+                                     f"{rules.storage_example}")  # fmt: skip
+    high_availability = r.boolean("databaseHighAvailability")
+    refused = rules.high_availability_refused(size) if high_availability else ""
+    if refused:
+        r.problem("databaseHighAvailability", refused)
+    return DatabaseSettings(size=size, version=version, storage_gb=storage, high_availability=high_availability)
 
 
 def read_cloud(r: Reader, target: str, region_form: re.Pattern[str], example: str) -> CloudSettings:

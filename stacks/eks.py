@@ -9,7 +9,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from components.platform import IngressRoute, Platform
+from components.platform import DatabaseRequest, IngressRoute, ManagedDatabase, Platform
 from components.pod_parts import READY_PATH
 from stacks import cloud
 from stacks.config import CloudSettings, Key, Reader, Settings
@@ -52,6 +52,17 @@ TLS_ANNOTATIONS = {
 }
 
 
+DATABASE = cloud.DatabaseRules(
+    size_default="db.t4g.micro",
+    size_form=re.compile(r"^db\.[a-z][a-z0-9-]*\.[a-z0-9]+$"),
+    size_example="an RDS instance class such as db.t4g.micro or db.m7g.large",
+    storage_default=20,
+    storage_accepted=lambda gib: 20 <= gib <= 65536,
+    storage_example="20 to 65536 (gp3)",
+)
+"""RDS for PostgreSQL: the keys' defaults and forms."""
+
+
 @dataclass(frozen=True)
 class EksSettings(CloudSettings):
     """The eks target's settings: the shared cloud ones and an optional existing VPC."""
@@ -79,6 +90,7 @@ def check(r: Reader, settings: Settings) -> Settings:
     elif subnet_ids and len(subnet_ids) < 2:
         r.problem("subnetIds", "needs at least two private subnets, in different availability zones")
     own = EksSettings(**dataclasses.asdict(shared), vpc_id=vpc_id, subnet_ids=subnet_ids)
+    own = dataclasses.replace(own, database=cloud.read_database(r, settings, DATABASE))
     return dataclasses.replace(settings, cloud=own)
 
 
@@ -116,4 +128,39 @@ def platform(settings: Settings) -> Platform:
         route = IngressRoute(
             class_name=controller.ingress_class, annotations=annotations, depends_on=[controller.release]
         )
-    return cloud.cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, route)
+    platform = cloud.cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, route)
+    database = own.database
+    if database is None:
+        return platform
+
+    def postgres(request: DatabaseRequest) -> ManagedDatabase:
+        from components.rds import RdsPostgres, RdsPostgresArgs  # noqa: PLC0415
+
+        assert database is not None
+        made = RdsPostgres(
+            request.name,
+            RdsPostgresArgs(
+                aws_provider=cluster.aws,
+                vpc_id=cluster.vpc_id,
+                subnet_ids=cluster.private_subnet_ids,
+                client_security_group_id=cluster.node_security_group_id,
+                kms_key_arn=cluster.secrets_key_arn,
+                database=request.database,
+                size=database.size,
+                version=database.version,
+                storage_gb=database.storage_gb,
+                high_availability=database.high_availability,
+                protect=not own.release_protection,
+            ),
+        )
+        return ManagedDatabase(
+            address=made.address,
+            port=cloud.DATABASE_PORT,
+            database=request.database,
+            username=request.database,
+            password=made.password,
+            network=cluster.vpc_cidr(),
+            resources=[made],
+        )
+
+    return dataclasses.replace(platform, postgres=postgres)

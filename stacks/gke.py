@@ -9,7 +9,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from components.platform import IngressRoute, Platform
+from components.platform import DatabaseRequest, IngressRoute, ManagedDatabase, Platform
 from stacks import cloud
 from stacks.config import CloudSettings, Key, Reader, Settings
 from stacks.config.keys import RegistryKind
@@ -39,6 +39,17 @@ INGRESS = IngressRoute(
 )
 
 
+DATABASE = cloud.DatabaseRules(
+    size_default="db-f1-micro",
+    size_form=re.compile(r"^db-(f1-micro|g1-small|custom-\d{1,2}-\d{3,6}|perf-optimized-N-\d{1,3})$"),
+    size_example="a Cloud SQL tier such as db-f1-micro, db-g1-small or db-custom-2-7680",
+    storage_default=10,
+    storage_accepted=lambda gib: 10 <= gib <= 65536,
+    storage_example="10 to 65536",
+)
+"""Cloud SQL for PostgreSQL: the keys' defaults and forms."""
+
+
 @dataclass(frozen=True)
 class GkeSettings(CloudSettings):
     """The gke target's settings: the shared cloud ones and the project."""
@@ -55,7 +66,9 @@ def check(r: Reader, settings: Settings) -> Settings:
         r.problem("project", "is required with target 'gke'; expected a Google Cloud project id")
     elif not GCP_PROJECT.match(project):
         r.problem("project", f"{project!r} is not a Google Cloud project id (6-30 lowercase letters, digits, -)")
-    return dataclasses.replace(settings, cloud=GkeSettings(**dataclasses.asdict(shared), project=project))
+    own = GkeSettings(**dataclasses.asdict(shared), project=project)
+    own = dataclasses.replace(own, database=cloud.read_database(r, settings, DATABASE))
+    return dataclasses.replace(settings, cloud=own)
 
 
 def platform(settings: Settings) -> Platform:
@@ -73,4 +86,42 @@ def platform(settings: Settings) -> Platform:
     )
     # GKE's controller is built in: a cluster stack always offers it to its app stacks.
     offers_ingress = bool(settings.host) or settings.part == "cluster"
-    return cloud.cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, INGRESS if offers_ingress else None)
+    platform = cloud.cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, INGRESS if offers_ingress else None)
+    database = own.database
+    if database is None:
+        return platform
+    from components.cloudsql import CloudSqlPostgres, CloudSqlPostgresArgs, PrivateServicesAccess  # noqa: PLC0415
+
+    # One reserved range and peering per network, for every database of the stack.
+    access = PrivateServicesAccess(
+        "gke-services", cluster.network_id, cluster.gcp_opts, protect=not own.release_protection
+    )
+
+    def postgres(request: DatabaseRequest) -> ManagedDatabase:
+        assert database is not None
+        made = CloudSqlPostgres(
+            request.name,
+            CloudSqlPostgresArgs(
+                provider_opts=cluster.gcp_opts,
+                region=cluster.region,
+                network=cluster.network_id,
+                access=access,
+                database=request.database,
+                size=database.size,
+                version=database.version,
+                storage_gb=database.storage_gb,
+                high_availability=database.high_availability,
+                protect=not own.release_protection,
+            ),
+        )
+        return ManagedDatabase(
+            address=made.address,
+            port=cloud.DATABASE_PORT,
+            database=request.database,
+            username=request.database,
+            password=made.password,
+            network=access.cidr,
+            resources=[made],
+        )
+
+    return dataclasses.replace(platform, postgres=postgres)

@@ -5,9 +5,11 @@ back the same outputs (`host`, `port`, `name`, `database`, `username`, `password
 `${resources.db.*}` variables are the same on every target and the file never changes when the application
 moves. Credentials come back as a Secret reference: the pods read them from a Kubernetes Secret.
 
-Today: `postgres` is an in-cluster PostgreSQL (components.InClusterPostgres) on minikube and existing
-clusters. The clouds' managed databases plug in here as further entries of PROVISIONERS, keyed by target,
-without touching the workload files; until then a cloud stack refuses a `postgres` resource, naming the target.
+`postgres` is an in-cluster PostgreSQL (components.InClusterPostgres) on minikube and existing clusters, and the
+cloud's managed PostgreSQL on eks, aks and gke (RDS, Azure Database for PostgreSQL flexible server, Cloud SQL:
+made by the Platform's `postgres`, which the cloud's target module fills in), reached through an in-cluster
+name and Secret of the same shape (components.DatabaseEndpoint). An app stack (target app) has no provisioner:
+it refuses a `postgres` resource, naming the target.
 """
 
 from __future__ import annotations
@@ -88,8 +90,48 @@ def in_cluster_postgres(request: Request) -> Provisioned:
     )
 
 
+def managed_postgres(request: Request) -> Provisioned:
+    """The cloud's managed PostgreSQL, made by the Platform, behind the same in-cluster name and Secret."""
+    from components.database import DatabaseEndpoint, DatabaseEndpointArgs  # noqa: PLC0415
+    from components.platform import DatabaseRequest  # noqa: PLC0415
+
+    make = request.platform.postgres
+    if make is None:
+        raise ValueError(f"target {request.settings.target!r} offers no managed PostgreSQL on its Platform")
+    name = f"{request.workload.name}-{request.resource.name}"
+    database = make(DatabaseRequest(name=name, database=request.workload.name.replace("-", "_")))
+    endpoint = DatabaseEndpoint(
+        name,
+        DatabaseEndpointArgs(
+            application=request.application,
+            platform=request.platform,
+            namespace=request.namespace,
+            database=database,
+        ),
+        opts=request.opts,
+    )
+    return Provisioned(
+        outputs={
+            "host": endpoint.host,
+            "port": str(database.port),
+            "name": database.database,
+            "database": database.database,
+            "username": database.username,
+        },
+        secrets={"password": (endpoint.secret_name, "password")},
+        peer=Peer(labels={}, port=database.port, cidr=database.network),
+        depends_on=[endpoint, *database.resources],
+    )
+
+
 PROVISIONERS: Mapping[str, Mapping[Target, Provisioner]] = {
-    "postgres": {"minikube": in_cluster_postgres, "existing": in_cluster_postgres},
+    "postgres": {
+        "minikube": in_cluster_postgres,
+        "existing": in_cluster_postgres,
+        "eks": managed_postgres,
+        "aks": managed_postgres,
+        "gke": managed_postgres,
+    },
 }
 """Resource type -> target -> provisioner. service-port, dns and route are wiring, not provisioned objects."""
 
@@ -103,8 +145,8 @@ def problems(application: Application, target: Target) -> list[str]:
             if by_target is not None and target not in by_target:
                 found.append(
                     f"{workload.file.name}: resources.{resource.name}: target {target!r} has no {resource.type} "
-                    f"provisioner yet (the cloud's managed database is not built); {resource.type} is provisioned "
-                    f"on: {', '.join(by_target)}"
+                    f"provisioner (an app stack deploys onto another stack's cluster, which makes no database for "
+                    f"it); {resource.type} is provisioned on: {', '.join(by_target)}"
                 )
     return found
 

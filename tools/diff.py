@@ -3,8 +3,9 @@
 Renders both stacks under mocks and compares their workload (the `WebApp`'s Kubernetes objects). The only
 differences allowed are the ones the Platform carries: the image reference, its pull policy and the scanner
 waivers that follow from it (registry), the target name in the environment, and the Service's type,
-node port and annotations (exposure). It also counts the stack-config lines that differ between the two
-stack files: the migration cost.
+node port and annotations (exposure); for an application on a cloud, what its managed database provisioner
+outputs (the database's DNS name, its address block, its password). It also counts the stack-config lines that
+differ between the two stack files: the migration cost.
 """
 
 from __future__ import annotations
@@ -38,6 +39,14 @@ PLATFORM_CARRIED: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^Ingress .*: spec\.ingressClassName$"), "ingress: the target's controller class"),
     (re.compile(r"^Ingress .*: metadata\.annotations(\..+)?$"), "ingress: what the target's controller reads"),
     (re.compile(r"\.volumeClaimTemplates(\[\d+\]|\.[^.]+)\.spec\.storageClassName$"), "storage: the StorageClass"),
+    # A cloud's managed database (stacks.provisioners): the pods' variables are the same everywhere; what its
+    # in-cluster name points at, the address block it lives in and the password it was made with are its own.
+    (re.compile(r"^Service .*: spec\.externalName$"), "provisioner: the managed database's private DNS name"),
+    (
+        re.compile(r"^NetworkPolicy .*: spec\.egress\[\d+\]\.to\[\d+\]\.ipBlock\.cidr$"),
+        "provisioner: the managed database's address block",
+    ),
+    (re.compile(r"^Secret .*: stringData\.password$"), "provisioner: the database's password (secret)"),
 ]
 
 

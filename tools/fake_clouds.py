@@ -63,7 +63,10 @@ class FakeCloud(pulumi_mocks.Mocks):
                 raise RuntimeError(f"unknown stack {name!r}")
             outputs, secrets = self.references[name]
             return name, {"name": name, "outputs": outputs, "secretOutputNames": secrets}
-        if args.typ == "docker-build:index:Image":
+        if args.typ == "pulumi-python:dynamic/kubeport:GeneratedPassword":
+            # What the program's own provider would make (components.password), so its path to a Secret shows.
+            state["value"] = f"fake-generated-password-{args.name}"
+        elif args.typ == "docker-build:index:Image":
             tags = state.get("tags") or []
             digest = fake_digest(args.name + json.dumps(tags))
             state["digest"] = digest if state.get("push") else ""
@@ -99,11 +102,25 @@ class FakeCloud(pulumi_mocks.Mocks):
         if typ == "aws:eks/cluster:Cluster":
             state["endpoint"] = "https://0123456789ABCDEF.gr7.eu-west-1.eks.amazonaws.com"
             state["certificateAuthority"] = {"data": FAKE_CA}
+            # The VPC EKS finds from the subnets, and the security group it puts on the managed nodes.
+            state["vpcConfig"] = {
+                **(state.get("vpcConfig") or {}),
+                "vpcId": "vpc-0fa4e0000000000001",
+                "clusterSecurityGroupId": "sg-0c1a5e0000000000001",
+            }
         elif typ == "aws:ecr/repository:Repository":
             state["registryId"] = ACCOUNT
             state["repositoryUrl"] = f"{ACCOUNT}.dkr.ecr.{region}.amazonaws.com/{state['name']}"
         elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
             state["latestVersion"] = 1
+        elif typ == "aws:rds/instance:Instance":
+            state["address"] = f"{name}.c0ffee123456.{region}.rds.amazonaws.com"
+            state["masterUserSecrets"] = [
+                {
+                    "secretArn": f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:rds!db-{name}",
+                    "secretStatus": "active",
+                }
+            ]
         elif typ.startswith("azure-native:"):
             state.setdefault("name", auto_name.replace("-", ""))
             resource_id = f"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/{typ}/{name}"
@@ -118,6 +135,8 @@ class FakeCloud(pulumi_mocks.Mocks):
                 state["fqdn"] = "aks-fake.hcp.westeurope.azmk8s.io"
             elif typ == "azure-native:containerregistry:Registry":
                 state["loginServer"] = f"{state['name']}.azurecr.io"
+            elif typ == "azure-native:dbforpostgresql:Server":
+                state["fullyQualifiedDomainName"] = f"{state['name']}.postgres.database.azure.com"
             return resource_id
         elif typ.startswith("gcp:"):
             state.setdefault("name", auto_name)
@@ -125,6 +144,8 @@ class FakeCloud(pulumi_mocks.Mocks):
             if typ == "gcp:container/cluster:Cluster":
                 state["endpoint"] = "34.0.0.1"
                 state["masterAuth"] = {**(state.get("masterAuth") or {}), "clusterCaCertificate": FAKE_CA}
+            elif typ == "gcp:sql/databaseInstance:DatabaseInstance":
+                state["privateIpAddress"] = "10.60.0.3"
             elif typ == "gcp:serviceaccount/account:Account":
                 state["email"] = f"{state['accountId']}@acme.iam.gserviceaccount.com"
             return resource_id
@@ -152,6 +173,10 @@ class FakeCloud(pulumi_mocks.Mocks):
                 "proxyEndpoint": f"https://{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com",
                 "authorizationToken": base64.b64encode(b"AWS:fake-ecr-password").decode(),
                 "expiresAt": "2099-01-01T00:00:00Z",
+            },
+            "aws:secretsmanager/getSecretVersion:getSecretVersion": {
+                "secretString": json.dumps({"username": "payments", "password": "fake-rds-managed-password"}),
+                "arn": str(args.args.get("secretId", "")),
             },
             "azure-native:containerservice:listManagedClusterUserCredentials": {
                 "kubeconfigs": [

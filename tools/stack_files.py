@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from stacks.config import NAMESPACE, qualified
+from stacks.config import CLOUD_TARGETS, NAMESPACE, qualified
 
 ROOT = Path(__file__).resolve().parent.parent
 """The repository: the program, its stack files, the tooling."""
@@ -47,7 +47,20 @@ def app_stack_names(root: Path = ROOT) -> list[str]:
 
 
 def application_stack_names(root: Path = ROOT) -> list[str]:
-    """The stacks that deploy an application of workload files (kubeport:application)."""
+    """The stacks that deploy an application of workload files (kubeport:application) on a local or existing
+    cluster, its databases in the cluster: the ones that also run for real here."""
+    return [s for s in _all_application_stacks(root) if stack_file_config(s, root)[0].get(f"{PROJECT}:target")
+            not in CLOUD_TARGETS]  # fmt: skip
+
+
+def cloud_application_stack_names(root: Path = ROOT) -> list[str]:
+    """The stacks that deploy an application of workload files on a cloud, its databases the cloud's managed
+    PostgreSQL: checked under mocks only."""
+    return [s for s in _all_application_stacks(root) if stack_file_config(s, root)[0].get(f"{PROJECT}:target")
+            in CLOUD_TARGETS]  # fmt: skip
+
+
+def _all_application_stacks(root: Path) -> list[str]:
     return [s for s in stack_names(root) if stack_file_config(s, root)[0].get(f"{PROJECT}:application")]
 
 

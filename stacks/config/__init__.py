@@ -21,7 +21,7 @@ from stacks.config.keys import (
 )
 from stacks.config.reader import Reader
 from stacks.config.rules import parse
-from stacks.config.settings import CloudSettings, ConfigError, SecretValue, Settings
+from stacks.config.settings import CloudSettings, ConfigError, DatabaseSettings, SecretValue, Settings
 
 __all__ = [
     "CLOUD_TARGETS",
@@ -31,6 +31,7 @@ __all__ = [
     "TARGETS",
     "CloudSettings",
     "ConfigError",
+    "DatabaseSettings",
     "Key",
     "Reader",
     "SecretValue",

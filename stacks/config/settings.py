@@ -20,6 +20,20 @@ class SecretValue:
 
 
 @dataclass(frozen=True)
+class DatabaseSettings:
+    """A cloud's managed PostgreSQL for an application's `postgres` resources (the database keys, checked)."""
+
+    size: str
+    """Instance class (eks), SKU (aks) or tier (gke); the cloud's cheap default filled in."""
+    version: str
+    """PostgreSQL major version, e.g. "17"."""
+    storage_gb: int
+    """Storage in GiB; the cloud's smallest filled in."""
+    high_availability: bool
+    """A standby in another zone (Multi-AZ, zone-redundant HA, a regional instance)."""
+
+
+@dataclass(frozen=True)
 class CloudSettings:
     """What every cloud target reads; each cloud's module extends it with its own scope (stacks.eks, aks, gke)."""
 
@@ -34,6 +48,8 @@ class CloudSettings:
     """Machine type; empty: the cloud's default."""
     release_protection: bool = False
     """Drop `protect` from the cluster and registry (a deliberate teardown or migration)."""
+    database: DatabaseSettings | None = None
+    """With an application: its managed PostgreSQL; None without one."""
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,8 @@ RESOURCE_POLICIES = [
     kp.eks_cluster,
     kp.aks_cluster,
     kp.gke_cluster,
+    kp.no_public_database,
+    kp.encrypted_database_storage,
 ]
 
 
@@ -173,7 +175,13 @@ def test_missing_probe_or_limits_are_violations(runs: dict[str, ProgramRun]) -> 
 
 
 def test_unprotected_cluster_is_reported(runs: dict[str, ProgramRun]) -> None:
-    for stack, cluster_type in (("eks", "aws:eks/cluster:Cluster"), ("gke", "gcp:container/cluster:Cluster")):
+    for stack, cluster_type in (
+        ("eks", "aws:eks/cluster:Cluster"),
+        ("gke", "gcp:container/cluster:Cluster"),
+        ("walkthrough-eks", kp.RDS),
+        ("walkthrough-aks", kp.AZURE_POSTGRES),
+        ("walkthrough-gke", kp.CLOUD_SQL),
+    ):
         reg = runs[stack].one(cluster_type)
         assert violations(kp.protected, resource_args(reg, protect=False))
 
@@ -192,6 +200,22 @@ def test_unprotected_cluster_is_reported(runs: dict[str, ProgramRun]) -> None:
         ("gke", "gcp:container/cluster:Cluster", ["enableShieldedNodes"], False, kp.gke_cluster),
         ("gke", "gcp:container/nodePool:NodePool", ["management", "autoRepair"], False, kp.gke_cluster),
         ("gke", "gcp:artifactregistry/repository:Repository", ["dockerConfig", "immutableTags"], False, kp.gke_cluster),
+        # The application's managed databases: a public endpoint, outside the private network, unencrypted.
+        ("walkthrough-eks", kp.RDS, ["publiclyAccessible"], True, kp.no_public_database),
+        ("walkthrough-eks", kp.RDS, ["dbSubnetGroupName"], None, kp.no_public_database),
+        ("walkthrough-aks", kp.AZURE_POSTGRES, ["network", "publicNetworkAccess"], "Enabled", kp.no_public_database),
+        ("walkthrough-aks", kp.AZURE_POSTGRES, ["network", "delegatedSubnetResourceId"], None, kp.no_public_database),
+        ("walkthrough-gke", kp.CLOUD_SQL, ["settings", "ipConfiguration", "ipv4Enabled"], True, kp.no_public_database),
+        (
+            "walkthrough-gke",
+            kp.CLOUD_SQL,
+            ["settings", "ipConfiguration", "authorizedNetworks"],
+            [{"value": "0.0.0.0/0"}],
+            kp.no_public_database,
+        ),
+        ("walkthrough-eks", kp.RDS, ["storageEncrypted"], False, kp.encrypted_database_storage),
+        ("walkthrough-eks", kp.RDS, ["kmsKeyId"], None, kp.encrypted_database_storage),
+        ("walkthrough-aks", kp.AZURE_POSTGRES, ["dataEncryption"], None, kp.encrypted_database_storage),
     ],
 )
 def test_cloud_hardening_violations(
@@ -237,7 +261,7 @@ def test_load_balancer_on_minikube_is_a_violation(runs: dict[str, ProgramRun]) -
 
 def test_the_pack_holds_every_policy_once() -> None:
     names = [p.name for p in kp.POLICIES]
-    assert len(names) == len(set(names)) == 10
+    assert len(names) == len(set(names)) == 12
 
 
 def test_a_cloud_autoscaler_allowed_below_two_pods_is_a_violation(runs: dict[str, ProgramRun]) -> None:

@@ -246,8 +246,13 @@ def test_pulumi_waits_for_addresses_and_leaves_routing_to_the_smoke_check(label:
     run = run_of(label)
     for service in run.of_type(SERVICE):
         wait = service.inputs["metadata"]["annotations"]["pulumi.com/waitFor"]
-        balanced = service.inputs["spec"]["type"] == "LoadBalancer"
-        assert wait == ("jsonpath={.status.loadBalancer.ingress[0]}" if balanced else "jsonpath={.spec.clusterIP}")
+        kind = service.inputs["spec"]["type"]
+        expected = {
+            "LoadBalancer": "jsonpath={.status.loadBalancer.ingress[0]}",
+            # A managed database's in-cluster name: no cluster IP, ready once stored.
+            "ExternalName": "jsonpath={.spec.externalName}",
+        }.get(kind, "jsonpath={.spec.clusterIP}")
+        assert wait == expected
     for ingress in run.of_type("kubernetes:networking.k8s.io/v1:Ingress"):
         assert (
             ingress.inputs["metadata"]["annotations"]["pulumi.com/waitFor"]

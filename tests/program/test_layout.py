@@ -67,8 +67,10 @@ WORKLOAD = (
     "service",
     "postgres",
     "password",
+    "database",
 )
-"""The portable workload (the web app, an application's services and in-cluster databases) and its parts."""
+"""The portable workload (the web app, an application's services, in-cluster databases and a managed database's
+in-cluster name) and its parts."""
 
 
 @pytest.mark.parametrize("name", WORKLOAD)

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tools.render import SECRET, UNKNOWN, api_version_and_kind, manifest, render
-from tools.stack_files import ROOT, app_stack_names, application_stack_names, stack_names
+from tools.stack_files import ROOT, app_stack_names, application_stack_names, cloud_application_stack_names, stack_names
 
 EXPECTED_KINDS = Counter(
     {"Namespace": 1, "NetworkPolicy": 2, "Deployment": 1, "Service": 1, "PodDisruptionBudget": 1, "Pod": 1}
@@ -46,7 +46,7 @@ def test_plan_lists_every_resource_with_parent_provider_and_protect(stack: str, 
     if stack in ("eks", "aks", "gke"):
         cluster_rows = [r for r in rows if ":Cluster " in r or ":ManagedCluster " in r]
         assert cluster_rows and all(r.rstrip().endswith("yes") for r in cluster_rows)
-    if stack in app_stack_names() or stack in application_stack_names():
+    if stack in app_stack_names() or stack in application_stack_names() or stack in cloud_application_stack_names():
         deployment_row = next(r for r in rows if r.startswith("kubernetes:apps/v1:Deployment"))
         assert "pulumi:providers:kubernetes::" in deployment_row
     else:

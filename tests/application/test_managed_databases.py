@@ -1,0 +1,252 @@
+"""The walkthrough's application on each cloud, under mocks: its `postgres` resource is the cloud's managed
+PostgreSQL (RDS, Azure Database for PostgreSQL flexible server, Cloud SQL), the application's files and the pods'
+variables unchanged; the database keys validated; and planted wiring mistakes caught."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from tests.support.managed_databases import (
+    AZURE_POSTGRES,
+    CLOUD_SQL,
+    DATABASE,
+    DEPLOYMENT,
+    RDS,
+    SECRET,
+    k8s_named,
+    named,
+    wiring_problems,
+)
+from tools.check import check_manifests
+from tools.diff import workload_differences
+from tools.mock_runner import ProgramRun, Registered, run_program
+from tools.render import render
+from tools.stack_files import cloud_application_stack_names
+
+CLOUD_STACKS = ["walkthrough-aks", "walkthrough-eks", "walkthrough-gke"]
+DATABASE_TYPES = {"walkthrough-eks": RDS, "walkthrough-aks": AZURE_POSTGRES, "walkthrough-gke": CLOUD_SQL}
+
+
+@cache
+def run_of(stack: str) -> ProgramRun:
+    run = run_program(stack)
+    assert run.error is None, run.error
+    return run
+
+
+def test_each_cloud_has_an_application_stack() -> None:
+    assert cloud_application_stack_names() == CLOUD_STACKS
+
+
+@pytest.mark.parametrize("stack", CLOUD_STACKS)
+def test_the_database_is_the_clouds_managed_postgres_wired_as_promised(stack: str) -> None:
+    run = run_of(stack)
+    assert run.one(DATABASE_TYPES[stack])
+    assert wiring_problems(run) == []
+
+
+@pytest.mark.parametrize("stack", CLOUD_STACKS)
+def test_the_pods_read_the_same_variables_as_on_the_local_targets(stack: str) -> None:
+    local = run_program("walkthrough")
+    assert local.error is None, local.error
+
+    def env(run: ProgramRun, workload: str) -> list[dict[str, object]]:
+        (container,) = k8s_named(run, DEPLOYMENT, workload).inputs["spec"]["template"]["spec"]["containers"]
+        return list(container.get("env") or [])
+
+    for workload in ("payments", "login", "web"):
+        assert env(run_of(stack), workload) == env(local, workload), workload
+    # The Secret the password comes from has the same name and keys, and stays secret.
+    cloud_secret, local_secret = k8s_named(run_of(stack), SECRET, DATABASE), k8s_named(local, SECRET, DATABASE)
+    assert set(cloud_secret.inputs["stringData"]) == set(local_secret.inputs["stringData"])
+
+
+@pytest.mark.parametrize(("a", "b"), [("walkthrough-eks", "walkthrough-aks"), ("walkthrough-eks", "walkthrough-gke"),
+                                      ("walkthrough-aks", "walkthrough-gke")])  # fmt: skip
+def test_between_clouds_the_application_differs_only_where_the_platform_and_the_provisioner_say(a: str, b: str) -> None:
+    differences = workload_differences(run_of(a), run_of(b))
+    assert [d.line() for d in differences if d.carried_by is None] == []
+    carriers = {d.carried_by for d in differences}
+    assert "provisioner: the managed database's private DNS name" in carriers
+    assert "provisioner: the managed database's address block" in carriers
+
+
+@pytest.mark.parametrize("stack", CLOUD_STACKS)
+def test_release_protection_releases_the_database_too(stack: str) -> None:
+    run = run_program(stack, {"releaseProtection": "true"})
+    assert run.error is None, run.error
+    database = run.one(DATABASE_TYPES[stack])
+    assert not database.protect
+    if stack == "walkthrough-eks":
+        assert database.inputs["deletionProtection"] is False and database.inputs["skipFinalSnapshot"] is True
+    if stack == "walkthrough-gke":
+        assert database.inputs["deletionProtection"] is False
+        assert database.inputs["settings"]["deletionProtectionEnabled"] is False
+
+
+@pytest.mark.parametrize(
+    ("stack", "config", "path", "expected"),
+    [
+        ("walkthrough-eks", {}, ["instanceClass"], "db.t4g.micro"),
+        ("walkthrough-eks", {}, ["allocatedStorage"], 20),
+        ("walkthrough-eks", {}, ["engineVersion"], "17"),
+        ("walkthrough-eks", {"databaseSize": "db.m7g.large", "databaseHighAvailability": "true",
+                             "databaseStorage": "100", "databaseVersion": "16"},
+         ["instanceClass", "multiAz", "allocatedStorage", "engineVersion"], ("db.m7g.large", True, 100, "16")),
+        ("walkthrough-aks", {}, ["sku"], {"name": "Standard_B1ms", "tier": "Burstable"}),
+        ("walkthrough-aks", {"databaseSize": "Standard_D2ds_v5", "databaseHighAvailability": "true",
+                             "databaseStorage": "128"},
+         ["sku", "highAvailability", "storage"],
+         ({"name": "Standard_D2ds_v5", "tier": "GeneralPurpose"},
+          {"mode": "ZoneRedundant", "standbyAvailabilityZone": ""},
+          {"storageSizeGB": 128, "autoGrow": "Enabled"})),
+        ("walkthrough-gke", {}, ["databaseVersion"], "POSTGRES_17"),
+        ("walkthrough-gke", {"databaseHighAvailability": "true", "databaseSize": "db-custom-2-7680"},
+         ["settings"], None),
+    ],
+)  # fmt: skip
+def test_the_database_keys_size_the_database(
+    stack: str, config: dict[str, str], path: list[str], expected: object
+) -> None:
+    run = run_program(stack, config)
+    assert run.error is None, run.error
+    inputs = run.one(DATABASE_TYPES[stack]).inputs
+    if stack == "walkthrough-gke" and path == ["settings"]:
+        assert inputs["settings"]["availabilityType"] == "REGIONAL"
+        assert inputs["settings"]["tier"] == "db-custom-2-7680"
+        return
+    got = tuple(inputs[p] for p in path) if len(path) > 1 else inputs[path[0]]
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("stack", "config", "says"),
+    [
+        ("walkthrough-eks", {"databaseSize": "Standard_B1ms"}, "kubeport:databaseSize: 'Standard_B1ms' is not accepted "
+                                                               "on target 'eks'"),
+        ("walkthrough-aks", {"databaseSize": "db.t4g.micro"}, "kubeport:databaseSize: 'db.t4g.micro'"),
+        ("walkthrough-gke", {"databaseSize": "e2-standard-2"}, "kubeport:databaseSize: 'e2-standard-2'"),
+        ("walkthrough-gke", {"databaseVersion": "13"}, "kubeport:databaseVersion: '13' is not accepted"),
+        ("walkthrough-eks", {"databaseStorage": "10"}, "kubeport:databaseStorage: 10 GiB is not accepted"),
+        ("walkthrough-aks", {"databaseStorage": "33"}, "kubeport:databaseStorage: 33 GiB is not accepted"),
+        ("walkthrough-eks", {"databaseStorage": "-1"}, "kubeport:databaseStorage: -1 is out of range"),
+        ("walkthrough-aks", {"databaseHighAvailability": "true"}, "kubeport:databaseHighAvailability: Azure offers "
+                                                                   "no high availability on a Burstable SKU"),
+        ("walkthrough-gke", {"databaseHighAvailability": "yes"}, "kubeport:databaseHighAvailability: 'yes'"),
+        ("eks", {"databaseSize": "db.t4g.micro"}, "kubeport:databaseSize: only applies with kubeport:application"),
+    ],
+)  # fmt: skip
+def test_a_bad_database_key_is_refused_naming_it_before_any_resource(
+    stack: str, config: dict[str, str], says: str
+) -> None:
+    run = run_program(stack, config)
+    assert run.error is not None and says in str(run.error), run.error
+    problems = [line for line in str(run.error).splitlines() if line.startswith("  - ")]
+    assert len(problems) == 1, problems  # nothing else is reported: the rest of the stack is fine
+    assert run.resources == []
+
+
+@pytest.mark.parametrize("stack", CLOUD_STACKS)
+def test_the_clouds_application_objects_are_valid_and_scanner_clean(stack: str, tmp_path: Path) -> None:
+    rendered = render(stack, tmp_path)
+    kinds = sorted(d["kind"] for d in rendered.manifests.values())
+    assert kinds.count("Secret") == 1 and kinds.count("StatefulSet") == 0
+    report = check_manifests(stack, tmp_path)
+    assert report.findings == [], report.findings
+
+
+# --- planted wiring mistakes: each must be caught -------------------------------------------------------------
+
+
+def _resource(run: ProgramRun, type_: str, name: str) -> Registered:
+    return named(run, type_, name)
+
+
+def public_rds(run: ProgramRun) -> None:
+    _resource(run, RDS, "payments-db-instance").inputs["publiclyAccessible"] = True
+
+
+def rds_in_public_subnets(run: ProgramRun) -> None:
+    _resource(run, "aws:rds/subnetGroup:SubnetGroup", "payments-db-subnets").inputs["subnetIds"] = [
+        "eks-public-0-id",
+        "eks-public-1-id",
+    ]
+
+
+def rds_open_to_the_vpc(run: ProgramRun) -> None:
+    (rule,) = _resource(run, "aws:ec2/securityGroup:SecurityGroup", "payments-db-sg").inputs["ingress"]
+    rule["cidrBlocks"] = ["0.0.0.0/0"]
+
+
+def rds_unencrypted(run: ProgramRun) -> None:
+    _resource(run, RDS, "payments-db-instance").inputs["storageEncrypted"] = False
+
+
+def rds_password_in_the_program(run: ProgramRun) -> None:
+    instance = _resource(run, RDS, "payments-db-instance").inputs
+    instance["manageMasterUserPassword"] = False
+    instance["password"] = "hunter2hunter2"
+
+
+def public_azure_server(run: ProgramRun) -> None:
+    _resource(run, AZURE_POSTGRES, "payments-db-server").inputs["network"]["publicNetworkAccess"] = "Enabled"
+
+
+def azure_server_in_the_nodes_subnet(run: ProgramRun) -> None:
+    nodes = _resource(run, "azure-native:network:Subnet", "aks-nodes").id
+    _resource(run, AZURE_POSTGRES, "payments-db-server").inputs["network"]["delegatedSubnetResourceId"] = nodes
+
+
+def public_cloud_sql(run: ProgramRun) -> None:
+    _resource(run, CLOUD_SQL, "payments-db-instance").inputs["settings"]["ipConfiguration"]["ipv4Enabled"] = True
+
+
+def cloud_sql_on_the_default_network(run: ProgramRun) -> None:
+    ip = _resource(run, CLOUD_SQL, "payments-db-instance").inputs["settings"]["ipConfiguration"]
+    ip["privateNetwork"] = "projects/acme/global/networks/default"
+
+
+def plain_text_password_in_the_secret(run: ProgramRun) -> None:
+    k8s_named(run, SECRET, DATABASE).secret_inputs.clear()
+
+
+def plain_text_password_in_the_deployment(run: ProgramRun) -> None:
+    (container,) = k8s_named(run, DEPLOYMENT, "payments").inputs["spec"]["template"]["spec"]["containers"]
+    variable = next(e for e in container["env"] if e["name"] == "DB_PASSWORD")
+    variable.pop("valueFrom")
+    variable["value"] = "hunter2hunter2"
+
+
+def egress_to_the_wrong_network(run: ProgramRun) -> None:
+    policy = k8s_named(run, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "payments")
+    policy.inputs["spec"]["egress"][0]["to"][0]["ipBlock"]["cidr"] = "0.0.0.0/0"
+
+
+MISTAKES: list[tuple[str, Callable[[ProgramRun], None], str]] = [
+    ("walkthrough-eks", public_rds, "RDS: publicly accessible"),
+    ("walkthrough-eks", rds_in_public_subnets, "RDS: not in the nodes' private subnets"),
+    ("walkthrough-eks", rds_open_to_the_vpc, "admits more than the nodes"),
+    ("walkthrough-eks", rds_unencrypted, "RDS: storage not encrypted"),
+    ("walkthrough-eks", rds_password_in_the_program, "not made and kept by Secrets Manager"),
+    ("walkthrough-aks", public_azure_server, "Azure PostgreSQL: public network access"),
+    ("walkthrough-aks", azure_server_in_the_nodes_subnet, "not in the subnet delegated to it"),
+    ("walkthrough-gke", public_cloud_sql, "Cloud SQL: a public IP"),
+    ("walkthrough-gke", cloud_sql_on_the_default_network, "not on the cluster's network"),
+    ("walkthrough-eks", plain_text_password_in_the_secret, "not marked secret"),
+    ("walkthrough-aks", plain_text_password_in_the_deployment, "DB_PASSWORD is not read from the database's Secret"),
+    ("walkthrough-gke", egress_to_the_wrong_network, "payments' egress to 5432 is not the database's network"),
+]
+
+
+@pytest.mark.parametrize(("stack", "plant", "says"), MISTAKES, ids=[m[1].__name__ for m in MISTAKES])
+def test_a_planted_wiring_mistake_is_caught(stack: str, plant: Callable[[ProgramRun], None], says: str) -> None:
+    run = copy.deepcopy(run_of(stack))
+    assert wiring_problems(run) == []
+    plant(run)
+    found = wiring_problems(run)
+    assert any(says in problem for problem in found), found

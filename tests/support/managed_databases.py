@@ -1,0 +1,190 @@
+"""What a cloud application stack's managed database must be, as one list of problems per run.
+
+`wiring_problems(run)` holds every promise of the cloud provisioners (stacks.provisioners.managed_postgres and
+components.rds / azure_postgres / cloudsql) against the resources a run registered: the database exists where
+the cluster's network is, has no public endpoint, encrypts and backs up its storage, is protected, and the pods
+reach it through the same variables as locally, the password from a Secret marked secret. The tests assert it is
+empty for each cloud, and not empty for each planted mistake.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tools.mock_runner import ProgramRun, Registered
+
+RDS = "aws:rds/instance:Instance"
+AZURE_POSTGRES = "azure-native:dbforpostgresql:Server"
+CLOUD_SQL = "gcp:sql/databaseInstance:DatabaseInstance"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+SECRET = "kubernetes:core/v1:Secret"
+SERVICE = "kubernetes:core/v1:Service"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+DATABASE = "payments-db"
+"""The walkthrough's one postgres resource: payments' `db`."""
+
+
+def named(run: ProgramRun, type_: str, name: str) -> Registered:
+    (found,) = [r for r in run.resources if r.type == type_ and r.name == name]
+    return found
+
+
+def k8s_named(run: ProgramRun, type_: str, name: str) -> Registered:
+    (found,) = [r for r in run.of_type(type_) if r.inputs["metadata"]["name"] == name]
+    return found
+
+
+def _get(value: Any, *path: str | int) -> Any:
+    for key in path:
+        if isinstance(key, int):
+            value = value[key] if isinstance(value, list) and len(value) > key else None
+        else:
+            value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def pod_problems(run: ProgramRun, network: str, address: str) -> list[str]:
+    """The Kubernetes side, the same on every cloud: variables, Secret, in-cluster name, egress."""
+    found = []
+    payments = k8s_named(run, DEPLOYMENT, "payments")
+    namespace = payments.inputs["metadata"]["namespace"]
+    (container,) = payments.inputs["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    if _get(env, "DB_HOST", "value") != f"{DATABASE}.{namespace}.svc":
+        found.append(f"DB_HOST is {_get(env, 'DB_HOST', 'value')!r}, not the in-cluster name")
+    if _get(env, "DB_PORT", "value") != "5432" or _get(env, "DB_NAME", "value") != "payments":
+        found.append("DB_PORT / DB_NAME differ from the local targets'")
+    if "value" in env["DB_PASSWORD"] or _get(env, "DB_PASSWORD", "valueFrom", "secretKeyRef") != {
+        "name": DATABASE,
+        "key": "password",
+    }:
+        found.append("DB_PASSWORD is not read from the database's Secret")
+    secret = k8s_named(run, SECRET, DATABASE)
+    if not ({"stringData", "stringData.password"} & set(secret.secret_inputs)):
+        found.append("the database's Secret is not marked secret in Pulumi")
+    if set(secret.inputs.get("stringData") or {}) != {"username", "database", "password"}:
+        found.append("the database's Secret lacks username, database or password")
+    service = k8s_named(run, SERVICE, DATABASE)
+    if service.inputs["spec"].get("type") != "ExternalName" or service.inputs["spec"].get("externalName") != address:
+        found.append(f"the in-cluster name does not point at the database ({service.inputs['spec']})")
+    policy = k8s_named(run, NETWORK_POLICY, "payments")
+    egress = policy.inputs["spec"]["egress"]
+    to_database = [r for r in egress if _get(r, "ports", 0, "port") == 5432]
+    if [_get(r, "to", 0, "ipBlock", "cidr") for r in to_database] != [network]:
+        found.append(f"payments' egress to 5432 is not the database's network {network}: {to_database}")
+    if run.of_type("kubernetes:apps/v1:StatefulSet"):
+        found.append("an in-cluster PostgreSQL was made on a cloud")
+    return found
+
+
+def eks_problems(run: ProgramRun) -> list[str]:
+    found = []
+    instance = named(run, RDS, f"{DATABASE}-instance")
+    p = instance.inputs
+    key = named(run, "aws:kms/key:Key", "eks-secrets-key").state["arn"]
+    cluster = named(run, "aws:eks/cluster:Cluster", "eks-cluster")
+    node_group = named(run, "aws:eks/nodeGroup:NodeGroup", "eks-nodes")
+    subnets = named(run, "aws:rds/subnetGroup:SubnetGroup", f"{DATABASE}-subnets")
+    group = named(run, "aws:ec2/securityGroup:SecurityGroup", f"{DATABASE}-sg")
+    if p.get("publiclyAccessible") is not False:
+        found.append("RDS: publicly accessible")
+    if p.get("dbSubnetGroupName") != subnets.state["name"] or sorted(subnets.inputs["subnetIds"]) != sorted(
+        node_group.inputs["subnetIds"]
+    ):
+        found.append(f"RDS: not in the nodes' private subnets ({subnets.inputs['subnetIds']})")
+    if p.get("vpcSecurityGroupIds") != [group.id]:
+        found.append("RDS: not behind its own security group alone")
+    node_sg = cluster.state["vpcConfig"]["clusterSecurityGroupId"]
+    rules = group.inputs.get("ingress") or []
+    if [(r.get("fromPort"), r.get("toPort"), r.get("securityGroups"), r.get("cidrBlocks")) for r in rules] != [
+        (5432, 5432, [node_sg], None)
+    ]:
+        found.append(f"RDS: the security group admits more than the nodes on 5432: {rules}")
+    if group.inputs.get("vpcId") != cluster.state["vpcConfig"]["vpcId"]:
+        found.append("RDS: the security group is not in the cluster's VPC")
+    if p.get("storageEncrypted") is not True or p.get("kmsKeyId") != key:
+        found.append("RDS: storage not encrypted with the cluster's KMS key")
+    if (p.get("backupRetentionPeriod") or 0) < 7 or p.get("deletionProtection") is not True:
+        found.append("RDS: no week of automated backups, or no deletion protection")
+    if p.get("manageMasterUserPassword") is not True or p.get("masterUserSecretKmsKeyId") != key or "password" in p:
+        found.append("RDS: the password is not made and kept by Secrets Manager")
+    if not instance.protect:
+        found.append("RDS: not protected")
+    return found + pod_problems(run, "10.0.0.0/16", instance.state["address"])
+
+
+def aks_problems(run: ProgramRun) -> list[str]:
+    found = []
+    server = named(run, AZURE_POSTGRES, f"{DATABASE}-server")
+    p = server.inputs
+    vnet = named(run, "azure-native:network:VirtualNetwork", "aks-vnet")
+    delegated = named(run, "azure-native:network:Subnet", "aks-databases")
+    nodes = named(run, "azure-native:network:Subnet", "aks-nodes")
+    zone = named(run, "azure-native:privatedns:PrivateZone", f"{DATABASE}-dns")
+    link = named(run, "azure-native:privatedns:VirtualNetworkLink", f"{DATABASE}-dns-link")
+    cluster = named(run, "azure-native:containerservice:ManagedCluster", "aks-cluster")
+    network = p.get("network") or {}
+    if network.get("publicNetworkAccess") != "Disabled":
+        found.append("Azure PostgreSQL: public network access")
+    if (
+        network.get("delegatedSubnetResourceId") != delegated.id
+        or _get(delegated.inputs, "delegations", 0, "serviceName") != "Microsoft.DBforPostgreSQL/flexibleServers"
+    ):
+        found.append("Azure PostgreSQL: not in the subnet delegated to it")
+    if delegated.inputs.get("virtualNetworkName") != vnet.state["name"]:
+        found.append("Azure PostgreSQL: its subnet is not in the cluster's network")
+    if _get(cluster.inputs, "agentPoolProfiles", 0, "vnetSubnetID") != nodes.id:
+        found.append("AKS: the nodes are not in the network the database is in")
+    if network.get("privateDnsZoneArmResourceId") != zone.id or _get(link.inputs, "virtualNetwork", "id") != vnet.id:
+        found.append("Azure PostgreSQL: its private DNS zone is not linked to the cluster's network")
+    if _get(p, "authConfig", "activeDirectoryAuth") != "Enabled":
+        found.append("Azure PostgreSQL: Entra ID authentication off")
+    if (_get(p, "backup", "backupRetentionDays") or 0) < 7:
+        found.append("Azure PostgreSQL: less than a week of backups")
+    if "administratorLoginPassword" not in server.secret_inputs:
+        found.append("Azure PostgreSQL: the administrator's password is not secret in Pulumi")
+    if not server.protect:
+        found.append("Azure PostgreSQL: not protected")
+    return found + pod_problems(run, "10.40.16.0/24", server.state["fullyQualifiedDomainName"])
+
+
+def gke_problems(run: ProgramRun) -> list[str]:
+    found = []
+    instance = named(run, CLOUD_SQL, f"{DATABASE}-instance")
+    p = instance.inputs
+    network = named(run, "gcp:compute/network:Network", "gke-network")
+    peering = named(run, "gcp:servicenetworking/connection:Connection", "gke-services-peering")
+    zone = named(run, "gcp:dns/managedZone:ManagedZone", f"{DATABASE}-dns")
+    record = named(run, "gcp:dns/recordSet:RecordSet", f"{DATABASE}-dns-record")
+    ip = _get(p, "settings", "ipConfiguration") or {}
+    if ip.get("ipv4Enabled") is not False or ip.get("authorizedNetworks"):
+        found.append("Cloud SQL: a public IP")
+    if ip.get("privateNetwork") != network.id or peering.inputs.get("network") != network.id:
+        found.append("Cloud SQL: its private IP is not on the cluster's network")
+    if peering.urn not in instance.dependencies:
+        found.append("Cloud SQL: made before private services access")
+    if _get(zone.inputs, "privateVisibilityConfig", "networks", 0, "networkUrl") != network.id:
+        found.append("Cloud SQL: its DNS name is not visible on the cluster's network")
+    if record.inputs.get("rrdatas") != [instance.state["privateIpAddress"]]:
+        found.append("Cloud SQL: its DNS name does not resolve to its private IP")
+    backup = _get(p, "settings", "backupConfiguration") or {}
+    if backup.get("enabled") is not True or backup.get("pointInTimeRecoveryEnabled") is not True:
+        found.append("Cloud SQL: no backups with point-in-time recovery")
+    if p.get("deletionProtection") is not True or _get(p, "settings", "deletionProtectionEnabled") is not True:
+        found.append("Cloud SQL: no deletion protection")
+    flags = {f["name"]: f["value"] for f in _get(p, "settings", "databaseFlags") or []}
+    if flags.get("cloudsql.iam_authentication") != "on":
+        found.append("Cloud SQL: IAM database authentication off")
+    if "password" not in named(run, "gcp:sql/user:User", f"{DATABASE}-user").secret_inputs:
+        found.append("Cloud SQL: the user's password is not secret in Pulumi")
+    if not instance.protect:
+        found.append("Cloud SQL: not protected")
+    return found + pod_problems(run, "10.60.0.0/20", record.inputs["name"].rstrip("."))
+
+
+PROBLEMS = {"walkthrough-eks": eks_problems, "walkthrough-aks": aks_problems, "walkthrough-gke": gke_problems}
+
+
+def wiring_problems(run: ProgramRun) -> list[str]:
+    """Every broken promise of the stack's managed database (empty: wired right)."""
+    return PROBLEMS[run.stack](run)
