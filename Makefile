@@ -74,7 +74,7 @@ setup: ## install the Debian packages the tests and real runs need (apt-get, as 
 toolchain: ## build the real-run tools from Go modules (Pulumi CLI, providers, control plane, kwok, cyclonus); cached
 	toolchain/build-toolchain
 
-clusters: venv toolchain ## start two local control planes (contexts kubeport-a, kubeport-b) for real runs without Docker
+clusters: venv toolchain ## start the local control planes (kubeport-a, kubeport-b: kwok; kubeport-node, kubeport-node-b: real nodes)
 	$(BIN)/python -m tools clusters up
 
 clusters-down: venv ## stop the local control planes and remove their files

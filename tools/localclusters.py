@@ -1,13 +1,15 @@
 """Local Kubernetes control planes: etcd, kube-apiserver, kube-controller-manager and kube-scheduler on
 127.0.0.1, each with one node.
 
-`python -m tools clusters up` starts them (contexts `kubeport-a`, `kubeport-b` and `kubeport-node` in one
-kubeconfig file), `down` stops every process and removes every file. On `kubeport-a` and `kubeport-b` kwok
-simulates the node: it marks pods Running and Ready without running a container, so the API server,
-admission (Pod Security), controllers, scheduler and Pulumi's awaits are real and the app itself is not.
-`kubeport-node` has a node that runs containers (tools.localnode: containerd, runc, CNI, kubelet, kube-proxy,
-CoreDNS), pulling from the local registry (tools.localregistry). Every wait has a deadline; every process is
-a session of its own, stopped by its pid.
+`python -m tools clusters up` starts them (contexts `kubeport-a`, `kubeport-b`, `kubeport-node` and
+`kubeport-node-b` in one kubeconfig file), `down` stops every process and removes every file. On `kubeport-a`
+and `kubeport-b` kwok simulates the node: it marks pods Running and Ready without running a container, so the
+API server, admission (Pod Security), controllers, scheduler and Pulumi's awaits are real and the app itself is
+not. `kubeport-node` and `kubeport-node-b` each have a node that runs containers (tools.localnode: containerd,
+runc, CNI, kubelet, kube-proxy, CoreDNS, kube-router), pulling from the local registry (tools.localregistry),
+which kubeport-node runs with BuildKit; kubeport-node-b's node lives in a network namespace of its own and its
+API server listens on that namespace's gateway. Every wait has a deadline; every process is a session of its
+own, stopped by its pid.
 """
 
 from __future__ import annotations
@@ -42,14 +44,20 @@ class ClusterSpec:
     service_cidr: str
     pod_cidr: str
     node: Literal["kwok", "real"] = "kwok"
+    api_address: str = "127.0.0.1"
+    """Where the API server listens: a node in a network namespace of its own reaches it on the namespace's
+    gateway (tools.localnode.NODES)."""
 
 
 CLUSTERS: Mapping[str, ClusterSpec] = {
     "kubeport-a": ClusterSpec("10.96.0.0/16", "10.244.0.0/24"),
     "kubeport-b": ClusterSpec("10.97.0.0/16", "10.245.0.0/24"),
     "kubeport-node": ClusterSpec("10.98.0.0/16", "10.246.0.0/24", node="real"),
+    "kubeport-node-b": ClusterSpec("10.99.0.0/16", "10.247.0.0/24", node="real", api_address="10.250.1.1"),
 }
 REAL_NODE = "kubeport-node"
+"""The cluster whose node runs the registry and BuildKit beside it; kubeport-node-b needs it running."""
+SECOND_REAL_NODE = "kubeport-node-b"
 NODE_NAME = "kwok-node-0"
 OWN_STAGES = Path(__file__).resolve().parent / "kwok"
 INGRESS_CLASS_NAME = "kubeport-local"
@@ -199,13 +207,14 @@ def openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
 
 
-def make_certificates(pki: Path, service_cidr: str) -> None:
+def make_certificates(pki: Path, service_cidr: str, api_address: str = "127.0.0.1") -> None:
     """A CA, the API server's serving certificate, an admin client certificate, the service-account keys."""
     pki.mkdir(parents=True, exist_ok=True)
     service_ip = str(next(ipaddress.ip_network(service_cidr).hosts()))
     openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "7", "-subj", "/CN=kubeport-local-ca",
             "-keyout", "ca.key", "-out", "ca.crt", cwd=pki)  # fmt: skip
-    san = f"subjectAltName=IP:127.0.0.1,IP:{service_ip},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc"
+    addresses = "".join(f"IP:{a}," for a in dict.fromkeys(("127.0.0.1", api_address)))
+    san = f"subjectAltName={addresses}IP:{service_ip},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc"
     leaves = {"apiserver": ("/CN=kube-apiserver", san), "admin": ("/O=system:masters/CN=kubeport-admin", "")}
     for name, (subject, extension) in leaves.items():
         openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", f"{name}.key",
@@ -259,7 +268,8 @@ class Cluster:
 
     @property
     def server(self) -> str:
-        return f"https://127.0.0.1:{self.apiserver_port}"
+        spec = CLUSTERS.get(self.name)
+        return f"https://{spec.api_address if spec else '127.0.0.1'}:{self.apiserver_port}"
 
     @property
     def audit_log(self) -> Path:
@@ -372,7 +382,17 @@ def start(name: str, tools: Toolchain | None = None, environ: Mapping[str, str] 
 def _start(cluster: Cluster, tools: Toolchain, spec: ClusterSpec, environ: Mapping[str, str] | None) -> None:
     home, pki = cluster.home, cluster.pki
     service_cidr = spec.service_cidr
-    make_certificates(pki, service_cidr)
+    make_certificates(pki, service_cidr, spec.api_address)
+    if spec.node == "real":
+        from tools import localnode, localregistry  # noqa: PLC0415 - only a real node needs them
+
+        if cluster.name != REAL_NODE and localregistry.running(registry_home(environ)) is None:
+            raise ClusterError(
+                f"{cluster.name} pulls from the registry {REAL_NODE} runs: start {REAL_NODE} first "
+                f"(`python -m tools clusters up {REAL_NODE} {cluster.name}`)"
+            )
+        # Before the API server: a node in a namespace of its own reaches it on the namespace's gateway.
+        localnode.add_network(localnode.NODES[cluster.name], spec.pod_cidr)
     (home / "audit-policy.yaml").write_text(yaml.safe_dump(AUDIT_POLICY))
     own = kubeconfig([cluster])
     cluster.own_kubeconfig.write_text(yaml.safe_dump(own))
@@ -409,8 +429,8 @@ def _start(cluster: Cluster, tools: Toolchain, spec: ClusterSpec, environ: Mappi
         "kube-apiserver",
         [
             str(tools.tool("kube-apiserver")),
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
+            f"--bind-address={spec.api_address}",
+            f"--advertise-address={spec.api_address}",
             f"--secure-port={cluster.apiserver_port}",
             f"--etcd-servers=http://127.0.0.1:{cluster.etcd_port}",
             f"--tls-cert-file={pki / 'apiserver.crt'}",
@@ -540,10 +560,13 @@ def _start_kwok_node(cluster: Cluster, tools: Toolchain, starter: Starter, spec:
 def _start_real_node(
     cluster: Cluster, tools: Toolchain, starter: Starter, spec: ClusterSpec, environ: Mapping[str, str] | None
 ) -> None:
-    """A node that runs containers, pulling from the local registry (started first: containerd must trust it)."""
+    """A node that runs containers, pulling from the local registry (started first: containerd must trust it).
+
+    kubeport-node starts the registry and BuildKit; kubeport-node-b uses them."""
     from tools import localbuilder, localnode, localregistry  # noqa: PLC0415 - only the real node needs them
 
-    localnode.add_node_address()
+    node = localnode.NODES[cluster.name]
+    first = cluster.name == REAL_NODE
     registry = localregistry.start(registry_home(environ), tools)
     ports = {name: free_port() for name in localnode.PORTS}
 
@@ -551,10 +574,10 @@ def _start_real_node(
         wait_until(f"{cluster.name}: {what}", ready, timeout, starter.dead)
 
     def node_ready() -> bool:
-        node = json.loads(cluster.get(f"/api/v1/nodes/{localnode.NODE_NAME}")[1])
-        if node.get("kind") != "Node":
+        found = json.loads(cluster.get(f"/api/v1/nodes/{node.name}")[1])
+        if found.get("kind") != "Node":
             return False
-        conditions = {c["type"]: c["status"] for c in (node.get("status") or {}).get("conditions") or []}
+        conditions = {c["type"]: c["status"] for c in (found.get("status") or {}).get("conditions") or []}
         account = cluster.get("/api/v1/namespaces/default/serviceaccounts/default")[0]
         return conditions.get("Ready") == "True" and account == 200
 
@@ -571,17 +594,19 @@ def _start_real_node(
         registries={registry.host: registry.ca},
         wait_until=until,
         node_ready=node_ready,
+        node=node,
     )
     kubectl = [str(tools.tool("kubectl")), f"--kubeconfig={cluster.own_kubeconfig}", f"--context={cluster.name}"]
     applied = subprocess.run(
         [*kubectl, "apply", "-f", "-"],
         input=json.dumps({"apiVersion": "v1", "kind": "List",
-                          "items": local_storage(cluster.home, localnode.NODE_NAME)}),
+                          "items": local_storage(cluster.home, node.name)}),
         text=True, check=False, capture_output=True, timeout=60,
     )  # fmt: skip
     if applied.returncode != 0:
         raise ClusterError(f"{cluster.name}: could not create the local volumes: {applied.stderr.strip()}")
-    localbuilder.start(builder_home(environ), tools, registry, starter.spawn, until)
+    if first:
+        localbuilder.start(builder_home(environ), tools, registry, starter.spawn, until)
 
 
 def node_manifest(name: str) -> dict[str, Any]:
@@ -657,12 +682,14 @@ def stop(name: str, environ: Mapping[str, str] | None = None) -> None:
     if CLUSTERS[name].node == "real":
         from tools import localnode, localregistry  # noqa: PLC0415
 
-        localnode.stop(home)
-        localregistry.stop(registry_home(environ))
+        node = localnode.NODES[name]
+        localnode.stop(home, node)
+        if name == REAL_NODE:
+            localregistry.stop(registry_home(environ))
         # Stopping is checked, not assumed: a mount, interface, iptables chain or process of the node still
         # there (after a short grace for the kernel to let go of it) fails the stop, naming each.
         deadline = time.monotonic() + LEFTOVER_GRACE
-        while (left := localnode.leftovers(home)) and time.monotonic() < deadline:
+        while (left := localnode.leftovers(home, node)) and time.monotonic() < deadline:
             time.sleep(1)
         if left:
             raise ClusterError(f"{name}: stopped, but left behind: {'; '.join(left)}")
@@ -680,8 +707,9 @@ def up(names: Sequence[str] = tuple(CLUSTERS), environ: Mapping[str, str] | None
 
 
 def down(names: Sequence[str] = tuple(CLUSTERS), environ: Mapping[str, str] | None = None) -> None:
-    """Stop the named clusters; once none runs, remove the state directory itself."""
-    for name in names:
+    """Stop the named clusters (in reverse start order: kubeport-node-b before the registry's kubeport-node); once
+    none runs, remove the state directory itself."""
+    for name in sorted(names, key=list(CLUSTERS).index, reverse=True):
         stop(name, environ)
         print(f"{name}: stopped, files removed", flush=True)
     if running(environ):

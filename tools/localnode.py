@@ -1,12 +1,15 @@
 """A node that runs containers, for one local control plane: containerd + runc, CNI, kubelet, kube-proxy, CoreDNS.
 
-Everything lives below the cluster's own directory (containerd's root and state, the kubelet's root, the CNI
-configuration and address leases) and on names of its own: the node's address NODE_IP on the loopback
-interface (the kubelet refuses 127.0.0.1), the pods sit on the bridge `kubeport0` in the cluster's pod range,
-kube-proxy programs the cluster's Service range, and CoreDNS answers the cluster's names on the node address.
-`stop()` leaves nothing behind: it stops the processes and the pods' shims, unmounts what is mounted below
-the directory, deletes the interfaces and network namespaces the node made, removes the iptables chains the
-kubelet, kube-proxy and CNI added, and puts back the two kernel settings it changed.
+Everything lives below the cluster's own directory (containerd's root and state, the kubelet's root and pod
+logs, the CNI configuration and address leases) and on names of its own (NODES): the first node, kubeport-node,
+has its address on the loopback interface (the kubelet refuses 127.0.0.1) in the machine's own network
+namespace; a second one, kubeport-node-b, runs in a network namespace of its own, joined to the machine by a
+veth pair, so its kube-proxy, CNI bridge, firewall and ipsets cannot meet the first one's. The pods sit on the
+node's bridge in the cluster's pod range, kube-proxy programs the cluster's Service range, and CoreDNS answers
+the cluster's names on the node address. `stop()` leaves nothing behind: it stops the processes and the pods'
+shims, unmounts what is mounted below the directory, deletes the interfaces and network namespaces the node
+made, removes the iptables chains the kubelet, kube-proxy and CNI added, and puts back the two kernel settings
+it changed (a node in its own namespace takes all of that with the namespace).
 
 Settings the machine needs, measured on it: cgroups are v1 here, so the kubelet runs with `failCgroupV1: false`
 and without QoS cgroups; containerd's CRI restricts `oom_score_adj` (the machine lacks CAP_SYS_RESOURCE);
@@ -48,6 +51,7 @@ TOOLS = ("kubelet", "kube-proxy", "coredns", "pause", "kube-router")
 """What the toolchain builds for the node."""
 HOST_PROGRAMS = (
     "containerd", "containerd-shim-runc-v2", "runc", "ctr", "iptables", "ip6tables", "ip", "mount", "ipset",
+    "nsenter",
 )  # fmt: skip
 """What the machine's packages provide (Debian: containerd, runc, iptables, iproute2, ipset)."""
 CNI_BIN = Path("/usr/lib/cni")
@@ -59,11 +63,10 @@ OWN_CHAINS = re.compile(r"^(KUBE-|CNI-)")
 OWN_IPSETS = re.compile(r"^(KUBE-|kube-router-)")
 """The ipsets kube-router's firewall keeps (the pods and namespaces each NetworkPolicy selects, the node's IPs)."""
 NETNS_DIR = Path("/var/run/netns")
-POD_LOGS = Path("/var/log/pods")
 CGROUPS = Path("/sys/fs/cgroup")
 CGROUP_PARENT = "k8s.io"
-"""containerd's CRI puts the pods' cgroups below this name, in every cgroup v1 hierarchy."""
-"""Where the kubelet writes container logs (fixed in the kubelet)."""
+"""containerd's CRI puts the pods' cgroups below this name, in every cgroup v1 hierarchy (shared by the nodes:
+each one removes only the cgroups no process uses any more)."""
 START_TIMEOUT = 120.0
 PORTS = ("kubelet", "kubelet-healthz", "kube-proxy-healthz", "kube-proxy-metrics", "coredns-health", "coredns-ready")
 """The node's ports, each picked free at start."""
@@ -79,6 +82,39 @@ class Spawner(Protocol):
     def spawn(self, name: str, args: list[str]) -> None: ...
 
     def dead(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class NodeNetwork:
+    """Where one node sits on the machine's network: its name, address, bridge, and network namespace."""
+
+    name: str
+    ip: str
+    bridge: str
+    netns: str = ""
+    """Empty: the machine's own network namespace (the address goes on the loopback interface)."""
+    gateway: str = ""
+    """In a namespace of its own: the machine's end of the veth pair (the node's API server listens there)."""
+
+    @property
+    def link(self) -> tuple[str, str]:
+        """The veth pair's names: the machine's end and the node's end."""
+        return f"{self.bridge}h", f"{self.bridge}n"
+
+    def inside(self, args: Sequence[str]) -> list[str]:
+        """`args`, run in the node's network namespace."""
+        return ["nsenter", f"--net={NETNS_DIR / self.netns}", "--", *args] if self.netns else list(args)
+
+
+NODES: Mapping[str, NodeNetwork] = {
+    "kubeport-node": NodeNetwork(NODE_NAME, NODE_IP, BRIDGE),
+    "kubeport-node-b": NodeNetwork("kubeport-node-b", "10.250.1.2", "kubeport1", netns="kubeport-node-b",
+                                   gateway="10.250.1.1"),
+}  # fmt: skip
+"""The nodes that run containers, by their cluster's name. The second one exists for moves between two clusters
+with real pods (`migrate` of the application and its data); the registry and BuildKit belong to the first."""
+LINK_PREFIX = 30
+"""The veth pair's network: the gateway and the node's address, nothing else."""
 
 
 def missing_prerequisites(tools: Toolchain) -> list[str]:
@@ -123,6 +159,11 @@ class NodePaths:
         return self.home / "cni"
 
     @property
+    def pod_logs(self) -> Path:
+        """The containers' logs (the kubelet's podLogsDir; /var/log/pods would be shared by the nodes)."""
+        return self.home / "pod-logs"
+
+    @property
     def saved(self) -> Path:
         """What the node changed on the machine and must put back: sysctls, namespaces, chains before start."""
         return self.home / "node-state.json"
@@ -136,11 +177,12 @@ def write_sysctl(name: str, value: str) -> None:
     Path("/proc/sys", name).write_text(value + "\n")
 
 
-def chains(binary: str) -> dict[str, set[str]]:
-    """The chains of each table (nat, filter, mangle) that `binary` (iptables or ip6tables) lists."""
+def chains(binary: str, node: NodeNetwork | None = None) -> dict[str, set[str]]:
+    """The chains of each table (nat, filter, mangle) that `binary` (iptables or ip6tables) lists (in the node's
+    network namespace)."""
     found: dict[str, set[str]] = {}
     for table in ("nat", "filter", "mangle"):
-        out = run([binary, "-t", table, "-S"], check=False)
+        out = run((node or NODES["kubeport-node"]).inside([binary, "-t", table, "-S"]), check=False)
         found[table] = {line.split()[1] for line in out.splitlines() if line.startswith(("-N ", "-P "))}
     return found
 
@@ -219,14 +261,14 @@ state = "{state}"
 {registry_tls(registries)}"""
 
 
-def cni_config(paths: NodePaths, pod_cidr: str) -> dict[str, Any]:
+def cni_config(paths: NodePaths, pod_cidr: str, bridge: str = BRIDGE) -> dict[str, Any]:
     return {
         "cniVersion": "1.0.0",
         "name": "kubeport",
         "plugins": [
             {
                 "type": "bridge",
-                "bridge": BRIDGE,
+                "bridge": bridge,
                 "isGateway": True,
                 "ipMasq": True,
                 # A pod may reach itself through its Service.
@@ -243,11 +285,14 @@ def cni_config(paths: NodePaths, pod_cidr: str) -> dict[str, Any]:
     }
 
 
-def kubelet_config(paths: NodePaths, pki: Path, ports: Mapping[str, int]) -> dict[str, Any]:
+def kubelet_config(
+    paths: NodePaths, pki: Path, ports: Mapping[str, int], node: NodeNetwork | None = None
+) -> dict[str, Any]:
+    node = node or NODES["kubeport-node"]
     return {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
-        "address": NODE_IP,
+        "address": node.ip,
         "port": ports["kubelet"],
         "readOnlyPort": 0,
         "healthzBindAddress": "127.0.0.1",
@@ -261,7 +306,8 @@ def kubelet_config(paths: NodePaths, pki: Path, ports: Mapping[str, int]) -> dic
         "tlsCertFile": str(pki / "apiserver.crt"),
         "tlsPrivateKeyFile": str(pki / "apiserver.key"),
         "clusterDomain": CLUSTER_DOMAIN,
-        "clusterDNS": [NODE_IP],
+        "clusterDNS": [node.ip],
+        "podLogsDir": str(paths.pod_logs),
         "resolvConf": str(paths.kubelet / "resolv.conf"),
         "containerRuntimeEndpoint": f"unix://{paths.socket}",
         "cgroupDriver": "cgroupfs",
@@ -283,26 +329,29 @@ def kubelet_config(paths: NodePaths, pki: Path, ports: Mapping[str, int]) -> dic
     }
 
 
-def kube_proxy_config(kubeconfig: Path, pod_cidr: str, ports: Mapping[str, int]) -> dict[str, Any]:
+def kube_proxy_config(
+    kubeconfig: Path, pod_cidr: str, ports: Mapping[str, int], node: NodeNetwork | None = None
+) -> dict[str, Any]:
+    node = node or NODES["kubeport-node"]
     return {
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
         "kind": "KubeProxyConfiguration",
         "mode": "iptables",
         "clientConnection": {"kubeconfig": str(kubeconfig)},
-        "hostnameOverride": NODE_NAME,
-        "bindAddress": NODE_IP,
+        "hostnameOverride": node.name,
+        "bindAddress": node.ip,
         "clusterCIDR": pod_cidr,
         "healthzBindAddress": f"127.0.0.1:{ports['kube-proxy-healthz']}",
         "metricsBindAddress": f"127.0.0.1:{ports['kube-proxy-metrics']}",
-        "nodePortAddresses": [f"{NODE_IP}/32"],
+        "nodePortAddresses": [f"{node.ip}/32"],
         # The machine may not raise conntrack limits: leave them as they are.
         "conntrack": {"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
     }
 
 
-def corefile(kubeconfig: Path, context: str, ports: Mapping[str, int]) -> str:
+def corefile(kubeconfig: Path, context: str, ports: Mapping[str, int], node: NodeNetwork | None = None) -> str:
     return f""".:53 {{
-    bind {NODE_IP}
+    bind {(node or NODES["kubeport-node"]).ip}
     errors
     health 127.0.0.1:{ports["coredns-health"]}
     ready 127.0.0.1:{ports["coredns-ready"]}
@@ -327,6 +376,50 @@ def add_node_address() -> None:
         run(["ip", "addr", "add", f"{NODE_IP}/32", "dev", "lo"])
 
 
+def netns_present(node: NodeNetwork) -> bool:
+    return bool(node.netns) and (NETNS_DIR / node.netns).exists()
+
+
+def add_network(node: NodeNetwork, pod_cidr: str) -> None:
+    """The node's place on the network, before its API server (which listens on the gateway) and the node.
+
+    The first node: its address on the loopback interface. A node in a namespace of its own: the namespace, a veth
+    pair (the gateway on the machine's end, the node's address on the other), the namespace's default route via
+    the gateway (to the registry and the API server), the machine's route to the node's pod range, and the
+    kernel settings the node needs, inside the namespace."""
+    if not node.netns:
+        add_node_address()
+        return
+    if netns_present(node):
+        raise NodeError(
+            f"network namespace {node.netns} exists already: another {node.name} runs here, or one was not stopped; "
+            "`python -m tools clusters down` removes what kubeport's node left"
+        )
+    host_end, node_end = node.link
+    run(["ip", "netns", "add", node.netns])
+    run(["ip", "link", "add", host_end, "type", "veth", "peer", "name", node_end, "netns", node.netns])
+    run(["ip", "addr", "add", f"{node.gateway}/{LINK_PREFIX}", "dev", host_end])
+    run(["ip", "link", "set", host_end, "up"])
+    for args in (
+        ["ip", "addr", "add", f"{node.ip}/{LINK_PREFIX}", "dev", node_end],
+        ["ip", "link", "set", node_end, "up"],
+        ["ip", "link", "set", "lo", "up"],
+        ["ip", "route", "add", "default", "via", node.gateway],
+        ["sh", "-c", " && ".join(f"echo 1 > /proc/sys/{name}" for name in SYSCTLS)],
+    ):
+        run(node.inside(args))
+    run(["ip", "route", "add", pod_cidr, "via", node.ip, "dev", host_end])
+
+
+def remove_network(node: NodeNetwork) -> None:
+    """Delete the node's namespace and its link: its bridge, veths, iptables chains and ipsets go with it."""
+    if netns_present(node):
+        run(["ip", "netns", "delete", node.netns], check=False)
+    host_end, _ = node.link
+    if subprocess.run(["ip", "link", "show", host_end], capture_output=True, timeout=30, check=False).returncode == 0:
+        run(["ip", "link", "delete", host_end], check=False)
+
+
 def start(
     *,
     home: Path,
@@ -341,8 +434,10 @@ def start(
     registries: Mapping[str, Path],
     wait_until: Callable[[str, Callable[[], bool], float], None],
     node_ready: Callable[[], bool],
+    node: NodeNetwork | None = None,
 ) -> None:
-    """Start containerd, the kubelet, kube-proxy and CoreDNS for the control plane whose files are in `home`.
+    """Start containerd, the kubelet, kube-proxy and CoreDNS for the control plane whose files are in `home`
+    (its network made by add_network first).
 
     `registries` maps `host:port` of the local registries to their CA certificate (containerd trusts them);
     `wait_until(what, ready, timeout)` polls with the cluster's deadline and dead-process check.
@@ -350,17 +445,18 @@ def start(
     missing = missing_prerequisites(tools)
     if missing:
         raise NodeError("; ".join(missing))
+    node = node or NODES["kubeport-node"]
     paths = NodePaths(home)
-    for folder in (paths.containerd, paths.kubelet, paths.cni / "net.d", paths.cni / "leases"):
+    for folder in (paths.containerd, paths.kubelet, paths.cni / "net.d", paths.cni / "leases", paths.pod_logs):
         folder.mkdir(parents=True, exist_ok=True)
     saved = {
-        "sysctls": {name: read_sysctl(name) for name in SYSCTLS},
+        # A node in its own namespace changes the settings of that namespace only (gone with it).
+        "sysctls": {} if node.netns else {name: read_sysctl(name) for name in SYSCTLS},
         "netns": sorted(p.name for p in NETNS_DIR.glob("*")) if NETNS_DIR.exists() else [],
         "netns_dir": NETNS_DIR.exists(),
-        "pod_logs": sorted(p.name for p in POD_LOGS.glob("*")) if POD_LOGS.exists() else None,
         "cgroups": sorted(str(p) for p in CGROUPS.glob(f"*/{CGROUP_PARENT}")),
     }
-    foreign = [f"{b} {t} {c}" for b in ("iptables", "ip6tables") for t, cs in chains(b).items() for c in cs
+    foreign = [f"{b} {t} {c}" for b in ("iptables", "ip6tables") for t, cs in chains(b, node).items() for c in cs
                if OWN_CHAINS.match(c)]  # fmt: skip
     if foreign:
         raise NodeError(
@@ -368,11 +464,12 @@ def start(
             "here, or one was not stopped; `python -m tools clusters down` removes what kubeport's node left"
         )
     paths.saved.write_text(json.dumps(saved))
-    for name in SYSCTLS:
-        write_sysctl(name, "1")
+    if not node.netns:
+        for name in SYSCTLS:
+            write_sysctl(name, "1")
 
     (paths.containerd / "config.toml").write_text(containerd_config(paths, registries))
-    spawner.spawn("containerd", ["containerd", "--config", str(paths.containerd / "config.toml")])
+    spawner.spawn("containerd", node.inside(["containerd", "--config", str(paths.containerd / "config.toml")]))
     ctr = ["ctr", "--address", str(paths.socket), "--namespace", "k8s.io"]
     wait_until("containerd", lambda: subprocess.run([*ctr, "version"], capture_output=True, timeout=10,
                                                     check=False).returncode == 0, START_TIMEOUT)  # fmt: skip
@@ -380,46 +477,48 @@ def start(
     archive.write_bytes(docker_archive(tools.tool("pause"), PAUSE_IMAGE))
     run([*ctr, "images", "import", "--no-unpack=false", str(archive)], timeout=120)
 
-    (paths.cni / "net.d" / "10-kubeport.conflist").write_text(json.dumps(cni_config(paths, pod_cidr), indent=2))
-    (paths.kubelet / "resolv.conf").write_text(f"nameserver {NODE_IP}\n")
-    (paths.kubelet / "config.yaml").write_text(yaml.safe_dump(kubelet_config(paths, pki, ports)))
+    (paths.cni / "net.d" / "10-kubeport.conflist").write_text(
+        json.dumps(cni_config(paths, pod_cidr, node.bridge), indent=2)
+    )
+    (paths.kubelet / "resolv.conf").write_text(f"nameserver {node.ip}\n")
+    (paths.kubelet / "config.yaml").write_text(yaml.safe_dump(kubelet_config(paths, pki, ports, node)))
     spawner.spawn(
         "kubelet",
-        [
+        node.inside([
             str(tools.tool("kubelet")),
             f"--config={paths.kubelet / 'config.yaml'}",
             f"--kubeconfig={kubeconfig}",
             f"--root-dir={paths.kubelet / 'root'}",
             f"--cert-dir={paths.kubelet / 'pki'}",
-            f"--hostname-override={NODE_NAME}",
-            f"--node-ip={NODE_IP}",
+            f"--hostname-override={node.name}",
+            f"--node-ip={node.ip}",
             "--node-labels=kubernetes.io/os=linux,topology.kubernetes.io/zone=local-node",
-        ],
-    )
-    wait_until(f"kubelet: node {NODE_NAME} Ready", node_ready, START_TIMEOUT)
+        ]),
+    )  # fmt: skip
+    wait_until(f"kubelet: node {node.name} Ready", node_ready, START_TIMEOUT)
 
     proxy_config = home / "kube-proxy.yaml"
-    proxy_config.write_text(yaml.safe_dump(kube_proxy_config(kubeconfig, pod_cidr, ports)))
-    spawner.spawn("kube-proxy", [str(tools.tool("kube-proxy")), f"--config={proxy_config}"])
-    (home / "Corefile").write_text(corefile(kubeconfig, context, ports))
-    spawner.spawn("coredns", [str(tools.tool("coredns")), "-conf", str(home / "Corefile")])
+    proxy_config.write_text(yaml.safe_dump(kube_proxy_config(kubeconfig, pod_cidr, ports, node)))
+    spawner.spawn("kube-proxy", node.inside([str(tools.tool("kube-proxy")), f"--config={proxy_config}"]))
+    (home / "Corefile").write_text(corefile(kubeconfig, context, ports, node))
+    spawner.spawn("coredns", node.inside([str(tools.tool("coredns")), "-conf", str(home / "Corefile")]))
     # The NetworkPolicies, enforced: kube-router's firewall alone, in iptables and ipsets, for the pods of this
     # node (the bridge's traffic passes iptables: bridge-nf-call-iptables is on).
     spawner.spawn(
         "kube-router",
-        [
+        node.inside([
             str(tools.tool("kube-router")),
             "--run-firewall=true",
             "--run-router=false",
             "--run-service-proxy=false",
             "--enable-cni=false",
             f"--kubeconfig={kubeconfig}",
-            f"--hostname-override={NODE_NAME}",
+            f"--hostname-override={node.name}",
             f"--service-cluster-ip-range={service_cidr}",
             "--health-port=0",
             "--metrics-port=0",
-        ],
-    )
+        ]),
+    )  # fmt: skip
 
 
 def _unmount_below(home: Path) -> None:
@@ -443,20 +542,56 @@ def _remove_containers(paths: NodePaths) -> None:
 
 
 def _remove_cgroups(kept: Sequence[str]) -> None:
-    """Remove the pods' cgroup folders (empty once their processes are gone), deepest first."""
+    """Remove the pods' cgroup folders that no process uses any more, deepest first (another node's pods keep
+    theirs: a folder with a process in it cannot be removed)."""
     for parent in CGROUPS.glob(f"*/{CGROUP_PARENT}"):
-        if str(parent) in kept:
-            continue
         for folder in sorted((p for p in parent.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
             with contextlib.suppress(OSError):
                 folder.rmdir()
+        if str(parent) not in kept:
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+
+
+def _unused_cgroups() -> list[Path]:
+    """The pods' cgroup folders with no process anywhere below them: what a stop should have removed."""
+    found = []
+    for parent in CGROUPS.glob(f"*/{CGROUP_PARENT}"):
+        for folder in (p for p in parent.iterdir() if p.is_dir()):
+            with contextlib.suppress(OSError):
+                if not any((f / "cgroup.procs").read_text().strip() for f in (folder, *folder.rglob("*"))
+                           if f.is_dir()):  # fmt: skip
+                    found.append(folder)
+    return found
+
+
+def _netns_in_use() -> set[int]:
+    """The inode numbers of the network namespaces some process is in."""
+    used = set()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                used.add((proc / "ns" / "net").stat().st_ino)
+    return used
+
+
+def _unused_pod_netns(kept: Sequence[str]) -> list[Path]:
+    """The pods' network namespaces (CNI's `cni-*`) that no process is in: those of a stopped node's pods. Another
+    node's running pods keep theirs."""
+    if not NETNS_DIR.exists():
+        return []
+    used = _netns_in_use()
+    found = []
+    for entry in NETNS_DIR.glob("cni-*"):
         with contextlib.suppress(OSError):
-            parent.rmdir()
+            if entry.name not in kept and entry.stat().st_ino not in used:
+                found.append(entry)
+    return found
 
 
 def _kill_shims(home: Path) -> None:
     """The pods' shims (and their containers) outlive containerd: kill those whose state is below `home`."""
-    marker = str(home.resolve())
+    marker = str(home.resolve()) + "/"
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -470,8 +605,8 @@ def _kill_shims(home: Path) -> None:
 
 
 def _remove_chains(binary: str) -> None:
-    """Delete the chains the node's kubelet, kube-proxy and CNI add (KUBE-*, CNI-*), and the rules jumping to them.
-    (`start` refuses to run beside chains of that kind it did not make.)"""
+    """Delete the chains the first node's kubelet, kube-proxy and CNI add (KUBE-*, CNI-*) in the machine's network
+    namespace, and the rules jumping to them. (`start` refuses to run beside chains of that kind it did not make.)"""
     for table, present in chains(binary).items():
         ours = {c for c in present if OWN_CHAINS.match(c)}
         if not ours:
@@ -486,8 +621,9 @@ def _remove_chains(binary: str) -> None:
             run([binary, "-t", table, "-X", chain], check=False)
 
 
-def stop(home: Path) -> None:
-    """Undo what `start` did to the machine (the processes are already stopped by the cluster)."""
+def stop(home: Path, node: NodeNetwork | None = None) -> None:
+    """Undo what `start` and add_network did to the machine (the processes are already stopped by the cluster)."""
+    node = node or NODES["kubeport-node"]
     paths = NodePaths(home)
     saved: dict[str, Any] = json.loads(paths.saved.read_text()) if paths.saved.exists() else {}
     _remove_containers(paths)
@@ -495,37 +631,29 @@ def stop(home: Path) -> None:
     time.sleep(0.5)
     _remove_cgroups(saved.get("cgroups", []))
     _unmount_below(home)
-    for name in saved.get("netns_extra", []):
-        run(["ip", "netns", "delete", name], check=False)
-    if NETNS_DIR.exists():
-        for entry in NETNS_DIR.glob("cni-*"):
-            if entry.name not in saved.get("netns", []):
-                subprocess.run(["umount", str(entry)], capture_output=True, timeout=30, check=False)
-                run(["ip", "netns", "delete", entry.name], check=False)
-                with contextlib.suppress(OSError):
-                    entry.unlink()
-        if not saved.get("netns_dir", True):
-            with contextlib.suppress(OSError):
-                NETNS_DIR.rmdir()
-    if subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True, timeout=30, check=False).returncode == 0:
-        run(["ip", "link", "delete", BRIDGE], check=False)
-    if node_address_present():
-        run(["ip", "addr", "del", f"{NODE_IP}/32", "dev", "lo"], check=False)
-    for binary in ("iptables", "ip6tables"):
-        _remove_chains(binary)
-    for name in own_ipsets():
-        run(["ipset", "destroy", name], check=False)
-    for name, value in saved.get("sysctls", {}).items():
+    for entry in _unused_pod_netns(saved.get("netns", [])):
+        subprocess.run(["umount", str(entry)], capture_output=True, timeout=30, check=False)
+        run(["ip", "netns", "delete", entry.name], check=False)
         with contextlib.suppress(OSError):
-            write_sysctl(name, value)
-    pod_logs = saved.get("pod_logs", [])
-    if (POD_LOGS.exists() and pod_logs is not None) or POD_LOGS.exists():
-        for entry in POD_LOGS.glob("*"):
-            if pod_logs is None or entry.name not in pod_logs:
-                shutil.rmtree(entry, ignore_errors=True)
-        if pod_logs is None:
+            entry.unlink()
+    if node.netns:
+        remove_network(node)
+    else:
+        if subprocess.run(["ip", "link", "show", node.bridge], capture_output=True, timeout=30,
+                          check=False).returncode == 0:  # fmt: skip
+            run(["ip", "link", "delete", node.bridge], check=False)
+        if node_address_present():
+            run(["ip", "addr", "del", f"{NODE_IP}/32", "dev", "lo"], check=False)
+        for binary in ("iptables", "ip6tables"):
+            _remove_chains(binary)
+        for name in own_ipsets():
+            run(["ipset", "destroy", name], check=False)
+        for name, value in saved.get("sysctls", {}).items():
             with contextlib.suppress(OSError):
-                POD_LOGS.rmdir()
+                write_sysctl(name, value)
+    if NETNS_DIR.exists() and not saved.get("netns_dir", True) and not any(NETNS_DIR.iterdir()):
+        with contextlib.suppress(OSError):
+            NETNS_DIR.rmdir()
 
 
 def own_ipsets() -> list[str]:
@@ -533,32 +661,38 @@ def own_ipsets() -> list[str]:
     return [name for name in run(["ipset", "list", "-n"], check=False).split() if OWN_IPSETS.match(name)]
 
 
-def leftovers(home: Path) -> list[str]:
-    """What of the node is still on the machine: for the test that stopping leaves nothing behind."""
+def leftovers(home: Path, node: NodeNetwork | None = None) -> list[str]:
+    """What of the node is still on the machine: for the test that stopping leaves nothing behind. What the nodes
+    share (cgroups, the pods' network namespaces) counts when no process uses it: another node's running pods keep
+    theirs."""
+    node = node or NODES["kubeport-node"]
     found = []
     resolved = str(home.resolve())
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         point = line.split()[4]
-        if point.startswith(resolved):
+        if point == resolved or point.startswith(resolved + "/"):
             found.append(f"mount {point}")
-    if subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True, timeout=30, check=False).returncode == 0:
-        found.append(f"interface {BRIDGE}")
-    if node_address_present():
-        found.append(f"address {NODE_IP} on lo")
-    for binary in ("iptables", "ip6tables"):
-        for table, present in chains(binary).items():
-            found += [f"{binary} -t {table} chain {c}" for c in sorted(present) if OWN_CHAINS.match(c)]
-    found += [f"ipset {name}" for name in own_ipsets()]
-    if NETNS_DIR.exists():
-        found += [f"network namespace {p.name}" for p in NETNS_DIR.glob("cni-*")]
-    found += [f"cgroup {p}" for p in CGROUPS.glob(f"*/{CGROUP_PARENT}")]
-    found += [f"veth {line.split()[0]}" for line in run(["ip", "-br", "link"], check=False).splitlines()
-              if line.startswith("veth")]  # fmt: skip
+    for link in (node.link[0],) if node.netns else (node.bridge,):
+        if subprocess.run(["ip", "link", "show", link], capture_output=True, timeout=30, check=False).returncode == 0:
+            found.append(f"interface {link}")
+    if netns_present(node):
+        found.append(f"network namespace {node.netns}")
+    if not node.netns:
+        if node_address_present():
+            found.append(f"address {NODE_IP} on lo")
+        for binary in ("iptables", "ip6tables"):
+            for table, present in chains(binary).items():
+                found += [f"{binary} -t {table} chain {c}" for c in sorted(present) if OWN_CHAINS.match(c)]
+        found += [f"ipset {name}" for name in own_ipsets()]
+        found += [f"veth {line.split()[0]}" for line in run(["ip", "-br", "link"], check=False).splitlines()
+                  if line.startswith("veth")]  # fmt: skip
+    found += [f"network namespace {p.name}" for p in _unused_pod_netns([])]
+    found += [f"cgroup {p}" for p in _unused_cgroups()]
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             with contextlib.suppress(OSError):
                 command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                if resolved in command:
+                if resolved + "/" in command or command.rstrip().endswith(resolved):
                     found.append(f"process {proc.name}: {command[:120]}")
     return found
 

@@ -122,13 +122,19 @@ def _running(pid: int) -> bool:
     return done == 0
 
 
+def running(home: Path) -> Registry | None:
+    """The registry whose files are in `home`, if its process runs."""
+    pid_file = home / "registry.pid"
+    return Registry(home) if pid_file.exists() and _running(int(pid_file.read_text())) else None
+
+
 def start(home: Path, tools: Toolchain | None = None) -> Registry:
     """Start the registry (or find it running) with its data, certificate and password in `home`."""
     del tools  # everything comes from the machine's packages
+    if (found := running(home)) is not None:
+        return found
     registry = Registry(home)
     pid_file = home / "registry.pid"
-    if pid_file.exists() and _running(int(pid_file.read_text())):
-        return registry
     missing = missing_prerequisites()
     if missing:
         raise RegistryError("; ".join(missing))

@@ -133,12 +133,23 @@ def test_each_local_cluster_has_its_own_context_and_addresses() -> None:
     assert servers == ["https://127.0.0.1:1", "https://127.0.0.1:2"]
     specs = list(localclusters.CLUSTERS.values())
     assert len({s.service_cidr for s in specs}) == len(specs) and len({s.pod_cidr for s in specs}) == len(specs)
-    # One of them runs containers; the node's own address is outside every cluster's ranges.
-    assert [name for name, s in localclusters.CLUSTERS.items() if s.node == "real"] == [localclusters.REAL_NODE]
-    node = ipaddress.ip_address(localnode.NODE_IP)
-    # The registry listens on the node's address (not 127.0.0.1, which the pullers would speak plain HTTP to).
-    assert localregistry.REGISTRY_HOST.split(":")[0] == localnode.NODE_IP
-    assert not any(node in ipaddress.ip_network(r) for s in specs for r in (s.service_cidr, s.pod_cidr))
+    # Two of them run containers, each node with its own name, address and bridge, outside every cluster's ranges.
+    real = [name for name, s in localclusters.CLUSTERS.items() if s.node == "real"]
+    assert real == [localclusters.REAL_NODE, localclusters.SECOND_REAL_NODE]
+    assert sorted(localnode.NODES) == sorted(real)
+    nodes = [localnode.NODES[name] for name in real]
+    assert len({n.ip for n in nodes}) == len({n.bridge for n in nodes}) == len({n.name for n in nodes}) == 2
+    # The registry listens on the first node's address (not 127.0.0.1, which the pullers would speak plain HTTP
+    # to); the second node is in a network namespace of its own, its API server on that namespace's gateway.
+    assert localregistry.REGISTRY_HOST.split(":")[0] == localnode.NODE_IP == nodes[0].ip
+    assert not nodes[0].netns and nodes[1].netns
+    assert localclusters.CLUSTERS[localclusters.SECOND_REAL_NODE].api_address == nodes[1].gateway
+    link = ipaddress.ip_network(f"{nodes[1].gateway}/{localnode.LINK_PREFIX}", strict=False)
+    assert ipaddress.ip_address(nodes[1].ip) in link
+    for node in nodes:
+        address = ipaddress.ip_address(node.ip)
+        assert not any(address in ipaddress.ip_network(r) for s in specs for r in (s.service_cidr, s.pod_cidr))
+    assert all(len(name) <= 15 for n in nodes for name in (n.bridge, *n.link)), "Linux interface names"
 
 
 def test_the_node_is_one_kwok_manages_and_the_scheduler_may_use() -> None:
