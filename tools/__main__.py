@@ -162,7 +162,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from tools.operations import OperationError, echo_error, migrate  # noqa: PLC0415
 
     try:
-        migrate(args.source, args.target, _workspace(), destroy_source=args.destroy_source, yes=args.yes)
+        workspace = _workspace()
+        if workspace.config(args.source).get("kubeport:application"):
+            # Several services and their databases: the data moves too (tools/appmigrate.py says how).
+            from tools.appmigrate import migrate_application  # noqa: PLC0415
+
+            migrate_application(args.source, args.target, workspace, destroy_source=args.destroy_source, yes=args.yes)
+        else:
+            migrate(args.source, args.target, workspace, destroy_source=args.destroy_source, yes=args.yes)
     except OperationError as err:
         return echo_error(err)
     return 0

@@ -50,7 +50,7 @@ def container(deployment: Registered) -> dict[str, Any]:
 
 
 def test_the_application_stacks_are_the_walkthroughs() -> None:
-    assert application_stack_names() == ["walkthrough", "walkthrough-a"]
+    assert application_stack_names() == ["walkthrough", "walkthrough-a", "walkthrough-b"]
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -150,14 +150,24 @@ def test_the_application_is_the_same_on_every_local_target_but_what_the_platform
     assert differences, "the targets do differ (images, exposure, storage): the rule must have seen them"
 
 
-def test_diff_between_the_two_application_stacks_finds_nothing_but_the_context() -> None:
+@pytest.mark.parametrize(
+    ("other", "config"),
+    [
+        ("walkthrough-a", ["~ kubeport:kubeContext: kubeport-node -> kubeport-a"]),
+        # The migration's target: the other node's context and address.
+        ("walkthrough-b", ["~ kubeport:kubeContext: kubeport-node -> kubeport-node-b",
+                           "~ kubeport:nodeAddress: 10.250.0.1 -> 10.250.1.2"]),
+    ],
+)  # fmt: skip
+def test_diff_between_the_application_stacks_finds_nothing_but_the_cluster(other: str, config: list[str]) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "tools", "diff", "walkthrough", "walkthrough-a"],
+        [sys.executable, "-m", "tools", "diff", "walkthrough", other],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 differences" in done.stdout
-    assert "~ kubeport:kubeContext: kubeport-node -> kubeport-a" in done.stdout
+    for line in config:
+        assert line in done.stdout, done.stdout
 
 
 def test_an_app_stack_refuses_the_database_naming_the_target_before_any_resource() -> None:

@@ -47,8 +47,10 @@ def set_up_stack(bench: Workbench, stack: str = STACK, **config: str) -> None:
 APPLICATION_STACK = "walkthrough"
 
 
-def set_up_application(bench: Workbench, stack: str = APPLICATION_STACK) -> None:
-    """The repo's Pulumi.walkthrough.yaml with this registry's login and the stand-ins for the three images Docker
+def set_up_application(
+    bench: Workbench, stack: str = APPLICATION_STACK, like: str = APPLICATION_STACK, **config: str
+) -> None:
+    """The repo's Pulumi.<like>.yaml with this registry's login and the stand-ins for the three images Docker
     Hub would give: nginx-unprivileged (web), python (login, payments) and postgres (the database)."""
 
     def standin(kind: localbuilder.Standin) -> str:
@@ -59,7 +61,7 @@ def set_up_application(bench: Workbench, stack: str = APPLICATION_STACK) -> None
         "kubeport:serviceBaseImage": standin(localbuilder.PYTHON),
         "kubeport:postgresImage": standin(localbuilder.POSTGRES),
     }
-    bench.add_stack_file(stack, plain, like=APPLICATION_STACK)
+    bench.add_stack_file(stack, {**plain, **config}, like=like)
     ok(bench.pulumi("stack", "init", stack))
     for key, value in secret.items():
         ok(bench.pulumi("config", "set", "--secret", key, value, "--stack", stack))
