@@ -76,10 +76,20 @@ def database() -> Iterator[int]:
          "--auth=scram-sha-256"],
         check=True, capture_output=True, timeout=120, user=user, group=group,
     )  # fmt: skip
+    # TLS on, as the clouds' managed databases have it: the services' client must take it.
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(home / "data" / "server.key"), "-out", str(home / "data" / "server.crt")],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    (home / "data" / "server.key").chmod(0o600)
+    if owner:
+        for name in ("server.key", "server.crt"):
+            os.chown(home / "data" / name, *owner)
     port = free_port()
     server = subprocess.Popen(
         [str(POSTGRES_BIN / "postgres"), "-D", str(home / "data"), "-c", "listen_addresses=127.0.0.1",
-         "-p", str(port), "-k", str(home)],
+         "-p", str(port), "-k", str(home), "-c", "ssl=on"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, user=user, group=group,
     )  # fmt: skip
     try:
@@ -186,3 +196,19 @@ def test_payments_reads_create_nothing_and_keep_working_while_writes_are_stopped
     finally:
         payments.terminate()
         payments.wait(timeout=10)
+
+
+def test_the_services_client_takes_tls_when_the_server_offers_it(database: int) -> None:
+    """RDS for PostgreSQL 15+ and Azure's flexible server refuse plain connections: payments' own client asks for
+    TLS first (libpq's sslmode=prefer), and the server sees an encrypted session."""
+    sys.path.insert(0, str(ROOT / "walkthrough" / "payments"))
+    try:
+        from pgwire import Connection  # the service's own module, not a package of this repo
+    finally:
+        sys.path.pop(0)
+    connection = Connection("127.0.0.1", database, user=USER, password=PASSWORD, database="postgres")
+    try:
+        assert connection.encrypted
+        assert connection.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") == [("t",)]
+    finally:
+        connection.close()

@@ -1,5 +1,10 @@
 """Just enough of PostgreSQL's wire protocol (version 3) for this service: connect with SCRAM-SHA-256, md5 or
-trust, run simple queries, read rows as text. The standard library only, so the image needs nothing but Python."""
+trust, run simple queries, read rows as text. The standard library only, so the image needs nothing but Python.
+
+TLS as libpq's `sslmode=prefer` does it: the connection asks for TLS first and uses it when the server offers it
+(the clouds' managed databases do, and RDS for PostgreSQL 15+ and Azure's flexible server require it), plain
+otherwise (the in-cluster database, inside the cluster's network). Encrypted, not authenticated: checking the
+server's certificate would need each cloud's CA bundle in the image."""
 
 from __future__ import annotations
 
@@ -8,7 +13,11 @@ import hashlib
 import hmac
 import os
 import socket
+import ssl
 import struct
+
+SSL_REQUEST = 80877103
+"""The code of the SSLRequest message: the server answers one byte, S (TLS follows) or N."""
 
 
 class DatabaseError(Exception):
@@ -21,7 +30,14 @@ class DatabaseError(Exception):
 
 class Connection:
     def __init__(self, host: str, port: int, *, user: str, password: str, database: str, timeout: float = 5.0) -> None:
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock: socket.socket = socket.create_connection((host, port), timeout=timeout)
+        self.sock.sendall(struct.pack("!ii", 8, SSL_REQUEST))
+        if self._exactly(1) == b"S":
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            self.sock = context.wrap_socket(self.sock)
+        self.encrypted = isinstance(self.sock, ssl.SSLSocket)
         body = b"".join(f"{k}\0{v}\0".encode() for k, v in (("user", user), ("database", database))) + b"\0"
         self.sock.sendall(struct.pack("!ii", len(body) + 8, 196608) + body)
         self._authenticate(user, password)
