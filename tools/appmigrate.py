@@ -28,7 +28,9 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from stacks.score import ScoreError, read_application
 from tools.operations import (
     PAGE_MARKER,
     Fetch,
@@ -41,6 +43,7 @@ from tools.operations import (
     http_get,
     run_kubectl,
 )
+from tools.stack_files import ROOT
 
 DATABASE_PODS = "app.kubernetes.io/name=postgres"
 CONTAINER = "postgres"
@@ -59,6 +62,16 @@ TRANSFER_TIMEOUT = 900.0
 SMOKE_ATTEMPTS = 30
 SMOKE_INTERVAL = 2.0
 TABLES = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+MANAGED_HINT = "docs/application.md#moving-the-data-between-clouds"
+
+
+def declared_databases(folder: Path) -> list[str]:
+    """The databases the application's workload files declare, by their instance name `<workload>-<resource>`."""
+    try:
+        application = read_application(folder)
+    except ScoreError as err:
+        raise OperationError(err.message()) from err
+    return sorted(f"{w.name}-{r.name}" for w in application.workloads for r in w.resources if r.type == "postgres")
 
 
 @dataclass(frozen=True)
@@ -221,12 +234,25 @@ def migrate_application(
     kubectl: Kubectl = run_kubectl,
     fetch: Fetch = http_get,
     clock: Callable[[], float] = time.monotonic,
+    root: Path = ROOT,
 ) -> Moved:
     """The application's migration (the module's docstring); raises OperationError at the first failure, with the
     source serving and writable again."""
     source_outputs = workspace.outputs(source)
     if not source_outputs.get("services"):
         raise OperationError(f"stack {source!r} has deployed no application: deploy it first, or use `up {target}`")
+    source_config = workspace.config(source)
+    declared = declared_databases(root / source_config.get("kubeport:application", ""))
+    with cluster_access(workspace, source_config) as (source_access, _):
+        in_cluster = {d.instance for d in databases(Side(source_access, str(source_outputs.get("namespace") or "")),
+                                                    kubectl)} if source_access else set()  # fmt: skip
+    elsewhere = [name for name in declared if name not in in_cluster]
+    if elsewhere:
+        raise OperationError(
+            f"{', '.join(elsewhere)}: not an in-cluster database on {source!r} (a cloud's managed database, or not "
+            f"running): migrate cannot move its rows yet, and would leave them behind. Nothing was changed. Move "
+            f"them by dump and restore ({MANAGED_HINT})."
+        )
     say(f"[1/7] preview {target}")
     try:
         summary = workspace.preview(target)
@@ -242,7 +268,7 @@ def migrate_application(
             f"and run migrate again, or `python -m tools destroy {target}`."
         ) from err
     with (
-        cluster_access(workspace, workspace.config(source)) as (source_access, _),
+        cluster_access(workspace, source_config) as (source_access, _),
         cluster_access(workspace, workspace.config(target)) as (target_access, _),
     ):
         if not source_access or not target_access:

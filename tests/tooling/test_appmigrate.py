@@ -37,7 +37,8 @@ class FakeWorkspace:
         return {"namespace": "walkthrough", "services": {"web": "http://10.250.0.1:30030"}} if stack == "src" else {}
 
     def config(self, stack: str) -> dict[str, str]:
-        return {"kubeport:kubeContext": {"src": "kubeport-node", "dst": "kubeport-node-b"}[stack]}
+        context = {"src": "kubeport-node", "dst": "kubeport-node-b"}[stack]
+        return {"kubeport:kubeContext": context, "kubeport:application": "walkthrough"}
 
     def cluster_kubeconfig(self, reference: str) -> str:
         raise AssertionError("not used")
@@ -75,11 +76,14 @@ def fetch_for(payments: int) -> Fetch:
     return fetch
 
 
-def run(clusters: FakeClusters, fetch: Fetch, lines: list[str]) -> appmigrate.Moved:
+def run(
+    clusters: FakeClusters, fetch: Fetch, lines: list[str], workspace: FakeWorkspace | None = None
+) -> appmigrate.Moved:
     ticks = iter([100.0, 112.5])
     return migrate_application(
-        "src", "dst", FakeWorkspace(), say=lines.append, kubectl=clusters, fetch=fetch, clock=lambda: next(ticks)
-    )
+        "src", "dst", workspace or FakeWorkspace(), say=lines.append, kubectl=clusters, fetch=fetch,
+        clock=lambda: next(ticks),
+    )  # fmt: skip
 
 
 def writes(clusters: FakeClusters) -> list[tuple[str, str]]:
@@ -148,3 +152,21 @@ def test_the_target_missing_a_database_is_refused_before_writes_stop() -> None:
     with pytest.raises(OperationError, match="the target has no database payments-db"):
         run(clusters, fetch_for(7), [])
     assert writes(clusters) == []
+
+
+def test_a_source_whose_database_is_not_in_its_cluster_is_refused_before_anything_changes() -> None:
+    """On a cloud the walkthrough's payments-db is the managed database: no pod to dump from. Moving without it
+    would leave the rows behind, so migrate refuses before the target's preview."""
+
+    class ManagedSource(FakeClusters):
+        def __call__(self, args: list[str]) -> str:
+            if "kubeport-node" in args and "pods" in args:
+                return json.dumps({"items": []})
+            return super().__call__(args)
+
+    clusters, workspace = ManagedSource({}), FakeWorkspace()
+    with pytest.raises(OperationError) as raised:
+        run(clusters, fetch_for(7), [], workspace)
+    assert "payments-db: not an in-cluster database on 'src'" in str(raised.value)
+    assert "Nothing was changed" in str(raised.value)
+    assert workspace.calls == [] and writes(clusters) == []
