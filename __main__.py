@@ -9,7 +9,7 @@ from components import AppImage, AppImageArgs, WebApp, WebAppArgs
 
 settings = stacks.load_settings()
 application = stacks.load_application(settings)
-platform = stacks.platform_for(settings)
+platform = stacks.platform_for(settings, application)
 
 if settings.part == "cluster":
     # The cluster side only: app stacks (target app) deploy onto it through what this exports.

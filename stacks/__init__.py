@@ -1,8 +1,9 @@
 """The program's side of each target: `stacks.<target>` holds the target's own keys, its rules and its Platform.
 
 `load_settings()` reads and validates the whole configuration (`stacks.config`, which asks the selected target
-for its own rules), `platform_for()` builds the selected target's Platform. A cloud target's module imports its
-cloud SDK only inside `platform()`, so a stack loads only its own cloud SDK (or none).
+for its own rules), `load_application()` the workload files, `platform_for()` builds the selected target's
+Platform. A cloud target's module imports its cloud SDK only inside `platform()`, so a stack loads only its own
+cloud SDK (or none).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from stacks.score import Application, ScoreError
 
 __all__ = [
     "Settings",
+    "declares_postgres",
     "export_cluster",
     "load_application",
     "load_settings",
@@ -85,11 +87,21 @@ def export_cluster(settings: Settings, platform: Platform) -> None:
     handoff.export_cluster(platform, CLOUD_BUILD_PLATFORM if settings.target in CLOUD_TARGETS else ())
 
 
-def platform_for(settings: Settings) -> Platform:
+def declares_postgres(application: Application | None) -> bool:
+    """Whether the application's workload files declare a `postgres` resource (the managed database's reason)."""
+    return application is not None and any(w.resources_of("postgres") for w in application.workloads)
+
+
+def platform_for(settings: Settings, application: Application | None = None) -> Platform:
     """The Platform of the configured target, from its own module (imported only now).
 
+    A cloud's managed database, and whatever it needs on the cloud's side (AKS's virtual network, GKE's private
+    services access), exist only when the application's files declare a `postgres` resource: an application
+    without one leaves the cluster exactly as a stack without an application has it.
     A real run (not under mocks) first checks that the target's local tools are installed.
     """
+    if settings.cloud is not None and settings.cloud.database is not None and not declares_postgres(application):
+        settings = dataclasses.replace(settings, cloud=dataclasses.replace(settings.cloud, database=None))
     if not under_mocks():
         preflight.check(settings)
     platform = target_module(settings.target).platform(settings)
