@@ -33,7 +33,8 @@ class PrivateServicesAccess(pulumi.ComponentResource):
         self, name: str, network: pulumi.Input[str], provider_opts: pulumi.ResourceOptions, protect: bool = True
     ) -> None:
         super().__init__("kubeport:gcp:PrivateServicesAccess", name, None, None)
-        child = pulumi.ResourceOptions.merge(provider_opts, pulumi.ResourceOptions(parent=self))
+        # Protected like the database: deleting the range or the peering cuts every instance off the network.
+        child = pulumi.ResourceOptions.merge(provider_opts, pulumi.ResourceOptions(parent=self, protect=protect))
         self.range = compute.GlobalAddress(
             f"{name}-range",
             compute.GlobalAddressArgs(
@@ -51,8 +52,10 @@ class PrivateServicesAccess(pulumi.ComponentResource):
                 network=network,
                 service="servicenetworking.googleapis.com",
                 reserved_peering_ranges=[self.range.name],
-                # A protected stack abandons the peering on delete: Google removes it only after the instances.
-                deletion_policy="ABANDON" if protect else None,
+                # Protected: never torn down, a delete only forgets it. Released (a teardown): the connection is
+                # deleted, and when Google still holds the deleted instances' resources (Cloud SQL keeps them for
+                # a while, to restore from) the peering is removed from the network, so the network can go too.
+                deletion_policy="ABANDON" if protect else "REMOVE_PEERING",
             ),
             opts=child,
         )
@@ -135,7 +138,15 @@ class CloudSqlPostgres(pulumi.ComponentResource):
         self.password = pulumi.Output.secret(password.value)
         sql.User(
             f"{name}-user",
-            sql.UserArgs(instance=self.instance.name, name=args.database, password=self.password, type="BUILT_IN"),
+            sql.UserArgs(
+                instance=self.instance.name,
+                name=args.database,
+                password=self.password,
+                type="BUILT_IN",
+                # The role owns the application's tables: Cloud SQL refuses to drop a role that owns objects or
+                # holds grants, so a delete forgets the user and the instance's deletion takes it along.
+                deletion_policy="ABANDON",
+            ),
             opts=child,
         )
         zone = dns.ManagedZone(

@@ -87,6 +87,13 @@ def test_release_protection_releases_the_database_too(stack: str) -> None:
     if stack == "walkthrough-gke":
         assert database.inputs["deletionProtection"] is False
         assert database.inputs["settings"]["deletionProtectionEnabled"] is False
+        # A teardown deletes the peering, removing it from the network if Google still holds its resources.
+        peering = named(run, "gcp:servicenetworking/connection:Connection", "gke-services-peering")
+        access_range = named(run, "gcp:compute/globalAddress:GlobalAddress", "gke-services-range")
+        assert peering.inputs["deletionPolicy"] == "REMOVE_PEERING"
+        assert not peering.protect and not access_range.protect
+        # The user is abandoned either way: its role owns the tables, and the instance's deletion takes it.
+        assert named(run, "gcp:sql/user:User", f"{DATABASE}-user").inputs["deletionPolicy"] == "ABANDON"
 
 
 @pytest.mark.parametrize(
@@ -222,6 +229,14 @@ def plain_text_password_in_the_deployment(run: ProgramRun) -> None:
     variable["value"] = "hunter2hunter2"
 
 
+def cloud_sql_user_deleted_on_delete(run: ProgramRun) -> None:
+    _resource(run, "gcp:sql/user:User", "payments-db-user").inputs.pop("deletionPolicy")
+
+
+def private_services_access_unprotected(run: ProgramRun) -> None:
+    _resource(run, "gcp:servicenetworking/connection:Connection", "gke-services-peering").protect = False
+
+
 def egress_to_the_wrong_network(run: ProgramRun) -> None:
     policy = k8s_named(run, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "payments")
     policy.inputs["spec"]["egress"][0]["to"][0]["ipBlock"]["cidr"] = "0.0.0.0/0"
@@ -239,6 +254,8 @@ MISTAKES: list[tuple[str, Callable[[ProgramRun], None], str]] = [
     ("walkthrough-gke", cloud_sql_on_the_default_network, "not on the cluster's network"),
     ("walkthrough-eks", plain_text_password_in_the_secret, "not marked secret"),
     ("walkthrough-aks", plain_text_password_in_the_deployment, "DB_PASSWORD is not read from the database's Secret"),
+    ("walkthrough-gke", cloud_sql_user_deleted_on_delete, "Cloud SQL: deleting the user fails"),
+    ("walkthrough-gke", private_services_access_unprotected, "private services access is not protected"),
     ("walkthrough-gke", egress_to_the_wrong_network, "payments' egress to 5432 is not the database's network"),
 ]
 

@@ -175,8 +175,14 @@ def gke_problems(run: ProgramRun) -> list[str]:
     flags = {f["name"]: f["value"] for f in _get(p, "settings", "databaseFlags") or []}
     if flags.get("cloudsql.iam_authentication") != "on":
         found.append("Cloud SQL: IAM database authentication off")
-    if "password" not in named(run, "gcp:sql/user:User", f"{DATABASE}-user").secret_inputs:
+    user = named(run, "gcp:sql/user:User", f"{DATABASE}-user")
+    if "password" not in user.secret_inputs:
         found.append("Cloud SQL: the user's password is not secret in Pulumi")
+    if user.inputs.get("deletionPolicy") != "ABANDON":
+        found.append("Cloud SQL: deleting the user fails (it owns the application's tables); abandon it instead")
+    access_range = named(run, "gcp:compute/globalAddress:GlobalAddress", "gke-services-range")
+    if peering.inputs.get("deletionPolicy") != "ABANDON" or not (peering.protect and access_range.protect):
+        found.append("Cloud SQL: private services access is not protected and kept like the database")
     if not instance.protect:
         found.append("Cloud SQL: not protected")
     return found + pod_problems(run, "10.60.0.0/20", record.inputs["name"].rstrip("."))
