@@ -2,8 +2,10 @@
 
 Private subnets only (a DB subnet group of the nodes' subnets, never publicly accessible), a security group that
 admits PostgreSQL from the nodes' security group and nothing else, storage encrypted with the cluster's KMS key,
-automated backups, deletion protection, and the master password made and kept by RDS in Secrets Manager
-(`manage_master_user_password`): kubeport reads it from there for the pods' Secret and never chooses one.
+automated backups, deletion protection and a final snapshot. The master password is generated once
+(components.password) and kept in a Secrets Manager secret of kubeport's, encrypted with the same key, from which
+the pods' Secret takes it. No automatic rotation: a password RDS rotated would leave the pods' Secret behind until
+the next `pulumi up`; rotating needs the Secret synced in the cluster (the External Secrets Operator), not built.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+
+from components.password import GeneratedPassword
 
 PORT = 5432
 BACKUP_DAYS = 7
@@ -32,7 +36,7 @@ class RdsPostgresArgs:
     client_security_group_id: pulumi.Input[str]
     """The only security group admitted on the database's port: the nodes'."""
     kms_key_arn: pulumi.Input[str]
-    """Encrypts the storage, the snapshots and the Secrets Manager secret: the cluster's key."""
+    """Encrypts the storage, the snapshots (the final one too) and the Secrets Manager secret: the cluster's key."""
     database: str
     """Database name, and its owner (the master user)."""
     size: str = DEFAULT_SIZE
@@ -50,7 +54,7 @@ class RdsPostgres(pulumi.ComponentResource):
     address: pulumi.Output[str]
     """The instance's DNS name (resolves to its private address)."""
     password: pulumi.Output[str]
-    """Secret: the master password, read from the Secrets Manager secret RDS manages."""
+    """Secret: the master password, as kept in kubeport's Secrets Manager secret."""
 
     def __init__(self, name: str, args: RdsPostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kubeport:aws:RdsPostgres", name, None, opts)
@@ -78,6 +82,16 @@ class RdsPostgres(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        password = GeneratedPassword(f"{name}-password", purpose=f"{name} database", opts=child)
+        self.secret = aws.secretsmanager.Secret(
+            f"{name}-secret",
+            aws.secretsmanager.SecretArgs(
+                description=f"{name}: the RDS master user's credentials (kubeport's; not rotated automatically)",
+                kms_key_id=args.kms_key_arn,
+                recovery_window_in_days=30,
+            ),
+            opts=child,
+        )
         self.instance = aws.rds.Instance(
             f"{name}-instance",
             aws.rds.InstanceArgs(
@@ -90,8 +104,7 @@ class RdsPostgres(pulumi.ComponentResource):
                 kms_key_id=args.kms_key_arn,
                 db_name=args.database,
                 username=args.database,
-                manage_master_user_password=True,
-                master_user_secret_kms_key_id=args.kms_key_arn,
+                password=pulumi.Output.secret(password.value),
                 iam_database_authentication_enabled=True,
                 db_subnet_group_name=subnets.name,
                 vpc_security_group_ids=[security_group.id],
@@ -103,16 +116,36 @@ class RdsPostgres(pulumi.ComponentResource):
                 auto_minor_version_upgrade=True,
                 enabled_cloudwatch_logs_exports=["postgresql"],
                 deletion_protection=args.protect,
-                # A protected database leaves a final snapshot; a released one (deliberate teardown) does not.
-                skip_final_snapshot=not args.protect,
-                final_snapshot_identifier=f"{name}-final" if args.protect else None,
+                # Every delete leaves a final snapshot (encrypted with kms_key_id) and keeps the automated backups.
+                # Its name must be new in the account: the password's id (random, fixed at create) makes it unique
+                # per database, and stable, so no `up` changes it.
+                skip_final_snapshot=False,
+                final_snapshot_identifier=pulumi.Output.concat(name, "-final-", password.id),
+                delete_automated_backups=False,
             ),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.protect)),
         )
-        secret_arn = self.instance.master_user_secrets.apply(lambda s: s[0].secret_arn if s else "")
-        secret = aws.secretsmanager.get_secret_version_output(
-            secret_id=secret_arn, opts=pulumi.InvokeOutputOptions(parent=self, provider=args.aws_provider)
+        version = aws.secretsmanager.SecretVersion(
+            f"{name}-secret-version",
+            aws.secretsmanager.SecretVersionArgs(
+                secret_id=self.secret.id,
+                secret_string=pulumi.Output.secret(
+                    pulumi.Output.json_dumps(
+                        {
+                            "engine": "postgres",
+                            "host": self.instance.address,
+                            "port": PORT,
+                            "dbname": args.database,
+                            "username": args.database,
+                            "password": password.value,
+                        }
+                    )
+                ),
+            ),
+            opts=child,
         )
         self.address = self.instance.address
-        self.password = pulumi.Output.secret(secret.secret_string.apply(lambda s: str(json.loads(s)["password"])))
+        # The pods' Secret takes the password from the Secrets Manager secret, the one place it is kept.
+        kept = version.secret_string.apply(lambda s: str(json.loads(s or "{}")["password"]))
+        self.password = pulumi.Output.secret(kept)
         self.register_outputs({"address": self.address})

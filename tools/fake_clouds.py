@@ -115,12 +115,6 @@ class FakeCloud(pulumi_mocks.Mocks):
             state["latestVersion"] = 1
         elif typ == "aws:rds/instance:Instance":
             state["address"] = f"{name}.c0ffee123456.{region}.rds.amazonaws.com"
-            state["masterUserSecrets"] = [
-                {
-                    "secretArn": f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:rds!db-{name}",
-                    "secretStatus": "active",
-                }
-            ]
         elif typ.startswith("azure-native:"):
             state.setdefault("name", auto_name.replace("-", ""))
             resource_id = f"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/{typ}/{name}"
@@ -173,10 +167,6 @@ class FakeCloud(pulumi_mocks.Mocks):
                 "proxyEndpoint": f"https://{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com",
                 "authorizationToken": base64.b64encode(b"AWS:fake-ecr-password").decode(),
                 "expiresAt": "2099-01-01T00:00:00Z",
-            },
-            "aws:secretsmanager/getSecretVersion:getSecretVersion": {
-                "secretString": json.dumps({"username": "payments", "password": "fake-rds-managed-password"}),
-                "arn": str(args.args.get("secretId", "")),
             },
             "azure-native:containerservice:listManagedClusterUserCredentials": {
                 "kubeconfigs": [

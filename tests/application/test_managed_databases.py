@@ -83,7 +83,10 @@ def test_release_protection_releases_the_database_too(stack: str) -> None:
     database = run.one(DATABASE_TYPES[stack])
     assert not database.protect
     if stack == "walkthrough-eks":
-        assert database.inputs["deletionProtection"] is False and database.inputs["skipFinalSnapshot"] is True
+        # Released, the instance can be deleted; it still leaves its final snapshot and its automated backups.
+        assert database.inputs["deletionProtection"] is False
+        assert database.inputs["skipFinalSnapshot"] is False and database.inputs["deleteAutomatedBackups"] is False
+        assert database.inputs["finalSnapshotIdentifier"] == run_of(stack).one(RDS).inputs["finalSnapshotIdentifier"]
     if stack == "walkthrough-gke":
         assert database.inputs["deletionProtection"] is False
         assert database.inputs["settings"]["deletionProtectionEnabled"] is False
@@ -195,9 +198,19 @@ def rds_unencrypted(run: ProgramRun) -> None:
 
 
 def rds_password_in_the_program(run: ProgramRun) -> None:
-    instance = _resource(run, RDS, "payments-db-instance").inputs
-    instance["manageMasterUserPassword"] = False
-    instance["password"] = "hunter2hunter2"
+    _resource(run, RDS, "payments-db-instance").inputs["password"] = "hunter2hunter2"
+
+
+def rds_pods_password_not_from_secrets_manager(run: ProgramRun) -> None:
+    k8s_named(run, SECRET, DATABASE).inputs["stringData"]["password"] = "hunter2hunter2"
+
+
+def rds_secret_not_kms_encrypted(run: ProgramRun) -> None:
+    _resource(run, "aws:secretsmanager/secret:Secret", "payments-db-secret").inputs.pop("kmsKeyId")
+
+
+def rds_without_final_snapshot(run: ProgramRun) -> None:
+    _resource(run, RDS, "payments-db-instance").inputs["skipFinalSnapshot"] = True
 
 
 def public_azure_server(run: ProgramRun) -> None:
@@ -247,7 +260,10 @@ MISTAKES: list[tuple[str, Callable[[ProgramRun], None], str]] = [
     ("walkthrough-eks", rds_in_public_subnets, "RDS: not in the nodes' private subnets"),
     ("walkthrough-eks", rds_open_to_the_vpc, "admits more than the nodes"),
     ("walkthrough-eks", rds_unencrypted, "RDS: storage not encrypted"),
-    ("walkthrough-eks", rds_password_in_the_program, "not made and kept by Secrets Manager"),
+    ("walkthrough-eks", rds_password_in_the_program, "RDS: the password is not the generated one"),
+    ("walkthrough-eks", rds_pods_password_not_from_secrets_manager, "does not take the password from the Secrets"),
+    ("walkthrough-eks", rds_secret_not_kms_encrypted, "Secrets Manager secret is not encrypted with the cluster's"),
+    ("walkthrough-eks", rds_without_final_snapshot, "RDS: no final snapshot on delete"),
     ("walkthrough-aks", public_azure_server, "Azure PostgreSQL: public network access"),
     ("walkthrough-aks", azure_server_in_the_nodes_subnet, "not in the subnet delegated to it"),
     ("walkthrough-gke", public_cloud_sql, "Cloud SQL: a public IP"),

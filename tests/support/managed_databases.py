@@ -9,6 +9,7 @@ empty for each cloud, and not empty for each planted mistake.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tools.mock_runner import ProgramRun, Registered
@@ -20,6 +21,7 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SECRET = "kubernetes:core/v1:Secret"
 SERVICE = "kubernetes:core/v1:Service"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+PASSWORD = "pulumi-python:dynamic/kubeport:GeneratedPassword"
 DATABASE = "payments-db"
 """The walkthrough's one postgres resource: payments' `db`."""
 
@@ -106,11 +108,38 @@ def eks_problems(run: ProgramRun) -> list[str]:
         found.append("RDS: storage not encrypted with the cluster's KMS key")
     if (p.get("backupRetentionPeriod") or 0) < 7 or p.get("deletionProtection") is not True:
         found.append("RDS: no week of automated backups, or no deletion protection")
-    if p.get("manageMasterUserPassword") is not True or p.get("masterUserSecretKmsKeyId") != key or "password" in p:
-        found.append("RDS: the password is not made and kept by Secrets Manager")
+    found += rds_password_problems(run, instance, key)
+    if p.get("skipFinalSnapshot") is not False or not str(p.get("finalSnapshotIdentifier") or ""):
+        found.append("RDS: no final snapshot on delete")
+    if p.get("deleteAutomatedBackups") is not False:
+        found.append("RDS: the automated backups go with the instance")
     if not instance.protect:
         found.append("RDS: not protected")
     return found + pod_problems(run, "10.0.0.0/16", instance.state["address"])
+
+
+def rds_password_problems(run: ProgramRun, instance: Registered, key: str) -> list[str]:
+    """The generated password, given to RDS and kept in kubeport's KMS-encrypted Secrets Manager secret, from
+    which the pods' Secret takes it; nothing rotates it behind the pods' back."""
+    found = []
+    p = instance.inputs
+    generated = named(run, PASSWORD, f"{DATABASE}-password").state["value"]
+    secret = named(run, "aws:secretsmanager/secret:Secret", f"{DATABASE}-secret")
+    version = named(run, "aws:secretsmanager/secretVersion:SecretVersion", f"{DATABASE}-secret-version")
+    kept = json.loads(version.inputs.get("secretString") or "{}")
+    if p.get("manageMasterUserPassword") or p.get("password") != generated or "password" not in instance.secret_inputs:
+        found.append("RDS: the password is not the generated one, secret in Pulumi")
+    if kept.get("password") != generated or version.inputs.get("secretId") != secret.id:
+        found.append("RDS: the password is not kept in kubeport's Secrets Manager secret")
+    if "secretString" not in version.secret_inputs:
+        found.append("RDS: the Secrets Manager secret's value is not secret in Pulumi")
+    if secret.inputs.get("kmsKeyId") != key:
+        found.append("RDS: the Secrets Manager secret is not encrypted with the cluster's KMS key")
+    if run.of_type("aws:secretsmanager/secretRotation:SecretRotation"):
+        found.append("RDS: the password rotates, and the pods' Secret would fall behind")
+    if _get(k8s_named(run, SECRET, DATABASE).inputs, "stringData", "password") != kept.get("password"):
+        found.append("RDS: the pods' Secret does not take the password from the Secrets Manager secret")
+    return found
 
 
 def aks_problems(run: ProgramRun) -> list[str]:
