@@ -2,9 +2,9 @@
 
 Private access (VNet integration): the server lives in a subnet delegated to it in the cluster's virtual network
 and is named in a private DNS zone linked to that network, so its name resolves to a private address only and
-public network access is off. Entra ID authentication is on beside passwords (the deploying identity is its
-Entra administrator; the walkthrough's client speaks passwords), backups are kept for a week, and the server is
-protected like the cluster.
+public network access is off. Entra ID authentication is on beside passwords (the deploying identity, named by
+kubeport:databaseAdmin, is its Entra administrator; the walkthrough's client speaks passwords), backups are kept
+for a week, and the server is protected like the cluster.
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ class AzurePostgresArgs:
     tenant_id: pulumi.Input[str]
     administrator_object_id: pulumi.Input[str]
     """The Entra ID principal made the server's Entra administrator (the deploying identity)."""
+    administrator_name: str
+    """That principal's name (a user's principal name, a service principal's display name): the role's name."""
+    administrator_type: str = "user"
+    """user | servicePrincipal."""
     database: str
     """Database name, and its owner (the administrator login)."""
     size: str = DEFAULT_SIZE
@@ -129,7 +133,8 @@ class AzurePostgres(pulumi.ComponentResource):
                 resource_group_name=args.resource_group_name,
                 server_name=self.server.name,
                 object_id=args.administrator_object_id,
-                principal_type="user",
+                principal_name=args.administrator_name,
+                principal_type=args.administrator_type,
                 tenant_id=args.tenant_id,
             ),
             opts=child,

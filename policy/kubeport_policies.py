@@ -245,7 +245,13 @@ def no_public_database(args: ResourceValidationArgs, report: ReportViolation) ->
     p = args.props
     if args.resource_type == RDS:
         _require(report, p.get("publiclyAccessible") is False, "RDS: the instance must not be publicly accessible")
-        _require(report, bool(p.get("dbSubnetGroupName")), "RDS: place the instance in the cluster's private subnets")
+        # The group's subnets are other resources: this policy sees only that there is one (kubeport's holds the
+        # cluster's private subnets, which the wiring tests check); without one RDS picks the default VPC's.
+        _require(
+            report,
+            bool(p.get("dbSubnetGroupName")),
+            "RDS: set a DB subnet group (dbSubnetGroupName) of private subnets; without one RDS uses the default VPC",
+        )
     elif args.resource_type == AZURE_POSTGRES:
         network = p.get("network") or {}
         _require(

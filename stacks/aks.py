@@ -22,7 +22,25 @@ UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 KEYS: tuple[Key, ...] = (
     *cloud.KEYS,
     Key("subscription", "string", "", "Azure subscription id (aks, required).", targets=("aks",)),
+    Key(
+        "databaseAdmin",
+        "string",
+        "",
+        "With an application on aks (required then): the Entra ID name of the identity running `pulumi up`, made "
+        "the managed PostgreSQL's Entra administrator (its role's name): a user's principal name such as "
+        "alice@contoso.com, or a service principal's display name.",
+        targets=("aks",),
+    ),
+    Key(
+        "databaseAdminType",
+        "string",
+        "user",
+        "With an application on aks: what databaseAdmin is: user | servicePrincipal.",
+        targets=("aks",),
+    ),
 )
+ADMIN_TYPES = ("user", "servicePrincipal")
+"""The Entra principal types that can run `pulumi up` (and so be the database's Entra administrator)."""
 TOOLS = ("az", "kubelogin", "docker")
 """What a real run needs on the machine (stacks.preflight says how to install each)."""
 DEFAULT_REGISTRY: RegistryKind = "native"
@@ -68,6 +86,35 @@ class AksSettings(CloudSettings):
 
     subscription: str = ""
     """The Azure subscription id (a UUID)."""
+    database_admin: str = ""
+    """The deploying identity's Entra ID name: the database's Entra administrator (with an application)."""
+    database_admin_type: str = "user"
+    """user | servicePrincipal."""
+
+
+def read_database_admin(r: Reader, settings: Settings) -> tuple[str, str]:
+    """The deploying identity's Entra name and type, which the flexible server needs for its Entra administrator."""
+    if not settings.application:
+        for name in ("databaseAdmin", "databaseAdminType"):
+            if r.is_set(name):
+                r.problem(name, "only applies with kubeport:application (an application's postgres resources)")
+        return "", "user"
+    admin = r.string("databaseAdmin")
+    admin_type = r.choice("databaseAdminType", ADMIN_TYPES) or "user"
+    if not admin:
+        r.problem(
+            "databaseAdmin",
+            "is required with kubeport:application on target 'aks'; expected the Entra ID name of the identity "
+            "running pulumi up: a user's principal name (az ad signed-in-user show --query userPrincipalName -o "
+            "tsv) or, with kubeport:databaseAdminType servicePrincipal, the service principal's display name",
+        )
+    elif admin_type == "user" and "@" not in admin:
+        r.problem(
+            "databaseAdmin",
+            f"{admin!r} is not a user principal name (name@domain); for a service principal set "
+            "kubeport:databaseAdminType servicePrincipal",
+        )
+    return admin, admin_type
 
 
 def check(r: Reader, settings: Settings) -> Settings:
@@ -78,7 +125,13 @@ def check(r: Reader, settings: Settings) -> Settings:
         r.problem("subscription", "is required with target 'aks'; expected an Azure subscription id (a UUID)")
     elif not UUID.match(subscription):
         r.problem("subscription", f"{subscription!r} is not an Azure subscription id (a UUID)")
-    own = AksSettings(**dataclasses.asdict(shared), subscription=subscription)
+    admin, admin_type = read_database_admin(r, settings)
+    own = AksSettings(
+        **dataclasses.asdict(shared),
+        subscription=subscription,
+        database_admin=admin,
+        database_admin_type=admin_type,
+    )
     own = dataclasses.replace(own, database=cloud.read_database(r, settings, DATABASE))
     return dataclasses.replace(settings, cloud=own)
 
@@ -121,6 +174,8 @@ def platform(settings: Settings) -> Platform:
                 subnet_id=cluster.database_subnet_id,
                 tenant_id=cluster.tenant_id,
                 administrator_object_id=cluster.deployer_object_id,
+                administrator_name=own.database_admin,
+                administrator_type=own.database_admin_type,
                 database=request.database,
                 size=database.size,
                 version=database.version,

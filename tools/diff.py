@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,15 +39,58 @@ PLATFORM_CARRIED: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^Ingress .*: spec\.ingressClassName$"), "ingress: the target's controller class"),
     (re.compile(r"^Ingress .*: metadata\.annotations(\..+)?$"), "ingress: what the target's controller reads"),
     (re.compile(r"\.volumeClaimTemplates(\[\d+\]|\.[^.]+)\.spec\.storageClassName$"), "storage: the StorageClass"),
-    # A cloud's managed database (stacks.provisioners): the pods' variables are the same everywhere; what its
-    # in-cluster name points at, the address block it lives in and the password it was made with are its own.
-    (re.compile(r"^Service .*: spec\.externalName$"), "provisioner: the managed database's private DNS name"),
+]
+
+DATABASE_PORT = 5432
+
+
+def _is_database_object(obj: Any) -> bool:
+    """One of the objects a cloud's managed database provisioner makes in the cluster (components.database)."""
+    labels = _get(obj, "metadata", "labels") or {}
+    return isinstance(labels, dict) and labels.get("app.kubernetes.io/name") == "postgres"
+
+
+def _is_external_name(obj: Any) -> bool:
+    return _is_database_object(obj) and _get(obj, "spec", "type") == "ExternalName"
+
+
+def _is_database_egress(obj: Any, path: str) -> bool:
+    """The egress rule at `path` admits only the database's port: the rule the provisioner's address block is in."""
+    match = re.match(r"^spec\.egress\[(\d+)\]", path)
+    egress = _get(obj, "spec", "egress")
+    if match is None or not isinstance(egress, list) or int(match.group(1)) >= len(egress):
+        return False
+    ports = egress[int(match.group(1))].get("ports")
+    ports = list(ports.values()) if isinstance(ports, dict) else ports
+    return bool(ports) and all(isinstance(p, dict) and p.get("port") == DATABASE_PORT for p in ports)
+
+
+# A cloud's managed database (stacks.provisioners): the pods' variables are the same everywhere; what its in-cluster
+# name points at, the address block it lives in and the password it was made with are its own. Each is allowed
+# only on the database's own objects (both sides), never on any Service, Secret or egress rule.
+PROVISIONER_CARRIED: list[tuple[re.Pattern[str], Callable[[Any, str], bool], str]] = [
+    (
+        re.compile(r"^Service .*: spec\.externalName$"),
+        lambda obj, _path: _is_external_name(obj),
+        "provisioner: the managed database's private DNS name",
+    ),
     (
         re.compile(r"^NetworkPolicy .*: spec\.egress\[\d+\]\.to\[\d+\]\.ipBlock\.cidr$"),
+        _is_database_egress,
         "provisioner: the managed database's address block",
     ),
-    (re.compile(r"^Secret .*: stringData\.password$"), "provisioner: the database's password (secret)"),
+    (
+        re.compile(r"^Secret .*: stringData\.password$"),
+        lambda obj, _path: _is_database_object(obj),
+        "provisioner: the database's password (secret)",
+    ),
 ]
+
+
+def _get(value: Any, *path: str) -> Any:
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
 
 
 @dataclass(frozen=True)
@@ -129,10 +172,14 @@ def _leaves(a: Any, b: Any, path: str) -> Iterator[tuple[str, Any, Any]]:
         yield path, a, b
 
 
-def classify(object_key: str, path: str) -> str | None:
+def classify(object_key: str, path: str, a: Any = None, b: Any = None) -> str | None:
+    """What carries a difference at `path` of `object_key` (`a` and `b`: the object on each side)."""
     qualified = f"{object_key}: {path}"
     for pattern, carrier in PLATFORM_CARRIED:
         if pattern.search(path) or pattern.search(qualified):
+            return carrier
+    for pattern, holds, carrier in PROVISIONER_CARRIED:
+        if pattern.search(qualified) and holds(a, path) and holds(b, path):
             return carrier
     return None
 
@@ -147,7 +194,7 @@ def workload_differences(a: ProgramRun, b: ProgramRun) -> list[Difference]:
             differences.append(Difference(key, wa.get(key, _MISSING), wb.get(key, _MISSING), carried))
             continue
         for path, x, y in _leaves(wa[key], wb[key], ""):
-            differences.append(Difference(f"{key}: {path}", x, y, classify(key, path)))
+            differences.append(Difference(f"{key}: {path}", x, y, classify(key, path, wa[key], wb[key])))
     return differences
 
 

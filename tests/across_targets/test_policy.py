@@ -235,6 +235,13 @@ def test_cloud_hardening_violations(
     assert violations(validate, resource_args(reg, props))
 
 
+def test_the_rds_subnet_group_violation_says_what_is_checked(runs: dict[str, ProgramRun]) -> None:
+    reg = runs["walkthrough-eks"].one(kp.RDS)
+    props = {**copy.deepcopy(reg.inputs), "dbSubnetGroupName": None}
+    (message,) = violations(kp.no_public_database, resource_args(reg, props))
+    assert "dbSubnetGroupName" in message
+
+
 def test_one_replica_or_no_pdb_on_a_cloud_is_a_violation(runs: dict[str, ProgramRun]) -> None:
     def one_replica(type_: str, props: dict[str, Any]) -> None:
         if type_ == "kubernetes:apps/v1:Deployment":

@@ -23,6 +23,8 @@ service:
   ports:
     http: {port: 80, targetPort: 8080}
 """
+WITHOUT_APPLICATION = {"application": None, "databaseAdmin": None}
+"""The stack without its application, and without the keys that apply only with one."""
 CLOUDS = {"walkthrough-eks": "aws:", "walkthrough-aks": "azure-native:", "walkthrough-gke": "gcp:"}
 
 
@@ -35,13 +37,13 @@ def cloud_resources(run: ProgramRun, prefix: str) -> list[tuple[str, str, Any]]:
 def test_an_application_without_postgres_leaves_the_cluster_as_without_an_application(
     stack: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    without_application = run_program(stack, {"application": None})
+    without_application = run_program(stack, WITHOUT_APPLICATION)
     with_application = run_files(monkeypatch, tmp_path, {"api": NO_DATABASE}, stack=stack)
     assert cloud_resources(with_application, CLOUDS[stack]) == cloud_resources(without_application, CLOUDS[stack])
 
 
 @pytest.mark.parametrize("stack", sorted(CLOUDS))
 def test_an_application_with_postgres_adds_the_database_to_the_cluster(stack: str) -> None:
-    without_application = {t for t, _, _ in cloud_resources(run_program(stack, {"application": None}), CLOUDS[stack])}
+    without_application = {t for t, _, _ in cloud_resources(run_program(stack, WITHOUT_APPLICATION), CLOUDS[stack])}
     with_application = {t for t, _, _ in cloud_resources(run_program(stack), CLOUDS[stack])}
     assert with_application - without_application

@@ -23,7 +23,8 @@ from tests.support.managed_databases import (
     wiring_problems,
 )
 from tools.check import check_manifests
-from tools.diff import workload_differences
+from tools.diff import classify, workload_differences
+from tools.diff import workload as workload_objects
 from tools.mock_runner import ProgramRun, Registered, run_program
 from tools.render import render
 from tools.stack_files import cloud_application_stack_names
@@ -74,6 +75,24 @@ def test_between_clouds_the_application_differs_only_where_the_platform_and_the_
     carriers = {d.carried_by for d in differences}
     assert "provisioner: the managed database's private DNS name" in carriers
     assert "provisioner: the managed database's address block" in carriers
+
+
+def test_the_provisioners_differences_are_allowed_on_the_databases_objects_only() -> None:
+    objects = workload_objects(run_of("walkthrough-eks"))
+    database, web = objects[f"Service {DATABASE}"], objects["Service web"]
+    secret, policy = objects[f"Secret {DATABASE}"], objects["NetworkPolicy payments"]
+    assert classify(f"Service {DATABASE}", "spec.externalName", database, database)
+    assert classify(f"Secret {DATABASE}", "stringData.password", secret, secret)
+    (to_database,) = [i for i, r in enumerate(policy["spec"]["egress"]) if r["ports"][0]["port"] == 5432]
+    assert classify("NetworkPolicy payments", f"spec.egress[{to_database}].to[0].ipBlock.cidr", policy, policy)
+    # The same paths on any other object are the workload's own differences.
+    assert classify("Service web", "spec.externalName", web, web) is None
+    other_secret = {**secret, "metadata": {**secret["metadata"], "labels": {"app.kubernetes.io/name": "web"}}}
+    assert classify("Secret web-token", "stringData.password", other_secret, other_secret) is None
+    wider = copy.deepcopy(policy)
+    wider["spec"]["egress"][to_database]["ports"] = [{"port": 443, "protocol": "TCP"}]
+    path = f"spec.egress[{to_database}].to[0].ipBlock.cidr"
+    assert classify("NetworkPolicy payments", path, wider, wider) is None
 
 
 @pytest.mark.parametrize("stack", CLOUD_STACKS)
@@ -149,6 +168,12 @@ def test_the_database_keys_size_the_database(
                                                                    "no high availability on a Burstable SKU"),
         ("walkthrough-gke", {"databaseHighAvailability": "yes"}, "kubeport:databaseHighAvailability: 'yes'"),
         ("eks", {"databaseSize": "db.t4g.micro"}, "kubeport:databaseSize: only applies with kubeport:application"),
+        ("walkthrough-aks", {"databaseAdmin": None}, "kubeport:databaseAdmin: is required with kubeport:application"),
+        ("walkthrough-aks", {"databaseAdmin": "kubeport-deployer"}, "kubeport:databaseAdmin: 'kubeport-deployer' is "
+                                                                    "not a user principal name"),
+        ("walkthrough-aks", {"databaseAdminType": "group"}, "kubeport:databaseAdminType: 'group' is not accepted"),
+        ("aks", {"databaseAdmin": "alice@contoso.com"}, "kubeport:databaseAdmin: only applies with "
+                                                        "kubeport:application"),
     ],
 )  # fmt: skip
 def test_a_bad_database_key_is_refused_naming_it_before_any_resource(
@@ -159,6 +184,24 @@ def test_a_bad_database_key_is_refused_naming_it_before_any_resource(
     problems = [line for line in str(run.error).splitlines() if line.startswith("  - ")]
     assert len(problems) == 1, problems  # nothing else is reported: the rest of the stack is fine
     assert run.resources == []
+
+
+@pytest.mark.parametrize(
+    ("config", "name", "principal_type"),
+    [
+        ({}, "alice@contoso.com", "user"),
+        ({"databaseAdmin": "kubeport-deployer", "databaseAdminType": "servicePrincipal"}, "kubeport-deployer",
+         "servicePrincipal"),
+    ],
+)  # fmt: skip
+def test_the_azure_entra_administrator_is_the_configured_deploying_identity(
+    config: dict[str, str], name: str, principal_type: str
+) -> None:
+    run = run_program("walkthrough-aks", config)
+    assert run.error is None, run.error
+    admin = named(run, "azure-native:dbforpostgresql:AdministratorsMicrosoftEntra", f"{DATABASE}-entra-admin")
+    assert (admin.inputs["principalName"], admin.inputs["principalType"]) == (name, principal_type)
+    assert admin.inputs["objectId"]
 
 
 @pytest.mark.parametrize("stack", CLOUD_STACKS)

@@ -168,6 +168,9 @@ def aks_problems(run: ProgramRun) -> list[str]:
         found.append("Azure PostgreSQL: its private DNS zone is not linked to the cluster's network")
     if _get(p, "authConfig", "activeDirectoryAuth") != "Enabled":
         found.append("Azure PostgreSQL: Entra ID authentication off")
+    admin = named(run, "azure-native:dbforpostgresql:AdministratorsMicrosoftEntra", f"{DATABASE}-entra-admin").inputs
+    if not admin.get("principalName") or admin.get("principalType") not in ("user", "servicePrincipal"):
+        found.append("Azure PostgreSQL: the Entra administrator has no principal name or type")
     if (_get(p, "backup", "backupRetentionDays") or 0) < 7:
         found.append("Azure PostgreSQL: less than a week of backups")
     if "administratorLoginPassword" not in server.secret_inputs:
