@@ -10,8 +10,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
+import pulumi
+
 from components.cluster import ManagedCluster
-from components.platform import Exposure, ImageDestination, IngressRoute, Platform
+from components.platform import DatabaseRequest, Exposure, ImageDestination, IngressRoute, ManagedDatabase, Platform
 from stacks import registry
 from stacks.config import CLOUD_TARGETS, CloudSettings, DatabaseSettings, Key, Reader, Settings
 
@@ -99,6 +101,27 @@ DATABASE_KEYS = ("databaseSize", "databaseVersion", "databaseStorage", "database
 DATABASE_VERSIONS = ("14", "15", "16", "17")
 """PostgreSQL majors all three clouds offer (RDS, Azure flexible server, Cloud SQL) in 2026."""
 DATABASE_PORT = 5432
+
+
+def managed_database(
+    request: DatabaseRequest,
+    made: pulumi.Resource,
+    *,
+    address: pulumi.Output[str],
+    password: pulumi.Output[str],
+    network: pulumi.Input[str],
+) -> ManagedDatabase:
+    """A cloud's database (`made`: RDS, Azure's or Cloud SQL's component) as the pods reach it: its private name on
+    the standard port, one user named after its database, the password it was made with."""
+    return ManagedDatabase(
+        address=address,
+        port=DATABASE_PORT,
+        database=request.database,
+        username=request.database,
+        password=password,
+        network=network,
+        resources=[made],
+    )
 
 
 @dataclass(frozen=True)

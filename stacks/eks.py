@@ -153,14 +153,8 @@ def platform(settings: Settings) -> Platform:
                 protect=not own.release_protection,
             ),
         )
-        return ManagedDatabase(
-            address=made.address,
-            port=cloud.DATABASE_PORT,
-            database=request.database,
-            username=request.database,
-            password=made.password,
-            network=cluster.vpc_cidr(),
-            resources=[made],
+        return cloud.managed_database(
+            request, made, address=made.address, password=made.password, network=cluster.vpc_cidr()
         )
 
     return dataclasses.replace(platform, postgres=postgres)

@@ -114,14 +114,6 @@ def platform(settings: Settings) -> Platform:
                 protect=not own.release_protection,
             ),
         )
-        return ManagedDatabase(
-            address=made.address,
-            port=cloud.DATABASE_PORT,
-            database=request.database,
-            username=request.database,
-            password=made.password,
-            network=access.cidr,
-            resources=[made],
-        )
+        return cloud.managed_database(request, made, address=made.address, password=made.password, network=access.cidr)
 
     return dataclasses.replace(platform, postgres=postgres)

@@ -59,32 +59,46 @@ class Provisioned:
 Provisioner = Callable[[Request], Provisioned]
 
 
+def database_name(request: Request) -> str:
+    """The database a workload's postgres resource gets: the workload's name as an SQL identifier."""
+    return request.workload.name.replace("-", "_")
+
+
+def postgres_provisioned(
+    *, host: pulumi.Input[str], port: int, database: str, username: str, secret_name: pulumi.Input[str], peer: Peer,
+    depends_on: Sequence[pulumi.Resource],
+) -> Provisioned:  # fmt: skip
+    """A postgres resource's outputs, the same names on every target; the password from the Secret `secret_name`."""
+    return Provisioned(
+        outputs={"host": host, "port": str(port), "name": database, "database": database, "username": username},
+        secrets={"password": (secret_name, "password")},
+        peer=peer,
+        depends_on=depends_on,
+    )
+
+
 def in_cluster_postgres(request: Request) -> Provisioned:
     from components.postgres import IMAGE, InClusterPostgres, InClusterPostgresArgs  # noqa: PLC0415
 
-    name = f"{request.workload.name}-{request.resource.name}"
     database = InClusterPostgres(
-        name,
+        request.workload.provisioned_name(request.resource),
         InClusterPostgresArgs(
             application=request.application,
             platform=request.platform,
             namespace=request.namespace,
-            database=request.workload.name.replace("-", "_"),
+            database=database_name(request),
             clients=[request.client_labels],
             image=request.settings.postgres_image or IMAGE,
             pull_secrets=request.pull_secrets,
         ),
         opts=request.opts,
     )
-    return Provisioned(
-        outputs={
-            "host": database.host,
-            "port": str(database.port),
-            "name": database.database,
-            "database": database.database,
-            "username": database.username,
-        },
-        secrets={"password": (database.secret_name, "password")},
+    return postgres_provisioned(
+        host=database.host,
+        port=database.port,
+        database=database.database,
+        username=database.username,
+        secret_name=database.secret_name,
         peer=Peer(labels=database.labels, port=database.port),
         depends_on=[database],
     )
@@ -98,8 +112,8 @@ def managed_postgres(request: Request) -> Provisioned:
     make = request.platform.postgres
     if make is None:
         raise ValueError(f"target {request.settings.target!r} offers no managed PostgreSQL on its Platform")
-    name = f"{request.workload.name}-{request.resource.name}"
-    database = make(DatabaseRequest(name=name, database=request.workload.name.replace("-", "_")))
+    name = request.workload.provisioned_name(request.resource)
+    database = make(DatabaseRequest(name=name, database=database_name(request)))
     endpoint = DatabaseEndpoint(
         name,
         DatabaseEndpointArgs(
@@ -110,15 +124,12 @@ def managed_postgres(request: Request) -> Provisioned:
         ),
         opts=request.opts,
     )
-    return Provisioned(
-        outputs={
-            "host": endpoint.host,
-            "port": str(database.port),
-            "name": database.database,
-            "database": database.database,
-            "username": database.username,
-        },
-        secrets={"password": (endpoint.secret_name, "password")},
+    return postgres_provisioned(
+        host=endpoint.host,
+        port=database.port,
+        database=database.database,
+        username=database.username,
+        secret_name=endpoint.secret_name,
         peer=Peer(labels={}, port=database.port, cidr=database.network),
         depends_on=[endpoint, *database.resources],
     )

@@ -176,6 +176,11 @@ class Workload:
     def port(self, name: str) -> ServicePort:
         return next(p for p in self.ports if p.name == name)
 
+    def provisioned_name(self, resource: Resource) -> str:
+        """The name of what one of its resources provisions, on every target: `<workload>-<resource>`
+        (payments-db): the database's objects, and how `migrate` pairs a source's database with the target's."""
+        return f"{self.name}-{resource.name}"
+
 
 @dataclass(frozen=True)
 class Edge:

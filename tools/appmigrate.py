@@ -71,7 +71,7 @@ def declared_databases(folder: Path) -> list[str]:
         application = read_application(folder)
     except ScoreError as err:
         raise OperationError(err.message()) from err
-    return sorted(f"{w.name}-{r.name}" for w in application.workloads for r in w.resources if r.type == "postgres")
+    return sorted(w.provisioned_name(r) for w in application.workloads for r in w.resources_of("postgres"))
 
 
 @dataclass(frozen=True)

@@ -10,19 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.application import run_files
+from tests.support.application import API, run_files
 from tools.mock_runner import ProgramRun, run_program
 
-NO_DATABASE = """\
-apiVersion: score.dev/v1b1
-metadata: {name: api}
-containers:
-  main:
-    image: registry.example.com/api:1.0.0
-service:
-  ports:
-    http: {port: 80, targetPort: 8080}
-"""
 WITHOUT_APPLICATION = {"application": None, "databaseAdmin": None}
 """The stack without its application, and without the keys that apply only with one."""
 CLOUDS = {"walkthrough-eks": "aws:", "walkthrough-aks": "azure-native:", "walkthrough-gke": "gcp:"}
@@ -38,7 +28,7 @@ def test_an_application_without_postgres_leaves_the_cluster_as_without_an_applic
     stack: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     without_application = run_program(stack, WITHOUT_APPLICATION)
-    with_application = run_files(monkeypatch, tmp_path, {"api": NO_DATABASE}, stack=stack)
+    with_application = run_files(monkeypatch, tmp_path, {"api": API}, stack=stack)
     assert cloud_resources(with_application, CLOUDS[stack]) == cloud_resources(without_application, CLOUDS[stack])
 
 

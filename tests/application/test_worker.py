@@ -8,21 +8,10 @@ from pathlib import Path
 import pytest
 
 from stacks.score import read_application
-from tests.support.application import NETPOL, named, only_container, run_files
+from tests.support.application import API, NETPOL, named, only_container, run_files
 from tests.support.workload import DEPLOYMENT, SERVICE, transitive_dependencies
 from tools.appgraph import mermaid
 from tools.mock_runner import ProgramRun
-
-API = """\
-apiVersion: score.dev/v1b1
-metadata: {name: api}
-containers:
-  main:
-    image: registry.example.com/api:1.0.0
-service:
-  ports:
-    http: {port: 80, targetPort: 8080}
-"""
 
 WORKER = """\
 apiVersion: score.dev/v1b1

@@ -14,6 +14,17 @@ from tools.mock_runner import ProgramRun, Registered, run_program
 
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+API = """\
+apiVersion: score.dev/v1b1
+metadata: {name: api}
+containers:
+  main:
+    image: registry.example.com/api:1.0.0
+service:
+  ports:
+    http: {port: 80, targetPort: 8080}
+"""
+"""A plain internal service with one port and no resources: the other workload of a test's application."""
 
 
 def run_files(
