@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
-import pulumi_docker_build as docker_build
 
 from components.platform import ImageDestination
 
@@ -90,6 +89,10 @@ class AppImage(pulumi.ComponentResource):
     """`<repository>:<content hash>`."""
 
     def __init__(self, name: str, args: AppImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        # Imported here: stacks that deploy a prebuilt image (kubeport:image) never load the docker-build SDK,
+        # which costs each of their previews and ups about 25 ms (docs/benchmarks.md).
+        import pulumi_docker_build as docker_build  # noqa: PLC0415
+
         super().__init__("kubeport:image:AppImage", name, None, opts)
         dest = args.destination
         build_args = {"BASE_IMAGE": args.base_image} if args.base_image else {}

@@ -24,6 +24,7 @@ __all__ = [
     "Settings",
     "declares_postgres",
     "export_cluster",
+    "keep_heap_until_exit",
     "load_application",
     "load_settings",
     "platform_for",
@@ -31,7 +32,7 @@ __all__ = [
     "stop",
     "under_mocks",
 ]
-from stacks.environment import under_mocks
+from stacks.environment import keep_heap_until_exit, under_mocks
 
 ERROR_ALREADY_SHOWN = 32
 """pulumi-language-python-exec's exit code for a program that stopped after showing its own error."""

@@ -1,4 +1,5 @@
-"""Each stack loads only its own cloud SDK, local and app stacks none: checked in a fresh interpreter per stack."""
+"""Each stack loads only its own cloud SDK, local and app stacks none, and the docker-build SDK only where it builds:
+checked in a fresh interpreter per stack."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import json, sys
 from tools.mock_runner import run_program
 run = run_program(sys.argv[1])
 assert run.error is None, run.error
-print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+builds = any(r.type.startswith("docker-build:") for r in run.resources)
+print(json.dumps({"modules": sorted({m.split(".")[0] for m in sys.modules}), "builds": builds}))
 """
 
 
@@ -32,8 +34,11 @@ def test_a_stack_loads_only_its_own_cloud_sdk(stack: str) -> None:
         [sys.executable, "-c", SCRIPT, stack], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr
-    modules = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    modules = set(seen["modules"])
     assert "pulumi_kubernetes" in modules  # the check sees real imports
     own = target_module(stack_config(stack)[0]["kubeport:target"]).SDK
     assert own or stack in ("dev", "kind", "local-a", "cluster-a")
     assert modules & CLOUD_SDKS == ({own} if own else set())
+    # The docker-build SDK only where the stack builds its image: each of its imports costs a run about 25 ms.
+    assert ("pulumi_docker_build" in modules) == seen["builds"]
