@@ -131,8 +131,9 @@ up-minikube: venv preflight-pulumi preflight-minikube stack ## deploy the dev st
 down: venv ## after a local `make up`: destroy the local stack and stop every local cluster
 	$(BIN)/python -m tools local-down
 
+# A preview writes no state: the engine's copy of it after every step is skipped (tools/operations.py PREVIEW_ENV).
 preview: venv preflight-pulumi stack ## show what `pulumi up` would change (STACK=dev by default)
-	pulumi preview --diff --stack $(STACK)
+	PULUMI_SKIP_CHECKPOINTS=true pulumi preview --diff --stack $(STACK)
 
 destroy: venv preflight-pulumi ## delete the stack's resources (STACK=dev by default)
 	pulumi destroy --stack $(STACK)

@@ -114,11 +114,14 @@ class Workbench:
         path.write_text(yaml.safe_dump(data, sort_keys=False))
         return path
 
-    def run(self, args: Sequence[str], timeout: float, cwd: Path | None = None) -> Done:
-        return processes.run(args, timeout=timeout, env=self.env, cwd=cwd or self.project)
+    def run(
+        self, args: Sequence[str], timeout: float, cwd: Path | None = None, env: Mapping[str, str] | None = None
+    ) -> Done:
+        return processes.run(args, timeout=timeout, env={**self.env, **(env or {})}, cwd=cwd or self.project)
 
-    def pulumi(self, *args: str, timeout: float = 600) -> Done:
-        return self.run([str(self.tools.tool("pulumi")), *args, "--non-interactive"], timeout)
+    def pulumi(self, *args: str, timeout: float = 600, env: Mapping[str, str] | None = None) -> Done:
+        """`pulumi ARGS` in the scratch project; `env` adds to the workbench's environment for this command."""
+        return self.run([str(self.tools.tool("pulumi")), *args, "--non-interactive"], timeout, env=env)
 
     def kubectl(self, context: str, *args: str, timeout: float = 60) -> Done:
         return self.run([str(self.tools.tool("kubectl")), "--context", context, *args], timeout)

@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.local_http import QuietHandler, serving
 from tools.operations import (
+    PREVIEW_ENV,
     AutomationWorkspace,
     OperationError,
     SmokeResult,
@@ -19,6 +20,7 @@ from tools.operations import (
     migrate,
     smoke_check,
 )
+from tools.stack_files import ROOT
 
 SOURCE_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:5aa1faafced97aae@sha256:" + "a" * 64
 TARGET_IMAGE = "europe-west1-docker.pkg.dev/acme/kubeport/kubeport-web:5aa1faafced97aae@sha256:" + "b" * 64
@@ -235,6 +237,54 @@ def test_automation_workspace_without_the_cli(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(shutil, "which", lambda _: None)
     with pytest.raises(OperationError, match=r"get\.pulumi\.com"):
         AutomationWorkspace()
+
+
+class RecordedStack:
+    """Stands in for the Automation API's stack: answers preview, up and destroy."""
+
+    def preview(self, **_: Any) -> Any:
+        return type("Result", (), {"change_summary": {"same": 11}})()
+
+    def up(self, **_: Any) -> Any:
+        return type("Result", (), {"outputs": {}})()
+
+    def destroy(self, **_: Any) -> None:
+        return None
+
+
+def test_only_previews_skip_the_engines_state_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda _: "/usr/local/bin/pulumi")
+    workspace = AutomationWorkspace(echo=lambda _: None)
+    made: list[tuple[str, dict[str, str]]] = []
+
+    def stack(name: str, env: Mapping[str, str] | None = None) -> RecordedStack:
+        made.append((name, {**workspace.env, **(env or {})}))
+        return RecordedStack()
+
+    monkeypatch.setattr(workspace, "_stack", stack)
+    workspace.preview("a")
+    workspace.up("a")
+    workspace.destroy("a")
+    previewed, deployed, destroyed = (env for _, env in made)
+    assert previewed.get("PULUMI_SKIP_CHECKPOINTS") == "true"
+    # up and destroy keep every checkpoint: the record of what exists if the CLI dies midway
+    assert "PULUMI_SKIP_CHECKPOINTS" not in deployed
+    assert "PULUMI_SKIP_CHECKPOINTS" not in destroyed
+
+
+def test_make_preview_alone_skips_the_state_copies() -> None:
+    recipes: dict[str, str] = {}
+    target = ""
+    for line in (ROOT / "Makefile").read_text().splitlines():
+        if line and not line[0].isspace() and ":" in line and not line.startswith("#"):
+            target = line.split(":", 1)[0]
+        elif line.startswith("\t"):
+            recipes[target] = recipes.get(target, "") + line + "\n"
+    skipping = {name for name, recipe in recipes.items() if "PULUMI_SKIP_CHECKPOINTS" in recipe}
+    assert skipping == {"preview"}
+    assert "PULUMI_SKIP_CHECKPOINTS=true pulumi preview" in recipes["preview"]
+    assert "export PULUMI_SKIP_CHECKPOINTS" not in (ROOT / "Makefile").read_text()
+    assert PREVIEW_ENV == {"PULUMI_SKIP_CHECKPOINTS": "true"}
 
 
 # --- the smoke check through the API server (targets without a reachable url) -----------------------
