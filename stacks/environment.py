@@ -22,7 +22,7 @@ def keep_heap_until_exit() -> None:
 
     The SDKs' modules and the program's resources live until the process exits anyway. Frozen, they are not
     scanned again by the collections that run during the engine's resource steps, nor by the one at exit. That
-    exit scan alone took 0.1 s of every preview, up and destroy (docs/benchmarks.md). Under mocks the process
+    exit scan alone took 0.15 s of every real preview and up (docs/benchmarks.md). Under mocks the process
     goes on afterwards (tests, `python -m tools render`), so nothing is frozen there.
     """
     if not under_mocks():
