@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tools.mock_runner import ProgramRun
+from tools.mock_runner import ProgramRun, dig
 from tools.stack_files import stack_file_config
 
 WAIVER_KEY = "checkov.io/skip"
@@ -46,18 +46,18 @@ DATABASE_PORT = 5432
 
 def _is_database_object(obj: Any) -> bool:
     """One of the objects a cloud's managed database provisioner makes in the cluster (components.database)."""
-    labels = _get(obj, "metadata", "labels") or {}
+    labels = dig(obj, "metadata", "labels") or {}
     return isinstance(labels, dict) and labels.get("app.kubernetes.io/name") == "postgres"
 
 
 def _is_external_name(obj: Any) -> bool:
-    return _is_database_object(obj) and _get(obj, "spec", "type") == "ExternalName"
+    return _is_database_object(obj) and dig(obj, "spec", "type") == "ExternalName"
 
 
 def _is_database_egress(obj: Any, path: str) -> bool:
     """The egress rule at `path` admits only the database's port: the rule the provisioner's address block is in."""
     match = re.match(r"^spec\.egress\[(\d+)\]", path)
-    egress = _get(obj, "spec", "egress")
+    egress = dig(obj, "spec", "egress")
     if match is None or not isinstance(egress, list) or int(match.group(1)) >= len(egress):
         return False
     ports = egress[int(match.group(1))].get("ports")
@@ -85,12 +85,6 @@ PROVISIONER_CARRIED: list[tuple[re.Pattern[str], Callable[[Any, str], bool], str
         "provisioner: the database's password (secret)",
     ),
 ]
-
-
-def _get(value: Any, *path: str) -> Any:
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
 
 
 @dataclass(frozen=True)

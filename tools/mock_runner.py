@@ -31,6 +31,17 @@ PROGRAM = ROOT / "__main__.py"
 T = TypeVar("T")
 
 
+def dig(value: Any, *path: str | int) -> Any:
+    """The value at `path` in nested resource properties (a key of a mapping, an index of a list); None where the
+    path breaks."""
+    for key in path:
+        if isinstance(key, int):
+            value = value[key] if isinstance(value, list) and len(value) > key else None
+        else:
+            value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
 @dataclass
 class Registered:
     """One resource registration as the engine saw it."""

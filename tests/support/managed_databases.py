@@ -10,9 +10,8 @@ empty for each cloud, and not empty for each planted mistake.
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from tools.mock_runner import ProgramRun, Registered
+from tools.mock_runner import ProgramRun, Registered, dig
 
 RDS = "aws:rds/instance:Instance"
 AZURE_POSTGRES = "azure-native:dbforpostgresql:Server"
@@ -36,15 +35,6 @@ def k8s_named(run: ProgramRun, type_: str, name: str) -> Registered:
     return found
 
 
-def _get(value: Any, *path: str | int) -> Any:
-    for key in path:
-        if isinstance(key, int):
-            value = value[key] if isinstance(value, list) and len(value) > key else None
-        else:
-            value = value.get(key) if isinstance(value, dict) else None
-    return value
-
-
 def pod_problems(run: ProgramRun, network: str, address: str) -> list[str]:
     """The Kubernetes side, the same on every cloud: variables, Secret, in-cluster name, egress."""
     found = []
@@ -52,11 +42,11 @@ def pod_problems(run: ProgramRun, network: str, address: str) -> list[str]:
     namespace = payments.inputs["metadata"]["namespace"]
     (container,) = payments.inputs["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e for e in container["env"]}
-    if _get(env, "DB_HOST", "value") != f"{DATABASE}.{namespace}.svc":
-        found.append(f"DB_HOST is {_get(env, 'DB_HOST', 'value')!r}, not the in-cluster name")
-    if _get(env, "DB_PORT", "value") != "5432" or _get(env, "DB_NAME", "value") != "payments":
+    if dig(env, "DB_HOST", "value") != f"{DATABASE}.{namespace}.svc":
+        found.append(f"DB_HOST is {dig(env, 'DB_HOST', 'value')!r}, not the in-cluster name")
+    if dig(env, "DB_PORT", "value") != "5432" or dig(env, "DB_NAME", "value") != "payments":
         found.append("DB_PORT / DB_NAME differ from the local targets'")
-    if "value" in env["DB_PASSWORD"] or _get(env, "DB_PASSWORD", "valueFrom", "secretKeyRef") != {
+    if "value" in env["DB_PASSWORD"] or dig(env, "DB_PASSWORD", "valueFrom", "secretKeyRef") != {
         "name": DATABASE,
         "key": "password",
     }:
@@ -71,8 +61,8 @@ def pod_problems(run: ProgramRun, network: str, address: str) -> list[str]:
         found.append(f"the in-cluster name does not point at the database ({service.inputs['spec']})")
     policy = k8s_named(run, NETWORK_POLICY, "payments")
     egress = policy.inputs["spec"]["egress"]
-    to_database = [r for r in egress if _get(r, "ports", 0, "port") == 5432]
-    if [_get(r, "to", 0, "ipBlock", "cidr") for r in to_database] != [network]:
+    to_database = [r for r in egress if dig(r, "ports", 0, "port") == 5432]
+    if [dig(r, "to", 0, "ipBlock", "cidr") for r in to_database] != [network]:
         found.append(f"payments' egress to 5432 is not the database's network {network}: {to_database}")
     if run.of_type("kubernetes:apps/v1:StatefulSet"):
         found.append("an in-cluster PostgreSQL was made on a cloud")
@@ -137,7 +127,7 @@ def rds_password_problems(run: ProgramRun, instance: Registered, key: str) -> li
         found.append("RDS: the Secrets Manager secret is not encrypted with the cluster's KMS key")
     if run.of_type("aws:secretsmanager/secretRotation:SecretRotation"):
         found.append("RDS: the password rotates, and the pods' Secret would fall behind")
-    if _get(k8s_named(run, SECRET, DATABASE).inputs, "stringData", "password") != kept.get("password"):
+    if dig(k8s_named(run, SECRET, DATABASE).inputs, "stringData", "password") != kept.get("password"):
         found.append("RDS: the pods' Secret does not take the password from the Secrets Manager secret")
     return found
 
@@ -157,21 +147,21 @@ def aks_problems(run: ProgramRun) -> list[str]:
         found.append("Azure PostgreSQL: public network access")
     if (
         network.get("delegatedSubnetResourceId") != delegated.id
-        or _get(delegated.inputs, "delegations", 0, "serviceName") != "Microsoft.DBforPostgreSQL/flexibleServers"
+        or dig(delegated.inputs, "delegations", 0, "serviceName") != "Microsoft.DBforPostgreSQL/flexibleServers"
     ):
         found.append("Azure PostgreSQL: not in the subnet delegated to it")
     if delegated.inputs.get("virtualNetworkName") != vnet.state["name"]:
         found.append("Azure PostgreSQL: its subnet is not in the cluster's network")
-    if _get(cluster.inputs, "agentPoolProfiles", 0, "vnetSubnetID") != nodes.id:
+    if dig(cluster.inputs, "agentPoolProfiles", 0, "vnetSubnetID") != nodes.id:
         found.append("AKS: the nodes are not in the network the database is in")
-    if network.get("privateDnsZoneArmResourceId") != zone.id or _get(link.inputs, "virtualNetwork", "id") != vnet.id:
+    if network.get("privateDnsZoneArmResourceId") != zone.id or dig(link.inputs, "virtualNetwork", "id") != vnet.id:
         found.append("Azure PostgreSQL: its private DNS zone is not linked to the cluster's network")
-    if _get(p, "authConfig", "activeDirectoryAuth") != "Enabled":
+    if dig(p, "authConfig", "activeDirectoryAuth") != "Enabled":
         found.append("Azure PostgreSQL: Entra ID authentication off")
     admin = named(run, "azure-native:dbforpostgresql:AdministratorsMicrosoftEntra", f"{DATABASE}-entra-admin").inputs
     if not admin.get("principalName") or admin.get("principalType") not in ("user", "servicePrincipal"):
         found.append("Azure PostgreSQL: the Entra administrator has no principal name or type")
-    if (_get(p, "backup", "backupRetentionDays") or 0) < 7:
+    if (dig(p, "backup", "backupRetentionDays") or 0) < 7:
         found.append("Azure PostgreSQL: less than a week of backups")
     if "administratorLoginPassword" not in server.secret_inputs:
         found.append("Azure PostgreSQL: the administrator's password is not secret in Pulumi")
@@ -188,23 +178,23 @@ def gke_problems(run: ProgramRun) -> list[str]:
     peering = named(run, "gcp:servicenetworking/connection:Connection", "gke-services-peering")
     zone = named(run, "gcp:dns/managedZone:ManagedZone", f"{DATABASE}-dns")
     record = named(run, "gcp:dns/recordSet:RecordSet", f"{DATABASE}-dns-record")
-    ip = _get(p, "settings", "ipConfiguration") or {}
+    ip = dig(p, "settings", "ipConfiguration") or {}
     if ip.get("ipv4Enabled") is not False or ip.get("authorizedNetworks"):
         found.append("Cloud SQL: a public IP")
     if ip.get("privateNetwork") != network.id or peering.inputs.get("network") != network.id:
         found.append("Cloud SQL: its private IP is not on the cluster's network")
     if peering.urn not in instance.dependencies:
         found.append("Cloud SQL: made before private services access")
-    if _get(zone.inputs, "privateVisibilityConfig", "networks", 0, "networkUrl") != network.id:
+    if dig(zone.inputs, "privateVisibilityConfig", "networks", 0, "networkUrl") != network.id:
         found.append("Cloud SQL: its DNS name is not visible on the cluster's network")
     if record.inputs.get("rrdatas") != [instance.state["privateIpAddress"]]:
         found.append("Cloud SQL: its DNS name does not resolve to its private IP")
-    backup = _get(p, "settings", "backupConfiguration") or {}
+    backup = dig(p, "settings", "backupConfiguration") or {}
     if backup.get("enabled") is not True or backup.get("pointInTimeRecoveryEnabled") is not True:
         found.append("Cloud SQL: no backups with point-in-time recovery")
-    if p.get("deletionProtection") is not True or _get(p, "settings", "deletionProtectionEnabled") is not True:
+    if p.get("deletionProtection") is not True or dig(p, "settings", "deletionProtectionEnabled") is not True:
         found.append("Cloud SQL: no deletion protection")
-    flags = {f["name"]: f["value"] for f in _get(p, "settings", "databaseFlags") or []}
+    flags = {f["name"]: f["value"] for f in dig(p, "settings", "databaseFlags") or []}
     if flags.get("cloudsql.iam_authentication") != "on":
         found.append("Cloud SQL: IAM database authentication off")
     user = named(run, "gcp:sql/user:User", f"{DATABASE}-user")
