@@ -4,12 +4,15 @@ Private access (VNet integration): the server lives in a subnet delegated to it 
 and is named in a private DNS zone linked to that network, so its name resolves to a private address only and
 public network access is off. Entra ID authentication is on beside passwords (the deploying identity, named by
 kubeport:databaseAdmin, is its Entra administrator; the walkthrough's client speaks passwords), backups are kept
-for a week, and the server is protected like the cluster.
+for a week, and the server is protected like the cluster. Connections are TLS only (`require_secure_transport`),
+and the pods verify the server's certificate, for its `*.postgres.database.azure.com` name, against the two roots
+Azure's certificates chain to (components/ca).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 from pulumi_azure_native import dbforpostgresql, privatedns
@@ -19,6 +22,8 @@ from components.password import GeneratedPassword
 PORT = 5432
 BACKUP_DAYS = 7
 DEFAULT_SIZE = "Standard_B1ms"
+CA_ROOTS = Path(__file__).parent / "ca" / "azure-postgres-roots.pem"
+"""DigiCert Global Root G2 and Microsoft RSA Root CA 2017 (components/ca/README.md)."""
 TIERS = {"B": "Burstable", "D": "GeneralPurpose", "E": "MemoryOptimized"}
 """The compute tier a SKU belongs to, by the letter after `Standard_`."""
 
@@ -60,7 +65,10 @@ class AzurePostgres(pulumi.ComponentResource):
     """A private flexible server, its private DNS zone and link, its database and Entra administrator."""
 
     address: pulumi.Output[str]
-    """The server's name, which the linked private DNS zone resolves to its private address."""
+    """The server's name, which the linked private DNS zone resolves to its private address; its certificate names
+    it."""
+    ca: str
+    """The roots its certificate chains to (PEM)."""
     password: pulumi.Output[str]
     """Secret: the administrator's generated password."""
 
@@ -139,5 +147,18 @@ class AzurePostgres(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        # TLS only (the service's default, stated so it is kubeport's).
+        dbforpostgresql.Configuration(
+            f"{name}-tls-only",
+            dbforpostgresql.ConfigurationArgs(
+                resource_group_name=args.resource_group_name,
+                server_name=self.server.name,
+                configuration_name="require_secure_transport",
+                value="ON",
+                source="user-override",
+            ),
+            opts=child,
+        )
         self.address = self.server.fully_qualified_domain_name
+        self.ca = CA_ROOTS.read_text()
         self.register_outputs({"address": self.address})

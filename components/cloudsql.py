@@ -1,11 +1,14 @@
 """CloudSqlPostgres: Cloud SQL for PostgreSQL with a private IP on a GKE cluster's network, with pulumi_gcp alone.
 
 Private services access peers Google's service network with the cluster's (one reserved range per network:
-`PrivateServicesAccess`); the instance takes a private IP from that range and none on the internet, and a private
-DNS zone of the cluster's network names it, so the pods reach it by a DNS name (Cloud SQL's private IP has none of
-its own). Backups with point-in-time recovery, deletion protection on both sides (Pulumi and the API), and IAM
-database authentication enabled (`cloudsql.iam_authentication`) beside the built-in user the walkthrough's client
-signs in as.
+`PrivateServicesAccess`); the instance takes a private IP from that range and none on the internet. Its server
+certificate comes from Google's CA Service (`server_ca_mode` GOOGLE_MANAGED_CAS_CA) and names the instance's DNS
+name (`dns_name`), which a private DNS zone of the cluster's network resolves to the private IP: the pods connect to
+that name and verify the certificate (`sslmode=verify-full`) against the instance's server CA (`server_ca_certs`).
+The instance refuses unencrypted connections (`ssl_mode` ENCRYPTED_ONLY). Backups with point-in-time recovery,
+deletion protection on both sides (Pulumi and the API), and IAM database authentication enabled
+(`cloudsql.iam_authentication`) beside the built-in user, which the roles Job signs in as to make the application's
+own role (components/database_roles.py).
 """
 
 from __future__ import annotations
@@ -87,7 +90,10 @@ class CloudSqlPostgres(pulumi.ComponentResource):
     """A private Cloud SQL for PostgreSQL instance, its database and user, and its private DNS name."""
 
     address: pulumi.Output[str]
-    """The instance's name in the network's private DNS zone (resolves to its private IP)."""
+    """The instance's DNS name, which its certificate names and the network's private DNS zone resolves to its
+    private IP."""
+    ca: pulumi.Output[str]
+    """The instance's server CA certificates (PEM)."""
     password: pulumi.Output[str]
     """Secret: the built-in user's generated password."""
 
@@ -118,7 +124,10 @@ class CloudSqlPostgres(pulumi.ComponentResource):
                         ),
                     ),
                     ip_configuration=sql.DatabaseInstanceSettingsIpConfigurationArgs(
-                        ipv4_enabled=False, private_network=args.network
+                        ipv4_enabled=False,
+                        private_network=args.network,
+                        ssl_mode="ENCRYPTED_ONLY",
+                        server_ca_mode="GOOGLE_MANAGED_CAS_CA",
                     ),
                     database_flags=[
                         sql.DatabaseInstanceSettingsDatabaseFlagArgs(name="cloudsql.iam_authentication", value="on")
@@ -143,16 +152,20 @@ class CloudSqlPostgres(pulumi.ComponentResource):
                 name=args.database,
                 password=self.password,
                 type="BUILT_IN",
-                # The role owns the application's tables: Cloud SQL refuses to drop a role that owns objects or
+                # The roles Job grants it the application's role: Cloud SQL refuses to drop a role that owns objects or
                 # holds grants, so a delete forgets the user and the instance's deletion takes it along.
                 deletion_policy="ABANDON",
             ),
             opts=child,
         )
+        # The instance's DNS name (`<uid>.<project>.<region>.sql-psa.goog.`) is what its certificate is for; a zone
+        # of exactly that name, private to the cluster's network, resolves it (nothing else of sql-psa.goog. is
+        # hidden by it).
+        fqdn = self.instance.dns_name.apply(lambda n: n if n.endswith(".") else f"{n}.")
         zone = dns.ManagedZone(
             f"{name}-dns",
             dns.ManagedZoneArgs(
-                dns_name=f"{name}.db.internal.",
+                dns_name=fqdn,
                 description=f"{name}: the Cloud SQL instance's private name",
                 visibility="private",
                 private_visibility_config=dns.ManagedZonePrivateVisibilityConfigArgs(
@@ -173,4 +186,5 @@ class CloudSqlPostgres(pulumi.ComponentResource):
             opts=child,
         )
         self.address = record.name.apply(lambda n: n.rstrip("."))
+        self.ca = self.instance.server_ca_certs.apply(lambda certs: "".join(c.cert or "" for c in certs or []))
         self.register_outputs({"address": self.address})

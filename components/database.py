@@ -1,21 +1,25 @@
 """DatabaseEndpoint: a managed database as the application's pods see it, with pulumi_kubernetes alone.
 
-The pods of a workload that declared `postgres` read the same variables on every target: the host is the
-in-cluster name `<workload>-<resource>.<namespace>.svc`, the password comes from a Secret of that name. On a
-local target both belong to the in-cluster PostgreSQL (components.postgres); on a cloud this component makes
-them: an ExternalName Service whose name resolves, through cluster DNS, to the managed database's private DNS
-name, and a Secret with the credentials the cloud's database was created with (secret in Pulumi's state).
+The pods of a workload that declared `postgres` read the same variables on every target; on a cloud this
+component fills them in. The host is the managed database's own private DNS name, the one its server
+certificate is for, so the pods verify the server (`sslmode=verify-full`) against the cloud's CA, which a
+ConfigMap carries. The pods sign in as the application's own role, which the roles Job makes on the server
+(components.database_roles) as the cloud's master user: the master's credentials sit in a Secret only that Job
+reads, the role's in the Secret the pods read. Both passwords stay secret in Pulumi's state.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.exposure import await_annotations
+from components.database_roles import DatabaseRoles, DatabaseRolesArgs, app_role
+from components.password import GeneratedPassword
 from components.platform import ManagedDatabase, Platform
+from components.service import Peer
 
 
 @dataclass(frozen=True)
@@ -28,67 +32,91 @@ class DatabaseEndpointArgs:
     """The Kubernetes provider and what to wait for."""
     namespace: pulumi.Input[str]
     database: ManagedDatabase
-    """The cloud's database: its private DNS name and credentials."""
+    """The cloud's database: its private DNS name, master credentials and CA."""
+    image: str
+    """An image with psql (the postgres image) for the roles Job."""
+    pull_secrets: Sequence[k8s.core.v1.LocalObjectReferenceArgs] | None = None
 
 
 class DatabaseEndpoint(pulumi.ComponentResource):
-    """The in-cluster name and the credentials Secret of a managed database."""
+    """The application role's credentials, the cloud's CA, and the Job that makes the role."""
 
     host: pulumi.Output[str]
-    """`<name>.<namespace>.svc`: the name the pods connect to, as with an in-cluster database."""
+    """The managed database's private DNS name: what the pods connect to, and what its certificate names."""
+    username: str
+    """The application's role."""
     secret_name: pulumi.Output[str]
-    """The Secret holding `username`, `password` and `database`."""
+    """The Secret holding the role's `host`, `username`, `password` and `database`."""
+    ca: pulumi.Input[str]
+    ready: Sequence[pulumi.Resource]
+    """What a client waits for: the role exists."""
 
     def __init__(self, name: str, args: DatabaseEndpointArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kubeport:workload:DatabaseEndpoint", name, None, opts)
         platform = args.platform
+        database = args.database
         k8s_opts = pulumi.ResourceOptions(
-            parent=self,
-            provider=platform.provider,
-            depends_on=[*platform.depends_on, *args.database.resources],
+            parent=self, provider=platform.provider, depends_on=[*platform.depends_on, *database.resources]
         )
-        metadata = k8s.meta.v1.ObjectMetaArgs(
-            name=name,
-            namespace=args.namespace,
-            labels={
-                "app.kubernetes.io/name": "postgres",
-                "app.kubernetes.io/instance": name,
-                "app.kubernetes.io/part-of": args.application,
-                "app.kubernetes.io/managed-by": "pulumi",
-            },
-        )
-        password: pulumi.Output[str] = pulumi.Output.secret(args.database.password)
-        credentials: dict[str, pulumi.Input[str]] = {
-            "username": args.database.username,
-            "database": args.database.database,
-            "password": password,
+        labels = {
+            "app.kubernetes.io/name": "postgres",
+            "app.kubernetes.io/instance": name,
+            "app.kubernetes.io/part-of": args.application,
+            "app.kubernetes.io/managed-by": "pulumi",
         }
+
+        def meta(suffix: str = "") -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(name=f"{name}{suffix}", namespace=args.namespace, labels=labels)
+
+        self.username = app_role(database.database)
+        password = GeneratedPassword(
+            f"{name}-app-password", purpose=f"{name} application role", opts=pulumi.ResourceOptions(parent=self)
+        )
+        app_value: pulumi.Output[str] = pulumi.Output.secret(password.value)
+        admin_value: pulumi.Output[str] = pulumi.Output.secret(database.password)
         secret = k8s.core.v1.Secret(
             f"{name}-credentials",
-            metadata=metadata,
+            metadata=meta(),
             type="Opaque",
-            string_data=credentials,
+            string_data={
+                "host": database.address,
+                "username": self.username,
+                "database": database.database,
+                "password": app_value,
+            },
             opts=k8s_opts,
         )
-        service = k8s.core.v1.Service(
-            f"{name}-service",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=metadata.name,
-                namespace=metadata.namespace,
-                labels=metadata.labels,
-                annotations=await_annotations("ExternalName"),
-            ),
-            spec=k8s.core.v1.ServiceSpecArgs(
-                type="ExternalName",
-                external_name=args.database.address,
-                ports=[
-                    k8s.core.v1.ServicePortArgs(
-                        name="postgres", port=args.database.port, target_port=args.database.port, protocol="TCP"
-                    )
-                ],
-            ),
+        admin = k8s.core.v1.Secret(
+            f"{name}-admin-credentials",
+            metadata=meta("-admin"),
+            type="Opaque",
+            string_data={"username": database.username, "database": database.database, "password": admin_value},
             opts=k8s_opts,
         )
+        ca = k8s.core.v1.ConfigMap(f"{name}-ca", metadata=meta("-ca"), data={"ca.crt": database.ca}, opts=k8s_opts)
         self.secret_name = secret.metadata.apply(lambda m: m.name or name)
-        self.host = pulumi.Output.concat(service.metadata.apply(lambda m: m.name or name), ".", args.namespace, ".svc")
+        self.host = pulumi.Output.from_input(database.address)
+        self.ca = database.ca
+        roles = DatabaseRoles(
+            name,
+            DatabaseRolesArgs(
+                application=args.application,
+                provider=platform.provider,
+                namespace=args.namespace,
+                host=self.host,
+                port=database.port,
+                database=database.database,
+                role=self.username,
+                admin_secret=admin.metadata.apply(lambda m: m.name or f"{name}-admin"),
+                app_secret=self.secret_name,
+                ca_config_map=ca.metadata.apply(lambda m: m.name or f"{name}-ca"),
+                image=args.image,
+                server=Peer(labels={}, port=database.port, cidr=database.network),
+                pull_secrets=args.pull_secrets,
+                timeout=platform.rollout_timeout,
+                depends_on=[*platform.depends_on, *database.resources],
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.ready = [roles]
         self.register_outputs({"host": self.host, "secret_name": self.secret_name})

@@ -19,8 +19,6 @@ ADDRESS_WAIT = {WAIT_FOR: "jsonpath={.status.loadBalancer.ingress[0]}"}
 
 
 CLUSTER_IP_WAIT = {WAIT_FOR: "jsonpath={.spec.clusterIP}"}
-EXTERNAL_NAME_WAIT = {WAIT_FOR: "jsonpath={.spec.externalName}"}
-"""An ExternalName Service (a managed database's in-cluster name) has no cluster IP: it is ready once stored."""
 
 
 def await_annotations(service_type: str) -> dict[str, str]:
@@ -31,8 +29,6 @@ def await_annotations(service_type: str) -> dict[str, str]:
     Deployment and the Service, proves more: the app answers through the Service's name and port, and it
     says why when it does not (a selector that matches no pod, a targetPort nobody listens on).
     """
-    if service_type == "ExternalName":
-        return dict(EXTERNAL_NAME_WAIT)
     return dict(ADDRESS_WAIT if service_type == "LoadBalancer" else CLUSTER_IP_WAIT)
 
 

@@ -91,14 +91,18 @@ class ManagedDatabase:
     """A cloud's managed PostgreSQL as the application's pods reach it: privately, inside the cluster's network."""
 
     address: pulumi.Output[str]
-    """The DNS name the pods connect to (it resolves to a private address only)."""
+    """The DNS name the pods connect to (it resolves to a private address only; the server's certificate names
+    it)."""
     port: int
     database: str
     username: str
+    """The master user: the roles Job signs in as it to make the application's own role."""
     password: pulumi.Output[str]
-    """Secret."""
+    """Secret: the master user's."""
     network: pulumi.Input[str]
     """The CIDR block the database's private address is in: the declaring workload's egress rule admits it."""
+    ca: pulumi.Input[str]
+    """The CA certificates (PEM) the server's certificate chains to: its clients verify it against these alone."""
     resources: Sequence[pulumi.Resource] = ()
     """What the workload waits for (the database instance)."""
 

@@ -3,6 +3,8 @@ probes and the scanners' waivers. Plain builders of `pulumi_kubernetes` Args, sh
 
 from __future__ import annotations
 
+import hashlib
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -59,6 +61,11 @@ def common_labels(name: str, component: str) -> dict[str, str]:
         "app.kubernetes.io/part-of": "kubeport",
         "app.kubernetes.io/managed-by": "pulumi",
     }
+
+
+def content_digest(text: str) -> str:
+    """A short digest of a public text (a certificate): a pod template annotation that changes when it does."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def scanner_waivers(waivers: dict[str, str]) -> dict[str, str]:

@@ -2,7 +2,9 @@
 
 Private subnets only (a DB subnet group of the nodes' subnets, never publicly accessible), a security group that
 admits PostgreSQL from the nodes' security group and nothing else, storage encrypted with the cluster's KMS key,
-automated backups, deletion protection and a final snapshot. The master password is generated once
+automated backups, deletion protection and a final snapshot. Connections are TLS only (`rds.force_ssl` in a
+parameter group of kubeport's), with a certificate from RDS's `rds-ca-rsa2048-g1`, which the pods verify against
+RDS's published bundle (components/ca). The master password is generated once
 (components.password) and kept in a Secrets Manager secret of kubeport's, encrypted with the same key, from which
 the pods' Secret takes it. No automatic rotation: a password RDS rotated would leave the pods' Secret behind until
 the next `pulumi up`; rotating needs the Secret synced in the cluster (the External Secrets Operator), not built.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
@@ -22,6 +25,10 @@ from components.password import GeneratedPassword
 PORT = 5432
 BACKUP_DAYS = 7
 DEFAULT_SIZE = "db.t4g.micro"
+CA_IDENTIFIER = "rds-ca-rsa2048-g1"
+"""The CA RDS signs the instance's certificate with (RDS rotates the certificate under it by itself)."""
+CA_BUNDLE = Path(__file__).parent / "ca" / "rds-global-bundle.pem"
+"""RDS's published global bundle (components/ca/README.md): the pods trust it, and nothing else, for RDS."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,7 +59,9 @@ class RdsPostgres(pulumi.ComponentResource):
     """A private, encrypted, backed-up RDS for PostgreSQL instance."""
 
     address: pulumi.Output[str]
-    """The instance's DNS name (resolves to its private address)."""
+    """The instance's DNS name (resolves to its private address; its certificate names it)."""
+    ca: str
+    """RDS's CA bundle (PEM)."""
     password: pulumi.Output[str]
     """Secret: the master password, as kept in kubeport's Secrets Manager secret."""
 
@@ -82,6 +91,20 @@ class RdsPostgres(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        # TLS only: RDS refuses a client that does not encrypt (PostgreSQL 15 and later default to it; stated here so
+        # the setting is kubeport's, not the family's). Static on some engine versions: applied at the next reboot,
+        # and at create.
+        parameters = aws.rds.ParameterGroup(
+            f"{name}-parameters",
+            aws.rds.ParameterGroupArgs(
+                family=f"postgres{args.version}",
+                description=f"{name}: TLS only",
+                parameters=[
+                    aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1", apply_method="pending-reboot")
+                ],
+            ),
+            opts=child,
+        )
         password = GeneratedPassword(f"{name}-password", purpose=f"{name} database", opts=child)
         self.secret = aws.secretsmanager.Secret(
             f"{name}-secret",
@@ -107,6 +130,8 @@ class RdsPostgres(pulumi.ComponentResource):
                 password=pulumi.Output.secret(password.value),
                 iam_database_authentication_enabled=True,
                 db_subnet_group_name=subnets.name,
+                parameter_group_name=parameters.name,
+                ca_cert_identifier=CA_IDENTIFIER,
                 vpc_security_group_ids=[security_group.id],
                 publicly_accessible=False,
                 port=PORT,
@@ -145,6 +170,7 @@ class RdsPostgres(pulumi.ComponentResource):
             opts=child,
         )
         self.address = self.instance.address
+        self.ca = CA_BUNDLE.read_text()
         # The pods' Secret takes the password from the Secrets Manager secret, the one place it is kept.
         kept = version.secret_string.apply(lambda s: str(json.loads(s or "{}")["password"]))
         self.password = pulumi.Output.secret(kept)

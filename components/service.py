@@ -28,6 +28,7 @@ from components.exposure import (
 from components.platform import Exposure, Platform
 from components.pod_parts import (
     container_security_context,
+    content_digest,
     pod_security_context,
     resources,
     scanner_waivers,
@@ -36,6 +37,9 @@ from components.pod_parts import (
 DNS_PORTS = [k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol=p) for p in ("UDP", "TCP")]
 """Cluster DNS: a service that calls another by name must resolve it. By port only: where DNS runs differs by
 cluster (pods in kube-system, a node-local cache, a host process on kubeport-node)."""
+POSTGRES_CA = "/etc/kubeport/postgres/ca.crt"
+"""Where a workload's containers find the CAs of the databases it declares (one bundle): a Score postgres
+resource's `sslrootcert`, and libpq's PGSSLROOTCERT there."""
 DEFAULT_REQUESTS = {"cpu": "50m", "memory": "32Mi"}
 DEFAULT_LIMITS = {"cpu": "250m", "memory": "128Mi"}
 
@@ -109,6 +113,9 @@ class ServiceWorkloadArgs:
     """checkov waivers the image brings (a local, unpushed build's)."""
     depends_on: Sequence[pulumi.Resource] = ()
     """What must exist before the pods start (their databases' Secrets)."""
+    trusted_ca: pulumi.Input[str] | None = None
+    """The CAs (PEM) of the databases this workload declares: a ConfigMap of its own, at POSTGRES_CA in every
+    container."""
 
 
 class ServiceWorkload(pulumi.ComponentResource):
@@ -152,6 +159,25 @@ class ServiceWorkload(pulumi.ComponentResource):
         volumes = [
             k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="32Mi"))
         ]
+        if args.trusted_ca is not None:
+            ca = k8s.core.v1.ConfigMap(
+                f"{name}-postgres-ca",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=f"{name}-postgres-ca",
+                    namespace=args.namespace,
+                    labels={**labels, "app.kubernetes.io/component": "database-ca"},
+                ),
+                data={"ca.crt": args.trusted_ca},
+                opts=k8s_opts,
+            )
+            volumes.append(
+                k8s.core.v1.VolumeArgs(
+                    name="postgres-ca",
+                    config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                        name=ca.metadata.apply(lambda m: m.name or f"{name}-postgres-ca"), default_mode=0o444
+                    ),
+                )
+            )
         if files:
             volumes.append(
                 k8s.core.v1.VolumeArgs(
@@ -168,6 +194,12 @@ class ServiceWorkload(pulumi.ComponentResource):
         containers = []
         for spec in args.containers:
             mounts = [k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")]
+            if args.trusted_ca is not None:
+                mounts.append(
+                    k8s.core.v1.VolumeMountArgs(
+                        name="postgres-ca", mount_path=POSTGRES_CA.rsplit("/", 1)[0], read_only=True
+                    )
+                )
             mounts += [
                 k8s.core.v1.VolumeMountArgs(name="files", mount_path=path, sub_path=_file_key(c, i), read_only=True)
                 for i, (c, path, _, _) in enumerate(files)
@@ -208,7 +240,15 @@ class ServiceWorkload(pulumi.ComponentResource):
                     rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
                 ),
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    # A new CA (a database's certificate was renewed) rolls the pods onto it.
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=labels,
+                        annotations=None
+                        if args.trusted_ca is None
+                        else {
+                            "kubeport.dev/trusted-ca": pulumi.Output.from_input(args.trusted_ca).apply(content_digest)
+                        },
+                    ),
                     spec=k8s.core.v1.PodSpecArgs(
                         automount_service_account_token=False,
                         enable_service_links=False,

@@ -185,7 +185,7 @@ def platform(settings: Settings) -> Platform:
             ),
         )
         return cloud.managed_database(
-            request, made, address=made.address, password=made.password, network=DATABASE_CIDR
+            request, made, address=made.address, password=made.password, network=DATABASE_CIDR, ca=made.ca
         )
 
     return dataclasses.replace(platform, postgres=postgres)

@@ -25,7 +25,7 @@ from components.image import AppImage, AppImageArgs
 from components.platform import Platform
 from components.pod_parts import LOCAL_IMAGE_WAIVERS, pod_security_labels
 from components.pull import pull_secret
-from components.service import ContainerSpec, Peer, ServiceWorkload, ServiceWorkloadArgs, service_labels
+from components.service import POSTGRES_CA, ContainerSpec, Peer, ServiceWorkload, ServiceWorkloadArgs, service_labels
 from stacks import provisioners, stop
 from stacks.config.settings import ConfigError, Settings
 from stacks.score import PLACEHOLDER, SECRET_OUTPUTS, Application, ScoreError, Workload, read_application
@@ -224,6 +224,7 @@ def deploy(application: Application, settings: Settings, platform: Platform) -> 
         outputs: dict[str, Mapping[str, pulumi.Input[str]]] = {}
         secrets: dict[str, Mapping[str, tuple[pulumi.Input[str], str]]] = {}
         waits: list[pulumi.Resource] = []
+        trusted: list[pulumi.Input[str]] = []
         for resource in workload.resources:
             if resource.type == "service-port":
                 server = application.workload(str(resource.params["workload"]))
@@ -249,6 +250,8 @@ def deploy(application: Application, settings: Settings, platform: Platform) -> 
                 outputs[resource.name] = provisioned.outputs
                 secrets[resource.name] = provisioned.secrets
                 waits += provisioned.depends_on
+                if provisioned.trusted_ca is not None:
+                    trusted.append(provisioned.trusted_ca)
                 if provisioned.peer is not None:
                     calls[workload.name].append(provisioned.peer)
         containers = []
@@ -270,6 +273,20 @@ def deploy(application: Application, settings: Settings, platform: Platform) -> 
                             ),
                         )
                     )
+            files: dict[str, tuple[pulumi.Input[str], int]] = {
+                f.target: (f.content if f.no_expand else resolve(f.content, workload.name, outputs), int(f.mode, 8))
+                for f in container.files
+            }
+            if trusted:
+                # libpq's own variables: any libpq client verifies its databases' servers against their CAs.
+                env += [
+                    k8s.core.v1.EnvVarArgs(name=variable, value=value)
+                    for variable, value in (
+                        ("PGSSLMODE", provisioners.POSTGRES_SSLMODE),
+                        ("PGSSLROOTCERT", POSTGRES_CA),
+                    )
+                    if variable not in container.variables
+                ]
             containers.append(
                 ContainerSpec(
                     name=container.name,
@@ -277,13 +294,7 @@ def deploy(application: Application, settings: Settings, platform: Platform) -> 
                     env=env,
                     command=container.command,
                     args=container.args,
-                    files={
-                        f.target: (
-                            f.content if f.no_expand else resolve(f.content, workload.name, outputs),
-                            int(f.mode, 8),
-                        )
-                        for f in container.files
-                    },
+                    files=files,
                     liveness=(container.liveness.path, container.liveness.port) if container.liveness else None,
                     readiness=(container.readiness.path, container.readiness.port) if container.readiness else None,
                     requests=container.requests,
@@ -307,6 +318,7 @@ def deploy(application: Application, settings: Settings, platform: Platform) -> 
                 replicas=settings.replicas,
                 pull_secrets=pull_secrets,
                 waivers=waivers,
+                trusted_ca=pulumi.Output.all(*trusted).apply("".join) if trusted else None,
                 # What it calls exists first: a proxy (web's nginx) resolves its upstream's name when it starts.
                 depends_on=[
                     *waits,

@@ -110,9 +110,11 @@ def managed_database(
     address: pulumi.Output[str],
     password: pulumi.Output[str],
     network: pulumi.Input[str],
+    ca: pulumi.Input[str],
 ) -> ManagedDatabase:
     """A cloud's database (`made`: RDS, Azure's or Cloud SQL's component) as the pods reach it: its private name on
-    the standard port, one user named after its database, the password it was made with."""
+    the standard port, its master user named after its database with the password it was made with, and the CA its
+    certificate chains to."""
     return ManagedDatabase(
         address=address,
         port=DATABASE_PORT,
@@ -120,6 +122,7 @@ def managed_database(
         username=request.database,
         password=password,
         network=network,
+        ca=ca,
         resources=[made],
     )
 

@@ -154,7 +154,7 @@ def platform(settings: Settings) -> Platform:
             ),
         )
         return cloud.managed_database(
-            request, made, address=made.address, password=made.password, network=cluster.vpc_cidr()
+            request, made, address=made.address, password=made.password, network=cluster.vpc_cidr(), ca=made.ca
         )
 
     return dataclasses.replace(platform, postgres=postgres)

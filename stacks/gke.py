@@ -114,6 +114,8 @@ def platform(settings: Settings) -> Platform:
                 protect=not own.release_protection,
             ),
         )
-        return cloud.managed_database(request, made, address=made.address, password=made.password, network=access.cidr)
+        return cloud.managed_database(
+            request, made, address=made.address, password=made.password, network=access.cidr, ca=made.ca
+        )
 
     return dataclasses.replace(platform, postgres=postgres)

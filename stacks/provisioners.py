@@ -1,9 +1,13 @@
 """The provisioner seam: what a workload file's typed resource becomes on the selected target.
 
 A workload file says `db: {type: postgres}`; the target decides the implementation. Every provisioner hands
-back the same outputs (`host`, `port`, `name`, `database`, `username`, `password` for postgres), so a file's
-`${resources.db.*}` variables are the same on every target and the file never changes when the application
-moves. Credentials come back as a Secret reference: the pods read them from a Kubernetes Secret.
+back the same outputs (`host`, `port`, `name`, `database`, `username`, `password`, `sslmode`, `sslrootcert` for
+postgres), so a file's `${resources.db.*}` variables are the same on every target and the file never changes
+when the application moves. Credentials come back as a Secret reference: the pods read them from a Kubernetes
+Secret. The username is the application's own role, never the server's administrator (components.database_roles).
+A postgres server is reached over TLS that the client verifies: the provisioner hands back the CA the server's
+certificate chains to, which the declaring workload's containers find at POSTGRES_CA (`sslrootcert`), and
+`sslmode` is `verify-full`.
 
 `postgres` is an in-cluster PostgreSQL (components.InClusterPostgres) on minikube and existing clusters, and the
 cloud's managed PostgreSQL on eks, aks and gke (RDS, Azure Database for PostgreSQL flexible server, Cloud SQL:
@@ -21,7 +25,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.platform import Platform
-from components.service import Peer
+from components.service import POSTGRES_CA, Peer
 from stacks.config.keys import Target
 from stacks.config.settings import Settings
 from stacks.score import Application, Resource, Workload
@@ -43,6 +47,10 @@ class Request:
     opts: pulumi.ResourceOptions
 
 
+POSTGRES_SSLMODE = "verify-full"
+"""The only way kubeport's clients reach a database: encrypted, and to the server the certificate names."""
+
+
 @dataclass(frozen=True)
 class Provisioned:
     """What a provisioned resource offers its workload."""
@@ -53,6 +61,8 @@ class Provisioned:
     """Credential outputs: name -> (Kubernetes Secret name, key in it)."""
     peer: Peer | None = None
     """In-cluster pods the workload must be let through to (its egress NetworkPolicy rule)."""
+    trusted_ca: pulumi.Input[str] | None = None
+    """A CA (PEM) the workload's containers trust, at POSTGRES_CA: the one its server's certificate chains to."""
     depends_on: Sequence[pulumi.Resource] = ()
 
 
@@ -65,14 +75,31 @@ def database_name(request: Request) -> str:
 
 
 def postgres_provisioned(
-    *, host: pulumi.Input[str], port: int, database: str, username: str, secret_name: pulumi.Input[str], peer: Peer,
+    *,
+    host: pulumi.Input[str],
+    port: int,
+    database: str,
+    username: str,
+    secret_name: pulumi.Input[str],
+    peer: Peer,
+    ca: pulumi.Input[str],
     depends_on: Sequence[pulumi.Resource],
-) -> Provisioned:  # fmt: skip
-    """A postgres resource's outputs, the same names on every target; the password from the Secret `secret_name`."""
+) -> Provisioned:
+    """A postgres resource's outputs, the same names on every target; the password from the Secret `secret_name`,
+    the server verified against `ca`."""
     return Provisioned(
-        outputs={"host": host, "port": str(port), "name": database, "database": database, "username": username},
+        outputs={
+            "host": host,
+            "port": str(port),
+            "name": database,
+            "database": database,
+            "username": username,
+            "sslmode": POSTGRES_SSLMODE,
+            "sslrootcert": POSTGRES_CA,
+        },
         secrets={"password": (secret_name, "password")},
         peer=peer,
+        trusted_ca=ca,
         depends_on=depends_on,
     )
 
@@ -100,14 +127,16 @@ def in_cluster_postgres(request: Request) -> Provisioned:
         username=database.username,
         secret_name=database.secret_name,
         peer=Peer(labels=database.labels, port=database.port),
-        depends_on=[database],
+        ca=database.ca,
+        depends_on=[database, *database.ready],
     )
 
 
 def managed_postgres(request: Request) -> Provisioned:
-    """The cloud's managed PostgreSQL, made by the Platform, behind the same in-cluster name and Secret."""
+    """The cloud's managed PostgreSQL, made by the Platform; the application's role and the cloud's CA beside it."""
     from components.database import DatabaseEndpoint, DatabaseEndpointArgs  # noqa: PLC0415
     from components.platform import DatabaseRequest  # noqa: PLC0415
+    from components.postgres import IMAGE  # noqa: PLC0415
 
     make = request.platform.postgres
     if make is None:
@@ -121,6 +150,8 @@ def managed_postgres(request: Request) -> Provisioned:
             platform=request.platform,
             namespace=request.namespace,
             database=database,
+            image=request.settings.postgres_image or IMAGE,
+            pull_secrets=request.pull_secrets,
         ),
         opts=request.opts,
     )
@@ -128,10 +159,11 @@ def managed_postgres(request: Request) -> Provisioned:
         host=endpoint.host,
         port=database.port,
         database=database.database,
-        username=database.username,
+        username=endpoint.username,
         secret_name=endpoint.secret_name,
         peer=Peer(labels={}, port=database.port, cidr=database.network),
-        depends_on=[endpoint, *database.resources],
+        ca=endpoint.ca,
+        depends_on=[endpoint, *endpoint.ready, *database.resources],
     )
 
 

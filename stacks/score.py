@@ -43,12 +43,13 @@ BUILD_ANNOTATION = "kubeport.dev/build"
 """`metadata.annotations` key: the folder (relative to the file) whose Dockerfile builds an `image: .`."""
 
 RESOURCE_OUTPUTS: Mapping[str, tuple[str, ...]] = {
-    "postgres": ("host", "port", "name", "database", "username", "password"),
+    "postgres": ("host", "port", "name", "database", "username", "password", "sslmode", "sslrootcert"),
     "service-port": ("hostname", "port"),
     "dns": ("host",),
     "route": (),
 }
-"""What each supported resource type provides to placeholders (the names score-k8s uses)."""
+"""What each supported resource type provides to placeholders: the names score-k8s uses, and for postgres how the
+client verifies the server (`sslmode` verify-full, `sslrootcert` the CA's path in the container)."""
 SECRET_OUTPUTS: Mapping[str, frozenset[str]] = {"postgres": frozenset({"password"})}
 """Outputs that are credentials: a variable holding one is read from a Kubernetes Secret, never inlined."""
 RESOURCE_PARAMS: Mapping[str, Mapping[str, bool]] = {

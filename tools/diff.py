@@ -42,6 +42,8 @@ PLATFORM_CARRIED: list[tuple[re.Pattern[str], str]] = [
 ]
 
 DATABASE_PORT = 5432
+DATABASE_HOST = "provisioner: the database's host, which its certificate names"
+ENV_VALUE = re.compile(r"\.env\.[^.]+\.value$")
 
 
 def _is_database_object(obj: Any) -> bool:
@@ -50,8 +52,11 @@ def _is_database_object(obj: Any) -> bool:
     return isinstance(labels, dict) and labels.get("app.kubernetes.io/name") == "postgres"
 
 
-def _is_external_name(obj: Any) -> bool:
-    return _is_database_object(obj) and dig(obj, "spec", "type") == "ExternalName"
+def _is_database_ca(obj: Any) -> bool:
+    """The ConfigMap a workload's containers read its databases' CAs from (components.service)."""
+    labels = dig(obj, "metadata", "labels") or {}
+    return _is_database_object(obj) or (isinstance(labels, dict) and labels.get("app.kubernetes.io/component") ==
+                                        "database-ca")  # fmt: skip
 
 
 def _is_database_egress(obj: Any, path: str) -> bool:
@@ -70,9 +75,19 @@ def _is_database_egress(obj: Any, path: str) -> bool:
 # only on the database's own objects (both sides), never on any Service, Secret or egress rule.
 PROVISIONER_CARRIED: list[tuple[re.Pattern[str], Callable[[Any, str], bool], str]] = [
     (
-        re.compile(r"^Service .*: spec\.externalName$"),
-        lambda obj, _path: _is_external_name(obj),
-        "provisioner: the managed database's private DNS name",
+        re.compile(r"^Secret .*: stringData\.host$"),
+        lambda obj, _path: _is_database_object(obj),
+        DATABASE_HOST,
+    ),
+    (
+        re.compile(r"^ConfigMap .*: data\.ca\.crt$"),
+        lambda obj, _path: _is_database_ca(obj),
+        "provisioner: the database's CA, which its clients verify it against",
+    ),
+    (
+        re.compile(r"\.metadata\.annotations\.kubeport\.dev/trusted-ca$"),
+        lambda _obj, _path: True,
+        "derived: a digest of the databases' CAs (rolls the pods onto a new one)",
     ),
     (
         re.compile(r"^NetworkPolicy .*: spec\.egress\[\d+\]\.to\[\d+\]\.ipBlock\.cidr$"),
@@ -166,6 +181,15 @@ def _leaves(a: Any, b: Any, path: str) -> Iterator[tuple[str, Any, Any]]:
         yield path, a, b
 
 
+def database_hosts(objects: Mapping[str, Any]) -> set[str]:
+    """The hosts the provisioned databases are reached at, as their Secrets say (stringData.host)."""
+    return {
+        str(dig(obj, "stringData", "host"))
+        for key, obj in objects.items()
+        if key.startswith("Secret ") and _is_database_object(obj) and dig(obj, "stringData", "host")
+    }
+
+
 def classify(object_key: str, path: str, a: Any = None, b: Any = None) -> str | None:
     """What carries a difference at `path` of `object_key` (`a` and `b`: the object on each side)."""
     qualified = f"{object_key}: {path}"
@@ -180,6 +204,7 @@ def classify(object_key: str, path: str, a: Any = None, b: Any = None) -> str | 
 
 def workload_differences(a: ProgramRun, b: ProgramRun) -> list[Difference]:
     wa, wb = workload(a), workload(b)
+    hosts = (database_hosts(wa), database_hosts(wb))
     differences = []
     for key in sorted(set(wa) | set(wb)):
         if key not in wa or key not in wb:
@@ -188,7 +213,11 @@ def workload_differences(a: ProgramRun, b: ProgramRun) -> list[Difference]:
             differences.append(Difference(key, wa.get(key, _MISSING), wb.get(key, _MISSING), carried))
             continue
         for path, x, y in _leaves(wa[key], wb[key], ""):
-            differences.append(Difference(f"{key}: {path}", x, y, classify(key, path, wa[key], wb[key])))
+            # A variable that holds a provisioned database's host on each side: where the database is (its certificate
+            # names that host, so the pods connect to it by that name).
+            is_host = ENV_VALUE.search(path) is not None and x in hosts[0] and y in hosts[1]
+            carried = DATABASE_HOST if is_host else classify(key, path, wa[key], wb[key])
+            differences.append(Difference(f"{key}: {path}", x, y, carried))
     return differences
 
 

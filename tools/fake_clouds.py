@@ -9,12 +9,15 @@ zones, registry tokens, client configs). Nothing here reaches a cloud.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from pulumi.runtime import mocks as pulumi_mocks
+
+from components.certificate import Issued, issue
 
 ACCOUNT = "123456789012"
 FAKE_CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n").decode()
@@ -39,6 +42,16 @@ users:
              --client-id, 80faf920-1908-4b52-b5ef-a8e7bedfc67a, --tenant-id, 11111111-2222-3333-4444-555555555555,
              --login, devicecode]
 """
+
+
+CLOUD_SQL_CA = "-----BEGIN CERTIFICATE-----\nfake Cloud SQL server CA\n-----END CERTIFICATE-----\n"
+
+
+@functools.cache
+def issued_certificate(common_name: str, dns_names: tuple[str, ...]) -> Issued:
+    """A real certificate from the provider's own function (components.certificate), one per name in a process: two
+    renders of the same names (`tools diff` of two stacks) hold the same certificate, as a stack's state would."""
+    return issue(common_name, dns_names)
 
 
 def fake_digest(text: str) -> str:
@@ -66,6 +79,11 @@ class FakeCloud(pulumi_mocks.Mocks):
         if args.typ == "pulumi-python:dynamic/kubeport:GeneratedPassword":
             # What the program's own provider would make (components.password), so its path to a Secret shows.
             state["value"] = f"fake-generated-password-{args.name}"
+        elif args.typ == "pulumi-python:dynamic/kubeport:IssuedCertificate":
+            # A real one, from the provider's own function (components.certificate): its names can be read back.
+            issued = issued_certificate(str(state["common_name"]), tuple(str(n) for n in state["dns_names"]))
+            state |= {"ca": issued.ca, "certificate": issued.certificate, "key": issued.key,
+                      "not_after": issued.not_after.isoformat()}  # fmt: skip
         elif args.typ == "docker-build:index:Image":
             tags = state.get("tags") or []
             digest = fake_digest(args.name + json.dumps(tags))
@@ -140,6 +158,9 @@ class FakeCloud(pulumi_mocks.Mocks):
                 state["masterAuth"] = {**(state.get("masterAuth") or {}), "clusterCaCertificate": FAKE_CA}
             elif typ == "gcp:sql/databaseInstance:DatabaseInstance":
                 state["privateIpAddress"] = "10.60.0.3"
+                # With the CA Service's server CA, the instance's DNS name (its certificate's) and that CA.
+                state["dnsName"] = f"{name}-0a1b2c3d.acme.europe-west1.sql-psa.goog."
+                state["serverCaCerts"] = [{"cert": CLOUD_SQL_CA, "sha1Fingerprint": "00"}]
             elif typ == "gcp:serviceaccount/account:Account":
                 state["email"] = f"{state['accountId']}@acme.iam.gserviceaccount.com"
             return resource_id

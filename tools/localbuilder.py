@@ -58,8 +58,8 @@ NGINX = Standin(
         '--customize-hook=mkdir -p "$1"/etc/nginx/templates',
     ),
 )
-PYTHON = Standin("python", ("python3",))
-"""For python:3.12-slim-bookworm: Debian's Python 3.11 (the walkthrough's services use the standard library only)."""
+PYTHON = Standin("python", ("python3", "python3-psycopg"))
+"""For python:3.12-slim-bookworm: Debian's Python 3.11, and psycopg (the services' PostgreSQL client) from Debian."""
 POSTGRES = Standin(
     "postgres",
     # PostgreSQL 15 (bookworm's), libnss-wrapper for an arbitrary non-root uid, as the official image does.

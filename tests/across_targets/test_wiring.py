@@ -247,11 +247,9 @@ def test_pulumi_waits_for_addresses_and_leaves_routing_to_the_smoke_check(label:
     for service in run.of_type(SERVICE):
         wait = service.inputs["metadata"]["annotations"]["pulumi.com/waitFor"]
         kind = service.inputs["spec"]["type"]
-        expected = {
-            "LoadBalancer": "jsonpath={.status.loadBalancer.ingress[0]}",
-            # A managed database's in-cluster name: no cluster IP, ready once stored.
-            "ExternalName": "jsonpath={.spec.externalName}",
-        }.get(kind, "jsonpath={.spec.clusterIP}")
+        expected = {"LoadBalancer": "jsonpath={.status.loadBalancer.ingress[0]}"}.get(
+            kind, "jsonpath={.spec.clusterIP}"
+        )
         assert wait == expected
     for ingress in run.of_type("kubernetes:networking.k8s.io/v1:Ingress"):
         assert (

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography import x509
 
 from tests.support.cyclonus import Peer, Question, ask, cyclonus
 from tests.support.workload import DEPLOYMENT, SERVICE, transitive_dependencies
@@ -21,6 +22,8 @@ from tools.stack_files import ROOT, application_stack_names
 
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 SECRET = "kubernetes:core/v1:Secret"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+JOB = "kubernetes:batch/v1:Job"
 PUSHED = {"registry": "server", "registryServer": "registry.example.com/team", "image": None}
 PROFILES: dict[str, dict[str, str | None]] = {
     "walkthrough": {},
@@ -92,18 +95,53 @@ def test_web_proxies_payments_through_the_file_its_workload_file_declares(profil
 @pytest.mark.parametrize("profile", PROFILES)
 def test_payments_gets_its_database_through_the_same_variables_everywhere(profile: str) -> None:
     run = run_of(profile)
-    env = {e["name"]: e for e in container(by_name(run, DEPLOYMENT)["payments"])["env"]}
-    namespace = by_name(run, DEPLOYMENT)["payments"].inputs["metadata"]["namespace"]
+    payments = by_name(run, DEPLOYMENT)["payments"]
+    env = {e["name"]: e for e in container(payments)["env"]}
+    namespace = payments.inputs["metadata"]["namespace"]
     assert env["DB_HOST"]["value"] == f"payments-db.{namespace}.svc"
     assert env["DB_PORT"]["value"] == "5432"
-    assert env["DB_NAME"]["value"] == env["DB_USER"]["value"] == "payments"
+    assert env["DB_NAME"]["value"] == "payments"
+    # Its own role, never the server's administrator (named after the database).
+    assert env["DB_USER"]["value"] == "payments_app"
     # The password is never in the Deployment: it is read from the database's Secret, which Pulumi keeps secret.
     assert "value" not in env["DB_PASSWORD"]
     assert env["DB_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "payments-db", "key": "password"}
     secret = by_name(run, SECRET)["payments-db"]
     assert "stringData.password" in secret.secret_inputs or "stringData" in secret.secret_inputs
+    assert secret.inputs["stringData"]["username"] == "payments_app"
     login = {e["name"]: e["value"] for e in container(by_name(run, DEPLOYMENT)["login"])["env"]}
     assert login == {"PAYMENTS_URL": f"http://payments.{namespace}.svc:80/"}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_payments_verifies_its_database_against_the_ca_that_signed_the_servers_certificate(profile: str) -> None:
+    """verify-full for any libpq client (PGSSLMODE, PGSSLROOTCERT) and in the file's own variable; the CA mounted
+    is the one the server's certificate chains to, and that certificate is for the host payments connects to."""
+    run = run_of(profile)
+    payments = by_name(run, DEPLOYMENT)["payments"]
+    main = container(payments)
+    env = {e["name"]: e.get("value") for e in main["env"]}
+    assert env["PGSSLMODE"] == "verify-full"
+    assert env["PGSSLROOTCERT"] == env["DB_SSLROOTCERT"] == "/etc/kubeport/postgres/ca.crt"
+    mount = {m["mountPath"]: m for m in main["volumeMounts"]}["/etc/kubeport/postgres"]
+    volume = {v["name"]: v for v in payments.inputs["spec"]["template"]["spec"]["volumes"]}[mount["name"]]
+    bundle = by_name(run, CONFIG_MAP)[volume["configMap"]["name"]].inputs["data"]["ca.crt"]
+    assert by_name(run, CONFIG_MAP)["payments-db-ca"].inputs["data"]["ca.crt"] == bundle
+    tls = by_name(run, SECRET)["payments-db-tls"]
+    assert tls.inputs["type"] == "kubernetes.io/tls"
+    assert "stringData" in tls.secret_inputs or "stringData.tls.key" in tls.secret_inputs
+    assert_issued_for(tls.inputs["stringData"]["tls.crt"], bundle, env["DB_HOST"])
+    # Not for another name: a server presenting this certificate as someone else is refused.
+    with pytest.raises(AssertionError):
+        assert_issued_for(tls.inputs["stringData"]["tls.crt"], bundle, f"impostor.{env['DB_HOST'].split('.', 1)[1]}")
+
+
+def assert_issued_for(certificate: str, ca: str, host: str) -> None:
+    cert = x509.load_pem_x509_certificate(certificate.encode())
+    issuer = x509.load_pem_x509_certificate(ca.encode())
+    cert.verify_directly_issued_by(issuer)
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    assert host in names, (host, names)
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -123,8 +161,68 @@ def test_the_database_is_a_statefulset_on_a_volume_with_generated_credentials(pr
     assert postgres["securityContext"]["readOnlyRootFilesystem"] is True
     assert postgres["securityContext"]["runAsNonRoot"] is True
     assert postgres["image"].startswith("postgres:17-bookworm@sha256:") or profile == "walkthrough"
+    # One generated password for the administrator, one for the application's role.
     passwords = run.of_type("pulumi-python:dynamic/kubeport:GeneratedPassword")
-    assert len(passwords) == 1
+    assert sorted(p.name for p in passwords) == ["payments-db-app-password", "payments-db-password"]
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in postgres["env"] if "valueFrom" in e}
+    assert env == {"POSTGRES_USER": "payments-db-admin", "POSTGRES_DB": "payments-db-admin",
+                   "POSTGRES_PASSWORD": "payments-db-admin"}  # fmt: skip
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_database_speaks_tls_only_and_admits_only_its_role_and_the_roles_job(profile: str) -> None:
+    run = run_of(profile)
+    (database,) = run.of_type(STATEFULSET)
+    pod = database.inputs["spec"]["template"]["spec"]
+    (postgres,) = pod["containers"]
+    settings = dict(zip(postgres["args"][1::2], postgres["args"][2::2], strict=True))
+    assert postgres["args"][0] == "postgres" and set(settings) == {"-c"}
+    options = dict(o.split("=", 1) for o in postgres["args"][2::2])
+    assert options["ssl"] == "on" and options["ssl_min_protocol_version"] == "TLSv1.2"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in postgres["volumeMounts"]}
+    tls_folder = options["ssl_key_file"].rsplit("/", 1)[0]
+    assert volumes[mounts[tls_folder]]["secret"]["secretName"] == "payments-db-tls"
+    assert volumes[mounts[tls_folder]]["secret"]["defaultMode"] == 0o440
+    hba_folder = options["hba_file"].rsplit("/", 1)[0]
+    hba = by_name(run, CONFIG_MAP)[volumes[mounts[hba_folder]]["configMap"]["name"]].inputs["data"]["pg_hba.conf"]
+    rules = [line.split() for line in hba.splitlines() if line and not line.startswith("#")]
+    assert rules == [
+        ["local", "all", "all", "trust"],
+        ["hostssl", "payments", "payments_app", "all", "scram-sha-256"],
+        ["hostssl", "payments", "payments", "all", "scram-sha-256"],
+        ["host", "all", "all", "all", "reject"],
+    ]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_roles_job_makes_the_applications_role_as_the_administrator_over_verified_tls(profile: str) -> None:
+    run = run_of(profile)
+    (job,) = run.of_type(JOB)
+    pod = job.inputs["spec"]["template"]["spec"]
+    (roles,) = pod["containers"]
+    env = {e["name"]: e for e in roles["env"]}
+    namespace = job.inputs["metadata"]["namespace"]
+    assert env["PGHOST"]["value"] == f"payments-db.{namespace}.svc"
+    assert env["PGSSLMODE"]["value"] == "verify-full"
+    assert env["APP_ROLE"]["value"] == "payments_app"
+    assert env["PGUSER"]["valueFrom"]["secretKeyRef"] == {"name": "payments-db-admin", "key": "username"}
+    assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "payments-db-admin", "key": "password"}
+    assert env["KUBEPORT_APP_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "payments-db", "key": "password"}
+    ca_volume = {v["name"]: v for v in pod["volumes"]}["ca"]["configMap"]["name"]
+    assert ca_volume == "payments-db-ca"
+    assert env["PGSSLROOTCERT"]["value"].startswith({m["name"]: m["mountPath"] for m in roles["volumeMounts"]}["ca"])
+    # The services wait for it: their role exists before they start.
+    assert job.urn in transitive_dependencies(run, by_name(run, DEPLOYMENT)["payments"])
+    # Only the Job reads the administrator's credentials.
+    readers = {
+        r.inputs["metadata"]["name"]
+        for r in [*run.of_type(DEPLOYMENT), *run.of_type(STATEFULSET), job]
+        for c in r.inputs["spec"]["template"]["spec"]["containers"]
+        for e in c.get("env") or []
+        if (e.get("valueFrom") or {}).get("secretKeyRef", {}).get("name") == "payments-db-admin"
+    }
+    assert readers == {"payments-db", job.inputs["metadata"]["name"]}
 
 
 @pytest.mark.parametrize("profile", ["kind", "local-a", "walkthrough"])

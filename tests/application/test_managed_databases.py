@@ -23,7 +23,7 @@ from tests.support.managed_databases import (
     wiring_problems,
 )
 from tools.check import check_manifests
-from tools.diff import classify, workload_differences
+from tools.diff import DATABASE_HOST, classify, workload_differences
 from tools.diff import workload as workload_objects
 from tools.mock_runner import ProgramRun, Registered, run_program
 from tools.render import render
@@ -60,8 +60,16 @@ def test_the_pods_read_the_same_variables_as_on_the_local_targets(stack: str) ->
         (container,) = k8s_named(run, DEPLOYMENT, workload).inputs["spec"]["template"]["spec"]["containers"]
         return list(container.get("env") or [])
 
-    for workload in ("payments", "login", "web"):
+    for workload in ("login", "web"):
         assert env(run_of(stack), workload) == env(local, workload), workload
+    # payments: the same variables, and the same values but the host, which is the database's own name (the one its
+    # certificate names: the pods verify it).
+    cloud_payments = {str(e["name"]): e for e in env(run_of(stack), "payments")}
+    local_payments = {str(e["name"]): e for e in env(local, "payments")}
+    assert sorted(cloud_payments) == sorted(local_payments)
+    assert [n for n in cloud_payments if cloud_payments[n] != local_payments[n]] == ["DB_HOST"]
+    host = k8s_named(run_of(stack), SECRET, DATABASE).inputs["stringData"]["host"]
+    assert cloud_payments["DB_HOST"]["value"] == host != local_payments["DB_HOST"]["value"]
     # The Secret the password comes from has the same name and keys, and stays secret.
     cloud_secret, local_secret = k8s_named(run_of(stack), SECRET, DATABASE), k8s_named(local, SECRET, DATABASE)
     assert set(cloud_secret.inputs["stringData"]) == set(local_secret.inputs["stringData"])
@@ -73,20 +81,26 @@ def test_between_clouds_the_application_differs_only_where_the_platform_and_the_
     differences = workload_differences(run_of(a), run_of(b))
     assert [d.line() for d in differences if d.carried_by is None] == []
     carriers = {d.carried_by for d in differences}
-    assert "provisioner: the managed database's private DNS name" in carriers
+    assert DATABASE_HOST in carriers
     assert "provisioner: the managed database's address block" in carriers
+    assert "provisioner: the database's CA, which its clients verify it against" in carriers
 
 
 def test_the_provisioners_differences_are_allowed_on_the_databases_objects_only() -> None:
     objects = workload_objects(run_of("walkthrough-eks"))
-    database, web = objects[f"Service {DATABASE}"], objects["Service web"]
+    web = objects["Service web"]
     secret, policy = objects[f"Secret {DATABASE}"], objects["NetworkPolicy payments"]
-    assert classify(f"Service {DATABASE}", "spec.externalName", database, database)
+    ca, bundle = objects[f"ConfigMap {DATABASE}-ca"], objects["ConfigMap payments-postgres-ca"]
     assert classify(f"Secret {DATABASE}", "stringData.password", secret, secret)
+    assert classify(f"Secret {DATABASE}", "stringData.host", secret, secret) == DATABASE_HOST
+    assert classify(f"ConfigMap {DATABASE}-ca", "data.ca.crt", ca, ca)
+    assert classify("ConfigMap payments-postgres-ca", "data.ca.crt", bundle, bundle)
+    files = {**bundle, "metadata": {**bundle["metadata"], "labels": {"app.kubernetes.io/name": "payments"}}}
+    assert classify("ConfigMap payments-files", "data.ca.crt", files, files) is None
     (to_database,) = [i for i, r in enumerate(policy["spec"]["egress"]) if r["ports"][0]["port"] == 5432]
     assert classify("NetworkPolicy payments", f"spec.egress[{to_database}].to[0].ipBlock.cidr", policy, policy)
     # The same paths on any other object are the workload's own differences.
-    assert classify("Service web", "spec.externalName", web, web) is None
+    assert classify("Service web", "stringData.host", web, web) is None
     other_secret = {**secret, "metadata": {**secret["metadata"], "labels": {"app.kubernetes.io/name": "web"}}}
     assert classify("Secret web-token", "stringData.password", other_secret, other_secret) is None
     wider = copy.deepcopy(policy)
@@ -208,7 +222,8 @@ def test_the_azure_entra_administrator_is_the_configured_deploying_identity(
 def test_the_clouds_application_objects_are_valid_and_scanner_clean(stack: str, tmp_path: Path) -> None:
     rendered = render(stack, tmp_path)
     kinds = sorted(d["kind"] for d in rendered.manifests.values())
-    assert kinds.count("Secret") == 1 and kinds.count("StatefulSet") == 0
+    # The role's credentials (the pods') and the master user's (the roles Job's).
+    assert kinds.count("Secret") == 2 and kinds.count("StatefulSet") == 0 and kinds.count("Job") == 1
     report = check_manifests(stack, tmp_path)
     assert report.findings == [], report.findings
 
@@ -244,8 +259,45 @@ def rds_password_in_the_program(run: ProgramRun) -> None:
     _resource(run, RDS, "payments-db-instance").inputs["password"] = "hunter2hunter2"
 
 
-def rds_pods_password_not_from_secrets_manager(run: ProgramRun) -> None:
-    k8s_named(run, SECRET, DATABASE).inputs["stringData"]["password"] = "hunter2hunter2"
+def rds_master_password_not_from_secrets_manager(run: ProgramRun) -> None:
+    k8s_named(run, SECRET, f"{DATABASE}-admin").inputs["stringData"]["password"] = "hunter2hunter2"
+
+
+def rds_tls_optional(run: ProgramRun) -> None:
+    parameters = _resource(run, "aws:rds/parameterGroup:ParameterGroup", "payments-db-parameters").inputs
+    parameters["parameters"][0]["value"] = "0"
+
+
+def azure_tls_optional(run: ProgramRun) -> None:
+    _resource(run, "azure-native:dbforpostgresql:Configuration", "payments-db-tls-only").inputs["value"] = "OFF"
+
+
+def cloud_sql_unencrypted_allowed(run: ProgramRun) -> None:
+    ip = _resource(run, CLOUD_SQL, "payments-db-instance").inputs["settings"]["ipConfiguration"]
+    ip["sslMode"] = "ALLOW_UNENCRYPTED_AND_ENCRYPTED"
+
+
+def _payments_env(run: ProgramRun) -> dict[str, dict[str, object]]:
+    (container,) = k8s_named(run, DEPLOYMENT, "payments").inputs["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e for e in container["env"]}
+
+
+def pods_sign_in_as_the_master_user(run: ProgramRun) -> None:
+    _payments_env(run)["DB_USER"]["value"] = "payments"
+
+
+def pods_do_not_verify_the_server(run: ProgramRun) -> None:
+    _payments_env(run)["PGSSLMODE"]["value"] = "require"
+
+
+def pods_trust_another_ca(run: ProgramRun) -> None:
+    k8s_named(run, "kubernetes:core/v1:ConfigMap", "payments-postgres-ca").inputs["data"]["ca.crt"] = "-----BEGIN"
+
+
+def master_password_reaches_the_pods(run: ProgramRun) -> None:
+    (container,) = k8s_named(run, DEPLOYMENT, "payments").inputs["spec"]["template"]["spec"]["containers"]
+    container["env"].append({"name": "ADMIN", "valueFrom": {"secretKeyRef": {"name": f"{DATABASE}-admin",
+                                                                             "key": "password"}}})  # fmt: skip
 
 
 def rds_secret_not_kms_encrypted(run: ProgramRun) -> None:
@@ -304,7 +356,14 @@ MISTAKES: list[tuple[str, Callable[[ProgramRun], None], str]] = [
     ("walkthrough-eks", rds_open_to_the_vpc, "admits more than the nodes"),
     ("walkthrough-eks", rds_unencrypted, "RDS: storage not encrypted"),
     ("walkthrough-eks", rds_password_in_the_program, "RDS: the password is not the generated one"),
-    ("walkthrough-eks", rds_pods_password_not_from_secrets_manager, "does not take the password from the Secrets"),
+    ("walkthrough-eks", rds_master_password_not_from_secrets_manager, "does not take the password from the Secrets"),
+    ("walkthrough-eks", rds_tls_optional, "RDS: accepts unencrypted connections"),
+    ("walkthrough-aks", azure_tls_optional, "Azure PostgreSQL: accepts unencrypted connections"),
+    ("walkthrough-gke", cloud_sql_unencrypted_allowed, "Cloud SQL: accepts unencrypted connections"),
+    ("walkthrough-eks", pods_sign_in_as_the_master_user, "not the application's own role"),
+    ("walkthrough-aks", pods_do_not_verify_the_server, "the pods do not verify the server"),
+    ("walkthrough-gke", pods_trust_another_ca, "the pods' CA bundle is not the cloud's CA"),
+    ("walkthrough-eks", master_password_reaches_the_pods, "the master user's credentials reach the services"),
     ("walkthrough-eks", rds_secret_not_kms_encrypted, "Secrets Manager secret is not encrypted with the cluster's"),
     ("walkthrough-eks", rds_without_final_snapshot, "RDS: no final snapshot on delete"),
     ("walkthrough-aks", public_azure_server, "Azure PostgreSQL: public network access"),

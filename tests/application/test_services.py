@@ -1,16 +1,15 @@
-"""The walkthrough's own services, for real on 127.0.0.1: payments against a real PostgreSQL (Debian's 15, run
-as an unprivileged user on a free port, SCRAM-SHA-256 as the official image sets it up), login calling it."""
+"""The walkthrough's own services, for real on 127.0.0.1, against a real PostgreSQL set up as kubeport sets up its
+in-cluster one (tests/support/postgres_server.py): TLS only, its certificate from kubeport's issuer, the
+application's role made by the roles Job's own SQL. payments talks to it through psycopg with verify-full."""
 
 from __future__ import annotations
 
 import json
 import os
-import pwd
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -19,28 +18,15 @@ from pathlib import Path
 
 import pytest
 
+from components.certificate import issue
+from tests.support.postgres_server import ADMIN, DATABASE, ROLE, ROLE_PASSWORD, Server, free_port, postgres_server
 from tools.stack_files import ROOT
 
-POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
-PASSWORD = "s3cret-for-the-test"
-USER = "payments"
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def as_unprivileged() -> tuple[int, int] | None:
-    """initdb refuses root: run PostgreSQL as the `postgres` user (or nobody) when the tests run as root."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        account = pwd.getpwnam("postgres")
-    except KeyError:
-        account = pwd.getpwnam("nobody")
-    return account.pw_uid, account.pw_gid
+@pytest.fixture(scope="module")
+def database() -> Iterator[Server]:
+    with postgres_server() as server:
+        yield server
 
 
 def wait_for(url: str, seconds: float = 15) -> None:
@@ -55,64 +41,13 @@ def wait_for(url: str, seconds: float = 15) -> None:
             time.sleep(0.2)
 
 
-@pytest.fixture(scope="module")
-def database() -> Iterator[int]:
-    if not (POSTGRES_BIN / "initdb").exists():
-        reason = f"PostgreSQL 15 not installed ({POSTGRES_BIN}); toolchain/install-packages installs it"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true: a missing prerequisite is a failure)", pytrace=False)
-        pytest.skip(reason)
-    # Not below pytest's own temporary folder: that is private to the user running the tests.
-    home = Path(tempfile.mkdtemp(prefix="kubeport-postgres-"))
-    owner = as_unprivileged()
-    if owner:
-        os.chown(home, *owner)
-    (home / "password").write_text(PASSWORD)
-    if owner:
-        os.chown(home / "password", *owner)
-    user, group = owner or (None, None)
-    subprocess.run(
-        [str(POSTGRES_BIN / "initdb"), "-D", str(home / "data"), "-U", USER, f"--pwfile={home / 'password'}",
-         "--auth=scram-sha-256"],
-        check=True, capture_output=True, timeout=120, user=user, group=group,
-    )  # fmt: skip
-    # TLS on, as the clouds' managed databases have it: the services' client must take it.
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-keyout", str(home / "data" / "server.key"), "-out", str(home / "data" / "server.crt")],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    (home / "data" / "server.key").chmod(0o600)
-    if owner:
-        for name in ("server.key", "server.crt"):
-            os.chown(home / "data" / name, *owner)
-    port = free_port()
-    server = subprocess.Popen(
-        [str(POSTGRES_BIN / "postgres"), "-D", str(home / "data"), "-c", "listen_addresses=127.0.0.1",
-         "-p", str(port), "-k", str(home), "-c", "ssl=on"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, user=user, group=group,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while subprocess.run(
-            [str(POSTGRES_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True, check=False
-        ).returncode:
-            assert time.monotonic() < deadline, "PostgreSQL did not start within 30 s"
-            time.sleep(0.3)
-        yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def start(service: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start(service: str, port: int, env: dict[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
     folder = ROOT / "walkthrough" / service
     return subprocess.Popen(
         [sys.executable, str(folder / f"{service}.py")],
         cwd=folder,
-        env={"PATH": os.environ["PATH"], "PORT": str(port), **env},
-        stdout=subprocess.DEVNULL,
+        env={"PATH": os.environ["PATH"], "PORT": str(port), "HOME": str(folder), **env},
+        stdout=log.open("wb") if log else subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
 
@@ -120,18 +55,25 @@ def start(service: str, port: int, env: dict[str, str]) -> subprocess.Popen[byte
 def get(url: str, method: str = "GET") -> tuple[int, dict[str, object]]:
     request = urllib.request.Request(url, method=method)
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.load(response)
     except urllib.error.HTTPError as err:
         return err.code, json.load(err)
 
 
-def db_env(port: int, password: str = PASSWORD) -> dict[str, str]:
-    return {"DB_HOST": "127.0.0.1", "DB_PORT": str(port), "DB_NAME": "postgres", "DB_USER": USER,
-            "DB_PASSWORD": password}  # fmt: skip
+def db_env(server: Server, **changes: str) -> dict[str, str]:
+    """What kubeport gives payments: its file's variables, the role's password from the Secret, the CA's path."""
+    return {"DB_HOST": "localhost", "DB_PORT": str(server.port), "DB_NAME": DATABASE, "DB_USER": ROLE,
+            "DB_PASSWORD": ROLE_PASSWORD, "DB_SSLROOTCERT": str(server.ca), **changes}  # fmt: skip
 
 
-def test_payments_records_payments_in_its_database_and_login_sees_them(database: int) -> None:
+def stop(*processes: subprocess.Popen[bytes]) -> None:
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_payments_records_payments_in_its_database_and_login_sees_them(database: Server) -> None:
     payments_port, login_port = free_port(), free_port()
     payments = start("payments", payments_port, db_env(database))
     login = start("login", login_port, {"PAYMENTS_URL": f"http://127.0.0.1:{payments_port}/"})
@@ -146,69 +88,129 @@ def test_payments_records_payments_in_its_database_and_login_sees_them(database:
         status, page = get(f"http://127.0.0.1:{login_port}/")
         assert status == 200
         assert page["payments"] == {"service": "payments", "database": "reachable", "payments": after["payments"]}
+        # The table is the application role's, and its session was encrypted.
+        assert database.psql("SELECT tableowner FROM pg_tables WHERE tablename = 'payments'") == ROLE
     finally:
-        for process in (payments, login):
-            process.terminate()
-            process.wait(timeout=10)
+        stop(payments, login)
 
 
-def test_payments_is_unready_with_a_wrong_password_and_says_why(database: int) -> None:
+def test_payments_session_is_encrypted_and_signed_in_as_the_applications_role(database: Server) -> None:
     port = free_port()
-    payments = start("payments", port, db_env(database, "wrong"))
+    payments = start("payments", port, db_env(database))
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz")
+        assert get(f"http://127.0.0.1:{port}/readyz")[0] == 200
+        seen = database.psql(
+            "SELECT DISTINCT a.usename, s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) "
+            "WHERE a.application_name = 'payments'"
+        )
+        # Sessions close after each request; the statistics may show one still closing, or none.
+        assert seen in ("", f"{ROLE}|t"), seen
+        assert database.psql(f"SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = '{ROLE}'") == (
+            "f|f|f"
+        )
+    finally:
+        stop(payments)
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        ({"DB_PASSWORD": "wrong"}, "password authentication failed"),
+        # A server whose certificate is for another name than the one asked for: the man in the middle.
+        ({"DB_HOST": "127.0.0.1"}, 'does not match host name "127.0.0.1"'),
+        # A CA that did not sign the server's certificate.
+        ({"DB_SSLROOTCERT": "other-ca"}, "certificate verify failed"),
+        # The server's administrator is not admitted from the network as the services' role would be: wrong password.
+        ({"DB_USER": ADMIN}, "password authentication failed"),
+    ],
+)
+def test_payments_is_unready_and_logs_why_when_it_cannot_trust_or_enter_the_database(
+    database: Server, tmp_path: Path, changes: dict[str, str], says: str
+) -> None:
+    if changes.get("DB_SSLROOTCERT") == "other-ca":
+        other = tmp_path / "other-ca.crt"
+        other.write_text(issue("localhost", ["localhost"]).ca)
+        changes = {**changes, "DB_SSLROOTCERT": str(other)}
+    port, log = free_port(), tmp_path / "payments.log"
+    payments = start("payments", port, db_env(database, **changes), log)
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz")
         status, body = get(f"http://127.0.0.1:{port}/readyz")
         assert status == 503
-        assert "password authentication failed" in str(body["database"])
+        assert says in str(body["database"]), body
     finally:
-        payments.terminate()
-        payments.wait(timeout=10)
+        stop(payments)
+    logged = [json.loads(line) for line in log.read_text().splitlines()]
+    assert any(says in str(entry.get("reason")) for entry in logged), logged
 
 
-def psql(port: int, database: str, statement: str) -> str:
-    done = subprocess.run(
-        [str(POSTGRES_BIN / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", USER, "-d", database, "-XAtqc",
-         statement],
-        env={**os.environ, "PGPASSWORD": PASSWORD}, capture_output=True, text=True, timeout=30, check=True,
-    )  # fmt: skip
-    return done.stdout.strip()
+def test_a_server_that_offers_no_tls_is_refused_before_the_password_is_sent(tmp_path: Path) -> None:
+    """A server in the middle that answers "no TLS" to the client's SSLRequest gets nothing more: no startup
+    message, no user name, no password (pgwire.py, which this replaced, sent them in the clear)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+    received: list[bytes] = []
+
+    def serve() -> None:
+        for _ in range(3):  # libpq may try again; each attempt is answered the same way
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                try:
+                    received.append(conn.recv(8))
+                    conn.sendall(b"N")
+                    received.append(conn.recv(4096))
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    port = free_port()
+    ca = tmp_path / "ca.crt"
+    ca.write_text(issue("localhost", ["localhost"]).ca)
+    server_port = str(listener.getsockname()[1])
+    env = {"DB_HOST": "localhost", "DB_PORT": server_port, "DB_NAME": DATABASE, "DB_USER": ROLE,
+           "DB_PASSWORD": "never-sent", "DB_SSLROOTCERT": str(ca)}  # fmt: skip
+    payments = start("payments", port, env)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz")
+        status, body = get(f"http://127.0.0.1:{port}/readyz")
+        assert status == 503
+        assert "server does not support SSL" in str(body["database"]), body
+    finally:
+        stop(payments)
+        listener.close()
+        thread.join(timeout=10)
+    sent = b"".join(received)
+    assert sent, "payments never connected"
+    assert b"never-sent" not in sent and ROLE.encode() not in sent, sent
 
 
-def test_payments_reads_create_nothing_and_keep_working_while_writes_are_stopped(database: int) -> None:
+def test_payments_reads_create_nothing_and_keep_working_while_writes_are_stopped(database: Server) -> None:
     """What `migrate` relies on: a new database counts 0 without payments creating its table on a read, and once the
     database is read-only (migrate's stop of writes) reads still answer while a payment is refused, saying why."""
-    psql(database, "postgres", "CREATE DATABASE shop")
+    database.psql("DROP TABLE IF EXISTS payments")
     port = free_port()
-    payments = start("payments", port, {**db_env(database), "DB_NAME": "shop"})
+    payments = start("payments", port, db_env(database))
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz")
         assert get(f"http://127.0.0.1:{port}/") == (200, {"service": "payments", "database": "reachable",
                                                           "payments": 0})  # fmt: skip
-        assert psql(database, "shop", "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == "0"
+        assert database.psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == "0"
         assert get(f"http://127.0.0.1:{port}/payments", "POST") == (201, {"service": "payments", "payments": 1})
-        psql(database, "postgres", "ALTER DATABASE shop SET default_transaction_read_only = on")
-        assert get(f"http://127.0.0.1:{port}/readyz") == (200, {"status": "ready"})
-        assert get(f"http://127.0.0.1:{port}/")[1]["payments"] == 1
-        status, body = get(f"http://127.0.0.1:{port}/payments", "POST")
-        assert status == 503
-        assert "read-only transaction" in str(body["database"])
-        assert psql(database, "shop", "SELECT count(*) FROM payments") == "1"
+        database.psql(f"ALTER DATABASE {DATABASE} SET default_transaction_read_only = on")
+        try:
+            assert get(f"http://127.0.0.1:{port}/readyz") == (200, {"status": "ready"})
+            assert get(f"http://127.0.0.1:{port}/")[1]["payments"] == 1
+            status, body = get(f"http://127.0.0.1:{port}/payments", "POST")
+            assert status == 503
+            assert "read-only transaction" in str(body["database"])
+            assert database.psql("SELECT count(*) FROM payments") == "1"
+        finally:
+            database.psql(f"ALTER DATABASE {DATABASE} RESET default_transaction_read_only")
     finally:
-        payments.terminate()
-        payments.wait(timeout=10)
-
-
-def test_the_services_client_takes_tls_when_the_server_offers_it(database: int) -> None:
-    """RDS for PostgreSQL 15+ and Azure's flexible server refuse plain connections: payments' own client asks for
-    TLS first (libpq's sslmode=prefer), and the server sees an encrypted session."""
-    sys.path.insert(0, str(ROOT / "walkthrough" / "payments"))
-    try:
-        from pgwire import Connection  # the service's own module, not a package of this repo
-    finally:
-        sys.path.pop(0)
-    connection = Connection("127.0.0.1", database, user=USER, password=PASSWORD, database="postgres")
-    try:
-        assert connection.encrypted
-        assert connection.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") == [("t",)]
-    finally:
-        connection.close()
+        stop(payments)

@@ -95,7 +95,7 @@ BAD = {
         GOOD.replace("${resources.db.host}", "${resources.db.url}"),
         [
             "payments.score.yaml: containers.main.variables.DB_HOST: ${resources.db.url}: a postgres resource has "
-            "no output 'url'; it has: host, port, name, database, username, password"
+            "no output 'url'; it has: host, port, name, database, username, password, sslmode, sslrootcert"
         ],
     ),
     "credential inside a string": (

@@ -116,6 +116,10 @@ def test_up_deploys_every_service_and_each_answers(bench: Workbench) -> None:
     payments = page["payments"]
     assert isinstance(payments, dict) and payments["database"] == "reachable", page
     pods = json.loads(kubectl(bench, "get", "pods", "-o", "json"))["items"]
+    # The roles Job's pod made payments' own role, as the administrator over verified TLS, and is done.
+    (roles,) = [p for p in pods if p["metadata"]["labels"].get("app.kubernetes.io/name") == "postgres-roles"]
+    assert roles["status"]["phase"] == "Succeeded", roles["status"]
+    pods = [p for p in pods if p is not roles]
     assert {p["metadata"]["labels"].get("app.kubernetes.io/name") for p in pods} == {"web", "login", "payments",
                                                                                      "postgres"}  # fmt: skip
     for pod in pods:
@@ -196,6 +200,46 @@ def test_the_network_policies_are_enforced_on_the_node(bench: Workbench) -> None
         assert settled(lambda: reaches(bench, "stranger", f"web.{NAMESPACE}.svc", 80), True), "web is public"
     finally:
         bench.kubectl(NODE, "-n", NAMESPACE, "delete", "pod", "stranger", "--wait=false")
+
+
+def test_a_server_presenting_a_certificate_for_another_name_is_refused(bench: Workbench) -> None:
+    """payments verifies its database (sslmode=verify-full): pointed at the same server under another name (a Service
+    of the test's, selecting the database's pod, as a server in the middle would answer), its new pod refuses it,
+    says why in its log and on its readiness endpoint, and never becomes Ready; the old pods keep serving. Restored
+    afterwards, whatever happens."""
+    impostor = "impostor"
+    before = json.loads(kubectl(bench, "get", "deployment", "payments", "-o", "json"))
+    kubectl(bench, "create", "service", "clusterip", impostor, "--tcp=5432:5432")
+    try:
+        kubectl(bench, "set", "selector", "service", impostor, "app.kubernetes.io/instance=payments-db")
+        kubectl(bench, "set", "env", "deployment/payments", f"DB_HOST={impostor}.{NAMESPACE}.svc")
+        expected = f'does not match host name "{impostor}.{NAMESPACE}.svc"'
+        deadline = time.monotonic() + 90
+        while True:
+            pods = json.loads(kubectl(bench, "get", "pods", "-l", "app.kubernetes.io/instance=payments", "-o",
+                                      "json"))["items"]  # fmt: skip
+            new = [p for p in pods if any(e.get("value", "").startswith(impostor) for c in p["spec"]["containers"]
+                                          for e in c.get("env") or [])]  # fmt: skip
+            logs = kubectl(bench, "logs", new[0]["metadata"]["name"]) if new and new[0]["status"].get("podIP") else ""
+            reasons = [json.loads(line).get("reason", "") for line in logs.splitlines() if line.startswith("{")]
+            if any(expected in reason for reason in reasons):
+                break
+            assert time.monotonic() < deadline, f"no refusal in the new pod's log within 90 s: {logs[-2000:]}"
+            time.sleep(2)
+        pod = new[0]
+        assert not all(c["ready"] for c in pod["status"].get("containerStatuses") or [{"ready": False}])
+        status, text = http_get(f"http://{pod['status']['podIP']}:8080/readyz")
+        assert status == 503 and expected in json.loads(text)["database"], text
+        # The release stalls on it (maxUnavailable 0): payments still answers through web, from the old pods.
+        status, text = http_get(f"{URL}/payments/")
+        assert status == 200 and json.loads(text)["database"] == "reachable", text
+    finally:
+        bench.kubectl(NODE, "-n", NAMESPACE, "rollout", "undo", "deployment/payments")
+        bench.kubectl(NODE, "-n", NAMESPACE, "delete", "service", impostor, "--ignore-not-found")
+        ok(bench.kubectl(NODE, "-n", NAMESPACE, "rollout", "status", "deployment/payments", "--timeout=120s",
+                         timeout=150))  # fmt: skip
+    after = json.loads(kubectl(bench, "get", "deployment", "payments", "-o", "json"))
+    assert after["spec"]["template"]["spec"] == before["spec"]["template"]["spec"]
 
 
 def test_destroy_removes_the_application(bench: Workbench) -> None:

@@ -1,17 +1,20 @@
 """What a cloud application stack's managed database must be, as one list of problems per run.
 
-`wiring_problems(run)` holds every promise of the cloud provisioners (stacks.provisioners.managed_postgres and
-components.rds / azure_postgres / cloudsql) against the resources a run registered: the database exists where
-the cluster's network is, has no public endpoint, encrypts and backs up its storage, is protected, and the pods
-reach it through the same variables as locally, the password from a Secret marked secret. The tests assert it is
-empty for each cloud, and not empty for each planted mistake.
+`wiring_problems(run)` holds every promise of the cloud provisioners (stacks.provisioners.managed_postgres,
+components.rds / azure_postgres / cloudsql / database / database_roles) against the resources a run registered:
+the database exists where the cluster's network is, has no public endpoint, refuses unencrypted connections,
+encrypts and backs up its storage, is protected; the pods reach it through the same variables as locally, as the
+application's own role, verifying the server against the cloud's CA, the password from a Secret marked secret.
+The tests assert it is empty for each cloud, and not empty for each planted mistake.
 """
 
 from __future__ import annotations
 
 import json
 
+from tools.fake_clouds import CLOUD_SQL_CA
 from tools.mock_runner import ProgramRun, Registered, dig
+from tools.stack_files import ROOT
 
 RDS = "aws:rds/instance:Instance"
 AZURE_POSTGRES = "azure-native:dbforpostgresql:Server"
@@ -21,6 +24,11 @@ SECRET = "kubernetes:core/v1:Secret"
 SERVICE = "kubernetes:core/v1:Service"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 PASSWORD = "pulumi-python:dynamic/kubeport:GeneratedPassword"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+JOB = "kubernetes:batch/v1:Job"
+CA_PATH = "/etc/kubeport/postgres/ca.crt"
+RDS_BUNDLE = (ROOT / "components" / "ca" / "rds-global-bundle.pem").read_text()
+AZURE_ROOTS = (ROOT / "components" / "ca" / "azure-postgres-roots.pem").read_text()
 DATABASE = "payments-db"
 """The walkthrough's one postgres resource: payments' `db`."""
 
@@ -35,30 +43,40 @@ def k8s_named(run: ProgramRun, type_: str, name: str) -> Registered:
     return found
 
 
-def pod_problems(run: ProgramRun, network: str, address: str) -> list[str]:
-    """The Kubernetes side, the same on every cloud: variables, Secret, in-cluster name, egress."""
+def pod_problems(run: ProgramRun, network: str, address: str, ca: str) -> list[str]:
+    """The Kubernetes side, the same on every cloud: the pods sign in as the application's own role, over TLS they
+    verify against the cloud's CA for the database's own name; the roles Job makes that role as the master user,
+    whose credentials only it reads; egress to the database's network alone."""
     found = []
     payments = k8s_named(run, DEPLOYMENT, "payments")
-    namespace = payments.inputs["metadata"]["namespace"]
-    (container,) = payments.inputs["spec"]["template"]["spec"]["containers"]
+    template = payments.inputs["spec"]["template"]["spec"]
+    (container,) = template["containers"]
     env = {e["name"]: e for e in container["env"]}
-    if dig(env, "DB_HOST", "value") != f"{DATABASE}.{namespace}.svc":
-        found.append(f"DB_HOST is {dig(env, 'DB_HOST', 'value')!r}, not the in-cluster name")
+    if dig(env, "DB_HOST", "value") != address:
+        found.append(f"DB_HOST is {dig(env, 'DB_HOST', 'value')!r}, not the database's own name {address!r}")
     if dig(env, "DB_PORT", "value") != "5432" or dig(env, "DB_NAME", "value") != "payments":
         found.append("DB_PORT / DB_NAME differ from the local targets'")
+    if dig(env, "DB_USER", "value") != "payments_app":
+        found.append(f"the pods sign in as {dig(env, 'DB_USER', 'value')!r}, not the application's own role")
     if "value" in env["DB_PASSWORD"] or dig(env, "DB_PASSWORD", "valueFrom", "secretKeyRef") != {
         "name": DATABASE,
         "key": "password",
     }:
         found.append("DB_PASSWORD is not read from the database's Secret")
+    if dig(env, "PGSSLMODE", "value") != "verify-full" or dig(env, "PGSSLROOTCERT", "value") != CA_PATH:
+        found.append("the pods do not verify the server (PGSSLMODE verify-full, PGSSLROOTCERT)")
+    volumes = {v["name"]: v for v in template.get("volumes") or []}
+    mounted = {m["mountPath"]: volumes.get(m["name"], {}) for m in container.get("volumeMounts") or []}
+    bundle_map = dig(mounted.get(CA_PATH.rsplit("/", 1)[0], {}), "configMap", "name")
+    bundle = dig(k8s_named(run, CONFIG_MAP, bundle_map).inputs, "data", "ca.crt") if bundle_map else None
+    if bundle != ca:
+        found.append("the pods' CA bundle is not the cloud's CA for its database")
     secret = k8s_named(run, SECRET, DATABASE)
     if not ({"stringData", "stringData.password"} & set(secret.secret_inputs)):
         found.append("the database's Secret is not marked secret in Pulumi")
-    if set(secret.inputs.get("stringData") or {}) != {"username", "database", "password"}:
-        found.append("the database's Secret lacks username, database or password")
-    service = k8s_named(run, SERVICE, DATABASE)
-    if service.inputs["spec"].get("type") != "ExternalName" or service.inputs["spec"].get("externalName") != address:
-        found.append(f"the in-cluster name does not point at the database ({service.inputs['spec']})")
+    if set(secret.inputs.get("stringData") or {}) != {"host", "username", "database", "password"}:
+        found.append("the database's Secret lacks host, username, database or password")
+    found += roles_job_problems(run, network, address, ca)
     policy = k8s_named(run, NETWORK_POLICY, "payments")
     egress = policy.inputs["spec"]["egress"]
     to_database = [r for r in egress if dig(r, "ports", 0, "port") == 5432]
@@ -66,6 +84,40 @@ def pod_problems(run: ProgramRun, network: str, address: str) -> list[str]:
         found.append(f"payments' egress to 5432 is not the database's network {network}: {to_database}")
     if run.of_type("kubernetes:apps/v1:StatefulSet"):
         found.append("an in-cluster PostgreSQL was made on a cloud")
+    return found
+
+
+def roles_job_problems(run: ProgramRun, network: str, address: str, ca: str) -> list[str]:
+    found = []
+    jobs = run.of_type(JOB)
+    if len(jobs) != 1:
+        return [f"{len(jobs)} roles Jobs: the application's role is not made"]
+    pod = jobs[0].inputs["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    if dig(env, "PGHOST", "value") != address or dig(env, "PGSSLMODE", "value") != "verify-full":
+        found.append("the roles Job does not verify the database by its own name")
+    ca_map = dig({v["name"]: v for v in pod["volumes"]}, "ca", "configMap", "name")
+    if dig(k8s_named(run, CONFIG_MAP, ca_map).inputs, "data", "ca.crt") != ca:
+        found.append("the roles Job does not trust the cloud's CA")
+    admin = f"{DATABASE}-admin"
+    if dig(env, "PGPASSWORD", "valueFrom", "secretKeyRef", "name") != admin:
+        found.append("the roles Job does not sign in as the master user")
+    readers = {
+        r.inputs["metadata"]["name"]
+        for r in run.of_type(DEPLOYMENT)
+        for c in r.inputs["spec"]["template"]["spec"]["containers"]
+        for e in c.get("env") or []
+        if dig(e, "valueFrom", "secretKeyRef", "name") == admin
+    }
+    if readers:
+        found.append(f"the master user's credentials reach the services: {sorted(readers)}")
+    if not ({"stringData", "stringData.password"} & set(k8s_named(run, SECRET, admin).secret_inputs)):
+        found.append("the master user's Secret is not marked secret in Pulumi")
+    (policy,) = [p for p in run.of_type(NETWORK_POLICY) if p.inputs["metadata"]["name"] == f"{DATABASE}-roles"]
+    rules = policy.inputs["spec"]["egress"]
+    if [dig(r, "to", 0, "ipBlock", "cidr") for r in rules if dig(r, "ports", 0, "port") == 5432] != [network]:
+        found.append("the roles Job's egress is not the database's network alone")
     return found
 
 
@@ -105,7 +157,13 @@ def eks_problems(run: ProgramRun) -> list[str]:
         found.append("RDS: the automated backups go with the instance")
     if not instance.protect:
         found.append("RDS: not protected")
-    return found + pod_problems(run, "10.0.0.0/16", instance.state["address"])
+    parameters = named(run, "aws:rds/parameterGroup:ParameterGroup", f"{DATABASE}-parameters")
+    forced = {q["name"]: q["value"] for q in parameters.inputs.get("parameters") or []}.get("rds.force_ssl")
+    if forced != "1" or p.get("parameterGroupName") != parameters.state["name"]:
+        found.append("RDS: accepts unencrypted connections (rds.force_ssl is not 1 in its parameter group)")
+    if p.get("caCertIdentifier") != "rds-ca-rsa2048-g1":
+        found.append("RDS: its certificate's CA is not the one the pods trust")
+    return found + pod_problems(run, "10.0.0.0/16", instance.state["address"], RDS_BUNDLE)
 
 
 def rds_password_problems(run: ProgramRun, instance: Registered, key: str) -> list[str]:
@@ -127,8 +185,8 @@ def rds_password_problems(run: ProgramRun, instance: Registered, key: str) -> li
         found.append("RDS: the Secrets Manager secret is not encrypted with the cluster's KMS key")
     if run.of_type("aws:secretsmanager/secretRotation:SecretRotation"):
         found.append("RDS: the password rotates, and the pods' Secret would fall behind")
-    if dig(k8s_named(run, SECRET, DATABASE).inputs, "stringData", "password") != kept.get("password"):
-        found.append("RDS: the pods' Secret does not take the password from the Secrets Manager secret")
+    if dig(k8s_named(run, SECRET, f"{DATABASE}-admin").inputs, "stringData", "password") != kept.get("password"):
+        found.append("RDS: the roles Job's Secret does not take the password from the Secrets Manager secret")
     return found
 
 
@@ -167,7 +225,14 @@ def aks_problems(run: ProgramRun) -> list[str]:
         found.append("Azure PostgreSQL: the administrator's password is not secret in Pulumi")
     if not server.protect:
         found.append("Azure PostgreSQL: not protected")
-    return found + pod_problems(run, "10.40.16.0/24", server.state["fullyQualifiedDomainName"])
+    tls = named(run, "azure-native:dbforpostgresql:Configuration", f"{DATABASE}-tls-only").inputs
+    if (tls.get("configurationName"), tls.get("value"), tls.get("serverName")) != (
+        "require_secure_transport",
+        "ON",
+        server.state["name"],
+    ):
+        found.append("Azure PostgreSQL: accepts unencrypted connections (require_secure_transport is not ON)")
+    return found + pod_problems(run, "10.40.16.0/24", server.state["fullyQualifiedDomainName"], AZURE_ROOTS)
 
 
 def gke_problems(run: ProgramRun) -> list[str]:
@@ -201,13 +266,17 @@ def gke_problems(run: ProgramRun) -> list[str]:
     if "password" not in user.secret_inputs:
         found.append("Cloud SQL: the user's password is not secret in Pulumi")
     if user.inputs.get("deletionPolicy") != "ABANDON":
-        found.append("Cloud SQL: deleting the user fails (it owns the application's tables); abandon it instead")
+        found.append("Cloud SQL: deleting the user fails (it holds the application's role); abandon it instead")
     access_range = named(run, "gcp:compute/globalAddress:GlobalAddress", "gke-services-range")
     if peering.inputs.get("deletionPolicy") != "ABANDON" or not (peering.protect and access_range.protect):
         found.append("Cloud SQL: private services access is not protected and kept like the database")
     if not instance.protect:
         found.append("Cloud SQL: not protected")
-    return found + pod_problems(run, "10.60.0.0/20", record.inputs["name"].rstrip("."))
+    if ip.get("sslMode") != "ENCRYPTED_ONLY":
+        found.append("Cloud SQL: accepts unencrypted connections (ssl_mode is not ENCRYPTED_ONLY)")
+    if ip.get("serverCaMode") != "GOOGLE_MANAGED_CAS_CA" or zone.inputs.get("dnsName") != instance.state["dnsName"]:
+        found.append("Cloud SQL: its certificate does not name the DNS name the pods connect to")
+    return found + pod_problems(run, "10.60.0.0/20", instance.state["dnsName"].rstrip("."), CLOUD_SQL_CA)
 
 
 PROBLEMS = {"walkthrough-eks": eks_problems, "walkthrough-aks": aks_problems, "walkthrough-gke": gke_problems}

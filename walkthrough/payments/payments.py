@@ -1,5 +1,10 @@
 """payments: records payments in its database and counts them. Only web and login may call it (the
-NetworkPolicies of kubeport's walkthrough application), and only it may reach the database."""
+NetworkPolicies of kubeport's walkthrough application), and only it may reach the database.
+
+It talks to PostgreSQL through psycopg (libpq), always with `sslmode=verify-full`: the connection is encrypted,
+and the server must present a certificate for the host it was asked for, signed by the CA at DB_SSLROOTCERT (the
+one kubeport mounts for the database). A server that cannot, or that offers no TLS, is refused before the password
+is sent; the reason is logged, and the readiness probe answers 503 with it."""
 
 from __future__ import annotations
 
@@ -9,35 +14,55 @@ import signal
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from pgwire import Connection, DatabaseError
+import psycopg
+from psycopg import errors
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS payments (id bigserial PRIMARY KEY, cents integer NOT NULL CHECK (cents > 0))"
-UNDEFINED_TABLE = "42P01"
-"""SQLSTATE of a table that does not exist: no payment was recorded yet."""
 
 
-def connect() -> Connection:
+def connect() -> psycopg.Connection[tuple[object, ...]]:
     env = os.environ
-    return Connection(
-        env["DB_HOST"], int(env["DB_PORT"]), user=env["DB_USER"], password=env["DB_PASSWORD"], database=env["DB_NAME"]
+    return psycopg.connect(
+        host=env["DB_HOST"],
+        port=int(env["DB_PORT"]),
+        dbname=env["DB_NAME"],
+        user=env["DB_USER"],
+        password=env["DB_PASSWORD"],
+        sslmode="verify-full",
+        sslrootcert=env.get("DB_SSLROOTCERT") or env.get("PGSSLROOTCERT", ""),
+        connect_timeout=5,
+        application_name="payments",
     )
 
 
-def run(sql: str) -> list[tuple[str | None, ...]]:
-    connection = connect()
-    try:
-        return connection.query(sql)
-    finally:
-        connection.close()
-
-
 def count_payments() -> int:
-    try:
-        return int(run("SELECT count(*) FROM payments")[0][0] or 0)
-    except DatabaseError as err:
-        if err.code == UNDEFINED_TABLE:
+    """Reads create nothing: they work on a read-only database too (while `migrate` moves the data)."""
+    with connect() as connection:
+        try:
+            row = connection.execute("SELECT count(*) FROM payments").fetchone()
+        except errors.UndefinedTable:
             return 0
-        raise
+    return int(str(row[0])) if row else 0
+
+
+def record_payment() -> int:
+    with connect() as connection:
+        connection.execute(SCHEMA)
+        connection.execute("INSERT INTO payments (cents) VALUES (100)")
+        row = connection.execute("SELECT count(*) FROM payments").fetchone()
+    return int(str(row[0])) if row else 0
+
+
+def reason(err: Exception) -> str:
+    """What went wrong, in libpq's and the server's words (first line only), with the SQLSTATE when there is one."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    code = getattr(err, "sqlstate", None)
+    return f"{text} (SQLSTATE {code})" if code else text
+
+
+def log(record: dict[str, object]) -> None:
+    sys.stdout.write(json.dumps(record) + "\n")
+    sys.stdout.flush()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -51,15 +76,19 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def unreachable(self, err: Exception) -> None:
+        why = reason(err)
+        log({"error": "database", "path": self.path, "reason": why})
+        self.reply(503, {"service": "payments", "database": f"unreachable: {why}"})
+
     def do_GET(self) -> None:
         if self.path == "/healthz":
             self.reply(200, {"status": "alive"})
             return
         try:
-            # Reads create nothing: they work on a read-only database too (while `migrate` moves the data).
             count = count_payments()
-        except (OSError, DatabaseError) as err:
-            self.reply(503, {"service": "payments", "database": f"unreachable: {err}"})
+        except (OSError, psycopg.Error) as err:
+            self.unreachable(err)
             return
         if self.path == "/readyz":
             self.reply(200, {"status": "ready"})
@@ -73,14 +102,14 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(404, {"error": "not found"})
             return
         try:
-            rows = run(f"{SCHEMA}; INSERT INTO payments (cents) VALUES (100); SELECT count(*) FROM payments")
-        except (OSError, DatabaseError) as err:
-            self.reply(503, {"service": "payments", "database": f"unreachable: {err}"})
+            count = record_payment()
+        except (OSError, psycopg.Error) as err:
+            self.unreachable(err)
             return
-        self.reply(201, {"service": "payments", "payments": int(rows[0][0] or 0)})
+        self.reply(201, {"service": "payments", "payments": count})
 
     def log_message(self, format: str, *args: object) -> None:
-        sys.stdout.write(json.dumps({"request": self.requestline, "status": args[1] if len(args) > 1 else ""}) + "\n")
+        log({"request": self.requestline, "status": args[1] if len(args) > 1 else ""})
 
 
 def main() -> None:
