@@ -165,10 +165,18 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         workspace = _workspace()
         if workspace.config(args.source).get("kubeport:application"):
             # Several services and their databases: the data moves too (tools/appmigrate.py says how).
-            from tools.appmigrate import migrate_application  # noqa: PLC0415
+            from tools.appmigrate import BACKUPS, migrate_application  # noqa: PLC0415
 
-            migrate_application(args.source, args.target, workspace, destroy_source=args.destroy_source, yes=args.yes)
+            migrate_application(
+                args.source, args.target, workspace, destroy_source=args.destroy_source, yes=args.yes,
+                replace_target_data=args.replace_target_data, allow_read_only_source=args.allow_read_only_source,
+                backups=Path(args.backups) if args.backups else BACKUPS,
+            )  # fmt: skip
         else:
+            refused = [f for f in ("replace_target_data", "allow_read_only_source", "backups") if getattr(args, f)]
+            if refused:
+                flags = ", ".join("--" + f.replace("_", "-") for f in refused)
+                raise OperationError(f"{flags}: only for an application with its data (kubeport:application)")
             migrate(args.source, args.target, workspace, destroy_source=args.destroy_source, yes=args.yes)
     except OperationError as err:
         return echo_error(err)
@@ -287,6 +295,21 @@ def parser() -> argparse.ArgumentParser:
     migrate.add_argument("--to", dest="target", required=True, choices=stacks)
     migrate.add_argument("--destroy-source", action="store_true", help="destroy the source after a passed smoke check")
     migrate.add_argument("--yes", action="store_true", help="do not ask before destroying the source")
+    migrate.add_argument(
+        "--replace-target-data",
+        action="store_true",
+        help="an application's target databases may hold rows: copy them to a file first, then replace them",
+    )
+    migrate.add_argument(
+        "--allow-read-only-source",
+        action="store_true",
+        help="move from databases an earlier migrate left read-only (when they hold the newest copy)",
+    )
+    migrate.add_argument(
+        "--backups",
+        metavar="DIR",
+        help="where --replace-target-data keeps the target's rows (default .kubeport/backups, private to you)",
+    )
     migrate.set_defaults(func=cmd_migrate)
 
     from tools.localclusters import CLUSTERS  # noqa: PLC0415 - the names only; nothing is started here

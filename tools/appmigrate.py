@@ -1,38 +1,41 @@
-"""`migrate` of an application (kubeport:application) and its data between two stacks.
+"""`migrate` of an application (kubeport:application) and its data between two stacks, for any workload files.
 
-preview target -> up target -> stop writes on the source's databases -> dump each one and restore it into the
-target's -> verify every table's row count and checksum -> smoke-check each service of the target -> switch.
+Before anything changes it refuses, naming the reason and the flag that overrides it (docs/migration.md):
+the same stack, or the same database, on both sides (nothing overrides this); a source database that is read-only
+already, the leftover of an earlier migrate (`--allow-read-only-source`); a target database that holds rows in
+any table (`--replace-target-data`: its rows are first dumped to a file, whose path migrate prints); a target on a
+cloud, whose databases are the cloud's managed ones, and a source whose declared database is not a pod in its
+cluster (nothing overrides these: the rows would be left behind).
 
-What happens to the data, plainly: each in-cluster PostgreSQL of the source is set read-only
-(`default_transaction_read_only`, its open sessions ended, so every new transaction is read-only); `pg_dump`
-in the source's database pod streams into `psql` in the target's (one transaction, `--clean`: the target's copy
-is replaced, not merged); every table's row count and an md5 over its rows, ordered, must be the same on both
-sides. Reads keep working on the source throughout; writes stop from the moment the source turns read-only until
-the target has passed the checks, and that time is measured and printed. "Switch" means: the target is proven
-to serve the same data, and traffic moves to its url (a DNS record or load balancer in front of both is the
-user's). The source stays read-only until it is destroyed (`--destroy-source`), so nothing can write to the old
-copy by mistake. When a step after the stop of writes fails, the source's databases are made writable again
-and the message says so: the source is serving as before.
+Then: preview and up the target → start the probe Pod (tools/appsmoke) → stop writes on the target's databases
+and, with the flag, copy what they hold to a file → stop writes on the source's (`default_transaction_read_only`,
+open sessions ended; reads go on) → dump each and restore it into the target's, in one transaction
+(tools/appdata) → compare every table's row count and row hash → make the target writable and prove it, signing in
+as the application's own role over verified TLS and writing something that is rolled back → smoke-check the
+target from its workload files → record the move in both databases (`kubeport.migrations`) → switch. Writes on the
+source stay stopped from the moment it turns read-only until the switch, and that time is printed. The source stays
+read-only afterwards, so nothing writes to the old copy; its record says where the data went.
 
-Databases are found by their labels (components.postgres: `app.kubernetes.io/name=postgres`, the instance
-`<workload>-<resource>`, part-of the application), the same names on both sides because the workload files are
-the same. The commands run inside the database pods with the credentials the pods already hold
-(POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB from the Secret): no password leaves the cluster.
+Any failure, timeout, malformed answer or interrupt after the first stop undoes the stops: the source is writable
+again (unless it was read-only before, with the flag), the target as writable as it was, and the message says what
+each side holds.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
+import contextlib
+import datetime
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from stacks.score import ScoreError, read_application
+from stacks.config.keys import keys_by_name
+from stacks.score import Application, ScoreError, read_application
+from tools.appdata import Facts, Fingerprint, PodDatabases, Record, Side
+from tools.appsmoke import ClusterProbe, check_routes, deployments_unavailable, probe_image, probes, routes
 from tools.operations import (
-    PAGE_MARKER,
     Fetch,
     Kubectl,
     OperationError,
@@ -45,181 +48,109 @@ from tools.operations import (
 )
 from tools.stack_files import ROOT
 
-DATABASE_PODS = "app.kubernetes.io/name=postgres"
-CONTAINER = "postgres"
-PSQL = (
-    'PGPASSWORD="$POSTGRES_PASSWORD" PGOPTIONS="-c default_transaction_read_only=off" exec psql -h 127.0.0.1 '
-    '-U "$POSTGRES_USER" -d "$POSTGRES_DB" -v ON_ERROR_STOP=1 -X -q -A -t'
-)
-"""psql inside the database pod, as the database's owner; `-c default_transaction_read_only=off`: kubeport's own
-session may still change settings after the database turned read-only."""
-DUMP = (
-    'PGPASSWORD="$POSTGRES_PASSWORD" exec pg_dump -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" '
-    "--clean --if-exists --no-owner --no-privileges"
-)
-RESTORE = PSQL.replace("-q -A -t", "-q --single-transaction")
-TRANSFER_TIMEOUT = 900.0
-SMOKE_ATTEMPTS = 30
-SMOKE_INTERVAL = 2.0
-TABLES = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
 MANAGED_HINT = "docs/application.md#moving-the-data-between-clouds"
+CLOUD_TARGETS = ("eks", "aks", "gke")
+BACKUPS = ROOT / ".kubeport" / "backups"
+"""Where `--replace-target-data` keeps the target's rows (outside git, private to the user)."""
+REPLACE_FLAG = "--replace-target-data"
+READ_ONLY_FLAG = "--allow-read-only-source"
 
 
-def declared_databases(folder: Path) -> list[str]:
-    """The databases the application's workload files declare, by their instance name `<workload>-<resource>`."""
-    try:
-        application = read_application(folder)
-    except ScoreError as err:
-        raise OperationError(err.message()) from err
-    return sorted(w.provisioned_name(r) for w in application.workloads for r in w.resources_of("postgres"))
+class Databases(Protocol):
+    """One side's databases of the application (tools.appdata.PodDatabases; a fake in tests)."""
+
+    def instances(self) -> list[str]: ...
+    def facts(self, instance: str) -> Facts: ...
+    def set_read_only(self, instance: str, read_only: bool) -> None: ...
+    def fingerprint(self, instance: str) -> Fingerprint: ...
+    def record(self, instance: str, record: Record, source_system: str, target_system: str) -> None: ...
+    def backup(self, instance: str, role: str, path: Path) -> None: ...
+    def prove_writable(self, instance: str) -> str: ...
+    def copy_into(self, instance: str, target: object, target_instance: str, role: str) -> None: ...
 
 
-@dataclass(frozen=True)
-class Database:
-    """One in-cluster database of a deployed application: its StatefulSet's instance name and pod."""
-
-    instance: str
-    pod: str
+class Prober(Protocol):
+    def cleanup(self) -> None: ...
+    def start(self, services: Sequence[tuple[str, int]]) -> None: ...
+    def ask(self, urls: Sequence[str]) -> dict[str, str]: ...
 
 
-@dataclass(frozen=True)
-class Side:
-    """One stack's cluster, as kubectl reaches it, and the application's namespace there."""
+@dataclass
+class Reach:
+    """What migrate reaches of one stack's cluster."""
 
-    access: Sequence[str]
-    namespace: str
-
-    def kubectl(self, *args: str) -> list[str]:
-        return [*self.access, "--namespace", self.namespace, *args]
-
-
-def databases(side: Side, kubectl: Kubectl = run_kubectl) -> list[Database]:
-    """The application's database pods in the namespace, by instance."""
-    pods = json.loads(kubectl(side.kubectl("get", "pods", "-l", DATABASE_PODS, "-o", "json")))["items"]
-    found = []
-    for pod in pods:
-        metadata = pod["metadata"]
-        if metadata.get("deletionTimestamp"):
-            continue
-        found.append(Database(instance=metadata["labels"]["app.kubernetes.io/instance"], pod=metadata["name"]))
-    return sorted(found, key=lambda d: d.instance)
+    side: Side
+    databases: Databases
+    server: str
+    """The API server's URL: the same server and namespace on both sides is the same database."""
+    unavailable: Callable[[str], list[str]]
+    """The application's Deployments without all their replicas available."""
+    prober: Callable[[str, str], Prober]
+    """(application, image) -> the probe Pod."""
 
 
-def sql(side: Side, database: Database, statement: str, kubectl: Kubectl = run_kubectl) -> list[list[str]]:
-    """Run SQL in the database's pod; its rows, `|`-separated columns as lists."""
-    out = kubectl([*side.kubectl("exec", database.pod, "-c", CONTAINER, "--", "sh", "-c", f"{PSQL} -c \"$0\""),
-                   statement])  # fmt: skip
-    return [line.split("|") for line in out.splitlines() if line]
+Reacher = Callable[[Workspace, Mapping[str, str], str], contextlib.AbstractContextManager[Reach]]
 
 
-def quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _alter_current(setting: str) -> str:
-    """ALTER DATABASE on the database psql is connected to (ALTER DATABASE takes a name, not an expression)."""
-    return f"DO $$BEGIN EXECUTE format('ALTER DATABASE %I {setting}', current_database()); END$$"
-
-
-def stop_writes(side: Side, database: Database, kubectl: Kubectl = run_kubectl) -> None:
-    """Every new transaction read-only, and the open sessions (which kept the old default) ended."""
-    sql(side, database, _alter_current("SET default_transaction_read_only = on"), kubectl)
-    sql(
-        side,
-        database,
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND pid <> pg_backend_pid()",
-        kubectl,
-    )
-
-
-def resume_writes(side: Side, database: Database, kubectl: Kubectl = run_kubectl) -> None:
-    sql(side, database, _alter_current("RESET default_transaction_read_only"), kubectl)
-
-
-def fingerprint(side: Side, database: Database, kubectl: Kubectl = run_kubectl) -> dict[str, tuple[int, str]]:
-    """Each table of the public schema: (row count, md5 over its rows in order)."""
-    found = {}
-    for (table,) in sql(side, database, TABLES, kubectl):
-        rows = sql(
-            side,
-            database,
-            "SELECT count(*), coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '') "
-            f"FROM public.{quoted(table)} t",
-            kubectl,
+@contextlib.contextmanager
+def kubectl_reach(
+    workspace: Workspace, config: Mapping[str, str], namespace: str, kubectl: Kubectl = run_kubectl
+) -> Iterator[Reach]:
+    """A stack's cluster through kubectl: its context, or its cluster stack's kubeconfig."""
+    with cluster_access(workspace, config) as (access, _):
+        if not access:
+            raise OperationError("migrating an application's data needs the stack's cluster (kubeport:kubeContext or "
+                                 "kubeport:clusterStack)")  # fmt: skip
+        side = Side(access, namespace)
+        server = kubectl([*access, "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"])
+        yield Reach(
+            side=side,
+            databases=PodDatabases(side, kubectl),
+            server=server.strip(),
+            unavailable=lambda application: deployments_unavailable(side, application, kubectl),
+            prober=lambda application, image: ClusterProbe(side, application, image, kubectl),
         )
-        found[table] = (int(rows[0][0]), rows[0][1])
-    return found
-
-
-def transfer(source: Side, source_db: Database, target: Side, target_db: Database, binary: str = "kubectl") -> None:
-    """pg_dump in the source's pod piped into psql in the target's (one transaction: all or nothing)."""
-    dump_args = [binary, *source.kubectl("exec", source_db.pod, "-c", CONTAINER, "--", "sh", "-c", DUMP)]
-    restore_args = [binary, *target.kubectl("exec", "-i", target_db.pod, "-c", CONTAINER, "--", "sh", "-c", RESTORE)]
-    with subprocess.Popen(dump_args, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as dump:
-        restore = subprocess.run(
-            restore_args, stdin=dump.stdout, capture_output=True, timeout=TRANSFER_TIMEOUT, check=False
-        )
-        dump_err = dump.stderr.read() if dump.stderr else b""
-        if dump.wait(timeout=TRANSFER_TIMEOUT) != 0:
-            raise OperationError(f"pg_dump of {source_db.instance}: {dump_err.decode(errors='replace').strip()}")
-    if restore.returncode != 0:
-        raise OperationError(
-            f"restore of {target_db.instance}: {restore.stderr.decode(errors='replace').strip()[-800:]}"
-        )
-
-
-def smoke(
-    url: str, expected: Mapping[str, Mapping[str, tuple[int, str]]], *, fetch: Fetch = http_get,
-    sleep: Callable[[float], None] = time.sleep, attempts: int = SMOKE_ATTEMPTS, interval: float = SMOKE_INTERVAL,
-) -> str:  # fmt: skip
-    """web answers (its page); payments answers through web and sees its database, with the migrated rows."""
-    if not url.startswith(("http://", "https://")):
-        raise OperationError(f"the target has no reachable url ({url!r}); cannot smoke-check web and payments")
-    payments_rows = next((t["payments"][0] for t in expected.values() if "payments" in t), None)
-    last = "no answer"
-    for attempt in range(attempts):
-        if attempt:
-            sleep(interval)
-        try:
-            status, body = fetch(f"{url.rstrip('/')}/")
-            if status != 200 or PAGE_MARKER not in body:
-                last = f"web: / answered {status} without the app's page"
-                continue
-            status, body = fetch(f"{url.rstrip('/')}/payments/")
-            answer = json.loads(body) if status == 200 else {}
-        except (OSError, ValueError) as err:
-            last = f"{type(err).__name__}: {err}"
-            continue
-        if answer.get("database") != "reachable":
-            last = f"payments through web answered {status} {body[:120]!r}"
-            continue
-        if payments_rows is not None and answer.get("payments") != payments_rows:
-            raise OperationError(
-                f"payments through web counts {answer.get('payments')} payments, the source had {payments_rows}"
-            )
-        return f"web answers; payments answers through web and counts {answer.get('payments')} payments"
-    raise OperationError(f"{url} did not pass the smoke check after {attempts} attempts: {last}")
-
-
-def services_available(side: Side, services: Sequence[str], kubectl: Kubectl = run_kubectl) -> None:
-    """Every service's Deployment has all its replicas available on the target (login has no public route)."""
-    for service in services:
-        found = json.loads(kubectl(side.kubectl("get", "deployments", "-l", f"app.kubernetes.io/instance={service}",
-                                                "-o", "json")))["items"]  # fmt: skip
-        if len(found) != 1:
-            raise OperationError(f"{service}: {len(found)} Deployments on the target")
-        status, wanted = found[0].get("status") or {}, int(found[0]["spec"].get("replicas", 1))
-        if int(status.get("availableReplicas") or 0) < wanted:
-            raise OperationError(f"{service}: {status.get('availableReplicas') or 0} of {wanted} replicas available")
 
 
 @dataclass(frozen=True)
 class Moved:
-    """What a migration of an application did: per database, the tables and their row counts; the write stop."""
+    """What a migration of an application did."""
 
-    tables: Mapping[str, Mapping[str, tuple[int, str]]]
+    tables: Mapping[str, Fingerprint]
+    """Per database, each table's row count and hash, the same on both sides."""
     writes_stopped_seconds: float
+    backups: Sequence[Path] = ()
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Both sides as checked, and what the user asked for."""
+
+    source: str
+    target: str
+    application: Application
+    declared: Sequence[str]
+    old: Reach
+    new: Reach
+    source_facts: Mapping[str, Facts]
+    target_facts: Mapping[str, Facts]
+    outputs: Mapping[str, object]
+    replace_target_data: bool
+    backups: Path
+
+
+@dataclass
+class _Stops:
+    """What migrate changed, so that a failure undoes exactly that."""
+
+    target: list[str] = field(default_factory=list)
+    source: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+    backups: dict[str, Path] = field(default_factory=dict)
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
 
 
 def migrate_application(
@@ -227,39 +158,58 @@ def migrate_application(
     target: str,
     workspace: Workspace,
     *,
+    replace_target_data: bool = False,
+    allow_read_only_source: bool = False,
+    backups: Path = BACKUPS,
     destroy_source: bool = False,
     yes: bool = False,
     ask: Callable[[str], str] = input,
     say: Callable[[str], None] = print,
-    kubectl: Kubectl = run_kubectl,
+    reach: Reacher = kubectl_reach,
     fetch: Fetch = http_get,
     clock: Callable[[], float] = time.monotonic,
+    now: Callable[[], datetime.datetime] = utc_now,
     root: Path = ROOT,
 ) -> Moved:
-    """The application's migration (the module's docstring); raises OperationError at the first failure, with the
-    source serving and writable again."""
-    source_outputs = workspace.outputs(source)
+    """The application's migration (the module's docstring); raises OperationError at the first failure or refusal,
+    with both sides as the message says."""
+    if source == target:
+        raise OperationError(f"source and target are the same stack ({source!r}): nothing to move, and nothing "
+                             "overrides this")  # fmt: skip
+    source_outputs, target_outputs = workspace.outputs(source), workspace.outputs(target)
     if not source_outputs.get("services"):
         raise OperationError(f"stack {source!r} has deployed no application: deploy it first, or use `up {target}`")
-    source_config = workspace.config(source)
-    declared = declared_databases(root / source_config.get("kubeport:application", ""))
-    with cluster_access(workspace, source_config) as (source_access, _):
-        in_cluster = {d.instance for d in databases(Side(source_access, str(source_outputs.get("namespace") or "")),
-                                                    kubectl)} if source_access else set()  # fmt: skip
-    elsewhere = [name for name in declared if name not in in_cluster]
-    if elsewhere:
+    source_config, target_config = workspace.config(source), workspace.config(target)
+    if target_config.get("kubeport:target") in CLOUD_TARGETS:
         raise OperationError(
-            f"{', '.join(elsewhere)}: not an in-cluster database on {source!r} (a cloud's managed database, or not "
-            f"running): migrate cannot move its rows yet, and would leave them behind. Nothing was changed. Move "
-            f"them by dump and restore ({MANAGED_HINT})."
+            f"{target!r} is a cloud stack: its databases are the cloud's managed PostgreSQL, which migrate cannot "
+            f"write into yet, and nothing overrides this. Nothing was changed. Move the rows by dump and restore "
+            f"({MANAGED_HINT})."
         )
-    say(f"[1/7] preview {target}")
+    application = _application(root / source_config.get("kubeport:application", ""))
+    declared = sorted(w.provisioned_name(r) for w in application.workloads for r in w.resources_of("postgres"))
+    old_namespace = str(source_outputs.get("namespace") or "")
+    new_namespace = str(
+        target_outputs.get("namespace")
+        or target_config.get("kubeport:namespace")
+        or keys_by_name()["namespace"].default
+    )
+    with reach(workspace, source_config, old_namespace) as old, reach(workspace, target_config, new_namespace) as new:
+        source_facts = _check_source(source, old, declared, allow_read_only_source)
+        if old.server == new.server and old_namespace == new_namespace:
+            raise OperationError(
+                f"{source!r} and {target!r} are the same namespace {new_namespace!r} of the same cluster "
+                f"({new.server}): the same databases on both sides. Nothing was changed, and nothing overrides this."
+            )
+        if target_outputs.get("services"):
+            _check_target(target, new.databases, source_facts, replace_target_data)
+    say(f"[1/9] preview {target}")
     try:
         summary = workspace.preview(target)
     except Exception as err:
         raise OperationError(f"preview of {target!r} failed: {err}\nNothing was changed.") from err
     say(f"      changes: {changes(summary) or 'none'}")
-    say(f"[2/7] up {target}")
+    say(f"[2/9] up {target}")
     try:
         outputs = workspace.up(target)
     except Exception as err:
@@ -267,81 +217,198 @@ def migrate_application(
             f"up of {target!r} failed: {err}\n{source!r} is untouched and still serving (writes too). Fix the cause "
             f"and run migrate again, or `python -m tools destroy {target}`."
         ) from err
-    with (
-        cluster_access(workspace, source_config) as (source_access, _),
-        cluster_access(workspace, workspace.config(target)) as (target_access, _),
-    ):
-        if not source_access or not target_access:
-            raise OperationError("migrating an application's data needs both stacks' clusters (kubeport:kubeContext)")
-        old = Side(source_access, str(source_outputs.get("namespace") or ""))
-        new = Side(target_access, str(outputs.get("namespace") or ""))
-        pairs = _pairs(databases(old, kubectl), databases(new, kubectl))
-        say(f"[3/7] stop writes on {source}: {', '.join(d.instance for d, _ in pairs) or 'no database'} read-only")
-        stopped = clock()
-        for database, _ in pairs:
-            stop_writes(old, database, kubectl)
+    new_namespace = str(outputs.get("namespace") or new_namespace)
+    with reach(workspace, source_config, old_namespace) as old, reach(workspace, target_config, new_namespace) as new:
+        present = set(new.databases.instances())
+        missing = [name for name in declared if name not in present]
+        if missing:
+            raise OperationError(f"the target has no database {', '.join(missing)}: its application differs. "
+                                 f"{source!r} is untouched.")  # fmt: skip
+        target_facts = _check_target(target, new.databases, source_facts, replace_target_data)
+        checks = probes(application, new_namespace)
+        prober = new.prober(application.folder.name, probe_image(target_config, root))
+        say(f"[3/9] start the probe Pod in {target} ({len(checks)} readiness probes to ask through their Services)")
         try:
-            moved = _move(pairs, old=old, new=new, outputs=outputs, say=say, kubectl=kubectl, fetch=fetch)
-        except (OperationError, subprocess.SubprocessError, ValueError) as err:
-            for database, _ in pairs:
-                resume_writes(old, database, kubectl)
-            raise OperationError(
-                f"{err}\n{source!r} is writable again and serving as before; {target!r} is up but its data is not "
-                f"proven. Investigate it, then run migrate again (the target's copy is replaced), or "
-                f"`python -m tools destroy {target}`."
-            ) from err
-        elapsed = clock() - stopped
-    say(f"[7/7] switch: {target} serves the application with the source's data at {outputs.get('url')}; writes were "
-        f"stopped for {elapsed:.1f} s; {source} stays read-only")  # fmt: skip
-    result = Moved(tables=moved, writes_stopped_seconds=elapsed)
+            try:
+                prober.start([(p.workload, p.pod_port) for p in checks if p.url])
+            except (OperationError, ValueError, KeyError) as err:
+                raise OperationError(
+                    f"the probe Pod did not start in {target!r}: {err}\nNo data was changed: "
+                    f"{source!r} is untouched and still serving."
+                ) from err
+            plan = _Plan(source, target, application, declared, old, new, source_facts, target_facts, outputs,
+                         replace_target_data, backups)  # fmt: skip
+            moved = _move(plan, prober, say=say, fetch=fetch, clock=clock, now=now)
+        finally:
+            with contextlib.suppress(OperationError):
+                prober.cleanup()
     if destroy_source and (yes or confirmed(f"Destroy stack {source!r} and everything in it?", ask)):
         say(f"      destroy {source}")
         workspace.destroy(source)
-    return result
+    return moved
 
 
-def _pairs(sources: Sequence[Database], targets: Sequence[Database]) -> list[tuple[Database, Database]]:
-    by_instance = {d.instance: d for d in targets}
-    missing = [d.instance for d in sources if d.instance not in by_instance]
-    if missing:
-        raise OperationError(f"the target has no database {', '.join(missing)}: its application differs")
-    return [(d, by_instance[d.instance]) for d in sources]
+def _application(folder: Path) -> Application:
+    try:
+        return read_application(folder)
+    except ScoreError as err:
+        raise OperationError(err.message()) from err
+
+
+def _check_source(source: str, old: Reach, declared: Sequence[str], allow_read_only: bool) -> dict[str, Facts]:
+    present = set(old.databases.instances())
+    elsewhere = [name for name in declared if name not in present]
+    if elsewhere:
+        raise OperationError(
+            f"{', '.join(elsewhere)}: not an in-cluster database on {source!r} (a cloud's managed database, or not "
+            f"running): migrate cannot move its rows yet, and would leave them behind. Nothing was changed, and "
+            f"nothing overrides this. Move them by dump and restore ({MANAGED_HINT})."
+        )
+    facts = {name: old.databases.facts(name) for name in declared}
+    read_only = [name for name, f in facts.items() if f.read_only]
+    if read_only and not allow_read_only:
+        records = {n: facts[n].last_record for n in read_only}
+        history = "; ".join(f"{n} {r.describe()}" for n, r in records.items() if r is not None)
+        raise OperationError(
+            f"{', '.join(read_only)} on {source!r} is read-only already, the leftover of an earlier migrate"
+            f"{': ' + history if history else ''}. Its rows may be older than the copy that was moved, so moving it "
+            f"again could replace newer rows. Nothing was changed. Move from the stack that took the writes since; "
+            f"if this one is the newest copy, run migrate again with {READ_ONLY_FLAG}."
+        )
+    return facts
+
+
+def _check_target(
+    target: str, databases: Databases, source_facts: Mapping[str, Facts], replace: bool
+) -> dict[str, Facts]:
+    facts = {name: databases.facts(name) for name in databases.instances() if name in source_facts}
+    for name, found in facts.items():
+        if (found.system, found.name) == (source_facts[name].system, source_facts[name].name):
+            raise OperationError(
+                f"{name} on {target!r} is the source's own database (server {found.system}, database {found.name}): "
+                "a move would replace it with itself. Nothing was changed, and nothing overrides this."
+            )
+    holding = {name: f for name, f in facts.items() if f.tables_with_rows}
+    if holding and not replace:
+        lines = [
+            f"{name} holds rows in {', '.join(f.tables_with_rows)}"
+            + (f"; it {f.last_record.describe()}" if f.last_record else "")
+            for name, f in holding.items()
+        ]
+        raise OperationError(
+            f"the target {target!r} has data that a move would replace: {'; '.join(lines)}. No data was changed. "
+            f"If the source's rows should replace them, run migrate again with {REPLACE_FLAG}: the target's rows are "
+            "first copied to a file, and migrate says where and how to put them back."
+        )
+    return facts
 
 
 def _move(
-    pairs: Sequence[tuple[Database, Database]],
-    *,
-    old: Side,
-    new: Side,
-    outputs: Mapping[str, object],
-    say: Callable[[str], None],
-    kubectl: Kubectl,
-    fetch: Fetch,
-) -> dict[str, dict[str, tuple[int, str]]]:
-    tables: dict[str, dict[str, tuple[int, str]]] = {}
-    for source_db, target_db in pairs:
-        say(f"[4/7] dump {source_db.instance} and restore it on the target")
-        transfer(old, source_db, new, target_db, _kubectl_binary())
-        say(f"[5/7] verify {source_db.instance}: row counts and checksums of every table")
-        before, after = fingerprint(old, source_db, kubectl), fingerprint(new, target_db, kubectl)
-        if before != after:
-            differ = sorted(t for t in set(before) | set(after) if before.get(t) != after.get(t))
-            raise OperationError(
-                f"{source_db.instance}: the restored copy differs in {', '.join(differ)}: source "
-                f"{[before.get(t) for t in differ]}, target {[after.get(t) for t in differ]}"
-            )
-        say("      " + (", ".join(f"{t}: {n} rows" for t, (n, _) in before.items()) or "no tables"))
-        tables[source_db.instance] = before
-    listed = outputs.get("services")
-    services = sorted(listed) if isinstance(listed, Mapping) else []
-    say(f"[6/7] smoke-check {', '.join(services)}")
-    services_available(new, services, kubectl)
-    say("      " + smoke(str(outputs.get("url") or ""), tables, fetch=fetch))
-    return tables
+    plan: _Plan, prober: Prober, *, say: Callable[[str], None], fetch: Fetch, clock: Callable[[], float],
+    now: Callable[[], datetime.datetime],
+) -> Moved:  # fmt: skip
+    """From the first stop of writes to the switch; any failure on the way is undone (_undo)."""
+    source, target, declared, old, new = plan.source, plan.target, plan.declared, plan.old, plan.new
+    source_facts, target_facts = plan.source_facts, plan.target_facts
+    stops = _Stops()
+    stamp = now().strftime("%Y%m%dT%H%M%SZ")
+    try:
+        say(f"[4/9] stop writes on {target}" + (" and copy what it holds to files" if plan.replace_target_data else ""))
+        for name in declared:
+            if not target_facts[name].read_only:
+                new.databases.set_read_only(name, True)
+                stops.target.append(name)
+            if target_facts[name].tables_with_rows:
+                path = plan.backups / f"{target}-{name}-{stamp}.sql"
+                new.databases.backup(name, target_facts[name].owner, path)
+                stops.backups[name] = path
+                say(f"      {name}: its rows are in {path}")
+        say(f"[5/9] stop writes on {source}: {', '.join(declared) or 'no database'} read-only")
+        stopped = clock()
+        for name in declared:
+            if not source_facts[name].read_only:
+                old.databases.set_read_only(name, True)
+                stops.source.append(name)
+        tables: dict[str, Fingerprint] = {}
+        for name in declared:
+            say(f"[6/9] move {name}: dump, restore in one transaction, compare every table")
+            old.databases.copy_into(name, new.databases, name, target_facts[name].owner)
+            stops.restored.append(name)
+            before, after = old.databases.fingerprint(name), new.databases.fingerprint(name)
+            if before != after:
+                differ = sorted(t for t in set(before) | set(after) if before.get(t) != after.get(t))
+                raise OperationError(
+                    f"{name}: the restored copy differs in {', '.join(differ)}: source "
+                    f"{[before.get(t) for t in differ]}, target {[after.get(t) for t in differ]}"
+                )
+            say("      " + (", ".join(f"{t}: {n} rows" for t, (n, _) in before.items()) or "no tables"))
+            tables[name] = before
+        say(f"[7/9] make {target} writable, and prove it as the application's role")
+        for name in declared:
+            new.databases.set_read_only(name, False)
+            say("      " + new.databases.prove_writable(name))
+        say(f"[8/9] smoke-check {target} from its workload files")
+        for line in _smoke(plan.application, new, prober, str(plan.outputs.get("url") or ""), fetch):
+            say("      " + line)
+        for name in declared:
+            counts = {t: n for t, (n, _) in tables[name].items()}
+            entry = Record(now().isoformat(timespec="seconds"), "source", source, target, counts)
+            systems = (source_facts[name].system, target_facts[name].system)
+            old.databases.record(name, entry, *systems)
+            new.databases.record(name, Record(entry.at, "target", source, target, counts), *systems)
+        elapsed = clock() - stopped
+    except BaseException as err:
+        raise OperationError(_undo(plan, stops, err)) from err
+    say(f"[9/9] switch: {target} serves the application with the source's data at {plan.outputs.get('url')}; writes "
+        f"were stopped for {elapsed:.1f} s; {source} stays read-only")  # fmt: skip
+    return Moved(tables=tables, writes_stopped_seconds=elapsed, backups=list(stops.backups.values()))
 
 
-def _kubectl_binary() -> str:
-    found = shutil.which("kubectl")
-    if found is None:
-        raise OperationError("kubectl is not installed; migrate moves the data with it")
-    return found
+def _smoke(application: Application, new: Reach, prober: Prober, url: str, fetch: Fetch) -> list[str]:
+    said = []
+    short = new.unavailable(application.folder.name)
+    if short:
+        raise OperationError("not every service is available on the target: " + "; ".join(short))
+    said.append(f"{len(application.workloads)} Deployments available")
+    checks = probes(application, new.side.namespace)
+    failed = prober.ask([c.url for c in checks if c.url])
+    if failed:
+        unanswered = [f"{c.workload}: {c.url} does not answer ({failed[c.url]})" for c in checks if c.url in failed]
+        raise OperationError("from inside the target cluster, through their Services: " + "; ".join(unanswered))
+    for check in checks:
+        behind = f"{check.url} answers" if check.url else "its probe's port is behind no Service (the kubelet asks it)"
+        said.append(f"{check.workload}: {behind}")
+    paths = routes(application)
+    if paths and url.startswith(("http://", "https://")):
+        said.append(f"routes through {url}: " + ", ".join(check_routes(url, paths, fetch)))
+    elif paths:
+        said.append(f"routes not asked: no public address reachable from here ({url!r})")
+    return said
+
+
+def _undo(plan: _Plan, stops: _Stops, err: BaseException) -> str:
+    """Undo the stops after `err`; the message says what each side holds and what to do."""
+    source, target = plan.source, plan.target
+    cause = "interrupted" if isinstance(err, KeyboardInterrupt) else (str(err) or type(err).__name__)
+    lines = [cause]
+    for side, reached, names in ((source, plan.old, stops.source), (target, plan.new, stops.target)):
+        failed = []
+        for name in names:
+            try:
+                reached.databases.set_read_only(name, False)
+            except Exception as undo_err:  # the cluster may be the cause: say so, and how to do it by hand
+                failed.append(f"{name} ({undo_err})")
+        if failed:
+            lines.append(f"{side!r}: could not make {', '.join(failed)} writable again; run `ALTER DATABASE <name> "
+                         "RESET default_transaction_read_only` in its pod (docs/migration.md)")  # fmt: skip
+    lines.append(f"{source!r} is writable again and serving as before" if stops.source
+                 else f"{source!r} was not changed")  # fmt: skip
+    if stops.restored:
+        kept = "; ".join(f"its earlier rows of {n} are in {p}" for n, p in stops.backups.items())
+        lines.append(
+            f"{target!r} holds an unproven copy of {', '.join(stops.restored)}" + (f" ({kept})" if kept else "")
+        )
+    else:
+        lines.append(f"{target!r} holds what it held before (any restore was rolled back)")
+    lines.append(f"Investigate, then run migrate again, or `python -m tools destroy {target}`.")
+    return "\n".join(lines)
