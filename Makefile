@@ -80,8 +80,10 @@ clusters: venv toolchain ## start the local control planes (kubeport-a, kubeport
 clusters-down: venv ## stop the local control planes and remove their files
 	$(BIN)/python -m tools clusters down
 
+LIVE_WORKERS ?= 3
+
 test-live: dev-venv toolchain ## real runs: preview, up, drift, scale, migrate, move, destroy on the local clusters
-	KUBEPORT_LIVE=1 $(BIN)/python -m pytest -m live tests/live -p no:cacheprovider
+	$(BIN)/python -m tools live --workers $(LIVE_WORKERS)
 
 test-kind: $(VENV)/.installed-dev preflight-pulumi ## the kind stack with Docker: up, HTTP checks, no drift, destroy
 	KUBEPORT_KIND=1 $(BIN)/python -m pytest -m kind tests/kind --capture=tee-sys

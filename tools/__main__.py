@@ -213,6 +213,27 @@ def cmd_clusters(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_live(args: argparse.Namespace) -> int:
+    """The live suite: the local clusters started once (left running if they were), the test files' groups run at
+    once (tools/livesuite.py), then the clusters stopped if this started them."""
+    from tools import livesuite, localclusters, realrun  # noqa: PLC0415
+    from tools.toolchain import ToolchainMissingError  # noqa: PLC0415
+
+    missing = realrun.missing_prerequisites()
+    if missing:
+        print(f"error: real runs not possible: {'; '.join(missing)}", file=sys.stderr)
+        return 1
+    try:
+        clusters = realrun.ClusterSession.open()
+    except (localclusters.ClusterError, ToolchainMissingError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    try:
+        return livesuite.run(args.workers, args.pytest_args, args.timeout)
+    finally:
+        clusters.close()
+
+
 def cmd_local(args: argparse.Namespace) -> int:
     from tools import localup  # noqa: PLC0415
 
@@ -311,6 +332,12 @@ def parser() -> argparse.ArgumentParser:
         help="where --replace-target-data keeps the target's rows (default .kubeport/backups, private to you)",
     )
     migrate.set_defaults(func=cmd_migrate)
+
+    live = sub.add_parser("live", help="the live suite on the local clusters, started once; its file groups at once")
+    live.add_argument("--workers", type=int, default=3, help="groups of test files run at once (1: one after another)")
+    live.add_argument("--timeout", type=float, default=5400.0, help="seconds before the suite is stopped")
+    live.add_argument("pytest_args", nargs="*", help="more arguments for pytest (after --)")
+    live.set_defaults(func=cmd_live)
 
     from tools.localclusters import CLUSTERS  # noqa: PLC0415 - the names only; nothing is started here
 

@@ -53,6 +53,23 @@ def stack_settings(registry: localregistry.Registry, base_image: str) -> tuple[d
     return {"kubeport:registryUser": user, "kubeport:baseImage": base_image}, {"kubeport:registryToken": password}
 
 
+def application_settings(tools: Toolchain) -> tuple[dict[str, str], dict[str, str]]:
+    """What an application stack on kubeport-node takes from this start of the registry: its login, and the
+    stand-ins (tools/standin) for the three images Docker Hub would give: nginx-unprivileged, python, postgres."""
+    registry = localregistry.Registry(localclusters.registry_home())
+    builder = localbuilder.Builder(localclusters.builder_home())
+
+    def standin(kind: localbuilder.Standin) -> str:
+        return localbuilder.base_image(builder, registry, tools, say=lambda _: None, standin=kind)
+
+    plain, secret = stack_settings(registry, standin(localbuilder.NGINX))
+    plain |= {
+        "kubeport:serviceBaseImage": standin(localbuilder.PYTHON),
+        "kubeport:postgresImage": standin(localbuilder.POSTGRES),
+    }
+    return plain, secret
+
+
 def pulumi_env(tools: Toolchain, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment `eval "$(python -m tools env)"` gives a shell, plus the node's builder and registry login."""
     environ = dict(os.environ if environ is None else environ)

@@ -1,20 +1,37 @@
-"""The real-run session: the built toolchain, both local clusters, one scratch project and state backend.
+"""The real-run session: the built toolchain, the local clusters, one scratch project and state backend.
 
 `make test-live` (KUBEPORT_LIVE=1) or CI=true turns a missing prerequisite into a failure; anywhere else
-these tests skip and say what is missing. Clusters already running (`make clusters`) are used and left
-running; otherwise the session starts both and stops them at the end. Whatever a failed test leaves in a
-stack is destroyed before the session ends.
+these tests skip and say what is missing. Clusters already running (`make clusters`, or `python -m tools live`,
+which `make test-live` runs) are used and left running; otherwise the session starts them and stops them at the
+end. Whatever a failed test leaves in a stack is destroyed before the session ends.
+
+`python -m tools live` runs the files in groups at once, each group in file order in a pytest of its own with a
+scratch project and state of its own (tools/livesuite.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tools import realrun
+from tools.livesuite import TIMINGS_FILE, print_timings
+
+OWN_TIMINGS = "KUBEPORT_LIVE_OWN_TIMINGS"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Where the tests' measured durations go: the suite's file (`python -m tools live` prints it at the end), or a
+    file of this session's own, printed in its summary."""
+    if TIMINGS_FILE not in os.environ:
+        handle, path = tempfile.mkstemp(prefix="kubeport-live-timings-", suffix=".jsonl")
+        os.close(handle)
+        os.environ[TIMINGS_FILE] = os.environ[OWN_TIMINGS] = path
 
 
 def live_required() -> bool:
@@ -44,10 +61,8 @@ def bench() -> Iterator[realrun.Workbench]:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The durations the real-node tests measured, in CI's log."""
-    from tests.support.realnode import TIMINGS
-
-    if TIMINGS:
-        terminalreporter.section("measured on the real node")
-        for name, seconds in TIMINGS.items():
-            terminalreporter.write_line(f"{seconds:7.1f} s  {name}")
+    """The durations the real-node tests measured, in CI's log (when this session owns the file)."""
+    own = os.environ.get(OWN_TIMINGS)
+    if own and Path(own).is_file():
+        print_timings(Path(own), terminalreporter.write_line)
+        Path(own).unlink()

@@ -97,14 +97,20 @@ def workload_is_serving(bench: Workbench, context: str, replicas: int, namespace
     pods = bench.kubectl_json(context, *ns, "get", "pods", "-l", WEB_PODS)["items"]
     live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
     assert len(live) == replicas
-    slices = bench.kubectl_json(context, *ns, "get", "endpointslices", "-l", "kubernetes.io/service-name=web")["items"]
-    ready = {
-        address
-        for s in slices
-        for e in s.get("endpoints") or []
-        if (e.get("conditions") or {}).get("ready")
-        for address in e["addresses"]
-    }
-    assert {p["status"]["podIP"] for p in live} == ready
+
+    def ready() -> set[str]:
+        slices = bench.kubectl_json(context, *ns, "get", "endpointslices", "-l", "kubernetes.io/service-name=web")
+        return {
+            address
+            for s in slices["items"]
+            for e in s.get("endpoints") or []
+            if (e.get("conditions") or {}).get("ready")
+            for address in e["addresses"]
+        }
+
+    # `up` returns once the smoke Pod got an answer through the Service; the endpoints controller lists the last pod
+    # a moment later on a busy machine.
+    pod_ips = {p["status"]["podIP"] for p in live}
+    eventually("the Service's endpoints list every web pod ready", lambda: pod_ips == ready(), timeout=30)
     smoke = bench.kubectl_json(context, *ns, "get", "pod", "web-smoke")
     assert {c["type"]: c["status"] for c in smoke["status"]["conditions"]}["Ready"] == "True"

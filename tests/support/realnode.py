@@ -4,6 +4,7 @@ Service in a bounded loop, and reading what runs on the node."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import urllib.error
@@ -15,7 +16,7 @@ from typing import Any
 
 from tests.support.live import ok
 from tools import localbuilder, localclusters, localregistry
-from tools.localup import stack_settings
+from tools.localup import application_settings, stack_settings
 from tools.realrun import Workbench
 
 NODE = localclusters.REAL_NODE
@@ -52,15 +53,7 @@ def set_up_application(
 ) -> None:
     """The repo's Pulumi.<like>.yaml with this registry's login and the stand-ins for the three images Docker
     Hub would give: nginx-unprivileged (web), python (login, payments) and postgres (the database)."""
-
-    def standin(kind: localbuilder.Standin) -> str:
-        return localbuilder.base_image(builder(), registry(), bench.tools, say=lambda _: None, standin=kind)
-
-    plain, secret = stack_settings(registry(), standin(localbuilder.NGINX))
-    plain |= {
-        "kubeport:serviceBaseImage": standin(localbuilder.PYTHON),
-        "kubeport:postgresImage": standin(localbuilder.POSTGRES),
-    }
+    plain, secret = application_settings(bench.tools)
     bench.add_stack_file(stack, {**plain, **config}, like=like)
     ok(bench.pulumi("stack", "init", stack))
     for key, value in secret.items():
@@ -161,9 +154,9 @@ def change_the_page(bench: Workbench, marker: str) -> None:
     page.write_text(page.read_text().replace("Hello from kubeport", f"Hello from kubeport ({marker})"))
 
 
-TIMINGS: dict[str, float] = {}
-"""Durations measured by the real-node tests; tests/live/conftest.py prints them at the end of the session."""
-
-
 def write_timing(name: str, seconds: float) -> None:
-    TIMINGS[name] = round(seconds, 1)
+    """A duration a real-node test measured, for the session's summary (tests/live/conftest.py prints it)."""
+    path = os.environ.get("KUBEPORT_LIVE_TIMINGS")
+    if path:
+        with open(path, "a") as out:
+            out.write(json.dumps({"name": name, "seconds": round(seconds, 1)}) + "\n")
