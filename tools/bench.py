@@ -8,7 +8,8 @@ times the whole evaluation, imports included. Floors:
 Goals: every stack <= 1.5x its floor (minikube and existing: the baseline); 100 WebApps <= 12x the time of 10.
 An app stack is timed on its own program: its cluster stack's outputs are computed first, outside the timing,
 and handed to it as the stack reference's value (as the engine would).
-Then, when the real-run toolchain is built, the real thing: tools/realbench.py.
+Then, when the real-run toolchain is built, the real thing: tools/realbench.py, and migrate's write stop by the size
+of the data: tools/migratebench.py.
 """
 
 from __future__ import annotations
@@ -161,9 +162,10 @@ def main(repeat: int, real: bool = True) -> int:
     print(f"median of {repeat} fresh interpreters each; Python {sys.version.split()[0]}")
     print("\n".join(columns([header, *rows])))
     if real:
-        from tools import realbench  # noqa: PLC0415 - only this part needs the toolchain and clusters
+        from tools import migratebench, realbench  # noqa: PLC0415 - only this part needs the toolchain and clusters
 
         ok &= realbench.run() == 0
+        ok &= migratebench.run() == 0
     return 0 if ok else 1
 
 
