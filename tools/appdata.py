@@ -19,11 +19,13 @@ had. The restored objects belong to the application's role, which owns the targe
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import shlex
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,7 +125,7 @@ class PodDatabases:
         admin = f'-h {socket} -p {port} -U "$POSTGRES_USER" -d "$POSTGRES_DB"'
         self.admin_psql = f"{KEEP_WRITING} exec psql {admin} -v ON_ERROR_STOP=1 -X -q -A -t -F '|'"
         """psql inside the database pod, as the administrator, over the pod's own socket."""
-        self.restore_psql = f"{KEEP_WRITING} psql {admin} -v ON_ERROR_STOP=1 -X -q -o /dev/null"
+        self.restore_psql = f"{KEEP_WRITING} psql {admin} -v ON_ERROR_STOP=1 -X -q -A -t"
         self.dump = f"pg_dump {admin} --no-owner --no-privileges --exclude-schema=kubeport"
 
     @property
@@ -230,13 +232,19 @@ class PodDatabases:
         if not isinstance(target, PodDatabases):
             raise OperationError(f"{instance}: the target's database is not in its cluster; nothing was copied")
         dump = self.exec_args(instance, f'{self.dump} && printf "COMMIT;\\n"')
+        # The dump's own output goes nowhere (\o); after it, one question that only a committed restore answers
+        # `committed`: no transaction is open any more.
         restore = target.exec_args(
             target_instance,
-            f'{{ printf "%s" "$0"; cat; }} | {target.restore_psql}',
-            self.restore_script(role),
+            f'{{ printf "%s" "$0"; cat; printf "%s" "$1"; }} | {target.restore_psql}',
+            "\\o /dev/null\n" + self.restore_script(role),
+            RESTORED_CHECK,
             stdin=True,
         )
-        pipe([self.binary, *dump], [target.binary, *restore], what=f"{instance} into the target")
+        said = pipe([self.binary, *dump], [target.binary, *restore], what=f"{instance} into the target")
+        if RESTORED not in said:
+            raise OperationError(f"the restore of {instance} into the target did not commit (it said {said[-300:]!r}):"
+                                 " it was rolled back")  # fmt: skip
 
     def backup(self, instance: str, role: str, path: Path) -> None:
         """The database as one SQL script that puts it back as it is now (the same transaction as a move)."""
@@ -301,26 +309,68 @@ def _run_to(out: IO[bytes], args: Sequence[str]) -> int:
         return done.returncode
 
 
-def pipe(source: Sequence[str], target: Sequence[str], *, what: str, timeout: float | None = None) -> None:
-    """`source | target`, each a kubectl exec. The parent keeps no end of the pipe: when the restore stops, the dump
-    is told at once (SIGPIPE), and a failed restore fails the move at once; both are bounded by `timeout`
-    (TRANSFER_TIMEOUT)."""
+COMMIT = b"COMMIT;\n"
+RESTORED = "kubeport: committed"
+RESTORED_CHECK = (
+    "\\o\nSELECT CASE WHEN pg_current_xact_id_if_assigned() IS NULL THEN 'kubeport: committed' "
+    "ELSE 'kubeport: still open' END;\n"
+)
+"""psql's last input after a dump: `kubeport: committed` once the dump's COMMIT ran (no transaction is open)."""
+CHUNK = 1 << 20
+
+
+@dataclass
+class Relay:
+    """What went through the pipe from the dump to the restore."""
+
+    sent: int = 0
+    tail: bytes = b""
+    broken: bool = False
+    """The restore stopped reading (it ended, or failed) before the dump's end."""
+
+    def carry(self, source: IO[bytes], target: IO[bytes]) -> None:
+        """Copy until the dump ends or the restore stops reading; then close the restore's input (its end of input
+        is what it rolls back on, when no COMMIT came)."""
+        try:
+            while chunk := source.read1(CHUNK) if hasattr(source, "read1") else source.read(CHUNK):
+                target.write(chunk)
+                self.sent += len(chunk)
+                self.tail = (self.tail + chunk)[-len(COMMIT) :]
+        except (BrokenPipeError, ConnectionResetError):
+            self.broken = True
+        finally:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                target.close()
+
+
+def pipe(source: Sequence[str], target: Sequence[str], *, what: str, timeout: float | None = None) -> str:
+    """`source | target`, each a kubectl exec, through a relay that counts what passes and sees whether it ended with
+    the dump's COMMIT: a stream that did not is refused by name, even when both ends said they succeeded (the restore
+    then rolled back). A failed restore stops the dump at once; both are bounded by `timeout` (TRANSFER_TIMEOUT).
+    Returns what the restore printed."""
     timeout = TRANSFER_TIMEOUT if timeout is None else timeout
-    with tempfile.TemporaryFile() as dump_err, tempfile.TemporaryFile() as restore_err:
+    relay = Relay()
+    with (
+        tempfile.TemporaryFile() as dump_err,
+        tempfile.TemporaryFile() as restore_out,
+        tempfile.TemporaryFile() as restore_err,
+    ):
         dump = subprocess.Popen(source, stdout=subprocess.PIPE, stderr=dump_err)
         try:
-            restore = subprocess.Popen(target, stdin=dump.stdout, stdout=subprocess.DEVNULL, stderr=restore_err)
+            restore = subprocess.Popen(target, stdin=subprocess.PIPE, stdout=restore_out, stderr=restore_err)
         except BaseException:
             dump.kill()
             dump.wait()
             raise
-        assert dump.stdout is not None
-        dump.stdout.close()
+        assert dump.stdout is not None and restore.stdin is not None
+        carrier = threading.Thread(target=relay.carry, args=(dump.stdout, restore.stdin), daemon=True)
+        carrier.start()
         try:
             restored = restore.wait(timeout=timeout)
             if restored != 0:
                 dump.kill()
             dumped = dump.wait(timeout=timeout)
+            carrier.join(timeout=60)
         except BaseException as err:
             for process in (dump, restore):
                 process.kill()
@@ -332,6 +382,7 @@ def pipe(source: Sequence[str], target: Sequence[str], *, what: str, timeout: fl
             if dump.poll() is None:
                 dump.kill()
                 dump.wait()
+            dump.stdout.close()
 
         def said(stream: IO[bytes]) -> str:
             stream.seek(0)
@@ -342,3 +393,9 @@ def pipe(source: Sequence[str], target: Sequence[str], *, what: str, timeout: fl
         if dumped != 0:
             raise OperationError(f"dump of {what} failed (the restore saw no COMMIT and rolled back): "
                                  f"{said(dump_err)}")  # fmt: skip
+        if relay.tail != COMMIT or relay.broken:
+            raise OperationError(
+                f"the dump of {what} arrived without its end ({relay.sent:,} bytes, no COMMIT): the restore rolled "
+                f"back, though both ends said they finished. {said(dump_err) or 'The source said nothing more.'}"
+            )
+        return said(restore_out)

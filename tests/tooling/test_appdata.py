@@ -103,9 +103,22 @@ def test_a_dump_that_breaks_off_leaves_the_target_as_it_was(server: Server, kube
     seed(server, DATABASE, 2000)
     seed(server, OTHER, 3)
     before = pods.fingerprint(OTHER)
-    # The dump writes part of its output and then fails: no COMMIT follows it.
+    # The dump writes part of its output and then fails: no COMMIT follows it (the restore fails on what it got,
+    # or, at a statement's end, rolls back at the end of its input).
     pods.dump = f"{pods.dump} | head -c 2000; false"
-    with pytest.raises(OperationError, match="dump of shop into the target failed"):
+    with pytest.raises(OperationError, match="(dump|restore) of shop into the target failed"):
+        pods.copy_into(DATABASE, pods, OTHER, ROLE)
+    assert pods.fingerprint(OTHER) == before
+
+
+def test_a_stream_that_loses_its_end_while_both_ends_succeed_is_refused(server: Server, kubectl: Path) -> None:
+    """What a broken transport would do: the dump says it finished, the restore reads to its end and exits 0, but the
+    COMMIT never arrived. The restore rolled back; the move says so instead of trusting the exit codes."""
+    pods = databases(server, kubectl)
+    seed(server, OTHER, 3)
+    before = pods.fingerprint(OTHER)
+    pods.dump = "printf 'SELECT 1;\\n'; exit 0"
+    with pytest.raises(OperationError, match="arrived without its end"):
         pods.copy_into(DATABASE, pods, OTHER, ROLE)
     assert pods.fingerprint(OTHER) == before
 
