@@ -316,8 +316,9 @@ def _move(
         say(f"[4/9] stop writes on {target}" + (" and copy what it holds to files" if plan.replace_target_data else ""))
         for name in declared:
             if not target_facts[name].read_only:
-                new.databases.set_read_only(name, True)
+                # Counted before it runs: a stop that fails halfway (set, its sessions not yet ended) is undone too.
                 stops.target.append(name)
+                new.databases.set_read_only(name, True)
             if target_facts[name].tables_with_rows:
                 path = plan.backups / f"{target}-{name}-{stamp}.sql"
                 new.databases.backup(name, target_facts[name].owner, path)
@@ -327,8 +328,8 @@ def _move(
         stopped = clock()
         for name in declared:
             if not source_facts[name].read_only:
-                old.databases.set_read_only(name, True)
                 stops.source.append(name)
+                old.databases.set_read_only(name, True)
         tables: dict[str, Fingerprint] = {}
         for name in declared:
             say(f"[6/9] move {name}: dump, restore in one transaction, compare every table")

@@ -62,8 +62,9 @@ class FakeDatabases:
         return Facts(db.system, "payments", db.owner, db.read_only, with_rows, db.records[-1] if db.records else None)
 
     def set_read_only(self, instance: str, read_only: bool) -> None:
-        self._step("read-only" if read_only else "writable", instance)
+        # As PodDatabases does it: the setting first, then the open sessions ended (which may fail after it).
         self.dbs[instance].read_only = read_only
+        self._step("read-only" if read_only else "writable", instance)
 
     def fingerprint(self, instance: str) -> Fingerprint:
         self._step("fingerprint", instance)
@@ -95,6 +96,7 @@ class FakeProber:
     def __init__(self, log: list[tuple[str, ...]], unanswered: Mapping[str, str] | None = None) -> None:
         self.log, self.unanswered = log, dict(unanswered or {})
         self.started: list[tuple[str, int]] = []
+        self.fail: BaseException | None = None
 
     def cleanup(self) -> None:
         self.log.append(("target", "probe-cleanup"))
@@ -105,6 +107,8 @@ class FakeProber:
 
     def ask(self, urls: Sequence[str]) -> dict[str, str]:
         self.log.append(("target", "probe-ask", *urls))
+        if self.fail is not None:
+            raise self.fail
         return {u: self.unanswered[u] for u in urls if u in self.unanswered}
 
 
@@ -147,6 +151,12 @@ class Clusters:
     log: list[tuple[str, ...]]
     unavailable: list[str] = field(default_factory=list)
     same_server: bool = False
+    unavailable_fails: BaseException | None = None
+
+    def deployments(self, _application: str) -> list[str]:
+        if self.unavailable_fails is not None:
+            raise self.unavailable_fails
+        return list(self.unavailable)
 
     def reach(self, _workspace: Workspace, config: Mapping[str, str], namespace: str) -> Any:
         source = config["kubeport:kubeContext"] == "kubeport-node"
@@ -156,7 +166,7 @@ class Clusters:
         @contextlib.contextmanager
         def opened() -> Iterator[Reach]:
             yield Reach(Side(["--context", config["kubeport:kubeContext"]], namespace), databases, server,
-                        lambda _app: list(self.unavailable), lambda _app, _image: self.prober)  # fmt: skip
+                        self.deployments, lambda _app, _image: self.prober)  # fmt: skip
 
         return opened()
 
@@ -362,6 +372,8 @@ FAILURES: dict[str, Callable[[], BaseException]] = {
     "an interrupt": KeyboardInterrupt,
 }
 STEPS = [
+    ("target", "read-only"),
+    ("source", "read-only"),
     ("source", "copy"),
     ("target", "restore"),
     ("source", "fingerprint"),
@@ -370,6 +382,8 @@ STEPS = [
     ("target", "prove-writable"),
     ("source", "record"),
     ("target", "record"),
+    ("target", "probe-ask"),
+    ("target", "deployments"),
 ]
 
 
@@ -379,7 +393,12 @@ def test_any_failure_after_the_stop_makes_both_sides_writable_again_and_says_wha
     side: str, step: str, kind: str
 ) -> None:
     found = clusters()
-    (found.source if side == "source" else found.target).fail[step] = FAILURES[kind]()
+    if step == "probe-ask":
+        found.prober.fail = FAILURES[kind]()
+    elif step == "deployments":
+        found.unavailable_fails = FAILURES[kind]()
+    else:
+        (found.source if side == "source" else found.target).fail[step] = FAILURES[kind]()
     if step == "writable":
         # The first make-writable is the target's own step; the undo's must go through.
         found.target.fail.pop(step)
@@ -399,7 +418,7 @@ def test_any_failure_after_the_stop_makes_both_sides_writable_again_and_says_wha
     message = str(failed.value)
     assert not found.source.dbs[DB].read_only, "the source is writable again"
     assert not found.target.dbs[DB].read_only, "the target is as writable as it was"
-    assert "'src' is writable again and serving as before" in message
+    assert "'src' is writable again and serving as before" in message or (step, side) == ("read-only", "target")
     assert ("interrupted" in message) == (kind == "an interrupt")
     assert "Traceback" not in message
     assert found.log[-1] == ("target", "probe-cleanup"), "the probe Pod is removed"
