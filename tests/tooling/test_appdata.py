@@ -106,7 +106,7 @@ def test_a_dump_that_breaks_off_leaves_the_target_as_it_was(server: Server, kube
     # The dump writes part of its output and then fails: no COMMIT follows it (the restore fails on what it got,
     # or, at a statement's end, rolls back at the end of its input).
     pods.dump = f"{pods.dump} | head -c 2000; false"
-    with pytest.raises(OperationError, match="(dump|restore) of shop into the target failed"):
+    with pytest.raises(OperationError, match=r"(dump|restore) of shop into the target failed"):
         pods.copy_into(DATABASE, pods, OTHER, ROLE)
     assert pods.fingerprint(OTHER) == before
 
