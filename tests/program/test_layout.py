@@ -110,11 +110,16 @@ def test_no_two_test_modules_share_a_name() -> None:
 
 
 def test_helpers_live_in_the_support_package() -> None:
-    """Test folders hold test modules (and their conftest); shared helpers sit in tests/support."""
+    """Test folders hold test modules (and their conftest); shared helpers sit in tests/support.
+
+    tests/apps holds example applications: their source goes into images, and no test imports it.
+    """
+    apps = ROOT / "tests" / "apps"
     stray = [
         path.relative_to(ROOT).as_posix()
         for path in (ROOT / "tests").rglob("*.py")
         if path.parent.name != "support"
+        and not path.is_relative_to(apps)
         and not path.name.startswith("test_")
         and path.name not in ("__init__.py", "conftest.py")
     ]
