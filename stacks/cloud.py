@@ -46,7 +46,14 @@ KEYS: tuple[Key, ...] = (
         "Reach the Kubernetes API only from inside the cloud network (no public endpoint; run Pulumi from there).",
         targets=CLOUD_TARGETS,
     ),
-    Key("nodeCount", "integer", 2, "Worker nodes (1-100; GKE spreads them over two zones).", targets=CLOUD_TARGETS),
+    Key(
+        "nodeCount",
+        "integer",
+        2,
+        "Worker nodes (1-100; GKE spreads them over two zones).",
+        targets=CLOUD_TARGETS,
+        bounds=(1, 100),
+    ),
     Key(
         "nodeSize",
         "string",
@@ -86,6 +93,7 @@ KEYS: tuple[Key, ...] = (
         "... 32767; gke 10-65536). 0: the cloud's smallest (20, 32, 10).",
         targets=CLOUD_TARGETS,
         shown_default="the cloud's smallest",
+        bounds=(0, None),
     ),
     Key(
         "databaseHighAvailability",
@@ -155,7 +163,7 @@ def read_database(r: Reader, settings: Settings, rules: DatabaseRules) -> Databa
     version = r.string("databaseVersion")
     if version not in DATABASE_VERSIONS:
         r.problem("databaseVersion", f"{version!r} is not accepted; expected one of: {' | '.join(DATABASE_VERSIONS)}")
-    storage = r.integer("databaseStorage", 0) or rules.storage_default
+    storage = r.integer("databaseStorage") or rules.storage_default
     if not rules.storage_accepted(storage):
         r.problem("databaseStorage", f"{storage} GiB is not accepted on target {settings.target!r}; expected "
                                      f"{rules.storage_example}")  # fmt: skip
@@ -191,7 +199,7 @@ def read_cloud(r: Reader, target: str, region_form: re.Pattern[str], example: st
             '["203.0.113.0/24"] (["0.0.0.0/0"] opens it to the internet), or set kubeport:privateApi true',
         )
 
-    node_count = r.integer("nodeCount", 1, 100)
+    node_count = r.integer("nodeCount")
     node_size = r.string("nodeSize")
     if node_size and not NODE_SIZE.match(node_size):
         r.problem("nodeSize", f"{node_size!r} is not a machine type name")

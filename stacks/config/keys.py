@@ -57,6 +57,9 @@ class Key:
     """The targets on which setting the key to a non-default value means something."""
     shown_default: str = ""
     """How the docs show the default when the declared one says little (e.g. "follows target")."""
+    bounds: tuple[int, int | None] | None = None
+    """The range a value must be in, both ends accepted (None: no upper end): an integer's, or a duration's in
+    seconds. The reader refuses a value outside it, naming the key; a test tries every bound and one step beyond."""
 
 
 COMMON_KEYS: tuple[Key, ...] = (
@@ -83,7 +86,7 @@ COMMON_KEYS: tuple[Key, ...] = (
         "application routing add-on).",
         targets=("eks", "aks"),
     ),
-    Key("replicas", "integer", 2, "Pods in the Deployment (>= 1)."),
+    Key("replicas", "integer", 2, "Pods in the Deployment (>= 1).", bounds=(1, None)),
     Key(
         "namespace",
         "string",
@@ -96,6 +99,7 @@ COMMON_KEYS: tuple[Key, ...] = (
         30020,
         "Port (30000-32767) on every node where a NodePort Service listens.",
         targets=(*LOCAL_TARGETS, "app"),
+        bounds=(30000, 32767),
     ),
     Key(
         "kubeContext",
@@ -176,6 +180,8 @@ COMMON_KEYS: tuple[Key, ...] = (
         "How long `pulumi up` waits for the Deployment, the Service and the smoke Pod before it fails the update: "
         "30s to 60m, as <n>s or <n>m. Empty: the target's (minikube 5m, existing and app 10m, clouds 15m).",
         shown_default="the target's",
+        # Shorter fails healthy rollouts on a busy cluster; longer is what the provider's own 10 minutes avoid.
+        bounds=(30, 3600),
     ),
     Key(
         "autoscaling",
@@ -184,13 +190,14 @@ COMMON_KEYS: tuple[Key, ...] = (
         "Scale the Deployment on CPU with a HorizontalPodAutoscaler (minReplicas..maxReplicas) instead of a fixed "
         "kubeport:replicas.",
     ),
-    Key("minReplicas", "integer", 2, "Fewest pods with autoscaling (>= 1; >= 2 on clouds)."),
-    Key("maxReplicas", "integer", 5, "Most pods with autoscaling (>= minReplicas)."),
+    Key("minReplicas", "integer", 2, "Fewest pods with autoscaling (>= 1; >= 2 on clouds).", bounds=(1, None)),
+    Key("maxReplicas", "integer", 5, "Most pods with autoscaling (>= 1, and >= minReplicas).", bounds=(1, None)),
     Key(
         "cpuTarget",
         "integer",
         70,
         "Average CPU utilisation, in % of the pods' CPU request, the autoscaler aims for (1-100).",
+        bounds=(1, 100),
     ),
     Key(
         "host",

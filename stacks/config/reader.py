@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import cast
 
 from stacks.config.keys import Key, full
 from stacks.config.settings import SecretValue
+
+DURATION = re.compile(r"^([1-9][0-9]*)(s|m)$")
+"""A duration as Pulumi's custom timeouts take it: seconds or minutes."""
 
 
 class Reader:
@@ -47,8 +51,11 @@ class Reader:
             return "" if key.default is None else str(key.default)
         return value.strip()
 
-    def integer(self, name: str, low: int, high: int | None = None) -> int:
-        default = cast(int, self.keys[name].default)
+    def integer(self, name: str) -> int:
+        """The key's integer, within the key's `bounds`."""
+        key = self.keys[name]
+        default = cast(int, key.default)
+        low, high = key.bounds or (-(2**63), None)
         text = self.raw.get(name)
         if text is None:
             return default
@@ -62,6 +69,20 @@ class Reader:
             self.problem(name, f"{value} is out of range; expected {accepted}")
             return default
         return value
+
+    def duration(self, name: str) -> str:
+        """A duration (<n>s or <n>m, as custom timeouts take it) within the key's `bounds` in seconds; empty: unset."""
+        text = self.string(name)
+        if not text:
+            return ""
+        match = DURATION.match(text)
+        low, high = self.keys[name].bounds or (1, None)
+        seconds = int(match.group(1)) * (60 if match.group(2) == "m" else 1) if match else 0
+        if not match or seconds < low or (high is not None and seconds > high):
+            accepted = f"{low}s to {high // 60}m" if high else f"at least {low}s"
+            self.problem(name, f"{text!r} is not accepted; expected {accepted}, as <n>s or <n>m (e.g. 90s, 10m)")
+            return ""
+        return text
 
     def boolean(self, name: str) -> bool:
         default = bool(self.keys[name].default)

@@ -33,7 +33,6 @@ from stacks.config.reader import Reader
 from stacks.config.settings import ConfigError, SecretValue, Settings
 from stacks.config.target import target_module
 
-NODE_PORT_RANGE = (30000, 32767)
 SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 SYSTEM_NAMESPACE_PREFIXES = ("kube-", "openshift")
 # A registry host with an optional port and path: ghcr.io/acme, localhost:5001, harbor.example.com/team.
@@ -49,9 +48,6 @@ IMAGE_REFERENCE = re.compile(
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
     r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
 )
-DURATION = re.compile(r"^([1-9][0-9]*)(s|m)$")
-ROLLOUT_RANGE = (30, 3600)
-"""Seconds: shorter fails healthy rollouts on a busy cluster; longer is what the provider's own 10 minutes avoid."""
 BUILDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 BUILD_KEYS = ("registry", "dockerhubUser", "dockerhubToken", "buildPlatform", "baseImage", "builder")
 """The keys that say where and how the image is built and pushed: meaningless with a prebuilt image.
@@ -115,8 +111,8 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
         target = target_text
     target_known = bool(target_text) and target_text in TARGETS
 
-    replicas = r.integer("replicas", 1)
-    node_port = r.integer("nodePort", *NODE_PORT_RANGE)
+    replicas = r.integer("replicas")
+    node_port = r.integer("nodePort")
     smoke_check = r.boolean("smokeCheck")
     namespace = _namespace(r)
 
@@ -298,13 +294,13 @@ def _autoscaling(r: Reader, target: Target) -> Autoscaling | None:
             "kubeport:minReplicas / kubeport:maxReplicas instead",
         )
     floor = 2 if target in CLOUD_TARGETS else 1
-    low = r.integer("minReplicas", 1)
+    low = r.integer("minReplicas")
     if target in CLOUD_TARGETS and low < floor and r.is_set("minReplicas"):
         r.problem("minReplicas", f"{low} is below {floor}: cloud stacks keep at least 2 pods (a node can fail)")
-    high = r.integer("maxReplicas", 1)
+    high = r.integer("maxReplicas")
     if high < low:
         r.problem("maxReplicas", f"{high} is below kubeport:minReplicas ({low}); expected at least {low}")
-    cpu = r.integer("cpuTarget", 1, 100)
+    cpu = r.integer("cpuTarget")
     return Autoscaling(min_replicas=low, max_replicas=high, cpu_target=cpu)
 
 
@@ -344,17 +340,8 @@ def _check_pull_credentials(r: Reader, image: str, server: str, user: str, token
 
 
 def _rollout_timeout(r: Reader) -> str:
-    """A duration Pulumi's custom timeouts take, within ROLLOUT_RANGE; empty: the target's own."""
-    text = r.string("rolloutTimeout")
-    if not text:
-        return ""
-    match = DURATION.match(text)
-    low, high = ROLLOUT_RANGE
-    seconds = int(match.group(1)) * (60 if match.group(2) == "m" else 1) if match else 0
-    if not match or not low <= seconds <= high:
-        r.problem("rolloutTimeout", f"{text!r} is not accepted; expected 30s to 60m, as <n>s or <n>m (e.g. 90s, 10m)")
-        return ""
-    return text
+    """A duration Pulumi's custom timeouts take, within the key's bounds; empty: the target's own."""
+    return r.duration("rolloutTimeout")
 
 
 def _check_base_image(r: Reader, key: str, image: str) -> None:
