@@ -63,6 +63,8 @@ class Registered:
     ignore_changes: list[str] = field(default_factory=list)
     custom_timeouts: dict[str, str] = field(default_factory=dict)
     """create/update/delete durations the engine waits for the resource; only those that are set."""
+    additional_secret_outputs: list[str] = field(default_factory=list)
+    """Outputs the resource asked to keep secret in the state whatever its inputs (a generated password)."""
 
 
 @dataclass
@@ -140,6 +142,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     for op in ("create", "update", "delete")
                     if request.HasField("customTimeouts") and getattr(request.customTimeouts, op)
                 },
+                additional_secret_outputs=list(request.additionalSecretOutputs),
             )
         )
         return response

@@ -7,7 +7,13 @@ from functools import cache
 
 from tests.support.features import features_for
 from tools.mock_runner import ProgramRun, run_program
-from tools.stack_files import app_stack_names, stack_config, stack_names
+from tools.stack_files import (
+    app_stack_names,
+    application_stack_names,
+    cloud_application_stack_names,
+    stack_config,
+    stack_names,
+)
 
 PRIVATE_REGISTRY = {"registryServer": "registry.example.com:5443/team", "registryUser": "puller"}
 
@@ -35,4 +41,16 @@ def run_of(label: str) -> ProgramRun:
     _, stack, overrides, secrets = next(v for v in VARIANTS if v[0] == label)
     run = run_program(stack, overrides, secrets)
     assert run.error is None, f"{label}: {run.error}"
+    return run
+
+
+APPLICATIONS = [*application_stack_names(), *cloud_application_stack_names()]
+"""Every stack that deploys an application of workload files (kubeport:application), locally and on each cloud."""
+
+
+@cache
+def application_run(stack: str) -> ProgramRun:
+    """An application stack's run as its file has it, shared by every test that looks at one."""
+    run = run_program(stack)
+    assert run.error is None, f"{stack}: {run.error}"
     return run
