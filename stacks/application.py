@@ -181,6 +181,21 @@ def deploy(application: Application, settings: Settings, platform: Platform) -> 
         ),
         opts=opts,
     ).metadata.apply(lambda m: m.name or settings.namespace)
+    # Nothing in the namespace talks, or is talked to, unless a file declares it: each workload's, database's and
+    # Job's own policy admits what it needs. A pod the files do not declare gets nothing, not even DNS, and on a
+    # cloud it cannot reach the managed database's address block either (which only egress rules can hold back).
+    k8s.networking.v1.NetworkPolicy(
+        f"{name}-default-deny",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name="default-deny",
+            namespace=namespace,
+            labels={"app.kubernetes.io/part-of": name, "app.kubernetes.io/managed-by": "pulumi"},
+        ),
+        spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]
+        ),
+        opts=opts,
+    )
     pull_secrets = pull_secret(
         name,
         login=platform.pull_login,

@@ -20,7 +20,7 @@ import json
 import re
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,7 +120,7 @@ class ClusterProbe:
                 )
             )
         )["items"]
-        documents = [self._policy(services), self._pod([s["metadata"]["name"] for s in pull])]
+        documents = [*self._policies(services), self._pod([s["metadata"]["name"] for s in pull])]
         with tempfile.TemporaryDirectory(prefix="kubeport-probe-") as folder:
             manifest = Path(folder) / "probe.json"
             manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": documents}))
@@ -139,31 +139,39 @@ class ClusterProbe:
         out = self.run(self.side.kubectl("exec", PROBE_NAME, "--", "sh", "-c", script, *urls))
         return {line.split("\t", 1)[0]: line.split("\t", 1)[-1][-300:] for line in out.splitlines() if "\t" in line}
 
-    def _policy(self, services: Sequence[tuple[str, int]]) -> dict[str, object]:
-        return {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "NetworkPolicy",
-            "metadata": {"name": PROBE_NAME, "labels": PROBE_LABELS},
-            "spec": {
-                "podSelector": {
-                    "matchLabels": {"app.kubernetes.io/part-of": self.application},
-                    "matchExpressions": [
-                        {
-                            "key": "app.kubernetes.io/instance",
-                            "operator": "In",
-                            "values": sorted({name for name, _ in services}),
-                        }
-                    ],
-                },
-                "policyTypes": ["Ingress"],
-                "ingress": [
-                    {
-                        "from": [{"podSelector": {"matchLabels": {"kubeport.dev/migrate-probe": "true"}}}],
-                        "ports": [{"port": p, "protocol": "TCP"} for p in sorted({p for _, p in services})],
-                    }
-                ],
-            },
+    def _policies(self, services: Sequence[tuple[str, int]]) -> list[dict[str, object]]:
+        """The services admit the probe on their probe ports; the probe may reach them there, and cluster DNS (the
+        application's namespace denies what no policy admits)."""
+        targets = {
+            "matchLabels": {"app.kubernetes.io/part-of": self.application},
+            "matchExpressions": [
+                {"key": "app.kubernetes.io/instance", "operator": "In", "values": sorted({n for n, _ in services})}
+            ],
         }
+        ports = [{"port": p, "protocol": "TCP"} for p in sorted({p for _, p in services})]
+        probe = {"matchLabels": {"kubeport.dev/migrate-probe": "true"}}
+
+        def policy(name: str, spec: Mapping[str, object]) -> dict[str, object]:
+            return {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": {"name": name, "labels": PROBE_LABELS},
+                "spec": spec,
+            }
+
+        dns = {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
+        admitted = {
+            "podSelector": targets,
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": probe}], "ports": ports}],
+        }
+        asking = {
+            "podSelector": probe,
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [],
+            "egress": [{"to": [{"podSelector": targets}], "ports": ports}, dns],
+        }
+        return [policy(PROBE_NAME, admitted), policy(f"{PROBE_NAME}-egress", asking)]
 
     def _pod(self, pull_secrets: Sequence[str]) -> dict[str, object]:
         return {

@@ -47,13 +47,14 @@ def test_every_stack_is_clean() -> None:
     apps, applications, on_clouds = app_stack_names(), application_stack_names(), cloud_application_stack_names()
     for stack in stack_names():
         row = next(line for line in done.stdout.splitlines() if line.startswith(stack + " "))
-        # An app stack has the workload's 7 objects; the walkthrough's application 26 (namespace; three services
+        # An app stack has the workload's 7 objects; the walkthrough's application 27 (namespace and its default-deny
+        # NetworkPolicy; three services
         # of Deployment, Service, PDB and NetworkPolicy each; web's ConfigMap of files; payments' ConfigMap of its
         # database's CA; the database's StatefulSet, Service, NetworkPolicy, the role's, the administrator's and the
         # TLS Secret, the CA's and pg_hba.conf's ConfigMaps; the roles Job, its ConfigMap and NetworkPolicy), on a
-        # cloud 21 (no StatefulSet, Service, TLS Secret or pg_hba.conf: the managed database's own); a cluster
+        # cloud 22 (no StatefulSet, Service, TLS Secret or pg_hba.conf: the managed database's own); a cluster
         # stack none (its kubeconfig is an output).
-        expected = "7" if stack in apps else "26" if stack in applications else "21" if stack in on_clouds else "0"
+        expected = "7" if stack in apps else "27" if stack in applications else "22" if stack in on_clouds else "0"
         assert row.split()[1] == expected and row.endswith("ok"), row
     for dockerfile in ("app/Dockerfile", "walkthrough/login/Dockerfile", "walkthrough/payments/Dockerfile"):
         assert dockerfile in done.stdout, dockerfile
