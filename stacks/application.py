@@ -43,7 +43,7 @@ CREDENTIAL_VARIABLE = (
 
 def load(settings: Settings) -> Application:
     """The application's files, checked alone, together and against the target; raises ScoreError."""
-    application = read_application(PROJECT / settings.application)
+    application = read_application(PROJECT / settings.application, PROJECT)
     found = provisioners.problems(application, settings.target) + route_problems(application, settings.host)
     if found:
         raise ScoreError(found)

@@ -8,7 +8,8 @@ validated records (`Workload`) or one `ScoreError` that names every bad file and
 The part of the Score specification kubeport supports (anything else is refused, by name):
 - `apiVersion: score.dev/v1b1`; `metadata.name` (a DNS-1123 label, the file's own name), `metadata.annotations`;
 - `containers.<name>`: `image` (a reference, or `.` to build the folder named by the annotation
-  `kubeport.dev/build`), `command`, `args`, `variables`, `files` (`target`, `content`, `mode`, `noExpand`),
+  `kubeport.dev/build`, a folder inside the project), `command`, `args`, `variables`, `files` (a mapping of
+  targets to `content`, `mode`, `noExpand`, or the older list with a `target` each),
   `livenessProbe` / `readinessProbe` with `httpGet` (`path`, `port`, `scheme: HTTP`), `resources`
   (`requests` / `limits` of `cpu` and `memory`);
 - `service.ports.<name>`: `port`, `targetPort`, `protocol` (TCP);
@@ -17,6 +18,7 @@ The part of the Score specification kubeport supports (anything else is refused,
   `params.path`, `params.port`: makes the workload public);
 - placeholders `${metadata.name}` and `${resources.<name>.<output>}` in variables and file contents
   (`$${` for a literal `${`).
+The file's bytes and YAML are read by `stacks.score_input`, which also holds the result to the published schema.
 The module is longer than 400 lines because each supported field has its check and its message here, in one
 place, beside the list of what is supported.
 
@@ -32,10 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from stacks.config.forms import DNS1123_LABEL
-from stacks.config.rules import IMAGE_REFERENCE
+from stacks.config.rules import image_reference
+from stacks.score_input import InputError, bounded, covered, load, read_text, schema_problems
 
 API_VERSION = "score.dev/v1b1"
 SUFFIX = ".score.yaml"
@@ -66,6 +67,8 @@ PORT_NAME = re.compile(r"^(?=.{1,15}$)(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 """A container port's name, as Kubernetes takes it (IANA service name): the Service targets it by name."""
 PLACEHOLDER = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 PORT_RANGE = (1, 65535)
+MAX_PROBLEMS = 25
+"""Problems listed in one error; the count of the rest is given."""
 
 TOP_FIELDS = {"apiVersion": True, "metadata": True, "containers": True, "service": False, "resources": False}
 METADATA_FIELDS = {"name": True, "annotations": False}
@@ -104,7 +107,9 @@ class ScoreError(Exception):
 
     def message(self) -> str:
         lines = ["invalid workload files; nothing was created:"]
-        lines += [f"  - {p}" for p in self.problems]
+        lines += [f"  - {bounded(p)}" for p in self.problems[:MAX_PROBLEMS]]
+        if len(self.problems) > MAX_PROBLEMS:
+            lines.append(f"  ... and {len(self.problems) - MAX_PROBLEMS} more")
         lines.append("kubeport reads score.dev/v1b1 files; what it supports: docs/application.md.")
         return "\n".join(lines)
 
@@ -123,6 +128,8 @@ class ContainerFile:
     content: str
     mode: str = "0444"
     no_expand: bool = False
+    where: str = ""
+    """Its path in the file, for messages: `containers.main.files[0]`, or `containers.main.files./etc/x`."""
 
 
 @dataclass(frozen=True)
@@ -217,14 +224,16 @@ class Application:
 
 
 class _Checker:
-    """Walks one parsed file, recording `file: path: problem` lines."""
+    """Walks one parsed file, recording `file: path: problem` lines (each bounded in length) and their paths."""
 
     def __init__(self, file: str) -> None:
         self.file = file
         self.problems: list[str] = []
+        self.paths: list[str] = []
 
     def problem(self, path: str, text: str) -> None:
-        self.problems.append(f"{self.file}: {path}: {text}" if path else f"{self.file}: {text}")
+        self.paths.append(path)
+        self.problems.append(bounded(f"{self.file}: {path}: {text}" if path else f"{self.file}: {text}"))
 
     def mapping(self, value: Any, path: str, fields: Mapping[str, bool] | None = None) -> dict[str, Any]:
         """A mapping with string keys; with `fields`, required ones present and unknown ones refused."""
@@ -291,42 +300,25 @@ def _requirements(check: _Checker, value: Any, path: str) -> dict[str, str]:
     return found
 
 
-def _container(check: _Checker, name: str, value: Any, build: Path | None) -> Container:
+def _container(check: _Checker, name: str, value: Any, build: Path | None, annotated: bool) -> Container:
     path = f"containers.{name}"
     check.name(name, path)
     spec = check.mapping(value, path, CONTAINER_FIELDS)
     image = check.string(spec.get("image", ""), f"{path}.image") if "image" in spec else ""
     if image == ".":
-        if build is None:
+        if not annotated:
             check.problem(f"{path}.image", f"'.' builds a folder: name it with the annotation {BUILD_ANNOTATION}")
-    elif image and ((match := IMAGE_REFERENCE.match(image)) is None or match.group("tag") == "latest"):
+    elif image and ((match := image_reference(image)) is None or match.group("tag") == "latest"):
         check.problem(f"{path}.image", f"{image!r} is not an image reference pinned by tag or digest (never latest)")
     variables: dict[str, str] = {}
     for key, text in check.mapping(spec.get("variables", {}), f"{path}.variables").items():
         if not ENV_NAME.fullmatch(str(key)):
             check.problem(f"{path}.variables.{key}", "is not a valid environment variable name")
-        if isinstance(text, bool) or not isinstance(text, (str, int, float)):
-            check.problem(f"{path}.variables.{key}", f"expected a string, got {type(text).__name__}")
+        if not isinstance(text, str):
+            hint = f": quote it ('{text}')" if isinstance(text, (bool, int, float)) else ""
+            check.problem(f"{path}.variables.{key}", f"expected a string, got {type(text).__name__}{hint}")
         variables[str(key)] = str(text)
-    files: list[ContainerFile] = []
-    raw_files = spec.get("files", [])
-    if not isinstance(raw_files, list):
-        check.problem(f"{path}.files", "expected a list of files")
-        raw_files = []
-    for i, item in enumerate(raw_files):
-        where = f"{path}.files[{i}]"
-        entry = check.mapping(item, where, FILE_FIELDS)
-        target = check.string(entry.get("target", ""), f"{where}.target")
-        if target and not target.startswith("/"):
-            check.problem(f"{where}.target", f"{target!r} must be an absolute path")
-        mode = str(entry.get("mode", "0444"))
-        if not re.fullmatch(r"0?[0-7]{3}", mode):
-            check.problem(f"{where}.mode", f"{mode!r} is not an octal file mode, e.g. 0444")
-        files.append(
-            ContainerFile(
-                target, check.string(entry.get("content", ""), f"{where}.content"), mode, entry.get("noExpand") is True
-            )
-        )
+    files = _files(check, spec.get("files", []), f"{path}.files")
     requirements = check.mapping(spec.get("resources", {}), f"{path}.resources", {"requests": False, "limits": False})
     return Container(
         name=name,
@@ -342,6 +334,63 @@ def _container(check: _Checker, name: str, value: Any, build: Path | None) -> Co
     )
 
 
+def _files(check: _Checker, value: Any, path: str) -> list[ContainerFile]:
+    """`files` as the specification has it, a mapping of target paths to files, or its older list of files each
+    with its `target`; two files with one target refused."""
+    if isinstance(value, dict):
+        entries = [(f"{path}.{target}", target, item) for target, item in value.items()]
+        fields = {k: v for k, v in FILE_FIELDS.items() if k != "target"}
+    elif isinstance(value, list):
+        entries = [(f"{path}[{i}]", None, item) for i, item in enumerate(value)]
+        fields = dict(FILE_FIELDS)
+    else:
+        check.problem(path, "expected a mapping of target paths to files (or a list of files)")
+        return []
+    files: list[ContainerFile] = []
+    seen: dict[str, str] = {}
+    for where, key, item in entries:
+        entry = check.mapping(item, where, fields)
+        target = (
+            check.string(key, where) if key is not None else check.string(entry.get("target", ""), f"{where}.target")
+        )
+        if target and not target.startswith("/"):
+            check.problem(where if key is not None else f"{where}.target", f"{target!r} must be an absolute path")
+        elif target in seen:
+            check.problem(where, f"{target!r} is also the target of {seen[target]}: one file per target")
+        seen.setdefault(target, where)
+        mode = entry.get("mode", "0444")
+        if isinstance(mode, int) and not isinstance(mode, bool):
+            # YAML reads an unquoted 0644 as the octal number 420: what arrives is no longer what was written.
+            check.problem(f"{where}.mode", f"write the mode as a quoted string, e.g. '0644' (YAML read {mode})")
+        elif not isinstance(mode, str) or not re.fullmatch(r"0?[0-7]{3}", mode):
+            check.problem(f"{where}.mode", f"{mode!r} is not an octal file mode, e.g. '0444'")
+        content = check.string(entry.get("content", ""), f"{where}.content")
+        files.append(ContainerFile(target, content, str(mode), entry.get("noExpand") is True, where))
+    return files
+
+
+def _build_folder(check: _Checker, file: Path, value: Any, project: Path | None) -> Path | None:
+    """The folder an `image: .` builds: relative to the file, inside the project (or, with none named, inside the
+    file's own folder), not the project itself. Builders hash and receive the whole folder: a folder outside would
+    send files the application does not own, the project's root its state and virtualenvs."""
+    where = f"metadata.annotations.{BUILD_ANNOTATION}"
+    text = check.string(value, where)
+    if not text:
+        return None
+    if Path(text).is_absolute() or text.startswith("~"):
+        check.problem(where, f"{text!r} must be a folder relative to the file")
+        return None
+    boundary = (project or file.parent).resolve()
+    build = (file.parent / text).resolve()
+    if not build.is_relative_to(boundary) or (project is not None and build == boundary):
+        inside = "a folder inside the project" if project is not None else "the file's folder or one inside it"
+        check.problem(where, f"{text!r} is {build}; expected {inside} ({boundary})")
+        return None
+    if not (build / "Dockerfile").is_file():
+        check.problem(where, f"{build} has no Dockerfile")
+    return build
+
+
 def _resource(check: _Checker, name: str, value: Any) -> Resource:
     path = f"resources.{name}"
     check.name(name, path)
@@ -354,15 +403,15 @@ def _resource(check: _Checker, name: str, value: Any) -> Resource:
     return Resource(name, kind, params)
 
 
-def read_workload(file: Path, text: str) -> tuple[Workload | None, list[str]]:
-    """One file's text -> its Workload, or None and the problems (each naming the file and the path)."""
+def read_workload(file: Path, text: str, project: Path | None = None) -> tuple[Workload | None, list[str]]:
+    """One file's text -> its Workload, or None and the problems (each naming the file and the path).
+
+    `project`: the folder a build folder must be inside (the Pulumi project); None: the file's own folder."""
     check = _Checker(file.name)
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "yaml"
-        check.problem(where, f"not valid YAML: {getattr(err, 'problem', None) or err}")
+        document = load(text)
+    except InputError as err:
+        check.problem(err.where, err.text)
         return None, check.problems
     top = check.mapping(document, "", TOP_FIELDS)
     if not top:
@@ -376,11 +425,9 @@ def read_workload(file: Path, text: str) -> tuple[Workload | None, list[str]]:
         if file.name != f"{name}{SUFFIX}":
             check.problem("metadata.name", f"{name!r} must match the file's name ({name}{SUFFIX})")
     annotations = check.mapping(metadata.get("annotations", {}), "metadata.annotations")
-    build: Path | None = None
-    if BUILD_ANNOTATION in annotations:
-        build = (file.parent / str(annotations[BUILD_ANNOTATION])).resolve()
-        if not (build / "Dockerfile").is_file():
-            check.problem(f"metadata.annotations.{BUILD_ANNOTATION}", f"{build} has no Dockerfile")
+    build = (
+        _build_folder(check, file, annotations[BUILD_ANNOTATION], project) if BUILD_ANNOTATION in annotations else None
+    )
     containers = check.mapping(top.get("containers", {}), "containers")
     if isinstance(top.get("containers"), dict) and not containers:
         check.problem("containers", "needs at least one container")
@@ -400,7 +447,9 @@ def read_workload(file: Path, text: str) -> tuple[Workload | None, list[str]]:
     workload = Workload(
         name=name,
         file=file,
-        containers=tuple(_container(check, str(k), v, build) for k, v in containers.items()),
+        containers=tuple(
+            _container(check, str(k), v, build, BUILD_ANNOTATION in annotations) for k, v in containers.items()
+        ),
         ports=tuple(ports),
         resources=tuple(
             _resource(check, str(k), v) for k, v in check.mapping(top.get("resources", {}), "resources").items()
@@ -408,6 +457,10 @@ def read_workload(file: Path, text: str) -> tuple[Workload | None, list[str]]:
         build=build,
     )
     _check_placeholders(check, workload)
+    # What the published schema refuses and kubeport's own checks did not already name (those say it better).
+    for path, said in schema_problems(document):
+        if not covered(path, check.paths):
+            check.problem(path, f"{said} (Score v1b1 schema)")
     return (None if check.problems else workload), check.problems
 
 
@@ -420,11 +473,7 @@ def _check_placeholders(check: _Checker, workload: Workload) -> None:
     by_name = {r.name: r for r in workload.resources}
     for container in workload.containers:
         texts = [(f"containers.{container.name}.variables.{k}", v) for k, v in container.variables.items()]
-        texts += [
-            (f"containers.{container.name}.files[{i}].content", f.content)
-            for i, f in enumerate(container.files)
-            if not f.no_expand
-        ]
+        texts += [(f"{f.where}.content", f.content) for f in container.files if not f.no_expand]
         for path, text in texts:
             for reference in placeholders(text):
                 parts = reference.split(".")
@@ -448,10 +497,11 @@ def _check_placeholders(check: _Checker, workload: Workload) -> None:
                         f"${{{reference}}}: a {resource.type} resource has no output {parts[2]!r}; "
                         f"it has: {', '.join(outputs) or 'none'}",
                     )
-                elif parts[2] in SECRET_OUTPUTS.get(resource.type, frozenset()) and text != f"${{{reference}}}":
-                    check.problem(
-                        path, f"${{{reference}}} is a credential: it must be the whole value, not part of one"
-                    )
+                elif parts[2] in SECRET_OUTPUTS.get(resource.type, frozenset()) and (
+                    ".files" in path or text != f"${{{reference}}}"
+                ):
+                    # A variable's whole value is read from a Secret; a file's content goes into a ConfigMap.
+                    check.problem(path, f"${{{reference}}} is a credential: it may only be a variable's whole value")
 
 
 def _check_application(workloads: Sequence[Workload]) -> list[str]:
@@ -487,8 +537,10 @@ def _check_application(workloads: Sequence[Workload]) -> list[str]:
     return problems
 
 
-def read_application(folder: Path) -> Application:
-    """Every `*.score.yaml` in `folder`, validated alone and together; a ScoreError lists each problem."""
+def read_application(folder: Path, project: Path | None = None) -> Application:
+    """Every `*.score.yaml` in `folder`, validated alone and together; a ScoreError lists each problem.
+
+    `project`: the folder the files' build folders must be inside (None: each file's own folder)."""
     if not folder.is_dir():
         raise ScoreError([f"{folder}: not a folder"])
     files = sorted(folder.glob(f"*{SUFFIX}"))
@@ -497,7 +549,12 @@ def read_application(folder: Path) -> Application:
     problems: list[str] = []
     workloads: list[Workload] = []
     for file in files:
-        workload, found = read_workload(file, file.read_text(encoding="utf-8"))
+        try:
+            text = read_text(file)
+        except InputError as err:
+            problems.append(f"{file.name}: {err}")
+            continue
+        workload, found = read_workload(file, text, project)
         problems += found
         if workload is not None:
             workloads.append(workload)

@@ -62,7 +62,7 @@ def cmd_app_graph(args: argparse.Namespace) -> int:
     from tools.stack_files import ROOT  # noqa: PLC0415
 
     try:
-        print(block(read_application(ROOT / args.folder)))
+        print(block(read_application(ROOT / args.folder, ROOT)))
     except ScoreError as err:
         print(err.message(), file=sys.stderr)
         return 1

@@ -186,7 +186,7 @@ def migrate_application(
             f"write into yet, and nothing overrides this. Nothing was changed. Move the rows by dump and restore "
             f"({MANAGED_HINT})."
         )
-    application = _application(root / source_config.get("kubeport:application", ""))
+    application = _application(root / source_config.get("kubeport:application", ""), root)
     declared = sorted(w.provisioned_name(r) for w in application.workloads for r in w.resources_of("postgres"))
     old_namespace = str(source_outputs.get("namespace") or "")
     new_namespace = str(
@@ -248,9 +248,9 @@ def migrate_application(
     return moved
 
 
-def _application(folder: Path) -> Application:
+def _application(folder: Path, project: Path) -> Application:
     try:
-        return read_application(folder)
+        return read_application(folder, project)
     except ScoreError as err:
         raise OperationError(err.message()) from err
 

@@ -48,6 +48,16 @@ IMAGE_REFERENCE = re.compile(
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
     r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
 )
+NAME_MAX = 255
+"""An image name's longest (registry and path), as Docker's reference grammar bounds it."""
+
+
+def image_reference(text: str) -> re.Match[str] | None:
+    """The parts of an image reference (name, tag, digest), or None when it is not one."""
+    match = IMAGE_REFERENCE.match(text)
+    return match if match is not None and len(match.group("name")) <= NAME_MAX else None
+
+
 BUILDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 BUILD_KEYS = ("registry", "dockerhubUser", "dockerhubToken", "buildPlatform", "baseImage", "builder")
 """The keys that say where and how the image is built and pushed: meaningless with a prebuilt image.
@@ -346,7 +356,7 @@ def _rollout_timeout(r: Reader) -> str:
 
 def _check_base_image(r: Reader, key: str, image: str) -> None:
     """An image to build FROM or run as it is: a well-formed reference, pinned by digest (a mirror must not move)."""
-    match = IMAGE_REFERENCE.match(image)
+    match = image_reference(image)
     if not match:
         r.problem(key, f"{image!r} is not an image reference; expected registry/repository:tag@sha256:<digest>")
     elif not match.group("digest"):
@@ -381,7 +391,7 @@ def _application(r: Reader) -> str:
 
 def _check_image(r: Reader, image: str, target: Target) -> None:
     """A prebuilt image reference: well formed, never `latest` (named or implied), by digest on clouds."""
-    match = IMAGE_REFERENCE.match(image)
+    match = image_reference(image)
     if not match:
         r.problem(
             "image", f"{image!r} is not an image reference; expected registry/repository:tag or ...@sha256:<digest>"

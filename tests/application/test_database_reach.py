@@ -49,7 +49,7 @@ def pods(run: ProgramRun) -> dict[str, Peer]:
 def databases(run: ProgramRun) -> Iterator[tuple[str, Peer, set[str]]]:
     """(database, how it is reached, the pods allowed to): its declaring workload and its roles Job."""
     folder = ROOT / run.config["kubeport:application"]
-    application = read_application(folder)
+    application = read_application(folder, ROOT)
     found = pods(run)
     policies = {r.inputs["metadata"]["name"]: r.inputs for r in run.of_type(NETPOL)}
     for workload in application.workloads:

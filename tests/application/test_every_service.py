@@ -47,7 +47,7 @@ def templates(run: ProgramRun) -> Iterator[tuple[Registered, dict[str, Any]]]:
 
 
 def build_problems(run: ProgramRun) -> list[str]:
-    application = read_application(ROOT / run.config["kubeport:application"])
+    application = read_application(ROOT / run.config["kubeport:application"], ROOT)
     builder = run.config.get("kubeport:builder", "")
     images = {r.name.removesuffix("-image-image"): r for r in run.of_type(IMAGE)}
     deployments = {r.inputs["metadata"]["name"]: r for r in templates_of(run, "Deployment")}

@@ -1,6 +1,6 @@
 """Every field the Score specification requires, in every section kubeport reads, is refused when missing: the file
 and the path named, nothing created. Which fields are required comes from the published schema
-(tests/support/score/score-v1b1.json), not from kubeport's own tables, so a field kubeport stopped requiring is
+(stacks/schemas/score-v1b1.json), not from kubeport's own tables, so a field kubeport stopped requiring is
 caught; where each of the schema's definitions sits in a file is written here, and a definition with required
 fields that has no place here, and is not one kubeport refuses by name, fails the test."""
 
@@ -18,7 +18,7 @@ import yaml
 from stacks.score import read_workload
 from tools.stack_files import ROOT
 
-SCHEMA = json.loads((ROOT / "tests" / "support" / "score" / "score-v1b1.json").read_text())
+SCHEMA = json.loads((ROOT / "stacks" / "schemas" / "score-v1b1.json").read_text())
 
 COMPLETE: dict[str, Any] = {
     "apiVersion": "score.dev/v1b1",

@@ -40,7 +40,7 @@ def problems_of(text: str, name: str = "payments.score.yaml") -> list[str]:
 
 
 def test_the_walkthrough_has_its_four_parts_and_their_edges() -> None:
-    application = read_application(WALKTHROUGH)
+    application = read_application(WALKTHROUGH, ROOT)
     assert [w.name for w in application.workloads] == ["login", "payments", "web"]
     assert [w.name for w in application.workloads if w.public] == ["web"]
     assert [r.type for r in application.workload("payments").resources] == ["postgres"]
@@ -102,7 +102,7 @@ BAD = {
         GOOD.replace("DB_PASSWORD: ${resources.db.password}", "DB_URL: postgres://u:${resources.db.password}@h/db"),
         [
             "payments.score.yaml: containers.main.variables.DB_URL: ${resources.db.password} is a credential: it "
-            "must be the whole value, not part of one"
+            "may only be a variable's whole value"
         ],
     ),
     "port out of range": (
@@ -232,4 +232,4 @@ def test_the_docs_say_what_of_score_kubeport_supports() -> None:
 def test_the_readme_shows_the_application_as_its_files_draw_it() -> None:
     from tools.appgraph import block
 
-    assert block(read_application(WALKTHROUGH)) in (ROOT / "README.md").read_text()
+    assert block(read_application(WALKTHROUGH, ROOT)) in (ROOT / "README.md").read_text()

@@ -465,6 +465,6 @@ def test_the_probe_pod_removed_even_when_it_does_not_start() -> None:
 
 
 def test_the_application_of_the_walkthrough_is_what_the_fakes_stand_for() -> None:
-    application = read_application(ROOT / "walkthrough")
+    application = read_application(ROOT / "walkthrough", ROOT)
     declared = [w.provisioned_name(r) for w in application.workloads for r in w.resources_of("postgres")]
     assert declared == [DB]
