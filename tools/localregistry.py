@@ -128,6 +128,14 @@ def running(home: Path) -> Registry | None:
     return Registry(home) if pid_file.exists() and _running(int(pid_file.read_text())) else None
 
 
+def htpasswd_line(user: str, password: str) -> str:
+    """`user:<bcrypt hash>` for the registry's htpasswd file. The password goes to htpasswd on its standard input
+    (-i), not on its command line, which any local user's `ps` reads."""
+    done = subprocess.run(["htpasswd", "-Bin", user], input=password, capture_output=True, text=True, check=True,
+                          timeout=60)  # fmt: skip
+    return done.stdout
+
+
 def start(home: Path, tools: Toolchain | None = None) -> Registry:
     """Start the registry (or find it running) with its data, certificate and password in `home`."""
     del tools  # everything comes from the machine's packages
@@ -144,9 +152,7 @@ def start(home: Path, tools: Toolchain | None = None) -> Registry:
     password = secrets.token_urlsafe(24)
     (home / "password").write_text(password + "\n")
     os.chmod(home / "password", 0o600)
-    htpasswd = subprocess.run(["htpasswd", "-Bbn", USER, password], capture_output=True, text=True, check=True,
-                              timeout=60).stdout  # fmt: skip
-    (home / "htpasswd").write_text(htpasswd)
+    (home / "htpasswd").write_text(htpasswd_line(USER, password))
     config = {
         "version": 0.1,
         "log": {"level": "warn", "accesslog": {"disabled": True}},

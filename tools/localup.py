@@ -127,10 +127,10 @@ def up(say: Callable[[str], None] = print) -> int:
     env = pulumi_env(tools)
     project = local_project()
 
-    def pulumi(*args: str, stream: bool = False, timeout: float = 120) -> processes.Done:
+    def pulumi(*args: str, stream: bool = False, timeout: float = 120, input_text: str | None = None) -> processes.Done:
         return processes.run(
             [str(tools.tool("pulumi")), *args, "--non-interactive"], timeout=timeout, env=env, cwd=project,
-            echo=echo_line if stream else None,
+            echo=echo_line if stream else None, input_text=input_text,
         )  # fmt: skip
 
     selected = pulumi("stack", "select", "--create", STACK)
@@ -141,7 +141,8 @@ def up(say: Callable[[str], None] = print) -> int:
     for key, value in plain.items():
         pulumi("config", "set", key, value, "--stack", STACK)
     for key, value in secret.items():
-        pulumi("config", "set", "--secret", key, value, "--stack", STACK)
+        # The value on standard input: a command line is readable by every local user.
+        pulumi("config", "set", "--secret", key, "--stack", STACK, input_text=value)
     step(say, f"pulumi up --stack {STACK}: build app/, push, deploy, wait for the smoke check", started)
     # --refresh: the state may be of a cluster that was stopped since (make clusters-down); refresh reads it anew.
     deployed = pulumi("up", "--yes", "--skip-preview", "--refresh", "--stack", STACK, stream=True, timeout=1800)

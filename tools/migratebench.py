@@ -76,7 +76,7 @@ def run(sizes: Sequence[int] = SIZES_MB, say: Callable[[str], None] = print) -> 
                 bench.add_stack_file(stack, config, like=like)
                 must(bench.pulumi("stack", "init", stack))
                 for key, value in secret.items():
-                    must(bench.pulumi("config", "set", "--secret", key, value, "--stack", stack))
+                    must(bench.set_secret(stack, key, value))
             try:
                 must(bench.pulumi("up", "--yes", "--skip-preview", "--stack", SOURCE, timeout=900))
                 rows = [measure(bench, megabytes) for megabytes in sizes]

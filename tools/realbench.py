@@ -341,7 +341,7 @@ def measure_node_chain(bench: realrun.Workbench, rounds: int, log: Path) -> tupl
             bench.add_stack_file(stack, {**plain, "namespace": "chain", "nodePort": "30051"}, like="local")
             ok(bench.pulumi("stack", "init", stack))
             for key, value in secret.items():
-                ok(bench.pulumi("config", "set", "--secret", key, value, "--stack", stack))
+                ok(bench.set_secret(stack, key, value))
             change_page(f"bench {i} pulumi first")
             up, events = eventlog.run_logged(lambda a: bench.pulumi(*a, timeout=1800),
                                              ["up", "--yes", "--skip-preview", "--stack", stack], log)  # fmt: skip

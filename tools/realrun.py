@@ -119,9 +119,19 @@ class Workbench:
     ) -> Done:
         return processes.run(args, timeout=timeout, env={**self.env, **(env or {})}, cwd=cwd or self.project)
 
-    def pulumi(self, *args: str, timeout: float = 600, env: Mapping[str, str] | None = None) -> Done:
+    def pulumi(
+        self, *args: str, timeout: float = 600, env: Mapping[str, str] | None = None, input_text: str | None = None
+    ) -> Done:
         """`pulumi ARGS` in the scratch project; `env` adds to the workbench's environment for this command."""
-        return self.run([str(self.tools.tool("pulumi")), *args, "--non-interactive"], timeout, env=env)
+        command = [str(self.tools.tool("pulumi")), *args, "--non-interactive"]
+        return processes.run(
+            command, timeout=timeout, env={**self.env, **(env or {})}, cwd=self.project, input_text=input_text
+        )
+
+    def set_secret(self, stack: str, key: str, value: str) -> Done:
+        """`pulumi config set --secret KEY` with the value on its standard input, never on its command line (where
+        any local user's `ps` would read it)."""
+        return self.pulumi("config", "set", "--secret", key, "--stack", stack, input_text=value)
 
     def kubectl(self, context: str, *args: str, timeout: float = 60) -> Done:
         return self.run([str(self.tools.tool("kubectl")), "--context", context, *args], timeout)

@@ -215,14 +215,14 @@ def test_a_wrong_registry_password_fails_up_with_the_registrys_refusal_and_keeps
     ok(bench.pulumi("config", "rm", "kubeport:image", "--stack", STACK))
     set_up_stack_keys(bench)
     change_the_page(bench, "release 2")
-    ok(bench.pulumi("config", "set", "--secret", "kubeport:registryToken", "not-the-password", "--stack", STACK))
+    ok(bench.set_secret(STACK, "kubeport:registryToken", "not-the-password"))
     before = running_digests(bench)
     output, loop = failing_up(bench, "a wrong registry password")
     assert loop.failed == [], loop.failed[:10]
     assert re.search(r"401 Unauthorized|unauthorized", output, re.IGNORECASE), output[-4000:]
     assert running_digests(bench) == before, "the running release is untouched"
     _, password = registry().credentials()
-    ok(bench.pulumi("config", "set", "--secret", "kubeport:registryToken", password, "--stack", STACK))
+    ok(bench.set_secret(STACK, "kubeport:registryToken", password))
 
 
 def set_up_stack_keys(bench: Workbench) -> None:
@@ -260,7 +260,7 @@ def test_migrate_from_a_kwok_cluster_to_the_real_node_sees_nginx_answer_and_back
                                      "baseImage": None}, like=STACK)  # fmt: skip
     for stack in ("on-kwok", "on-node"):
         ok(bench.pulumi("stack", "init", stack))
-    ok(bench.pulumi("config", "set", "--secret", "kubeport:registryToken", password, "--stack", "on-node"))
+    ok(bench.set_secret("on-node", "kubeport:registryToken", password))
     ok(bench.pulumi("up", "--yes", "--skip-preview", "--stack", "on-kwok", timeout=600))
 
     started = time.monotonic()

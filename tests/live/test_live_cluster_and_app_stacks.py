@@ -48,7 +48,7 @@ def test_cluster_stacks_export_what_an_app_needs_and_deploy_nothing(bench: Workb
 def test_an_app_stack_deploys_onto_its_cluster_stack_with_a_pull_secret(bench: Workbench) -> None:
     bench.add_stack_file("shop", {"registryServer": "docker.io", "registryUser": "kubeport-ci"})
     ok(bench.pulumi("stack", "init", "shop"))
-    ok(bench.pulumi("config", "set", "--secret", "kubeport:registryToken", TOKEN, "--stack", "shop"))
+    ok(bench.set_secret("shop", "kubeport:registryToken", TOKEN))
     ok(bench.pulumi("up", "--yes", "--skip-preview", "--stack", "shop"))
     workload_is_serving(bench, A, replicas=2, namespace=NAMESPACE)
     secret = bench.kubectl_json(A, "--namespace", NAMESPACE, "get", "secret", "web-pull")

@@ -42,7 +42,7 @@ def set_up_stack(bench: Workbench, stack: str = STACK, **config: str) -> None:
     bench.add_stack_file(stack, {**plain, **config}, like=STACK)
     ok(bench.pulumi("stack", "init", stack))
     for key, value in secret.items():
-        ok(bench.pulumi("config", "set", "--secret", key, value, "--stack", stack))
+        ok(bench.set_secret(stack, key, value))
 
 
 APPLICATION_STACK = "walkthrough"
@@ -57,7 +57,7 @@ def set_up_application(
     bench.add_stack_file(stack, {**plain, **config}, like=like)
     ok(bench.pulumi("stack", "init", stack))
     for key, value in secret.items():
-        ok(bench.pulumi("config", "set", "--secret", key, value, "--stack", stack))
+        ok(bench.set_secret(stack, key, value))
 
 
 def http_get(url: str, timeout: float = 5) -> tuple[int, str]:
