@@ -176,6 +176,21 @@ class EksCluster(pulumi.ComponentResource):
             opts=child,
         )
 
+        # The VPC CNI as a managed add-on with its network policy agent on: without it EKS admits NetworkPolicies and
+        # enforces none (AKS's Cilium and GKE's Dataplane V2 enforce them as created). It takes over the self-managed
+        # plugin EKS installs; the nodes join only after it, so no pod runs before the rules hold.
+        network = aws.eks.Addon(
+            f"{name}-vpc-cni",
+            aws.eks.AddonArgs(
+                cluster_name=cluster.name,
+                addon_name="vpc-cni",
+                configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
+                resolve_conflicts_on_create="OVERWRITE",
+                resolve_conflicts_on_update="OVERWRITE",
+            ),
+            opts=child,
+        )
+
         node_group = aws.eks.NodeGroup(
             f"{name}-nodes",
             aws.eks.NodeGroupArgs(
@@ -192,7 +207,7 @@ class EksCluster(pulumi.ComponentResource):
                     id=launch_template.id, version=launch_template.latest_version.apply(str)
                 ),
             ),
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=node_policies)),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[*node_policies, network])),
         )
 
         repository = aws.ecr.Repository(

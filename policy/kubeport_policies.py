@@ -6,6 +6,7 @@ Kubernetes properties arrive in their API spelling (camelCase), exactly as the p
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -325,6 +326,30 @@ def cloud_availability(args: StackValidationArgs, report: ReportViolation) -> No
             report(f"Deployment {res.name}: no PodDisruptionBudget selects its pods", res.urn)
 
 
+def eks_network_policy(args: StackValidationArgs, report: ReportViolation) -> None:
+    """An EKS cluster kubeport creates enforces NetworkPolicies: the vpc-cni add-on with its network policy agent."""
+    clusters = [r for r in args.resources if r.resource_type == "aws:eks/cluster:Cluster"]
+    addons = [
+        r.props
+        for r in args.resources
+        if r.resource_type == "aws:eks/addon:Addon" and r.props.get("addonName") == "vpc-cni"
+    ]
+    enforced = False
+    for props in addons:
+        try:
+            values = json.loads(props.get("configurationValues") or "{}")
+        except ValueError:
+            values = {}
+        enforced = enforced or str(values.get("enableNetworkPolicy", "")).lower() == "true"
+    for cluster in clusters:
+        if not enforced:
+            report(
+                f"EKS cluster {cluster.name}: NetworkPolicies are admitted but not enforced; add the vpc-cni "
+                'add-on with configurationValues {"enableNetworkPolicy": "true"}',
+                cluster.urn,
+            )
+
+
 def no_load_balancer_on_minikube(args: StackValidationArgs, report: ReportViolation) -> None:
     if _stack_target(args) != "minikube":
         return
@@ -406,6 +431,12 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
         name="cloud-availability",
         description="On cloud stacks every Deployment runs at least 2 replicas behind a PodDisruptionBudget.",
         validate=cloud_availability,
+        enforcement_level=MANDATORY,
+    ),
+    StackValidationPolicy(
+        name="eks-network-policy",
+        description="An EKS cluster enforces NetworkPolicies (the vpc-cni add-on with its network policy agent).",
+        validate=eks_network_policy,
         enforcement_level=MANDATORY,
     ),
     StackValidationPolicy(

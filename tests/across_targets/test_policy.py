@@ -108,7 +108,11 @@ def test_every_resource_of_every_stack_passes(
             assert violations(validate, resource_args(reg)) == [], f"{stack}: {reg.type} {reg.name}"
 
 
-@pytest.mark.parametrize("validate", [kp.cloud_availability, kp.no_load_balancer_on_minikube], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "validate",
+    [kp.cloud_availability, kp.eks_network_policy, kp.no_load_balancer_on_minikube],
+    ids=lambda f: f.__name__,
+)
 def test_every_stack_passes_the_stack_policies(
     validate: Callable[[Any, Any], None], runs: dict[str, ProgramRun]
 ) -> None:
@@ -257,6 +261,23 @@ def test_one_replica_or_no_pdb_on_a_cloud_is_a_violation(runs: dict[str, Program
     assert violations(kp.cloud_availability, stack_args(runs["dev"], one_replica)) == []
 
 
+@pytest.mark.parametrize("stack", ["eks", "eks-cluster", "walkthrough-eks"])
+def test_an_eks_cluster_without_network_policy_enforcement_is_a_violation(
+    runs: dict[str, ProgramRun], stack: str
+) -> None:
+    def agent_off(type_: str, props: dict[str, Any]) -> None:
+        if type_ == "aws:eks/addon:Addon" and props["addonName"] == "vpc-cni":
+            props["configurationValues"] = '{"enableNetworkPolicy": "false"}'
+
+    def no_addon(type_: str, props: dict[str, Any]) -> None:
+        if type_ == "aws:eks/addon:Addon" and props["addonName"] == "vpc-cni":
+            props["addonName"] = "coredns"
+
+    for change in (agent_off, no_addon):
+        (message,) = violations(kp.eks_network_policy, stack_args(runs[stack], change))
+        assert "not enforced" in message
+
+
 def test_load_balancer_on_minikube_is_a_violation(runs: dict[str, ProgramRun]) -> None:
     def load_balancer(type_: str, props: dict[str, Any]) -> None:
         if type_ == "kubernetes:core/v1:Service":
@@ -268,7 +289,7 @@ def test_load_balancer_on_minikube_is_a_violation(runs: dict[str, ProgramRun]) -
 
 def test_the_pack_holds_every_policy_once() -> None:
     names = [p.name for p in kp.POLICIES]
-    assert len(names) == len(set(names)) == 12
+    assert len(names) == len(set(names)) == 13
 
 
 def test_a_cloud_autoscaler_allowed_below_two_pods_is_a_violation(runs: dict[str, ProgramRun]) -> None:

@@ -120,6 +120,15 @@ def test_workload_waits_for_the_node_group(eks: ProgramRun) -> None:
     assert node_group.urn in deployment.dependencies
 
 
+def test_network_policies_are_enforced_before_any_node_joins(eks: ProgramRun) -> None:
+    """The VPC CNI add-on with its network policy agent on (EKS's default plugin admits NetworkPolicies and enforces
+    none), taking over the self-managed plugin, and the node group waiting for it."""
+    (cni,) = [a for a in eks.of_type("aws:eks/addon:Addon") if a.inputs["addonName"] == "vpc-cni"]
+    assert json.loads(cni.inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    assert cni.inputs["resolveConflictsOnCreate"] == cni.inputs["resolveConflictsOnUpdate"] == "OVERWRITE"
+    assert cni.urn in eks.one(NODE_GROUP).dependencies
+
+
 def test_cluster_and_registry_protected_unless_released(eks: ProgramRun) -> None:
     clouds.assert_protected(eks, PROTECTED)
     released = clouds.assert_release_protection_unprotects("eks", PROTECTED)
