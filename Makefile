@@ -106,10 +106,10 @@ preflight-pulumi:
 preflight-minikube:
 	@command -v minikube >/dev/null 2>&1 || { \
 	  echo "kubeport: minikube is not installed."; \
-	  echo "  Install it (https://minikube.sigs.k8s.io/docs/start/), run 'minikube start', then 'make up' again."; \
+	  echo "  Install it (https://minikube.sigs.k8s.io/docs/start/), run 'minikube start --cni=calico' (a CNI that enforces NetworkPolicies), then 'make up' again."; \
 	  exit 1; }
 	@minikube status --profile $(MINIKUBE_PROFILE) >/dev/null 2>&1 || { \
-	  echo "kubeport: minikube profile '$(MINIKUBE_PROFILE)' is not running: run 'minikube start --profile $(MINIKUBE_PROFILE)'."; \
+	  echo "kubeport: minikube profile '$(MINIKUBE_PROFILE)' is not running: run 'minikube start --profile $(MINIKUBE_PROFILE) --cni=calico'."; \
 	  exit 1; }
 
 stack: venv preflight-pulumi

@@ -95,16 +95,47 @@ def missing_addons(settings: Settings, minikube: Minikube = run_minikube) -> lis
     ]
 
 
+ENFORCING_CNIS = ("calico", "cilium")
+"""minikube's CNIs (`minikube start --cni=...`) that enforce NetworkPolicies; the default (bridge, or kindnet with
+several nodes) and flannel admit them and enforce none."""
+
+
+def network_policy_warning(settings: Settings, minikube: Minikube = run_minikube) -> str:
+    """A warning when the stack's minikube profile runs a CNI that does not enforce NetworkPolicies; else empty."""
+    if settings.target != "minikube":
+        return ""
+    profile = settings.kube_context or "minikube"
+    try:
+        listed = json.loads(minikube(["profile", "list", "--output", "json"]) or "{}")
+    except ValueError:
+        return ""
+    for entry in listed.get("valid") or [] if isinstance(listed, dict) else []:
+        if isinstance(entry, dict) and entry.get("Name") == profile:
+            cni = str(((entry.get("Config") or {}).get("KubernetesConfig") or {}).get("CNI") or "")
+            if cni.lower() in ENFORCING_CNIS:
+                return ""
+            return (
+                f"minikube profile {profile!r} runs the CNI {cni or 'of its default (bridge)'!s}, which does not "
+                "enforce NetworkPolicies: every pod can reach every other, the application's database included. "
+                f"Start it with one that does: `minikube delete --profile {profile} && minikube start --profile "
+                f"{profile} --cni=calico`"
+            )
+    return ""
+
+
 def check(
     settings: Settings,
     which: Which | None = None,
     environ: Mapping[str, str] | None = None,
     minikube: Minikube = run_minikube,
 ) -> None:
-    """Stop the program with one message if a tool or a minikube add-on is missing."""
+    """Stop the program with one message if a tool or a minikube add-on is missing; warn when minikube's CNI does
+    not enforce the NetworkPolicies kubeport deploys."""
     lines = missing_tools(settings, which, environ)
     if not lines and (which or shutil.which)("minikube") is not None:
         lines = missing_addons(settings, minikube)
     if lines:
         listing = "\n".join(f"  - {line}" for line in lines)
         raise pulumi.RunError(f"kubeport target {settings.target!r} needs what is not installed:\n{listing}")
+    if (which or shutil.which)("minikube") is not None and (warning := network_policy_warning(settings, minikube)):
+        pulumi.log.warn(warning)

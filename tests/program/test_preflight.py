@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pulumi
@@ -88,3 +89,41 @@ def test_minikube_names_each_add_on_the_features_need_and_how_to_enable_it() -> 
 def test_a_prebuilt_image_needs_no_image_builder() -> None:
     settings = parse({"kubeport:target": "existing", "kubeport:kubeContext": "k", "kubeport:image": "ghcr.io/a/b:1"})
     assert preflight.missing_tools(settings, which=lambda _: None, environ={}) == []
+
+
+def profiles(cni: str) -> str:
+    """`minikube profile list --output json` with the profile `minikube` on the CNI `cni`."""
+    config = {"Name": "minikube", "KubernetesConfig": {"ContainerRuntime": "docker", "CNI": cni}}
+    return json.dumps({"invalid": [], "valid": [{"Name": "minikube", "Status": "Running", "Config": config}]})
+
+
+@pytest.mark.parametrize(("cni", "warned"), [("", True), ("bridge", True), ("flannel", True), ("calico", False),
+                                             ("cilium", False)])  # fmt: skip
+def test_minikube_without_a_cni_that_enforces_network_policies_is_warned_about(cni: str, warned: bool) -> None:
+    asked: list[list[str]] = []
+
+    def minikube(args: list[str]) -> str:
+        asked.append(args)
+        return profiles(cni)
+
+    warning = preflight.network_policy_warning(parse({"kubeport:target": "minikube"}), minikube)
+    assert asked == [["profile", "list", "--output", "json"]]
+    assert bool(warning) == warned
+    if warned:
+        assert "does not enforce NetworkPolicies" in warning and "--cni=calico" in warning
+    assert preflight.network_policy_warning(parse({"kubeport:target": "minikube", "kubeport:kubeContext": "other"}),
+                                            minikube) == ""  # fmt: skip
+    existing = parse({"kubeport:target": "existing", "kubeport:kubeContext": "k", "kubeport:image": "ghcr.io/a/b:1"})
+    assert preflight.network_policy_warning(existing, minikube) == ""
+
+
+def test_the_preflight_warns_and_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warning, not a stop: the deployment is still useful, and the user is told what the rules do not do."""
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *_, **__: warned.append(message))
+    settings = parse({"kubeport:target": "minikube"})
+    preflight.check(settings, which=lambda tool: f"/usr/bin/{tool}", environ={}, minikube=lambda _: profiles(""))
+    assert len(warned) == 1 and "--cni=calico" in warned[0]
+    warned.clear()
+    preflight.check(settings, which=lambda tool: f"/usr/bin/{tool}", environ={}, minikube=lambda _: profiles("calico"))
+    assert warned == []
