@@ -22,6 +22,7 @@ import shutil
 import signal
 import socket
 import ssl
+import stat
 import subprocess
 import tempfile
 import time
@@ -154,6 +155,32 @@ def state_dir(environ: Mapping[str, str] | None = None) -> Path:
     """Where the clusters keep certificates, etcd data, logs and pids: $KUBEPORT_CLUSTERS or a temp dir."""
     environ = os.environ if environ is None else environ
     return Path(environ.get("KUBEPORT_CLUSTERS") or Path(tempfile.gettempdir()) / "kubeport-clusters")
+
+
+def private_state_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The state directory, made private to this user: created 0700, or, when it exists, refused unless it is a
+    directory (not a link) this user owns that no one else may enter. It holds the clusters' keys, the registry's
+    password and a cluster-admin kubeconfig, and sits at a predictable path under the system's temp directory."""
+    home = state_dir(environ)
+    try:
+        home.mkdir(mode=0o700)
+        os.chmod(home, 0o700)  # whatever the umask
+    except FileExistsError:
+        pass
+    found = home.lstat()
+    problem = ""
+    if not stat.S_ISDIR(found.st_mode):
+        problem = "is not a directory (a link or a file)"
+    elif found.st_uid != os.geteuid():
+        problem = f"belongs to uid {found.st_uid}, not to this user ({os.geteuid()})"
+    elif found.st_mode & 0o077:
+        problem = f"has mode {stat.S_IMODE(found.st_mode):04o}: others may enter it (expected 0700)"
+    if problem:
+        raise ClusterError(
+            f"{home} {problem}. It would hold the clusters' keys and passwords: remove it (or set KUBEPORT_CLUSTERS "
+            "to a folder of your own) and start again"
+        )
+    return home
 
 
 def missing_real_node_prerequisites(tools: Toolchain) -> list[str]:
@@ -362,7 +389,7 @@ def start(name: str, tools: Toolchain | None = None, environ: Mapping[str, str] 
         raise ClusterError(f"not built: {', '.join(missing)}; run `make toolchain`")
     if shutil.which("openssl") is None:
         raise ClusterError("openssl not found: install it (Debian: apt-get install openssl)")
-    home = state_dir(environ) / name
+    home = private_state_dir(environ) / name
     if (home / "cluster.json").exists():
         existing = load(name, environ)
         if existing is not None and all(_running(pid) for pid in existing.pids().values()):
