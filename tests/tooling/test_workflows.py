@@ -103,3 +103,38 @@ def test_workflow_limits_permissions_time_and_concurrency(path: Path) -> None:
     for name, job in workflow["jobs"].items():
         if "steps" in job:  # a job that calls a reusable workflow takes no timeout-minutes
             assert "timeout-minutes" in job, f"{path.name}: job {name} has no timeout-minutes"
+
+
+def checks_out(job: dict[str, Any]) -> bool:
+    return any(str(step.get("uses", "")).startswith("actions/checkout@") for step in job.get("steps", []))
+
+
+def test_the_pull_request_preview_runs_its_code_only_as_a_reviewed_read_only_role() -> None:
+    """The pull request's code runs with cloud credentials and the state passphrase: the workflow file is the base
+    branch's (`pull_request_target`), a fork's run waits for a reviewer (`preview-fork`, and only once the repository
+    says it has reviewers), the credentials are the read-only roles', through OIDC, and the job that runs the code
+    holds no token that writes to the repository (the comment is another job's, which runs none of it)."""
+    workflow = load(WORKFLOW_DIR / "preview-clouds.yml")
+    text = (WORKFLOW_DIR / "preview-clouds.yml").read_text()
+    assert list(workflow[True]) == ["pull_request_target"], "YAML reads `on` as True"
+    jobs = workflow["jobs"]
+    running = [name for name, job in jobs.items() if checks_out(job)]
+    assert running == ["preview"]
+    preview = jobs["preview"]
+    assert (
+        "'preview-fork'" in preview["environment"]
+        and "head.repo.full_name == github.repository" in (preview["environment"])
+    )
+    assert "vars.PREVIEW_FORKS == 'reviewed'" in preview["if"]
+    assert preview["permissions"] == {"contents": "read", "id-token": "write"}
+    checkout = next(s for s in preview["steps"] if str(s.get("uses", "")).startswith("actions/checkout@"))
+    assert checkout["with"] == {"ref": "${{ github.event.pull_request.head.sha }}", "persist-credentials": False}
+    python = next(s for s in preview["steps"] if str(s.get("uses", "")).startswith("actions/setup-python@"))
+    assert "cache" not in python.get("with", {}), "no cache a pull request's run could write for the base's"
+    for name, job in jobs.items():
+        if name != "preview":
+            assert not checks_out(job), name
+    assert jobs["comment"]["permissions"] == {"pull-requests": "write"}
+    for deploying in ("AWS_ROLE_ARN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "secrets.AZURE_CLIENT_ID",
+                      "secrets.GCP_SERVICE_ACCOUNT"):  # fmt: skip
+        assert deploying not in text, f"{deploying}: a preview signs in as the read-only roles only"
