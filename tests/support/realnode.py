@@ -148,6 +148,16 @@ def running_digests(bench: Workbench, namespace: str = NAMESPACE) -> set[str]:
     }
 
 
+def settles_on(bench: Workbench, digest: str, namespace: str = NAMESPACE, timeout: float = 60) -> None:
+    """Every serving pod runs `digest`, within `timeout` seconds: `up` returns once the new ReplicaSet is available,
+    and the controller may not yet have marked the old one's last pod for deletion (a busy machine widens that)."""
+    deadline = time.monotonic() + timeout
+    while (found := running_digests(bench, namespace)) != {digest}:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the serving pods run {sorted(found)}, not only {digest}, {timeout:.0f} s after up")
+        time.sleep(1)
+
+
 def change_the_page(bench: Workbench, marker: str) -> None:
     """A new release: the page's text changes in the scratch project's built site (so its image's content hash)."""
     page = bench.project / "app" / "site" / "index.html"
