@@ -10,14 +10,18 @@ MINIKUBE_PROFILE ?= minikube
 
 # Pulumi's local file backend inside the repo: no account, no login. An exported PULUMI_BACKEND_URL wins.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi
-# The local backend encrypts secrets with a passphrase; the dev stack holds none, so empty is the default.
-# Export your own PULUMI_CONFIG_PASSPHRASE for stacks that keep tokens.
-export PULUMI_CONFIG_PASSPHRASE ?=
+# Secrets in the state and the stack files are encrypted with a passphrase: yours when you export
+# PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE, else the checkout's own, .kubeport/passphrase
+# (random, 0600, outside git: keep a copy). Never an empty one: a real run refuses it (docs/security.md).
+ifeq ($(origin PULUMI_CONFIG_PASSPHRASE)$(PULUMI_CONFIG_PASSPHRASE_FILE),undefined)
+export PULUMI_CONFIG_PASSPHRASE_FILE := $(CURDIR)/.kubeport/passphrase
+PASSPHRASE_FILE := $(PULUMI_CONFIG_PASSPHRASE_FILE)
+endif
 # pulumi-docker-build (not the Docker CLI) does the build; keep BuildKit's output plain in CI logs.
 export BUILDKIT_PROGRESS ?= plain
 
 .PHONY: help venv dev-venv test test-live test-kind lint typecheck unit render check bench app-serve site bench-app up up-minikube \
-	down preview destroy stack preflight-pulumi preflight-minikube toolchain clusters clusters-down clean setup
+	down preview destroy stack passphrase preflight-pulumi preflight-minikube toolchain clusters clusters-down clean setup
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -112,7 +116,12 @@ preflight-minikube:
 	  echo "kubeport: minikube profile '$(MINIKUBE_PROFILE)' is not running: run 'minikube start --profile $(MINIKUBE_PROFILE) --cni=calico'."; \
 	  exit 1; }
 
-stack: venv preflight-pulumi
+passphrase: venv
+ifdef PASSPHRASE_FILE
+	@$(BIN)/python -c 'from tools.passphrase import ensure_file; ensure_file()'
+endif
+
+stack: venv preflight-pulumi passphrase
 	@mkdir -p .pulumi
 	pulumi stack select --create $(STACK)
 
@@ -137,7 +146,7 @@ down: venv ## after a local `make up`: destroy the local stack and stop every lo
 preview: venv preflight-pulumi stack ## show what `pulumi up` would change (STACK=dev by default)
 	PULUMI_SKIP_CHECKPOINTS=true pulumi preview --diff --stack $(STACK)
 
-destroy: venv preflight-pulumi ## delete the stack's resources (STACK=dev by default)
+destroy: venv preflight-pulumi passphrase ## delete the stack's resources (STACK=dev by default)
 	pulumi destroy --stack $(STACK)
 
 clean: ## remove the virtualenv and caches (keeps .pulumi state)

@@ -7,8 +7,10 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import pulumi
+import yaml
 
 from stacks.config import Settings
 from stacks.config.target import target_module
@@ -123,14 +125,52 @@ def network_policy_warning(settings: Settings, minikube: Minikube = run_minikube
     return ""
 
 
+def empty_passphrase(environ: Mapping[str, str]) -> bool:
+    """Whether Pulumi's passphrase secrets manager gets an empty passphrase: PULUMI_CONFIG_PASSPHRASE wins when
+    set (even empty), then PULUMI_CONFIG_PASSPHRASE_FILE's content, trimmed (as pkg/secrets/passphrase reads them)."""
+    if "PULUMI_CONFIG_PASSPHRASE" in environ:
+        return environ["PULUMI_CONFIG_PASSPHRASE"] == ""
+    file = environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")
+    if not file:
+        return False  # prompted for, or another secrets provider
+    try:
+        return Path(file).read_text().strip() == ""
+    except OSError:
+        return False  # the CLI could not have read it either, and stopped first
+
+
+def passphrase_problem(stack_file: Path, environ: Mapping[str, str]) -> str:
+    """Why the stack must not run: its secrets (passphrase provider: the stack file has an `encryptionsalt`) would be
+    encrypted with an empty passphrase, which anyone holding the state or the stack file can use. Empty if none."""
+    if not empty_passphrase(environ):
+        return ""
+    try:
+        salt = (yaml.safe_load(stack_file.read_text()) or {}).get("encryptionsalt")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return ""
+    if not salt:
+        return ""
+    return (
+        f"{stack_file.name}: this stack's secrets (tokens, a kubeconfig, database passwords) would be encrypted "
+        "with an empty passphrase, readable by anyone who has the state or the stack file. Set a passphrase: "
+        "`make` and `python -m tools` use .kubeport/passphrase unless you export PULUMI_CONFIG_PASSPHRASE or "
+        "PULUMI_CONFIG_PASSPHRASE_FILE; a stack made with the empty one changes with `pulumi stack "
+        "change-secrets-provider passphrase` (docs/security.md)"
+    )
+
+
 def check(
     settings: Settings,
     which: Which | None = None,
     environ: Mapping[str, str] | None = None,
     minikube: Minikube = run_minikube,
+    stack_file: Path | None = None,
 ) -> None:
     """Stop the program with one message if a tool or a minikube add-on is missing; warn when minikube's CNI does
     not enforce the NetworkPolicies kubeport deploys."""
+    stack_file = stack_file or Path.cwd() / f"Pulumi.{pulumi.get_stack()}.yaml"
+    if problem := passphrase_problem(stack_file, os.environ if environ is None else environ):
+        raise pulumi.RunError(problem)
     lines = missing_tools(settings, which, environ)
     if not lines and (which or shutil.which)("minikube") is not None:
         lines = missing_addons(settings, minikube)

@@ -244,6 +244,7 @@ def cmd_env(args: argparse.Namespace) -> int:
     import os  # noqa: PLC0415
 
     from tools import localclusters  # noqa: PLC0415
+    from tools.passphrase import FILE, PassphraseError, ensure_file  # noqa: PLC0415
     from tools.toolchain import BUILD_HINT, shell_exports, toolchain  # noqa: PLC0415
 
     tools = toolchain()
@@ -253,7 +254,14 @@ def cmd_env(args: argparse.Namespace) -> int:
         return 1
     backend = os.environ.get("PULUMI_BACKEND_URL") or f"file://{ROOT / '.pulumi'}"
     (ROOT / ".pulumi").mkdir(exist_ok=True)
-    print("\n".join(shell_exports(tools, localclusters.kubeconfig_path(), backend, ROOT / ".venv" / "bin" / "python")))
+    chosen = "PULUMI_CONFIG_PASSPHRASE" in os.environ or os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")
+    try:
+        passphrase = None if chosen else ensure_file(FILE)
+    except PassphraseError as err:
+        print(f"kubeport env: {err}", file=sys.stderr)
+        return 1
+    python = ROOT / ".venv" / "bin" / "python"
+    print("\n".join(shell_exports(tools, localclusters.kubeconfig_path(), backend, python, passphrase or FILE)))
     return 0
 
 
@@ -363,8 +371,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tools.passphrase import PassphraseError  # noqa: PLC0415
+
     args = parser().parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except PassphraseError as err:
+        print(f"kubeport: {err}", file=sys.stderr)
+        return 1
     return code
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from tools import localbuilder, localclusters, localregistry, processes
+from tools.passphrase import passphrase_env
 from tools.stack_files import ROOT
 from tools.toolchain import BUILD_SCRIPT, Toolchain, shell_exports, toolchain
 
@@ -79,10 +80,9 @@ def pulumi_env(tools: Toolchain, environ: Mapping[str, str] | None = None) -> di
         name, _, value = line.removeprefix("export ").partition("=")
         if name == "PATH":
             env["PATH"] = f"{tools.bin}{os.pathsep}{environ.get('PATH', '')}"
-        elif name == "PULUMI_CONFIG_PASSPHRASE":
-            env.setdefault(name, "")
         else:
             env[name] = value.strip("'")
+    env.update(passphrase_env(environ))
     env["DOCKER_CONFIG"] = str(localclusters.builder_home() / "docker")
     env.setdefault("BUILDKIT_PROGRESS", "plain")
     return env

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from tools.passphrase import PassphraseError, passphrase_env
 from tools.stack_files import ROOT
 
 INSTALL_HINT = (
@@ -78,9 +79,11 @@ class AutomationWorkspace:
         self.env = {"PULUMI_BACKEND_URL": backend_url()}
         if backend_url().startswith("file://"):
             (ROOT / ".pulumi").mkdir(exist_ok=True)
-        if "PULUMI_CONFIG_PASSPHRASE" not in os.environ and "PULUMI_CONFIG_PASSPHRASE_FILE" not in os.environ:
-            # The local backend encrypts secrets with a passphrase; an empty one suits stacks without secrets.
-            self.env["PULUMI_CONFIG_PASSPHRASE"] = ""
+        # Secrets are encrypted with the user's passphrase, or the checkout's own; never an empty one.
+        try:
+            self.env.update(passphrase_env(os.environ))
+        except PassphraseError as err:
+            raise OperationError(str(err)) from err
 
     def _stack(self, name: str, env: Mapping[str, str] | None = None) -> Any:
         from pulumi import automation as auto  # noqa: PLC0415 - only real operations need the Automation API

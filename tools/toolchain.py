@@ -75,7 +75,9 @@ def toolchain(environ: Mapping[str, str] | None = None) -> Toolchain:
     return Toolchain(root(environ))
 
 
-def shell_exports(tools: Toolchain, kubeconfig: Path, backend: str, python: Path) -> list[str]:
+def shell_exports(
+    tools: Toolchain, kubeconfig: Path, backend: str, python: Path, passphrase_file: Path | None = None
+) -> list[str]:
     """The lines that make a shell run the built tools: `eval "$(python -m tools env)"`.
 
     The built pulumi and kubectl first on PATH, the provider plugins built from Go modules (plugin downloads
@@ -93,5 +95,10 @@ def shell_exports(tools: Toolchain, kubeconfig: Path, backend: str, python: Path
     }
     lines = [f'export PATH={shlex.quote(str(tools.bin))}{os.pathsep}"$PATH"']
     lines += [f"export {name}={shlex.quote(value)}" for name, value in pairs.items()]
-    lines.append('export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}"')
+    if passphrase_file is not None:
+        # The shell's own passphrase (or file) wins; else the checkout's (tools.passphrase), never an empty one.
+        lines.append(
+            '[ -n "${PULUMI_CONFIG_PASSPHRASE+set}${PULUMI_CONFIG_PASSPHRASE_FILE-}" ] || '
+            f"export PULUMI_CONFIG_PASSPHRASE_FILE={shlex.quote(str(passphrase_file))}"
+        )
     return lines

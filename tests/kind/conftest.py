@@ -19,6 +19,7 @@ import json
 import os
 import queue
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -176,7 +177,8 @@ def stack_env(state: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PULUMI_BACKEND_URL"] = f"file://{state}"
     if "PULUMI_CONFIG_PASSPHRASE" not in env and "PULUMI_CONFIG_PASSPHRASE_FILE" not in env:
-        env["PULUMI_CONFIG_PASSPHRASE"] = ""
+        # A passphrase of this run's own for its temporary state: never an empty one (the program refuses it).
+        env["PULUMI_CONFIG_PASSPHRASE"] = secrets.token_urlsafe(24)
     env.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
     env.setdefault("BUILDKIT_PROGRESS", "plain")
     env["PYTHONUNBUFFERED"] = "1"
