@@ -235,7 +235,9 @@ def openssl(*args: str, cwd: Path) -> None:
 
 
 def make_certificates(pki: Path, service_cidr: str, api_address: str = "127.0.0.1") -> None:
-    """A CA, the API server's serving certificate, an admin client certificate, the service-account keys."""
+    """A CA, the API server's serving certificate, an admin client certificate, the service-account keys; and etcd's
+    own CA, its serving certificate and the API server's client certificate for it (etcd admits only clients its CA
+    signed: a local user who can reach its port cannot read or write the cluster's data)."""
     pki.mkdir(parents=True, exist_ok=True)
     service_ip = str(next(ipaddress.ip_network(service_cidr).hosts()))
     openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "7", "-subj", "/CN=kubeport-local-ca",
@@ -252,8 +254,31 @@ def make_certificates(pki: Path, service_cidr: str, api_address: str = "127.0.0.
             (pki / f"{name}.ext").write_text(extension + "\n")
             sign += ["-extfile", f"{name}.ext"]
         openssl(*sign, cwd=pki)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "7", "-subj", "/CN=kubeport-etcd-ca",
+            "-keyout", "etcd-ca.key", "-out", "etcd-ca.crt", cwd=pki)  # fmt: skip
+    etcd_leaves = {
+        "etcd-server": ("/CN=etcd", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth"),
+        "etcd-client": ("/CN=kube-apiserver-etcd-client", "extendedKeyUsage=clientAuth"),
+    }
+    for name, (subject, extension) in etcd_leaves.items():
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", f"{name}.key",
+                "-out", f"{name}.csr", cwd=pki)  # fmt: skip
+        (pki / f"{name}.ext").write_text(extension + "\n")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "etcd-ca.crt", "-CAkey", "etcd-ca.key",
+                "-CAcreateserial", "-days", "7", "-out", f"{name}.crt", "-extfile", f"{name}.ext", cwd=pki)  # fmt: skip
     openssl("genrsa", "-out", "sa.key", "2048", cwd=pki)
     openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=pki)
+
+
+def etcd_health(cluster: Cluster, client: str | None = "etcd-client") -> str:
+    """etcd's /health answer over TLS, verifying its certificate, as the client whose certificate is `client` (the
+    API server's, by default; None: none at all)."""
+    context = ssl.create_default_context(cafile=str(cluster.pki / "etcd-ca.crt"))
+    if client is not None:
+        context.load_cert_chain(str(cluster.pki / f"{client}.crt"), str(cluster.pki / f"{client}.key"))
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context))
+    with opener.open(f"https://127.0.0.1:{cluster.etcd_port}/health", timeout=3) as response:
+        return str(json.loads(response.read()).get("health"))
 
 
 def kubeconfig(clusters: Sequence[Cluster]) -> dict[str, Any]:
@@ -432,8 +457,12 @@ def _start(cluster: Cluster, tools: Toolchain, spec: ClusterSpec, environ: Mappi
             str(tools.tool("etcd")),
             f"--name={cluster.name}",
             f"--data-dir={home / 'etcd'}",
-            f"--listen-client-urls=http://127.0.0.1:{cluster.etcd_port}",
-            f"--advertise-client-urls=http://127.0.0.1:{cluster.etcd_port}",
+            f"--listen-client-urls=https://127.0.0.1:{cluster.etcd_port}",
+            f"--advertise-client-urls=https://127.0.0.1:{cluster.etcd_port}",
+            f"--cert-file={pki / 'etcd-server.crt'}",
+            f"--key-file={pki / 'etcd-server.key'}",
+            f"--trusted-ca-file={pki / 'etcd-ca.crt'}",
+            "--client-cert-auth",
             f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
             f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
             f"--initial-cluster={cluster.name}=http://127.0.0.1:{peer_port}",
@@ -445,10 +474,7 @@ def _start(cluster: Cluster, tools: Toolchain, spec: ClusterSpec, environ: Mappi
     )
 
     def etcd_healthy() -> bool:
-        url = f"http://127.0.0.1:{cluster.etcd_port}/health"
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with opener.open(url, timeout=3) as response:
-            return bool(json.loads(response.read()).get("health") == "true")
+        return etcd_health(cluster) == "true"
 
     wait_until(f"{cluster.name}: etcd", etcd_healthy, START_TIMEOUT, starter.dead)
 
@@ -459,7 +485,10 @@ def _start(cluster: Cluster, tools: Toolchain, spec: ClusterSpec, environ: Mappi
             f"--bind-address={spec.api_address}",
             f"--advertise-address={spec.api_address}",
             f"--secure-port={cluster.apiserver_port}",
-            f"--etcd-servers=http://127.0.0.1:{cluster.etcd_port}",
+            f"--etcd-servers=https://127.0.0.1:{cluster.etcd_port}",
+            f"--etcd-cafile={pki / 'etcd-ca.crt'}",
+            f"--etcd-certfile={pki / 'etcd-client.crt'}",
+            f"--etcd-keyfile={pki / 'etcd-client.key'}",
             f"--tls-cert-file={pki / 'apiserver.crt'}",
             f"--tls-private-key-file={pki / 'apiserver.key'}",
             f"--client-ca-file={pki / 'ca.crt'}",

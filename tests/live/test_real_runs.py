@@ -9,8 +9,12 @@ servers' audit logs. The tests run in file order on shared stacks: each step sta
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
+import ssl
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 
 import pytest
@@ -256,3 +260,21 @@ def test_destroy_leaves_nothing_in_the_cluster_or_the_state(bench: Workbench) ->
     assert bench.state_resources("local-b") == []
     ok(bench.pulumi("stack", "rm", "--yes", "local-b"))
     ok(bench.pulumi("stack", "rm", "--yes", "local-a"))
+
+
+# --- the control planes themselves ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("context", [A, B])
+def test_etcd_answers_only_the_api_servers_certificate(context: str) -> None:
+    """etcd holds the whole cluster, Secrets included: over TLS with client certificates from its own CA, so a local
+    user who reaches its port reads nothing, with no certificate, with the cluster's admin one, or over HTTP."""
+    cluster = localclusters.load(context)
+    assert cluster is not None, f"{context} is not running"
+    assert localclusters.etcd_health(cluster) == "true"
+    for client in (None, "admin"):  # no certificate; one the cluster's main CA signed, not etcd's
+        with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
+            localclusters.etcd_health(cluster, client=client)
+    plain = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
+        plain.open(f"http://127.0.0.1:{cluster.etcd_port}/health", timeout=3).read()
