@@ -188,6 +188,7 @@ def failing_up(bench: Workbench, what: str) -> tuple[str, RequestLoop]:
     with requests_during(service_url(bench)) as loop:
         code, output, seconds = up(bench)
     assert code != 0, output[-4000:]
+    assert "Traceback" not in output and "unhandled exception" not in output, output[-4000:]
     write_timing(f"{what}: up fails after", seconds)
     assert seconds < FAILURE_BOUND, f"up took {seconds:.0f} s to fail"
     return output, loop
