@@ -22,7 +22,6 @@ import shutil
 import signal
 import socket
 import ssl
-import stat
 import subprocess
 import tempfile
 import time
@@ -35,6 +34,7 @@ from typing import Any, Literal
 
 import yaml
 
+from tools.private import not_private
 from tools.toolchain import Toolchain, toolchain
 
 
@@ -167,15 +167,7 @@ def private_state_dir(environ: Mapping[str, str] | None = None) -> Path:
         os.chmod(home, 0o700)  # whatever the umask
     except FileExistsError:
         pass
-    found = home.lstat()
-    problem = ""
-    if not stat.S_ISDIR(found.st_mode):
-        problem = "is not a directory (a link or a file)"
-    elif found.st_uid != os.geteuid():
-        problem = f"belongs to uid {found.st_uid}, not to this user ({os.geteuid()})"
-    elif found.st_mode & 0o077:
-        problem = f"has mode {stat.S_IMODE(found.st_mode):04o}: others may enter it (expected 0700)"
-    if problem:
+    if problem := not_private(home, directory=True):
         raise ClusterError(
             f"{home} {problem}. It would hold the clusters' keys and passwords: remove it (or set KUBEPORT_CLUSTERS "
             "to a folder of your own) and start again"

@@ -18,7 +18,6 @@ import base64
 import binascii
 import os
 import secrets
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
+from tools.private import not_private
 from tools.stack_files import ROOT
 
 FILE = ROOT / ".kubeport" / "passphrase"
@@ -52,16 +52,7 @@ def ensure_file(path: Path | None = None) -> Path:
     else:
         with os.fdopen(descriptor, "w") as out:
             out.write(secrets.token_urlsafe(32) + "\n")
-    found = path.lstat()
-    problem = ""
-    if not stat.S_ISREG(found.st_mode):
-        problem = "is not a regular file"
-    elif found.st_uid != os.geteuid():
-        problem = f"belongs to uid {found.st_uid}, not to this user"
-    elif found.st_mode & 0o077:
-        problem = f"has mode {stat.S_IMODE(found.st_mode):04o}: others may read it (expected 0600: chmod 600 it)"
-    elif not path.read_text().strip():
-        problem = "is empty"
+    problem = not_private(path, directory=False) or ("is empty" if not path.read_text().strip() else "")
     if problem:
         raise PassphraseError(f"{path} {problem}; it holds the passphrase of the stacks' secrets")
     return path
