@@ -166,8 +166,8 @@ def check(
     minikube: Minikube = run_minikube,
     stack_file: Path | None = None,
 ) -> None:
-    """Stop the program with one message if a tool or a minikube add-on is missing; warn when minikube's CNI does
-    not enforce the NetworkPolicies kubeport deploys."""
+    """Stop the program with one message if the stack's secrets would be sealed with an empty passphrase, or a tool
+    or a minikube add-on is missing; warn when minikube's CNI does not enforce the NetworkPolicies kubeport deploys."""
     stack_file = stack_file or Path.cwd() / f"Pulumi.{pulumi.get_stack()}.yaml"
     if problem := passphrase_problem(stack_file, os.environ if environ is None else environ):
         raise pulumi.RunError(problem)
