@@ -7,6 +7,8 @@ import pulumi
 import stacks
 from components import AppImage, AppImageArgs, WebApp, WebAppArgs
 
+# The engine ends a run with SIGINT; the program then stops without a traceback under the engine's own error.
+stacks.stop_quietly_when_interrupted()
 settings = stacks.load_settings()
 application = stacks.load_application(settings)
 platform = stacks.platform_for(settings, application)

@@ -30,9 +30,10 @@ __all__ = [
     "platform_for",
     "raw_config",
     "stop",
+    "stop_quietly_when_interrupted",
     "under_mocks",
 ]
-from stacks.environment import keep_heap_until_exit, under_mocks
+from stacks.environment import keep_heap_until_exit, stop_quietly_when_interrupted, under_mocks
 
 ERROR_ALREADY_SHOWN = 32
 """pulumi-language-python-exec's exit code for a program that stopped after showing its own error."""
