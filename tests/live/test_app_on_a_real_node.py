@@ -14,6 +14,8 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -39,6 +41,7 @@ from tests.support.realnode import (
     write_timing,
 )
 from tools import localbuilder
+from tools.processes import Done
 from tools.realrun import Workbench
 
 pytestmark = pytest.mark.live
@@ -188,43 +191,61 @@ def failing_up(bench: Workbench, what: str) -> tuple[str, RequestLoop]:
     with requests_during(service_url(bench)) as loop:
         code, output, seconds = up(bench)
     assert code != 0, output[-4000:]
-    assert "Traceback" not in output and "unhandled exception" not in output, output[-4000:]
     write_timing(f"{what}: up fails after", seconds)
+    assert "Traceback" not in output and "unhandled exception" not in output, output[-4000:]
     assert seconds < FAILURE_BOUND, f"up took {seconds:.0f} s to fail"
     return output, loop
+
+
+@contextmanager
+def repaired_after(bench: Workbench, *repairs: Callable[[], Done]) -> Iterator[None]:
+    """The block breaks the release; afterwards, whether its checks passed or not, each repair runs and `up` must
+    deploy a working release again: one failed check never leaves the next test a broken stack."""
+    try:
+        yield
+    finally:
+        for repair in repairs:
+            ok(repair())
+        code, output, _ = up(bench)
+        assert code == 0, output[-4000:]
+
+
+def config_set(bench: Workbench, key: str, value: str) -> Callable[[], Done]:
+    return lambda: bench.pulumi("config", "set", f"kubeport:{key}", value, "--stack", STACK)
 
 
 def test_an_image_the_node_cannot_pull_fails_up_in_bounded_time_and_the_release_keeps_serving(
     bench: Workbench,
 ) -> None:
     missing = f"{registry().host}/kubeport/kubeport-web@sha256:" + "0" * 64
-    ok(bench.pulumi("config", "set", "kubeport:image", missing, "--stack", STACK))
-    ok(bench.pulumi("config", "set", "kubeport:rolloutTimeout", ROLLOUT_TIMEOUT, "--stack", STACK))
-    output, loop = failing_up(bench, "a digest the node cannot pull")
-    assert re.search(r"ErrImagePull|ImagePullBackOff", output), output[-4000:]
-    assert "not found" in output, output[-4000:]
-    assert loop.failed == [], loop.failed[:10]
-    assert running_digests(bench) == {RELEASE_0["image"].partition("@")[2]}
-    ok(bench.pulumi("config", "set", "kubeport:image", RELEASE_0["image"], "--stack", STACK))
-    code, output, _ = up(bench)
-    assert code == 0, output[-4000:]
+    with repaired_after(
+        bench, config_set(bench, "image", RELEASE_0["image"]), config_set(bench, "rolloutTimeout", "2m")
+    ):
+        ok(config_set(bench, "image", missing)())
+        ok(config_set(bench, "rolloutTimeout", ROLLOUT_TIMEOUT)())
+        output, loop = failing_up(bench, "a digest the node cannot pull")
+        assert re.search(r"ErrImagePull|ImagePullBackOff", output), output[-4000:]
+        assert "not found" in output, output[-4000:]
+        assert loop.failed == [], loop.failed[:10]
+        assert running_digests(bench) == {RELEASE_0["image"].partition("@")[2]}
 
 
 def test_a_wrong_registry_password_fails_up_with_the_registrys_refusal_and_keeps_the_release(
     bench: Workbench,
 ) -> None:
-    # Build again (release 2), so the build pushes: with a password the registry refuses.
-    ok(bench.pulumi("config", "rm", "kubeport:image", "--stack", STACK))
-    set_up_stack_keys(bench)
-    change_the_page(bench, "release 2")
-    ok(bench.set_secret(STACK, "kubeport:registryToken", "not-the-password"))
-    before = running_digests(bench)
-    output, loop = failing_up(bench, "a wrong registry password")
-    assert loop.failed == [], loop.failed[:10]
-    assert re.search(r"401 Unauthorized|unauthorized", output, re.IGNORECASE), output[-4000:]
-    assert running_digests(bench) == before, "the running release is untouched"
+    # Build again (release 2), so the build pushes: with a password the registry refuses. Afterwards the right
+    # password is back and release 2 is deployed.
     _, password = registry().credentials()
-    ok(bench.set_secret(STACK, "kubeport:registryToken", password))
+    with repaired_after(bench, lambda: bench.set_secret(STACK, "kubeport:registryToken", password)):
+        ok(bench.pulumi("config", "rm", "kubeport:image", "--stack", STACK))
+        set_up_stack_keys(bench)
+        change_the_page(bench, "release 2")
+        ok(bench.set_secret(STACK, "kubeport:registryToken", "not-the-password"))
+        before = running_digests(bench)
+        output, loop = failing_up(bench, "a wrong registry password")
+        assert loop.failed == [], loop.failed[:10]
+        assert re.search(r"401 Unauthorized|unauthorized", output, re.IGNORECASE), output[-4000:]
+        assert running_digests(bench) == before, "the running release is untouched"
 
 
 def set_up_stack_keys(bench: Workbench) -> None:
@@ -240,16 +261,17 @@ def test_a_pod_nginx_cannot_start_in_is_caught_by_its_probes_and_the_release_kee
     # A broken release of the workload itself: the web pod without its writable /tmp (nginx writes its pid
     # file there) on a read-only root filesystem. The same image, so no build is involved.
     mount = '                volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],\n'
-    with code_edited(bench, "components/pod_parts.py", mount, ""):
+    with (
+        repaired_after(bench, config_set(bench, "rolloutTimeout", "2m")),
+        code_edited(bench, "components/pod_parts.py", mount, ""),
+    ):
+        ok(config_set(bench, "rolloutTimeout", ROLLOUT_TIMEOUT)())
         before = running_digests(bench)
         output, loop = failing_up(bench, "a pod nginx cannot start in")
         assert re.search(r"containers with unready status: \[web\]", output), output[-4000:]
         assert re.search(r"CrashLoopBackOff|terminated|exit code 1", output), output[-4000:]
         assert loop.failed == [], loop.failed[:10]
         assert running_digests(bench) == before
-    code, output, _ = up(bench)
-    assert code == 0, output[-4000:]
-    ok(bench.pulumi("config", "set", "kubeport:rolloutTimeout", "2m", "--stack", STACK))
 
 
 def test_migrate_from_a_kwok_cluster_to_the_real_node_sees_nginx_answer_and_back(bench: Workbench) -> None:

@@ -40,13 +40,15 @@ def deployed(bench: Workbench) -> Iterator[Workbench]:
 def broken_up(bench: Workbench, path: str, old: str, new: str, case: str) -> str:
     """Run `up` with one edit in the scratch project's code; return what `up` said. The code is put back and a
     good `up` follows, whatever happened."""
-    with code_edited(bench, path, old, new):
-        done = bench.pulumi("up", "--yes", "--skip-preview", "--stack", STACK, timeout=600)
+    try:
+        with code_edited(bench, path, old, new):
+            done = bench.pulumi("up", "--yes", "--skip-preview", "--stack", STACK, timeout=600)
+    finally:
+        repaired = bench.pulumi("up", "--yes", "--skip-preview", "--stack", STACK, timeout=600)
+        assert repaired.code == 0, repaired.describe()
     write_timing(f"{case}: up fails after", done.seconds)
     assert done.code != 0, done.describe()
     assert done.seconds < BOUND, f"{case}: up took {done.seconds:.0f} s to fail"
-    repaired = bench.pulumi("up", "--yes", "--skip-preview", "--stack", STACK, timeout=600)
-    assert repaired.code == 0, repaired.describe()
     said = done.stdout + done.stderr
     assert "Traceback" not in said and "unhandled exception" not in said, said[-4000:]
     return said
