@@ -45,10 +45,10 @@ def _pairs(cluster: str, *names: str) -> frozenset[tuple[str, str]]:
 A, B, NODE, NODE_B = "kubeport-a", "kubeport-b", "kubeport-node", "kubeport-node-b"
 GROUPS: Mapping[str, Group] = {
     # Longest first: the groups start in this order as slots free up.
-    "applications-moving": Group(
+    "walkthrough-moving": Group(
         ("test_application_migrates_with_its_data.py",),
-        _pairs(NODE, "moved", "library") | _pairs(NODE_B, "moved", "library"),
-        frozenset({(NODE, 30034), (NODE, 30035), (NODE_B, 30034), (NODE_B, 30035)}),
+        _pairs(NODE, "moved") | _pairs(NODE_B, "moved"),
+        frozenset({(NODE, 30034), (NODE_B, 30034)}),
     ),
     "web-app-on-the-node": Group(
         ("test_app_on_a_real_node.py",),
@@ -60,6 +60,11 @@ GROUPS: Mapping[str, Group] = {
         _pairs(A, "kubeport", "kubeport-other", "shop", "shop-two")
         | _pairs(B, "kubeport", "kubeport-other", "shop", "shop-two"),
         frozenset({(A, 30020), (B, 30020), (A, 30021), (B, 30021), (A, 30022), (B, 30022)}),
+    ),
+    "library-moving": Group(
+        ("test_library_moves_with_its_data.py",),
+        _pairs(NODE, "library") | _pairs(NODE_B, "library"),
+        frozenset({(NODE, 30035), (NODE_B, 30035)}),
     ),
     "failures-on-the-node": Group(("test_failures_fail_fast.py",), _pairs(NODE, "fast"), frozenset({(NODE, 30041)})),
     "application-on-the-node": Group(

@@ -1,66 +1,41 @@
-"""`migrate` of an application and its databases between the two clusters with real nodes, both ways.
+"""`migrate` of the walkthrough and its database between the two clusters with real nodes, both ways.
 
-Two applications, each on kubeport-node (A) and on the same files on kubeport-node-b (B, a node of its own in its
-own network namespace, with its own kube-proxy, CoreDNS, kube-router and volumes): the walkthrough, and the library
-of tests/apps/library (other names, ports and probe paths, two databases, a worker with no Service) that kubeport's
-code has never heard of. For each: rows written on A; `python -m tools migrate` moves them to B (row counts and
-hashes compared, the target's readiness probes asked through its Services from inside the cluster, its routes
-through its public address, the application's role proven to write over verified TLS) and prints how long writes
-were stopped; B takes new rows; a second run is refused; the move back (B to A, over A's old copy, kept in a file
-first) brings every row home. For the walkthrough, a restore killed halfway leaves the source writable and the
-target as it was. The tests run in file order; the last destroys every stack, and the session's teardown destroys
-whatever a failed test left.
+The walkthrough on kubeport-node (A) and on the same files on kubeport-node-b (B, a node of its own in its own
+network namespace, with its own kube-proxy, CoreDNS, kube-router and volumes): rows written on A;
+`python -m tools migrate` moves them to B (row counts and hashes compared, the target's readiness probes asked
+through its Services from inside the cluster, its routes through its public address, the application's role
+proven to write over verified TLS) and prints how long writes were stopped; B takes new rows; a second run is
+refused; a restore killed halfway leaves the source writable and the target as it was; the move back (B to A,
+over A's old copy, kept in a file first) brings every row home. test_library_moves_with_its_data.py moves an
+application kubeport's code has never heard of, beside this file. The tests run in file order; the last destroys
+every stack, and the session's teardown destroys whatever a failed test left.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tests.support.live import ok
-from tests.support.realnode import set_up_application, write_timing
-from tools import localclusters
+from tests.support.moving import A, B, migrate, refused, request
+from tests.support.realnode import set_up_application
 from tools.realrun import Workbench
 from tools.stack_files import ROOT
 
 pytestmark = pytest.mark.live
 
-A, B = "kubeport-node", "kubeport-node-b"
 WALK_A, WALK_B = "moved-from", "moved-to"
-LIB_A, LIB_B = "library-a", "library-b"
-NAMESPACES = {"walkthrough": "moved", "library": "library"}
-URLS = {WALK_A: "http://10.250.0.1:30034", WALK_B: "http://10.250.1.2:30034",
-        LIB_A: "http://10.250.0.1:30035", LIB_B: "http://10.250.1.2:30035"}  # fmt: skip
-CONTEXTS = {WALK_A: A, WALK_B: B, LIB_A: A, LIB_B: B}
+NAMESPACE = "moved"
+URLS = {WALK_A: "http://10.250.0.1:30034", WALK_B: "http://10.250.1.2:30034"}
+CONTEXTS = {WALK_A: A, WALK_B: B}
 PAYMENTS = 7
-ROUTED = 30.0
 BALLAST_ROWS = 60_000
 """About 65 MB of rows in the walkthrough's database: a restore long enough to be killed halfway."""
-
-
-def request(url: str, method: str = "GET") -> tuple[int, dict[str, object]]:
-    """An HTTP call to a node port, retried for ROUTED seconds while the port is not routed yet."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + ROUTED
-    while True:
-        try:
-            with opener.open(urllib.request.Request(url, method=method, data=b"" if method == "POST" else None),
-                             timeout=10) as response:  # fmt: skip
-                return int(response.status), json.loads(response.read())
-        except urllib.error.HTTPError as err:
-            return int(err.code), json.loads(err.read() or b"{}")
-        except OSError:
-            assert time.monotonic() < deadline, f"{url} not routed within {ROUTED} s"
-            time.sleep(0.5)
 
 
 def payments(stack: str) -> int:
@@ -73,7 +48,7 @@ def pay(stack: str) -> tuple[int, dict[str, object]]:
     return request(f"{URLS[stack]}/payments/payments", "POST")
 
 
-def psql(bench: Workbench, stack: str, pod: str, statement: str, namespace: str = NAMESPACES["walkthrough"]) -> str:
+def psql(bench: Workbench, stack: str, pod: str, statement: str, namespace: str = NAMESPACE) -> str:
     """SQL as the database's administrator, inside its pod (over its socket), able to write while it is read-only."""
     script = ('PGOPTIONS="-c default_transaction_read_only=off" exec psql -h /var/run/postgresql -U "$POSTGRES_USER" '
               '-d "$POSTGRES_DB" -XAtq -v ON_ERROR_STOP=1 -c "$0"')  # fmt: skip
@@ -82,35 +57,15 @@ def psql(bench: Workbench, stack: str, pod: str, statement: str, namespace: str 
     return ok(done).stdout.strip()
 
 
-def read_only(bench: Workbench, stack: str, pod: str, namespace: str = NAMESPACES["walkthrough"]) -> bool:
+def read_only(bench: Workbench, stack: str, pod: str, namespace: str = NAMESPACE) -> bool:
     found = psql(bench, stack, pod, "SELECT EXISTS (SELECT FROM pg_db_role_setting s JOIN pg_database d ON "
                  "d.oid = s.setdatabase WHERE d.datname = current_database() AND "
                  "'default_transaction_read_only=on' = ANY (s.setconfig))", namespace)  # fmt: skip
     return found == "t"
 
 
-def migrate(bench: Workbench, source: str, target: str, *flags: str) -> str:
-    started = time.monotonic()
-    done = bench.stacks_cli("migrate", "--from", source, "--to", target, *flags, timeout=1500)
-    assert done.code == 0, done.describe()
-    assert "Traceback" not in done.stdout + done.stderr
-    stopped = re.search(r"writes were stopped for ([0-9.]+) s", done.stdout)
-    assert stopped, done.stdout
-    write_timing(f"migrate {source} -> {target}: the whole move", time.monotonic() - started)
-    write_timing(f"migrate {source} -> {target}: writes stopped", float(stopped.group(1)))
-    return done.stdout
-
-
-def refused(bench: Workbench, source: str, target: str, *flags: str) -> str:
-    done = bench.stacks_cli("migrate", "--from", source, "--to", target, *flags, timeout=600)
-    assert done.code == 1, done.describe()
-    assert "Traceback" not in done.stdout + done.stderr, done.describe()
-    return done.stderr
-
-
 def test_the_walkthrough_moves_with_its_rows_to_the_other_real_node(bench: Workbench) -> None:
-    assert localclusters.SECOND_REAL_NODE == B
-    settings = {"kubeport:namespace": NAMESPACES["walkthrough"], "kubeport:nodePort": "30034"}
+    settings = {"kubeport:namespace": NAMESPACE, "kubeport:nodePort": "30034"}
     set_up_application(bench, WALK_A, like="walkthrough", **settings)
     set_up_application(bench, WALK_B, like="walkthrough-b", **settings)
     ok(bench.pulumi("up", "--yes", "--skip-preview", "--stack", WALK_A, timeout=900))
@@ -138,7 +93,7 @@ def test_the_walkthrough_moves_with_its_rows_to_the_other_real_node(bench: Workb
         record = psql(bench, stack, "payments-db-0", "SELECT side || ' ' || source || ' ' || target || ' ' || "
                       "(tables->>'public.payments') FROM kubeport.migrations ORDER BY at DESC LIMIT 1")  # fmt: skip
         assert record == f"{side} {WALK_A} {WALK_B} {PAYMENTS}"
-    where = ("-n", NAMESPACES["walkthrough"], "get", "pod", "payments-db-0", "-o", "jsonpath={.spec.nodeName}")
+    where = ("-n", NAMESPACE, "get", "pod", "payments-db-0", "-o", "jsonpath={.spec.nodeName}")
     assert {c: ok(bench.kubectl(c, *where)).stdout for c in (A, B)} == {A: A, B: B}
 
 
@@ -205,47 +160,9 @@ def test_the_walkthrough_moves_back_over_its_old_copy_which_is_kept_in_a_file(be
     assert status == 503 and "read-only transaction" in str(body["database"]), body
 
 
-def test_the_library_moves_both_ways_without_a_change_to_kubeport(bench: Workbench) -> None:
-    shutil.copytree(ROOT / "tests" / "apps" / "library", bench.project / "tests" / "apps" / "library",
-                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
-    settings = {"kubeport:application": "tests/apps/library", "kubeport:namespace": NAMESPACES["library"],
-                "kubeport:nodePort": "30035"}  # fmt: skip
-    set_up_application(bench, LIB_A, like="walkthrough", **settings)
-    set_up_application(bench, LIB_B, like="walkthrough-b", **settings)
-    ok(bench.pulumi("up", "--yes", "--skip-preview", "--stack", LIB_A, timeout=900))
-    for number in range(1, 6):
-        status, body = request(f"{URLS[LIB_A]}/books", "POST")
-        assert status == 201 and body["shelf"] == {"books": number, "loans": number // 3}, body
-    # The worker tallies the shelf into its own database.
-    deadline = time.monotonic() + 60
-    tallied = ("exec", "tally-ledger-0", "-c", "postgres", "--", "psql", "-h", "/var/run/postgresql", "-U", "tally",
-               "-d", "tally", "-XAtqc", "SELECT max(books) FROM snapshots")  # fmt: skip
-    while bench.kubectl(A, "-n", NAMESPACES["library"], *tallied).stdout.strip() != "5":
-        assert time.monotonic() < deadline, "tally never counted the shelf"
-        time.sleep(2)
-
-    said = migrate(bench, LIB_A, LIB_B)
-    assert "public.books: 5 rows, public.loans: 1 rows" in said, said
-    assert "desk: http://desk.library.svc:8000/ping answers" in said, said
-    assert "shelf: http://shelf.library.svc:7000/ready-now answers" in said, said
-    assert "tally: its probe's port is behind no Service (the kubelet asks it)" in said, said
-    assert f"routes through {URLS[LIB_B]}: / 200" in said, said
-    assert "shelf-store: shelf_app signs in over verified TLS" in said and "tally-ledger: tally_app" in said, said
-    assert request(f"{URLS[LIB_B]}/")[1]["shelf"] == {"books": 5, "loans": 1}
-    assert request(f"{URLS[LIB_B]}/books", "POST")[1]["shelf"] == {"books": 6, "loans": 2}
-
-    said = migrate(bench, LIB_B, LIB_A, "--replace-target-data")
-    assert "public.books: 6 rows, public.loans: 2 rows" in said, said
-    assert request(f"{URLS[LIB_A]}/")[1]["shelf"] == {"books": 6, "loans": 2}
-    assert request(f"{URLS[LIB_A]}/books", "POST")[1]["shelf"] == {"books": 7, "loans": 2}
-    said = refused(bench, LIB_B, LIB_A, "--replace-target-data")
-    assert "shelf-store, tally-ledger on 'library-b' is read-only already" in said, said
-    assert request(f"{URLS[LIB_A]}/")[1]["shelf"] == {"books": 7, "loans": 2}
-
-
 def test_every_stack_is_destroyed(bench: Workbench) -> None:
-    with ThreadPoolExecutor(max_workers=4) as destroys:
+    with ThreadPoolExecutor(max_workers=2) as destroys:
         done = list(destroys.map(lambda stack: bench.pulumi("destroy", "--yes", "--skip-preview", "--stack", stack,
-                                                             timeout=600), (LIB_B, LIB_A, WALK_B, WALK_A)))  # fmt: skip
+                                                             timeout=600), (WALK_B, WALK_A)))  # fmt: skip
     for each in done:
         assert each.code == 0, each.describe()
