@@ -64,19 +64,30 @@ def pull_login(settings: Settings, destination: ImageDestination | None) -> Regi
     """The credentials nodes need to pull the stack's image from a private registry they have no rights to.
 
     None for a local build, an anonymous registry and the cloud's own registry (its nodes are granted pulls;
-    its push token is short-lived and must not become a pull secret).
+    its push token is short-lived and must not become a pull secret). kubeport:registryPullUser/Token, when set,
+    replace the push login in the pull Secret.
     """
     if destination is not None:
         if not destination.push or destination.login is None or settings.registry == "native":
             return None
         login = destination.login
         address = DOCKER_HUB_AUTH if settings.registry == "dockerhub" else login.address
+        if settings.registry_pull_token is not None:
+            # A user who may only pull: the push login stays with the build.
+            return RegistryLogin(
+                address=address,
+                username=settings.registry_pull_user,
+                password=pulumi.Output.secret(settings.registry_pull_token.value),
+            )
         return RegistryLogin(address=address, username=login.username, password=login.password)
     if settings.image and settings.registry_token is not None:
         host = settings.registry_server.split("/", 1)[0]
+        user, token = settings.registry_user, settings.registry_token
+        if settings.registry_pull_token is not None:
+            user, token = settings.registry_pull_user, settings.registry_pull_token
         return RegistryLogin(
             address=DOCKER_HUB_AUTH if host in ("docker.io", "index.docker.io") else host,
-            username=settings.registry_user,
-            password=pulumi.Output.secret(settings.registry_token.value),
+            username=user,
+            password=pulumi.Output.secret(token.value),
         )
     return None

@@ -146,6 +146,21 @@ COMMON_KEYS: tuple[Key, ...] = (
         secret=True,
     ),
     Key(
+        "registryPullUser",
+        "string",
+        "",
+        "A user of the same registry who may only pull: the pods' pull Secret holds it instead of the stack's own "
+        "login (the push login of registry server or dockerhub; registryUser with kubeport:image). Empty: the pull "
+        "Secret holds that login.",
+    ),
+    Key(
+        "registryPullToken",
+        "string",
+        "",
+        "registryPullUser's password or token; set with `pulumi config set --secret`.",
+        secret=True,
+    ),
+    Key(
         "smokeCheck",
         "boolean",
         True,

@@ -64,9 +64,9 @@ BUILD_KEYS = ("registry", "dockerhubUser", "dockerhubToken", "buildPlatform", "b
 (registryServer, registryUser and registryToken stay: with a prebuilt image they are pull credentials.)"""
 APP_KEYS = (
     "replicas", "namespace", "nodePort", "image", "registry", "dockerhubUser", "dockerhubToken", "registryServer",
-    "registryUser", "registryToken", "smokeCheck", "buildPlatform", "baseImage", "builder", "autoscaling",
-    "minReplicas", "maxReplicas", "cpuTarget", "host", "tlsSecret", "rolloutTimeout", "application",
-    "serviceBaseImage", "postgresImage", "storageClass",
+    "registryUser", "registryToken", "registryPullUser", "registryPullToken", "smokeCheck", "buildPlatform",
+    "baseImage", "builder", "autoscaling", "minReplicas", "maxReplicas", "cpuTarget", "host", "tlsSecret",
+    "rolloutTimeout", "application", "serviceBaseImage", "postgresImage", "storageClass",
 )  # fmt: skip
 """The keys of the app side: a cluster stack (kubeport:part cluster) deploys no app, so refuses them."""
 AUTOSCALING_KEYS = ("minReplicas", "maxReplicas", "cpuTarget")
@@ -157,6 +157,12 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
         _check_pull_credentials(r, image, registry_server, registry_user, registry_token)
     elif part == "all":
         _check_push_server(r, registry, target, server=registry_server, user=registry_user, token=registry_token)
+    # The pods' pull Secret comes from a login when the build pushes with one, or a prebuilt image is pulled with
+    # registryUser/Token; a pull-only login replaces it there (so a stack that switches between the two keeps it).
+    login_user = dockerhub_user if registry == "dockerhub" and not image else registry_user
+    pushes_with_login = not image and part == "all" and registry in ("server", "dockerhub") and bool(login_user)
+    pulls_with_login = bool(image) and part == "all" and registry_token is not None and bool(login_user)
+    pull_user, pull_token = _pull_only_login(r, pushes_with_login or pulls_with_login, login_user)
 
     kube_context = r.string("kubeContext")
     if kube_context and not KUBE_CONTEXT.match(kube_context):
@@ -190,6 +196,8 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
         registry_server=registry_server,
         registry_user=registry_user,
         registry_token=registry_token,
+        registry_pull_user=pull_user,
+        registry_pull_token=pull_token,
         service_type=None,
         node_address="",
         smoke_check=smoke_check,
@@ -328,6 +336,31 @@ def _routing(r: Reader) -> tuple[str, str]:
     if tls_secret and not DNS1123_SUBDOMAIN.match(tls_secret):
         r.problem("tlsSecret", f"{tls_secret!r} is not a Secret name (lowercase letters, digits, '-' and '.')")
     return host, tls_secret
+
+
+def _pull_only_login(r: Reader, from_a_login: bool, login_user: str) -> tuple[str, SecretValue | None]:
+    """registryPullUser and registryPullToken: a login that may only pull, for the pods' pull Secret wherever it
+    would otherwise hold a login of the stack's (the build's push login, or a prebuilt image's registryUser). Refused
+    where no pull Secret comes from a login, and when it is that login's user itself."""
+    user, token = r.string("registryPullUser"), r.secret("registryPullToken")
+    if not (user or token):
+        return "", None
+    if not from_a_login:
+        for name in ("registryPullUser", "registryPullToken"):
+            if r.is_set(name):
+                r.problem(name, "only applies where the pods' pull Secret would hold a login of the stack's: an image "
+                          "kubeport pushes with one (registry server with registryUser, or dockerhub), or a "
+                          "kubeport:image pulled with registryUser and registryToken")  # fmt: skip
+        return "", None
+    if bool(user) != (token is not None):
+        r.problem("registryPullUser" if not user else "registryPullToken",
+                  "registryPullUser and registryPullToken go together")  # fmt: skip
+        return "", None
+    if user == login_user:
+        r.problem("registryPullUser", f"{user!r} is the stack's own login: a pull-only login is another user, who "
+                  "may only pull (to pull with that login itself, leave both pull keys unset)")  # fmt: skip
+        return "", None
+    return user, token
 
 
 def _check_pull_credentials(r: Reader, image: str, server: str, user: str, token: SecretValue | None) -> None:

@@ -68,6 +68,9 @@ class Settings:
     registry_server: str
     registry_user: str
     registry_token: SecretValue | None
+    registry_pull_user: str
+    """A login that may only pull, for the pull Secret (empty: the push login is the pull login)."""
+    registry_pull_token: SecretValue | None
     service_type: ServiceType | None
     """Only set on target existing; other targets fix their exposure."""
     node_address: str

@@ -13,7 +13,8 @@ DIGEST = "sha256:" + "0123456789abcdef" * 4
 
 
 def settings(**values: str) -> Settings:
-    return parse({f"kubeport:{k}": v for k, v in values.items()}, {"kubeport:dockerhubToken", "kubeport:registryToken"})
+    secret = {"kubeport:dockerhubToken", "kubeport:registryToken", "kubeport:registryPullToken"}
+    return parse({f"kubeport:{k}": v for k, v in values.items()}, secret)
 
 
 def problems(**values: str) -> list[str]:
@@ -245,3 +246,50 @@ def test_an_app_stack_needs_its_cluster_stack_and_refuses_the_clusters_keys() ->
 def test_an_ingress_controller_is_a_cluster_stack_setting() -> None:
     (problem,) = problems(target="eks", ingressController="true", region="eu-west-1", allowedCidrs='["10.0.0.0/8"]')
     assert problem.startswith("kubeport:ingressController") and "kubeport:host" in problem
+
+
+PUSHES_TO_A_SERVER = {"target": "existing", "kubeContext": "k", "registryServer": "ghcr.io/acme",
+                      "registryUser": "pusher", "registryToken": "push-token"}  # fmt: skip
+
+
+def test_a_pull_only_login_is_taken_for_an_image_kubeport_pushes_with_a_login() -> None:
+    s = settings(**PUSHES_TO_A_SERVER, registryPullUser="reader", registryPullToken="read-token")
+    assert s.registry_pull_user == "reader" and s.registry_pull_token is not None
+    assert s.registry_pull_token.value == "read-token" and "read-token" not in repr(s)
+    hub = settings(target="minikube", registry="dockerhub", dockerhubUser="acme", dockerhubToken="t",
+                   registryPullUser="reader", registryPullToken="r")  # fmt: skip
+    assert hub.registry_pull_user == "reader"
+    # A prebuilt image pulled with a login: the pull-only login replaces it, so a stack that goes back to a
+    # release by kubeport:image keeps the pull login it built with.
+    prebuilt = settings(**{**PUSHES_TO_A_SERVER, "registryServer": "ghcr.io"}, image=f"ghcr.io/acme/web@{DIGEST}",
+                        registryPullUser="reader", registryPullToken="r")  # fmt: skip
+    assert prebuilt.registry_pull_user == "reader"
+
+
+@pytest.mark.parametrize(
+    ("values", "key", "says"),
+    [
+        ({**PUSHES_TO_A_SERVER, "registryPullUser": "reader"}, "registryPullToken", "go together"),
+        ({**PUSHES_TO_A_SERVER, "registryPullToken": "r"}, "registryPullUser", "go together"),
+        ({**PUSHES_TO_A_SERVER, "registryPullUser": "pusher", "registryPullToken": "r"}, "registryPullUser",
+         "is the stack's own login"),
+        # No login to keep from the pods: an anonymous registry, minikube's own Docker, a cloud's registry.
+        ({"target": "existing", "kubeContext": "k", "registryServer": "ghcr.io/acme", "registryPullUser": "reader",
+          "registryPullToken": "r"}, "registryPullUser", "only applies where the pods' pull Secret would hold a login"),
+        ({"target": "minikube", "registryPullUser": "reader", "registryPullToken": "r"}, "registryPullUser",
+         "only applies"),
+        # A public prebuilt image: no login at all.
+        ({"target": "minikube", "image": f"ghcr.io/acme/web@{DIGEST}", "registryPullUser": "reader",
+          "registryPullToken": "r"}, "registryPullToken", "only applies"),
+    ],
+)  # fmt: skip
+def test_a_pull_only_login_is_refused_where_it_keeps_nothing_from_the_pods(
+    values: dict[str, str], key: str, says: str
+) -> None:
+    found = [p for p in problems(**values) if f"kubeport:{key}" in p]
+    assert found and says in found[0], problems(**values)
+
+
+def test_a_cluster_stack_refuses_a_pull_only_login() -> None:
+    found = problems(target="eks", part="cluster", registryPullUser="reader")
+    assert any("kubeport:registryPullUser" in p and "cluster stack" in p for p in found), found

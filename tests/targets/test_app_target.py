@@ -210,6 +210,45 @@ def test_a_private_registry_the_nodes_have_no_rights_to_gets_a_pull_secret(
     assert password not in repr(run.outputs)
 
 
+PULL_ONLY = {"registryPullUser": "reader"}
+PULL_ONLY_TOKEN = {"registryPullToken": "read-only-token"}
+
+
+@pytest.mark.parametrize(
+    ("stack", "overrides", "secrets", "registry"),
+    [
+        ("kind", {"registryUser": "pusher", **PULL_ONLY}, {"registryToken": "push-token", **PULL_ONLY_TOKEN},
+         "localhost:5001"),
+        ("dev", {"registry": "dockerhub", "dockerhubUser": "acme", **PULL_ONLY},
+         {"dockerhubToken": "push-token", **PULL_ONLY_TOKEN}, "https://index.docker.io/v1/"),
+        ("eks", {"registry": "server", "registryServer": "ghcr.io/acme", "registryUser": "pusher", **PULL_ONLY},
+         {"registryToken": "push-token", **PULL_ONLY_TOKEN}, "ghcr.io"),
+        ("shop", {"image": "registry.example.com/acme/web:1", "registryServer": "registry.example.com",
+                  "registryUser": "pusher", **PULL_ONLY}, {"registryToken": "push-token", **PULL_ONLY_TOKEN},
+         "registry.example.com"),
+    ],
+)  # fmt: skip
+def test_with_a_pull_only_login_the_pods_get_it_and_the_stacks_own_login_stays_out_of_them(
+    stack: str, overrides: dict[str, str], secrets: dict[str, str], registry: str
+) -> None:
+    run = run_program(stack, overrides, secrets)
+    assert run.error is None, run.error
+    auths = pull_secret(run)
+    assert auths is not None and list(auths) == [registry]
+    (entry,) = auths.values()
+    assert entry["username"] == "reader"
+    assert base64.b64decode(entry["auth"]).decode() == "reader:read-only-token"
+    kubernetes = [r for r in run.resources if r.type.startswith("kubernetes:")]
+    assert kubernetes and not any("push-token" in json.dumps(r.inputs) for r in kubernetes)
+    if "image" in overrides:  # a prebuilt image: nothing is built
+        assert run.of_type("docker-build:index:Image") == []
+        return
+    (image,) = run.of_type("docker-build:index:Image")  # the build pushes with the push login
+    assert [(r["username"], r["password"]) for r in image.inputs["registries"]] == [
+        ("pusher" if stack != "dev" else "acme", "push-token")
+    ]
+
+
 @pytest.mark.parametrize(
     ("stack", "overrides", "secrets"),
     [
