@@ -1,14 +1,19 @@
-"""A private image registry on 127.0.0.1 with TLS and a user name and password, for the node that runs containers.
+"""A private image registry for the node that runs containers: TLS, a user who may push and a user who may only pull.
 
-Debian's `docker-registry` (CNCF distribution 2.8) serves on REGISTRY_HOST with a certificate from a CA of its
-own and htpasswd (bcrypt) authentication. Its CA is what BuildKit (tools.localbuilder) and containerd
-(tools.localnode) trust, so pushes go with the credentials and pulls with the pods' pull Secret. The password
-is made at start and kept, readable by root only, in the registry's folder; `credentials()` reads it.
+Debian's `docker-registry` (CNCF distribution 2.8) keeps the images and listens only on a unix socket in the
+registry's own folder (mode 0700). Debian's nginx stands in front of it on REGISTRY_HOST: TLS with a certificate
+from a CA of the registry's own, htpasswd (bcrypt) logins for two users, and a rule by user and method that
+distribution's htpasswd cannot express: PUSH_USER may do anything, PULL_USER only GET and HEAD (anything else:
+403). The CA is what BuildKit (tools.localbuilder) and containerd (tools.localnode) trust; builds push as
+PUSH_USER, and the pods' pull Secret holds PULL_USER (the local stacks' kubeport:registryPullUser/Token), so the
+credentials a pod can read cannot change an image. The passwords are made at start and kept, readable by root
+only, in the registry's folder; `credentials()` and `pull_credentials()` read them.
 """
 
 from __future__ import annotations
 
 import base64
+import getpass
 import json
 import os
 import secrets
@@ -30,15 +35,16 @@ REGISTRY_HOST = "10.250.0.1:5443"
 """Where the registry listens: on the local node's address (tools.localnode.NODE_IP), not on 127.0.0.1, for which
 BuildKit and containerd fall back to plain HTTP whatever the configuration says (measured: a missing image then
 reports an HTTP 400 or a certificate error instead of `not found`). Image references name it."""
-USER = "kubeport"
+PUSH_USER = "kubeport"
+PULL_USER = "kubeport-pull"
 MANIFEST_TYPES = (
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
 )
-PROGRAMS = ("docker-registry", "htpasswd", "openssl")
-"""From Debian: docker-registry, apache2-utils (htpasswd, for bcrypt), openssl."""
+PROGRAMS = ("docker-registry", "nginx", "htpasswd", "openssl")
+"""From Debian: docker-registry, nginx, apache2-utils (htpasswd, for bcrypt), openssl."""
 START_TIMEOUT = 60.0
 
 
@@ -61,14 +67,28 @@ class Registry:
         return self.home / "ca.crt"
 
     def credentials(self) -> tuple[str, str]:
-        return USER, (self.home / "password").read_text().strip()
+        """The login that may push (the builds')."""
+        return PUSH_USER, (self.home / "password").read_text().strip()
 
-    def get(self, path: str, *, auth: bool = True, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
-        """A GET on the registry API over TLS (trusting only its CA), with or without the credentials."""
-        request = urllib.request.Request(f"https://{REGISTRY_HOST}{path}")
+    def pull_credentials(self) -> tuple[str, str]:
+        """The login that may only pull (the pods' pull Secret)."""
+        return PULL_USER, (self.home / "pull-password").read_text().strip()
+
+    def get(
+        self,
+        path: str,
+        *,
+        auth: bool = True,
+        timeout: float = 10,
+        login: tuple[str, str] | None = None,
+        method: str = "GET",
+    ) -> tuple[int, dict[str, str], bytes]:
+        """A call on the registry API over TLS (trusting only its CA): with the push login, another `login`, or
+        none (auth=False)."""
+        request = urllib.request.Request(f"https://{REGISTRY_HOST}{path}", method=method)
         request.add_header("Accept", ", ".join(MANIFEST_TYPES))
         if auth:
-            user, password = self.credentials()
+            user, password = login or self.credentials()
             token = base64.b64encode(f"{user}:{password}".encode()).decode()
             request.add_header("Authorization", f"Basic {token}")
         context = ssl.create_default_context(cafile=str(self.ca))
@@ -99,14 +119,70 @@ def _openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
 
 
-def _certificates(home: Path) -> None:
+def certificates(home: Path, ip: str = REGISTRY_HOST.split(":", maxsplit=1)[0]) -> None:
+    """A CA of the registry's own (ca.crt) and the front's certificate for `ip` signed by it (registry.crt, .key)."""
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "7", "-subj", "/CN=kubeport-registry-ca",
              "-keyout", "ca.key", "-out", "ca.crt", cwd=home)  # fmt: skip
     _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=kubeport-registry", "-keyout", "registry.key",
              "-out", "registry.csr", cwd=home)  # fmt: skip
-    (home / "registry.ext").write_text(f"subjectAltName=IP:{REGISTRY_HOST.split(':', maxsplit=1)[0]}\n")
+    (home / "registry.ext").write_text(f"subjectAltName=IP:{ip}\n")
     _openssl("x509", "-req", "-in", "registry.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
              "-days", "7", "-extfile", "registry.ext", "-out", "registry.crt", cwd=home)  # fmt: skip
+
+
+NGINX_TEMP = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
+"""nginx's temporary folders, in the registry's folder (not the package's /var/lib/nginx)."""
+
+
+def nginx_conf(home: Path, user: str, address: str = REGISTRY_HOST) -> str:
+    """nginx in front of the registry's socket: TLS on `address`, every request authenticated, PULL_USER held to
+    GET and HEAD. `user`: who the workers run as (they read the htpasswd file and the socket, both in `home`)."""
+    return f"""# Written by tools/localregistry.py.
+user {user};
+worker_processes 1;
+pid {home}/nginx.pid;
+error_log {home}/nginx.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {home}/nginx-tmp/body;
+    proxy_temp_path {home}/nginx-tmp/proxy;
+    fastcgi_temp_path {home}/nginx-tmp/fastcgi;
+    uwsgi_temp_path {home}/nginx-tmp/uwsgi;
+    scgi_temp_path {home}/nginx-tmp/scgi;
+    # The pull user may GET and HEAD, nothing else. Read before the password is checked (rewrite phase, from
+    # the Authorization header), so the password is still checked for whatever passes; other users are left to
+    # the password check. The first matching pattern wins.
+    map "$remote_user:$request_method" $kubeport_denied {{
+        default 0;
+        "~^{PULL_USER}:(GET|HEAD)$" 0;
+        "~^{PULL_USER}:" 1;
+    }}
+    upstream registry {{ server unix:{home}/registry.sock; }}
+    server {{
+        listen {address} ssl;
+        ssl_certificate {home}/registry.crt;
+        ssl_certificate_key {home}/registry.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        client_max_body_size 0;
+        chunked_transfer_encoding on;
+        location / {{ return 404; }}
+        location /v2/ {{
+            if ($kubeport_denied) {{ return 403; }}
+            auth_basic "kubeport";
+            auth_basic_user_file {home}/htpasswd;
+            add_header Docker-Distribution-Api-Version registry/2.0 always;
+            proxy_pass http://registry;
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-Proto https;
+            proxy_request_buffering off;
+            proxy_buffering off;
+            proxy_read_timeout 900s;
+            proxy_send_timeout 900s;
+        }}
+    }}
+}}
+"""
 
 
 def _running(pid: int) -> bool:
@@ -122,10 +198,21 @@ def _running(pid: int) -> bool:
     return done == 0
 
 
+PROCESSES = ("registry", "nginx")
+"""What runs for a registry, each with `<name>.pid` in its folder (nginx's master writes its own)."""
+
+
+def _pid(home: Path, name: str) -> int | None:
+    try:
+        return int((home / f"{name}.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def running(home: Path) -> Registry | None:
-    """The registry whose files are in `home`, if its process runs."""
-    pid_file = home / "registry.pid"
-    return Registry(home) if pid_file.exists() and _running(int(pid_file.read_text())) else None
+    """The registry whose files are in `home`, if its processes run."""
+    pids = [_pid(home, name) for name in PROCESSES]
+    return Registry(home) if all(pid is not None and _running(pid) for pid in pids) else None
 
 
 def htpasswd_line(user: str, password: str) -> str:
@@ -142,43 +229,57 @@ def start(home: Path, tools: Toolchain | None = None) -> Registry:
     if (found := running(home)) is not None:
         return found
     registry = Registry(home)
-    pid_file = home / "registry.pid"
     missing = missing_prerequisites()
     if missing:
         raise RegistryError("; ".join(missing))
     home.mkdir(parents=True, exist_ok=True)
     os.chmod(home, 0o700)
-    _certificates(home)
-    password = secrets.token_urlsafe(24)
-    (home / "password").write_text(password + "\n")
-    os.chmod(home / "password", 0o600)
-    (home / "htpasswd").write_text(htpasswd_line(USER, password))
+    certificates(home)
+    lines = []
+    for user, file in ((PUSH_USER, "password"), (PULL_USER, "pull-password")):
+        password = secrets.token_urlsafe(24)
+        (home / file).write_text(password + "\n")
+        os.chmod(home / file, 0o600)
+        lines.append(htpasswd_line(user, password))
+    (home / "htpasswd").write_text("".join(lines))
+    os.chmod(home / "htpasswd", 0o600)
     config = {
         "version": 0.1,
         "log": {"level": "warn", "accesslog": {"disabled": True}},
         "storage": {"filesystem": {"rootdirectory": str(home / "data")}, "delete": {"enabled": True}},
-        "http": {
-            "addr": REGISTRY_HOST,
-            "tls": {"certificate": str(home / "registry.crt"), "key": str(home / "registry.key")},
-            "headers": {"X-Content-Type-Options": ["nosniff"]},
-        },
-        "auth": {"htpasswd": {"realm": "kubeport", "path": str(home / "htpasswd")}},
-    }
+        # Only nginx reaches it, through the socket in this 0700 folder; nginx authenticates every request.
+        "http": {"net": "unix", "addr": str(home / "registry.sock"), "relativeurls": True,
+                 "headers": {"X-Content-Type-Options": ["nosniff"]}},
+    }  # fmt: skip
     (home / "config.yml").write_text(yaml.safe_dump(config))
-    log = (home / "registry.log").open("ab")
-    with log:
-        process = subprocess.Popen(
+    for folder in NGINX_TEMP:
+        (home / "nginx-tmp" / folder).mkdir(parents=True, exist_ok=True)
+    (home / "nginx.conf").write_text(nginx_conf(home, getpass.getuser()))
+    with (home / "registry.log").open("ab") as log:
+        registry_process = subprocess.Popen(
             ["docker-registry", "serve", str(home / "config.yml")],
             cwd=home, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-    pid_file.write_text(str(process.pid))
+        (home / "registry.pid").write_text(str(registry_process.pid))
+        front = subprocess.Popen(
+            ["nginx", "-p", str(home), "-c", str(home / "nginx.conf"), "-e", str(home / "nginx.log"),
+             "-g", "daemon off;"],
+            cwd=home, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = (home / "registry.log").read_text(errors="replace")[-1500:]
-            raise RegistryError(f"docker-registry exited ({process.returncode}); its log ends:\n{tail}")
+        for name, process, log_name in (("docker-registry", registry_process, "registry.log"),
+                                        ("nginx", front, "nginx.log")):  # fmt: skip
+            if process.poll() is not None:
+                tail = (home / log_name).read_text(errors="replace")[-1500:] if (home / log_name).exists() else ""
+                stop(home)
+                raise RegistryError(f"{name} exited ({process.returncode}); its log ends:\n{tail}")
         try:
-            if registry.get("/v2/", auth=False, timeout=2)[0] == 401 and registry.get("/v2/", timeout=2)[0] == 200:
+            if (
+                _pid(home, "nginx") is not None
+                and registry.get("/v2/", auth=False, timeout=2)[0] == 401
+                and registry.get("/v2/", timeout=2)[0] == 200
+            ):
                 return registry
         except OSError:
             pass
@@ -188,10 +289,11 @@ def start(home: Path, tools: Toolchain | None = None) -> Registry:
 
 
 def stop(home: Path) -> None:
-    """Stop the registry and remove its folder (its images with it)."""
-    pid_file = home / "registry.pid"
-    if pid_file.exists():
-        pid = int(pid_file.read_text())
+    """Stop nginx and the registry and remove their folder (the images with it)."""
+    for name in reversed(PROCESSES):
+        pid = _pid(home, name)
+        if pid is None:
+            continue
         for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
                 os.killpg(pid, sig)

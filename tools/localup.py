@@ -49,9 +49,12 @@ def local_project() -> Path:
 
 
 def stack_settings(registry: localregistry.Registry, base_image: str) -> tuple[dict[str, str], dict[str, str]]:
-    """What the `local` stack takes from this start of the registry: (plain config, secret config)."""
+    """What the `local` stack takes from this start of the registry: (plain config, secret config). The build
+    pushes with the push login; the pods' pull Secret holds the login that may only pull."""
     user, password = registry.credentials()
-    return {"kubeport:registryUser": user, "kubeport:baseImage": base_image}, {"kubeport:registryToken": password}
+    pull_user, pull_password = registry.pull_credentials()
+    plain = {"kubeport:registryUser": user, "kubeport:registryPullUser": pull_user, "kubeport:baseImage": base_image}
+    return plain, {"kubeport:registryToken": password, "kubeport:registryPullToken": pull_password}
 
 
 def application_settings(tools: Toolchain) -> tuple[dict[str, str], dict[str, str]]:

@@ -10,6 +10,7 @@ kwok cluster and the real node, in both directions. The tests run in file order 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -78,11 +79,22 @@ def test_up_builds_app_pushes_it_by_digest_and_the_node_pulls_it_through_the_pul
     deployment = bench.kubectl_json(NODE, "--namespace", NAMESPACE, "get", "deployment", "web")
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == image
     assert running_digests(bench) == {digest}
-    # The registry refuses anonymous pulls: the node pulled with the Secret the pods name.
+    # The registry refuses anonymous pulls: the node pulled with the Secret the pods name, which holds the login
+    # that may only pull. That login reads the image and cannot change it; the build's login stays out of the pods.
     assert registry().get("/v2/kubeport/kubeport-web/tags/list", auth=False)[0] == 401
     secret = bench.kubectl_json(NODE, "--namespace", NAMESPACE, "get", "secret", "web-pull")
     assert secret["type"] == "kubernetes.io/dockerconfigjson"
     assert all(p["spec"]["imagePullSecrets"] == [{"name": "web-pull"}] for p in web_pods(bench))
+    config = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
+    (login,) = config["auths"].values()
+    pull_login = registry().pull_credentials()
+    assert (login["username"], login["password"]) == pull_login
+    assert registry().credentials()[1] not in json.dumps(config)
+    manifest = f"/v2/kubeport/kubeport-web/manifests/{digest}"
+    assert registry().get(manifest, login=pull_login)[0] == 200
+    for method, path in (("POST", "/v2/kubeport/kubeport-web/blobs/uploads/"), ("DELETE", manifest),
+                         ("PUT", "/v2/kubeport/kubeport-web/manifests/overwritten")):  # fmt: skip
+        assert registry().get(path, login=pull_login, method=method)[0] == 403, (method, path)
     RELEASE_0["image"] = image
 
 
@@ -276,8 +288,8 @@ def test_a_pod_nginx_cannot_start_in_is_caught_by_its_probes_and_the_release_kee
 
 def test_migrate_from_a_kwok_cluster_to_the_real_node_sees_nginx_answer_and_back(bench: Workbench) -> None:
     image = outputs(bench)["image"]
-    user, password = registry().credentials()
-    # The same build on both sides: kwok never pulls it; the node pulls it with the pull credentials.
+    user, password = registry().pull_credentials()
+    # The same build on both sides: kwok never pulls it; the node pulls it with the login that may only pull.
     bench.add_stack_file("on-kwok", {"image": image, "namespace": "moving", "nodePort": "30031"}, like="local-a")
     pull = {"registryServer": f"{registry().host}/kubeport", "registryUser": user, "image": image}
     bench.add_stack_file("on-node", {**pull, "namespace": "moving", "nodePort": "30031", "builder": None,
