@@ -57,10 +57,12 @@ class Registry:
     """A running registry: its address, the CA that signed its certificate, and its folder."""
 
     home: Path
+    address: str = REGISTRY_HOST
+    """host:port of its front (another only in the offline test of the front)."""
 
     @property
     def host(self) -> str:
-        return REGISTRY_HOST
+        return self.address
 
     @property
     def ca(self) -> Path:
@@ -85,7 +87,7 @@ class Registry:
     ) -> tuple[int, dict[str, str], bytes]:
         """A call on the registry API over TLS (trusting only its CA): with the push login, another `login`, or
         none (auth=False)."""
-        request = urllib.request.Request(f"https://{REGISTRY_HOST}{path}", method=method)
+        request = urllib.request.Request(f"https://{self.address}{path}", method=method)
         request.add_header("Accept", ", ".join(MANIFEST_TYPES))
         if auth:
             user, password = login or self.credentials()

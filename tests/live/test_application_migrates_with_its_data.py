@@ -16,13 +16,12 @@ from __future__ import annotations
 import re
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tests.support.live import ok
-from tests.support.moving import A, B, migrate, refused, request
+from tests.support.moving import A, B, destroy_all, migrate, refused, request
 from tests.support.realnode import set_up_application
 from tools.realrun import Workbench
 from tools.stack_files import ROOT
@@ -161,8 +160,4 @@ def test_the_walkthrough_moves_back_over_its_old_copy_which_is_kept_in_a_file(be
 
 
 def test_every_stack_is_destroyed(bench: Workbench) -> None:
-    with ThreadPoolExecutor(max_workers=2) as destroys:
-        done = list(destroys.map(lambda stack: bench.pulumi("destroy", "--yes", "--skip-preview", "--stack", stack,
-                                                             timeout=600), (WALK_B, WALK_A)))  # fmt: skip
-    for each in done:
-        assert each.code == 0, each.describe()
+    destroy_all(bench, WALK_B, WALK_A)

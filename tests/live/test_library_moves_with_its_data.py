@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.support.live import ok
-from tests.support.moving import A, migrate, refused, request
+from tests.support.moving import A, destroy_all, migrate, refused, request
 from tests.support.realnode import set_up_application
 from tools.realrun import Workbench
 from tools.stack_files import ROOT
@@ -70,8 +69,4 @@ def test_the_library_moves_both_ways_without_a_change_to_kubeport(bench: Workben
 
 
 def test_both_stacks_are_destroyed(bench: Workbench) -> None:
-    with ThreadPoolExecutor(max_workers=2) as destroys:
-        done = list(destroys.map(lambda stack: bench.pulumi("destroy", "--yes", "--skip-preview", "--stack", stack,
-                                                             timeout=600), (LIB_B, LIB_A)))  # fmt: skip
-    for each in done:
-        assert each.code == 0, each.describe()
+    destroy_all(bench, LIB_B, LIB_A)

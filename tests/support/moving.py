@@ -8,6 +8,7 @@ import re
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 from tests.support.realnode import write_timing
 from tools import localclusters
@@ -53,3 +54,12 @@ def refused(bench: Workbench, source: str, target: str, *flags: str) -> str:
     assert done.code == 1, done.describe()
     assert "Traceback" not in done.stdout + done.stderr, done.describe()
     return done.stderr
+
+
+def destroy_all(bench: Workbench, *stacks: str) -> None:
+    """`destroy` of the stacks at once, each by its own engine; every one must succeed."""
+    with ThreadPoolExecutor(max_workers=len(stacks)) as destroys:
+        done = list(destroys.map(lambda stack: bench.pulumi("destroy", "--yes", "--skip-preview", "--stack", stack,
+                                                             timeout=600), stacks))  # fmt: skip
+    for each in done:
+        assert each.code == 0, each.describe()

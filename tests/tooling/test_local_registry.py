@@ -8,21 +8,16 @@ the same rules against the real registry, with the pods' pull Secret.
 
 from __future__ import annotations
 
-import base64
 import getpass
 import http.server
 import shutil
 import socket
 import socketserver
-import ssl
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
@@ -62,26 +57,12 @@ class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 @dataclass
 class Front:
-    address: str
-    ca: Path
+    registry: localregistry.Registry
     logins: dict[str, tuple[str, str]]
     seen: list[tuple[str, str]] = field(default_factory=list)
 
     def call(self, method: str, path: str, login: tuple[str, str] | None) -> int:
-        request = urllib.request.Request(f"https://{self.address}{path}", method=method,
-                                         data=b"x" if method in ("POST", "PUT", "PATCH") else None)  # fmt: skip
-        if login is not None:
-            token = base64.b64encode(f"{login[0]}:{login[1]}".encode()).decode()
-            request.add_header("Authorization", f"Basic {token}")
-        context = ssl.create_default_context(cafile=str(self.ca))
-        opener = urllib.request.build_opener(
-            urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
-        )
-        try:
-            with opener.open(request, timeout=10) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as err:
-            return int(err.code)
+        return self.registry.get(path, auth=login is not None, login=login, method=method)[0]
 
 
 def _free_port() -> int:
@@ -108,7 +89,7 @@ def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
     nginx = subprocess.Popen(["nginx", "-p", str(home), "-c", str(home / "nginx.conf"), "-e", str(home / "nginx.log"),
                               "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     try:
-        ready = Front(address, home / "ca.crt", logins, seen)
+        ready = Front(localregistry.Registry(home, address), logins, seen)
         deadline = time.monotonic() + 15
         while True:
             try:
