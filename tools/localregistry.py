@@ -112,9 +112,8 @@ class Registry:
 
 
 def missing_prerequisites() -> list[str]:
-    return [
-        f"`{p}` not found (Debian: docker-registry, apache2-utils, openssl)" for p in PROGRAMS if not shutil.which(p)
-    ]
+    packages = "Debian: docker-registry, nginx, apache2-utils, openssl"
+    return [f"`{p}` not found ({packages})" for p in PROGRAMS if not shutil.which(p)]
 
 
 def _openssl(*args: str, cwd: Path) -> None:
