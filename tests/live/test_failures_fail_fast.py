@@ -16,6 +16,7 @@ import pytest
 
 from tests.support.live import ok
 from tests.support.realnode import code_edited, http_get, service_url, set_up_stack, write_timing
+from tools.processes import Done
 from tools.realrun import Workbench
 
 pytestmark = pytest.mark.live
@@ -40,12 +41,14 @@ def deployed(bench: Workbench) -> Iterator[Workbench]:
 def broken_up(bench: Workbench, path: str, old: str, new: str, case: str) -> str:
     """Run `up` with one edit in the scratch project's code; return what `up` said. The code is put back and a
     good `up` follows, whatever happened."""
+    done: Done | None = None
     try:
         with code_edited(bench, path, old, new):
             done = bench.pulumi("up", "--yes", "--skip-preview", "--stack", STACK, timeout=600)
     finally:
         repaired = bench.pulumi("up", "--yes", "--skip-preview", "--stack", STACK, timeout=600)
-        assert repaired.code == 0, repaired.describe()
+        broken = done.describe()[-6000:] if done is not None else "(none)"
+        assert repaired.code == 0, f"the broken release's up:\n{broken}\n\nthe repair:\n{repaired.describe()}"
     write_timing(f"{case}: up fails after", done.seconds)
     assert done.code != 0, done.describe()
     assert done.seconds < BOUND, f"{case}: up took {done.seconds:.0f} s to fail"
