@@ -61,7 +61,7 @@ class WebAppArgs:
 
 def revision_of(parts: list[Any]) -> str:
     """A short digest of the objects the smoke check depends on, as the cluster has them."""
-    text = json.dumps(parts, sort_keys=True, default=str)
+    text = json.dumps(parts, sort_keys=True, default=lambda value: getattr(value, "__dict__", str(value)))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -152,6 +152,19 @@ class WebApp(pulumi.ComponentResource):
 
         route = ingress_route(platform, args.host)
         exposure = exposure_behind(platform, route)
+        service_spec = k8s.core.v1.ServiceSpecArgs(
+            type=exposure.service_type,
+            selector=web_selector,
+            ports=[
+                k8s.core.v1.ServicePortArgs(
+                    name="http",
+                    port=SERVICE_PORT,
+                    target_port="http",
+                    protocol="TCP",
+                    node_port=exposure.node_port if exposure.service_type == "NodePort" else None,
+                )
+            ],
+        )
         service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -160,19 +173,7 @@ class WebApp(pulumi.ComponentResource):
                 labels=web_labels,
                 annotations=service_annotations(exposure, route) or None,
             ),
-            spec=k8s.core.v1.ServiceSpecArgs(
-                type=exposure.service_type,
-                selector=web_selector,
-                ports=[
-                    k8s.core.v1.ServicePortArgs(
-                        name="http",
-                        port=SERVICE_PORT,
-                        target_port="http",
-                        protocol="TCP",
-                        node_port=exposure.node_port if exposure.service_type == "NodePort" else None,
-                    )
-                ],
-            ),
+            spec=service_spec,
             opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(custom_timeouts=timeouts)),
         )
         self.service_name = service.metadata.apply(lambda m: m.name or name)
@@ -222,9 +223,11 @@ class WebApp(pulumi.ComponentResource):
                     waivers=image_waivers,
                     waits_for=platform.depends_on,
                     checks=[deployment, service],
-                    revision=pulumi.Output.all(service.spec, deployment.spec.apply(lambda spec: spec.template)).apply(
-                        revision_of
-                    ),
+                    # The Service as asked for, not as its await returned it: that object can be the one from
+                    # before the update (its condition holds for both), and a stale revision would skip the check.
+                    revision=pulumi.Output.all(
+                        pulumi.Output.from_input(service_spec), deployment.spec.apply(lambda spec: spec.template)
+                    ).apply(revision_of),
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
