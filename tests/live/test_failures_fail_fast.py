@@ -61,8 +61,8 @@ def test_a_service_whose_selector_matches_no_pod(deployed: Workbench) -> None:
     output = broken_up(
         deployed,
         "components/webapp.py",
-        "                selector=web_selector,\n                ports=[",
-        '                selector={**web_selector, "app.kubernetes.io/component": "nobody"},\n                ports=[',
+        "            selector=web_selector,\n            ports=[",
+        '            selector={**web_selector, "app.kubernetes.io/component": "nobody"},\n            ports=[',
         "a Service whose selector matches no pod",
     )
     assert "smoke check: http://web.fast.svc/healthz did not answer" in output, output[-3000:]
