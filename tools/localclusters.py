@@ -7,8 +7,8 @@ and `kubeport-b` kwok simulates the node: it marks pods Running and Ready withou
 API server, admission (Pod Security), controllers, scheduler and Pulumi's awaits are real and the app itself is
 not. `kubeport-node` and `kubeport-node-b` each have a node that runs containers (tools.localnode: containerd,
 runc, CNI, kubelet, kube-proxy, CoreDNS, kube-router), pulling from the local registry (tools.localregistry),
-which kubeport-node runs with BuildKit; kubeport-node-b's node lives in a network namespace of its own and its
-API server listens on that namespace's gateway. Every wait has a deadline; every process is a session of its
+which kubeport-node runs with BuildKit; each of these nodes lives in a network namespace of its own, and its
+cluster's API server listens on that namespace's gateway. Every wait has a deadline; every process is a session of its
 own, stopped by its pid.
 """
 
@@ -46,14 +46,14 @@ class ClusterSpec:
     pod_cidr: str
     node: Literal["kwok", "real"] = "kwok"
     api_address: str = "127.0.0.1"
-    """Where the API server listens: a node in a network namespace of its own reaches it on the namespace's
-    gateway (tools.localnode.NODES)."""
+    """Where the API server listens: a node that runs containers, in a network namespace of its own, reaches it on
+    the namespace's gateway (tools.localnode.NODES)."""
 
 
 CLUSTERS: Mapping[str, ClusterSpec] = {
     "kubeport-a": ClusterSpec("10.96.0.0/16", "10.244.0.0/24"),
     "kubeport-b": ClusterSpec("10.97.0.0/16", "10.245.0.0/24"),
-    "kubeport-node": ClusterSpec("10.98.0.0/16", "10.246.0.0/24", node="real"),
+    "kubeport-node": ClusterSpec("10.98.0.0/16", "10.246.0.0/24", node="real", api_address="10.250.0.1"),
     "kubeport-node-b": ClusterSpec("10.99.0.0/16", "10.247.0.0/24", node="real", api_address="10.250.1.1"),
 }
 REAL_NODE = "kubeport-node"
@@ -436,7 +436,7 @@ def _start(cluster: Cluster, tools: Toolchain, spec: ClusterSpec, environ: Mappi
                 f"(`python -m tools clusters up {REAL_NODE} {cluster.name}`)"
             )
         # Before the API server: a node in a namespace of its own reaches it on the namespace's gateway.
-        localnode.add_network(localnode.NODES[cluster.name], spec.pod_cidr)
+        localnode.add_network(localnode.NODES[cluster.name], home, spec.pod_cidr, spec.service_cidr)
     (home / "audit-policy.yaml").write_text(yaml.safe_dump(AUDIT_POLICY))
     own = kubeconfig([cluster])
     cluster.own_kubeconfig.write_text(yaml.safe_dump(own))

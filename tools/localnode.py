@@ -1,15 +1,14 @@
 """A node that runs containers, for one local control plane: containerd + runc, CNI, kubelet, kube-proxy, CoreDNS.
 
 Everything lives below the cluster's own directory (containerd's root and state, the kubelet's root and pod
-logs, the CNI configuration and address leases) and on names of its own (NODES): the first node, kubeport-node,
-has its address on the loopback interface (the kubelet refuses 127.0.0.1) in the machine's own network
-namespace; a second one, kubeport-node-b, runs in a network namespace of its own, joined to the machine by a
-veth pair, so its kube-proxy, CNI bridge, firewall and ipsets cannot meet the first one's. The pods sit on the
-node's bridge in the cluster's pod range, kube-proxy programs the cluster's Service range, and CoreDNS answers
-the cluster's names on the node address. `stop()` leaves nothing behind: it stops the processes and the pods'
-shims, unmounts what is mounted below the directory, deletes the interfaces and network namespaces the node
-made, removes the iptables chains the kubelet, kube-proxy and CNI added, and puts back the two kernel settings
-it changed (a node in its own namespace takes all of that with the namespace).
+logs, the CNI configuration and address leases) and on names of its own (NODES). Each node runs in a network
+namespace of its own, joined to the machine by a veth pair: its kube-proxy rules, CNI bridge, firewall, ipsets and
+kernel settings stay in that namespace, so they can meet neither the machine's nor the other node's, and the
+tests' traffic to a node goes into a namespace the project made. The pods sit on the node's bridge in the
+cluster's pod range, kube-proxy programs the cluster's Service range, and CoreDNS answers the cluster's names on
+the node address. `stop()` leaves nothing behind: it stops the processes and the pods' shims, unmounts what is
+mounted below the directory, and deletes the node's namespace (its interfaces, chains and settings go with it),
+its link, and the pods' namespaces.
 
 Settings the machine needs, measured on it: cgroups are v1 here, so the kubelet runs with `failCgroupV1: false`
 and without QoS cgroups; containerd's CRI restricts `oom_score_adj` (the machine lacks CAP_SYS_RESOURCE);
@@ -24,8 +23,6 @@ import hashlib
 import io
 import json
 import os
-import re
-import shlex
 import shutil
 import subprocess
 import tarfile
@@ -40,11 +37,6 @@ import yaml
 from tools.toolchain import Toolchain
 
 NODE_NAME = "kubeport-node"
-NODE_IP = "10.250.0.1"
-"""The node's address, added to the loopback interface (the kernel here has no dummy interfaces, and the kubelet
-refuses 127.0.0.1 itself): NodePorts, the kubelet and CoreDNS listen here, and pods reach it through their
-bridge's gateway."""
-BRIDGE = "kubeport0"
 CLUSTER_DOMAIN = "cluster.local"
 PAUSE_IMAGE = "kubeport.local/pause:3.10"
 TOOLS = ("kubelet", "kube-proxy", "coredns", "pause", "kube-router")
@@ -58,10 +50,7 @@ CNI_BIN = Path("/usr/lib/cni")
 CNI_PLUGINS = ("bridge", "host-local", "portmap", "loopback")
 """From Debian's containernetworking-plugins."""
 SYSCTLS = ("net/ipv4/ip_forward", "net/bridge/bridge-nf-call-iptables")
-"""Kernel settings the node needs on; their values before start are put back on stop."""
-OWN_CHAINS = re.compile(r"^(KUBE-|CNI-)")
-OWN_IPSETS = re.compile(r"^(KUBE-|kube-router-)")
-"""The ipsets kube-router's firewall keeps (the pods and namespaces each NetworkPolicy selects, the node's IPs)."""
+"""Kernel settings the node needs on, set inside its namespace (gone with it)."""
 NETNS_DIR = Path("/var/run/netns")
 CGROUPS = Path("/sys/fs/cgroup")
 CGROUP_PARENT = "k8s.io"
@@ -90,11 +79,12 @@ class NodeNetwork:
 
     name: str
     ip: str
+    """The node's end of the veth pair: its NodePorts, the kubelet and CoreDNS listen here."""
     bridge: str
-    netns: str = ""
-    """Empty: the machine's own network namespace (the address goes on the loopback interface)."""
-    gateway: str = ""
-    """In a namespace of its own: the machine's end of the veth pair (the node's API server listens there)."""
+    netns: str
+    gateway: str
+    """The machine's end of the veth pair: the node's API server listens there (and, for the first node, the
+    registry)."""
 
     @property
     def link(self) -> tuple[str, str]:
@@ -103,16 +93,17 @@ class NodeNetwork:
 
     def inside(self, args: Sequence[str]) -> list[str]:
         """`args`, run in the node's network namespace."""
-        return ["nsenter", f"--net={NETNS_DIR / self.netns}", "--", *args] if self.netns else list(args)
+        return ["nsenter", f"--net={NETNS_DIR / self.netns}", "--", *args]
 
 
 NODES: Mapping[str, NodeNetwork] = {
-    "kubeport-node": NodeNetwork(NODE_NAME, NODE_IP, BRIDGE),
+    "kubeport-node": NodeNetwork(NODE_NAME, "10.250.0.2", "kubeport0", netns=NODE_NAME, gateway="10.250.0.1"),
     "kubeport-node-b": NodeNetwork("kubeport-node-b", "10.250.1.2", "kubeport1", netns="kubeport-node-b",
                                    gateway="10.250.1.1"),
 }  # fmt: skip
-"""The nodes that run containers, by their cluster's name. The second one exists for moves between two clusters
-with real pods (`migrate` of the application and its data); the registry and BuildKit belong to the first."""
+"""The nodes that run containers, by their cluster's name, each in a network namespace named after it. The second
+one exists for moves between two clusters with real pods (`migrate` of the application and its data); the
+registry and BuildKit belong to the first and listen on its gateway."""
 LINK_PREFIX = 30
 """The veth pair's network: the gateway and the node's address, nothing else."""
 
@@ -165,26 +156,8 @@ class NodePaths:
 
     @property
     def saved(self) -> Path:
-        """What the node changed on the machine and must put back: sysctls, namespaces, chains before start."""
+        """What the machine had before the node (network namespaces, the pods' cgroup parents): stop() keeps those."""
         return self.home / "node-state.json"
-
-
-def read_sysctl(name: str) -> str:
-    return Path("/proc/sys", name).read_text().strip()
-
-
-def write_sysctl(name: str, value: str) -> None:
-    Path("/proc/sys", name).write_text(value + "\n")
-
-
-def chains(binary: str, node: NodeNetwork | None = None) -> dict[str, set[str]]:
-    """The chains of each table (nat, filter, mangle) that `binary` (iptables or ip6tables) lists (in the node's
-    network namespace)."""
-    found: dict[str, set[str]] = {}
-    for table in ("nat", "filter", "mangle"):
-        out = run((node or NODES["kubeport-node"]).inside([binary, "-t", table, "-S"]), check=False)
-        found[table] = {line.split()[1] for line in out.splitlines() if line.startswith(("-N ", "-P "))}
-    return found
 
 
 def docker_archive(binary: Path, name: str) -> bytes:
@@ -261,7 +234,7 @@ state = "{state}"
 {registry_tls(registries)}"""
 
 
-def cni_config(paths: NodePaths, pod_cidr: str, bridge: str = BRIDGE) -> dict[str, Any]:
+def cni_config(paths: NodePaths, pod_cidr: str, bridge: str) -> dict[str, Any]:
     return {
         "cniVersion": "1.0.0",
         "name": "kubeport",
@@ -285,10 +258,7 @@ def cni_config(paths: NodePaths, pod_cidr: str, bridge: str = BRIDGE) -> dict[st
     }
 
 
-def kubelet_config(
-    paths: NodePaths, pki: Path, ports: Mapping[str, int], node: NodeNetwork | None = None
-) -> dict[str, Any]:
-    node = node or NODES["kubeport-node"]
+def kubelet_config(paths: NodePaths, pki: Path, ports: Mapping[str, int], node: NodeNetwork) -> dict[str, Any]:
     return {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
@@ -329,10 +299,7 @@ def kubelet_config(
     }
 
 
-def kube_proxy_config(
-    kubeconfig: Path, pod_cidr: str, ports: Mapping[str, int], node: NodeNetwork | None = None
-) -> dict[str, Any]:
-    node = node or NODES["kubeport-node"]
+def kube_proxy_config(kubeconfig: Path, pod_cidr: str, ports: Mapping[str, int], node: NodeNetwork) -> dict[str, Any]:
     return {
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
         "kind": "KubeProxyConfiguration",
@@ -349,9 +316,9 @@ def kube_proxy_config(
     }
 
 
-def corefile(kubeconfig: Path, context: str, ports: Mapping[str, int], node: NodeNetwork | None = None) -> str:
+def corefile(kubeconfig: Path, context: str, ports: Mapping[str, int], node: NodeNetwork) -> str:
     return f""".:53 {{
-    bind {(node or NODES["kubeport-node"]).ip}
+    bind {node.ip}
     errors
     health 127.0.0.1:{ports["coredns-health"]}
     ready 127.0.0.1:{ports["coredns-ready"]}
@@ -366,35 +333,29 @@ def corefile(kubeconfig: Path, context: str, ports: Mapping[str, int], node: Nod
 """
 
 
-def node_address_present() -> bool:
-    return f"inet {NODE_IP}/32" in run(["ip", "-4", "addr", "show", "dev", "lo"], check=False)
-
-
-def add_node_address() -> None:
-    """The node's address on the loopback interface: before the registry (which listens on it) and the node."""
-    if not node_address_present():
-        run(["ip", "addr", "add", f"{NODE_IP}/32", "dev", "lo"])
-
-
 def netns_present(node: NodeNetwork) -> bool:
-    return bool(node.netns) and (NETNS_DIR / node.netns).exists()
+    return (NETNS_DIR / node.netns).exists()
 
 
-def add_network(node: NodeNetwork, pod_cidr: str) -> None:
-    """The node's place on the network, before its API server (which listens on the gateway) and the node.
+def add_network(node: NodeNetwork, home: Path, pod_cidr: str, service_cidr: str) -> None:
+    """The node's place on the network, before its API server and the registry (which listen on the gateway).
 
-    The first node: its address on the loopback interface. A node in a namespace of its own: the namespace, a veth
-    pair (the gateway on the machine's end, the node's address on the other), the namespace's default route via
-    the gateway (to the registry and the API server), the machine's route to the node's pod range, and the
-    kernel settings the node needs, inside the namespace."""
-    if not node.netns:
-        add_node_address()
-        return
+    The namespace, a veth pair (the gateway on the machine's end, the node's address on the other), the namespace's
+    default route via the gateway (to the registry and the API server), the kernel settings the node needs inside
+    the namespace, and the machine's routes to the node's pod and Service ranges (kube-proxy in the namespace
+    forwards a Service's address to its pods). What the machine shares with other nodes and had before (network
+    namespaces, the pods' cgroup parents) is noted in `home` first, for stop()."""
     if netns_present(node):
         raise NodeError(
             f"network namespace {node.netns} exists already: another {node.name} runs here, or one was not stopped; "
             "`python -m tools clusters down` removes what kubeport's node left"
         )
+    saved = {
+        "netns": sorted(p.name for p in NETNS_DIR.glob("*")) if NETNS_DIR.exists() else [],
+        "netns_dir": NETNS_DIR.exists(),
+        "cgroups": sorted(str(p) for p in CGROUPS.glob(f"*/{CGROUP_PARENT}")),
+    }
+    NodePaths(home).saved.write_text(json.dumps(saved))
     host_end, node_end = node.link
     run(["ip", "netns", "add", node.netns])
     run(["ip", "link", "add", host_end, "type", "veth", "peer", "name", node_end, "netns", node.netns])
@@ -408,7 +369,8 @@ def add_network(node: NodeNetwork, pod_cidr: str) -> None:
         ["sh", "-c", " && ".join(f"echo 1 > /proc/sys/{name}" for name in SYSCTLS)],
     ):
         run(node.inside(args))
-    run(["ip", "route", "add", pod_cidr, "via", node.ip, "dev", host_end])
+    for cidr in (pod_cidr, service_cidr):
+        run(["ip", "route", "add", cidr, "via", node.ip, "dev", host_end])
 
 
 def remove_network(node: NodeNetwork) -> None:
@@ -434,7 +396,7 @@ def start(
     registries: Mapping[str, Path],
     wait_until: Callable[[str, Callable[[], bool], float], None],
     node_ready: Callable[[], bool],
-    node: NodeNetwork | None = None,
+    node: NodeNetwork,
 ) -> None:
     """Start containerd, the kubelet, kube-proxy and CoreDNS for the control plane whose files are in `home`
     (its network made by add_network first).
@@ -445,28 +407,9 @@ def start(
     missing = missing_prerequisites(tools)
     if missing:
         raise NodeError("; ".join(missing))
-    node = node or NODES["kubeport-node"]
     paths = NodePaths(home)
     for folder in (paths.containerd, paths.kubelet, paths.cni / "net.d", paths.cni / "leases", paths.pod_logs):
         folder.mkdir(parents=True, exist_ok=True)
-    saved = {
-        # A node in its own namespace changes the settings of that namespace only (gone with it).
-        "sysctls": {} if node.netns else {name: read_sysctl(name) for name in SYSCTLS},
-        "netns": sorted(p.name for p in NETNS_DIR.glob("*")) if NETNS_DIR.exists() else [],
-        "netns_dir": NETNS_DIR.exists(),
-        "cgroups": sorted(str(p) for p in CGROUPS.glob(f"*/{CGROUP_PARENT}")),
-    }
-    foreign = [f"{b} {t} {c}" for b in ("iptables", "ip6tables") for t, cs in chains(b, node).items() for c in cs
-               if OWN_CHAINS.match(c)]  # fmt: skip
-    if foreign:
-        raise NodeError(
-            f"iptables already has chains of a Kubernetes node ({', '.join(foreign[:3])}, ...): another node runs "
-            "here, or one was not stopped; `python -m tools clusters down` removes what kubeport's node left"
-        )
-    paths.saved.write_text(json.dumps(saved))
-    if not node.netns:
-        for name in SYSCTLS:
-            write_sysctl(name, "1")
 
     (paths.containerd / "config.toml").write_text(containerd_config(paths, registries))
     spawner.spawn("containerd", node.inside(["containerd", "--config", str(paths.containerd / "config.toml")]))
@@ -604,26 +547,8 @@ def _kill_shims(home: Path) -> None:
                     os.kill(int(proc.name), 9)
 
 
-def _remove_chains(binary: str) -> None:
-    """Delete the chains the first node's kubelet, kube-proxy and CNI add (KUBE-*, CNI-*) in the machine's network
-    namespace, and the rules jumping to them. (`start` refuses to run beside chains of that kind it did not make.)"""
-    for table, present in chains(binary).items():
-        ours = {c for c in present if OWN_CHAINS.match(c)}
-        if not ours:
-            continue
-        for line in run([binary, "-t", table, "-S"], check=False).splitlines():
-            parts = shlex.split(line)
-            if parts[:1] == ["-A"] and parts[1] not in ours and "-j" in parts and parts[parts.index("-j") + 1] in ours:
-                run([binary, "-t", table, "-D", *parts[1:]], check=False)
-        for chain in ours:
-            run([binary, "-t", table, "-F", chain], check=False)
-        for chain in ours:
-            run([binary, "-t", table, "-X", chain], check=False)
-
-
-def stop(home: Path, node: NodeNetwork | None = None) -> None:
+def stop(home: Path, node: NodeNetwork) -> None:
     """Undo what `start` and add_network did to the machine (the processes are already stopped by the cluster)."""
-    node = node or NODES["kubeport-node"]
     paths = NodePaths(home)
     saved: dict[str, Any] = json.loads(paths.saved.read_text()) if paths.saved.exists() else {}
     _remove_containers(paths)
@@ -636,56 +561,27 @@ def stop(home: Path, node: NodeNetwork | None = None) -> None:
         run(["ip", "netns", "delete", entry.name], check=False)
         with contextlib.suppress(OSError):
             entry.unlink()
-    if node.netns:
-        remove_network(node)
-    else:
-        if subprocess.run(["ip", "link", "show", node.bridge], capture_output=True, timeout=30,
-                          check=False).returncode == 0:  # fmt: skip
-            run(["ip", "link", "delete", node.bridge], check=False)
-        if node_address_present():
-            run(["ip", "addr", "del", f"{NODE_IP}/32", "dev", "lo"], check=False)
-        for binary in ("iptables", "ip6tables"):
-            _remove_chains(binary)
-        for name in own_ipsets():
-            run(["ipset", "destroy", name], check=False)
-        for name, value in saved.get("sysctls", {}).items():
-            with contextlib.suppress(OSError):
-                write_sysctl(name, value)
+    remove_network(node)
     if NETNS_DIR.exists() and not saved.get("netns_dir", True) and not any(NETNS_DIR.iterdir()):
         with contextlib.suppress(OSError):
             NETNS_DIR.rmdir()
 
 
-def own_ipsets() -> list[str]:
-    """The ipsets of the node's enforcer that exist now."""
-    return [name for name in run(["ipset", "list", "-n"], check=False).split() if OWN_IPSETS.match(name)]
-
-
-def leftovers(home: Path, node: NodeNetwork | None = None) -> list[str]:
+def leftovers(home: Path, node: NodeNetwork) -> list[str]:
     """What of the node is still on the machine: for the test that stopping leaves nothing behind. What the nodes
     share (cgroups, the pods' network namespaces) counts when no process uses it: another node's running pods keep
     theirs."""
-    node = node or NODES["kubeport-node"]
     found = []
     resolved = str(home.resolve())
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         point = line.split()[4]
         if point == resolved or point.startswith(resolved + "/"):
             found.append(f"mount {point}")
-    for link in (node.link[0],) if node.netns else (node.bridge,):
-        if subprocess.run(["ip", "link", "show", link], capture_output=True, timeout=30, check=False).returncode == 0:
-            found.append(f"interface {link}")
+    host_end, _ = node.link
+    if subprocess.run(["ip", "link", "show", host_end], capture_output=True, timeout=30, check=False).returncode == 0:
+        found.append(f"interface {host_end}")
     if netns_present(node):
         found.append(f"network namespace {node.netns}")
-    if not node.netns:
-        if node_address_present():
-            found.append(f"address {NODE_IP} on lo")
-        for binary in ("iptables", "ip6tables"):
-            for table, present in chains(binary).items():
-                found += [f"{binary} -t {table} chain {c}" for c in sorted(present) if OWN_CHAINS.match(c)]
-        found += [f"ipset {name}" for name in own_ipsets()]
-        found += [f"veth {line.split()[0]}" for line in run(["ip", "-br", "link"], check=False).splitlines()
-                  if line.startswith("veth")]  # fmt: skip
     found += [f"network namespace {p.name}" for p in _unused_pod_netns([])]
     found += [f"cgroup {p}" for p in _unused_cgroups()]
     for proc in Path("/proc").iterdir():

@@ -71,7 +71,7 @@ def test_without_a_host_there_is_no_ingress() -> None:
     assert run.error is None, run.error
     assert run.of_type(INGRESS) == []
     assert "ingressAddress" not in run.outputs
-    assert run.outputs["url"].value == "http://10.250.0.1:30030"
+    assert run.outputs["url"].value == "http://10.250.0.2:30030"
 
 
 SHOP = """\

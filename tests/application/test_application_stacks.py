@@ -254,7 +254,7 @@ def test_the_application_is_the_same_on_every_local_target_but_what_the_platform
         ("walkthrough-a", ["~ kubeport:kubeContext: kubeport-node -> kubeport-a"]),
         # The migration's target: the other node's context and address.
         ("walkthrough-b", ["~ kubeport:kubeContext: kubeport-node -> kubeport-node-b",
-                           "~ kubeport:nodeAddress: 10.250.0.1 -> 10.250.1.2"]),
+                           "~ kubeport:nodeAddress: 10.250.0.2 -> 10.250.1.2"]),
     ],
 )  # fmt: skip
 def test_diff_between_the_application_stacks_finds_nothing_but_the_cluster(other: str, config: list[str]) -> None:

@@ -130,7 +130,7 @@ def test_the_smoke_pod_gets_the_page_from_the_services_dns_name(bench: Workbench
 
 def test_info_reports_the_real_pod_and_the_url_serves_the_page_to_this_machine(bench: Workbench) -> None:
     url = outputs(bench)["url"]
-    assert url == "http://10.250.0.1:30020"
+    assert url == "http://10.250.0.2:30020"
     status, page = http_get(url + "/")
     assert status == 200 and PAGE_MARKER in page
     pods = {p["metadata"]["name"]: p for p in web_pods(bench)}
@@ -303,7 +303,7 @@ def test_migrate_from_a_kwok_cluster_to_the_real_node_sees_nginx_answer_and_back
     forward = ok(bench.stacks_cli("migrate", "--from", "on-kwok", "--to", "on-node"))
     write_timing("migrate kwok -> real node", time.monotonic() - started)
     # The real node's url answers this machine: the smoke step fetched the page and /info from nginx itself.
-    assert "smoke-check http://10.250.0.1:30031" in forward.stdout, forward.stdout
+    assert "smoke-check http://10.250.0.2:30031" in forward.stdout, forward.stdout
     assert f"on-node serves {image}" in forward.stdout
     assert len(web_pods(bench, "moving")) == 2
 

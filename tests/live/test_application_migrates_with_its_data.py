@@ -30,7 +30,7 @@ pytestmark = pytest.mark.live
 
 WALK_A, WALK_B = "moved-from", "moved-to"
 NAMESPACE = "moved"
-URLS = {WALK_A: "http://10.250.0.1:30034", WALK_B: "http://10.250.1.2:30034"}
+URLS = {WALK_A: "http://10.250.0.2:30034", WALK_B: "http://10.250.1.2:30034"}
 CONTEXTS = {WALK_A: A, WALK_B: B}
 PAYMENTS = 7
 BALLAST_ROWS = 60_000

@@ -16,14 +16,22 @@ import time
 import pytest
 
 from tests.support.live import ok
-from tests.support.realnode import APPLICATION_STACK, NODE, PAGE_MARKER, http_get, set_up_application, write_timing
+from tests.support.realnode import (
+    APPLICATION_STACK,
+    NODE,
+    PAGE_MARKER,
+    http_get,
+    http_get_on_node,
+    set_up_application,
+    write_timing,
+)
 from tools.realrun import Workbench
 
 pytestmark = pytest.mark.live
 
 STACK = APPLICATION_STACK
 NAMESPACE = "walkthrough"
-URL = "http://10.250.0.1:30030"
+URL = "http://10.250.0.2:30030"
 ROUTED = 10.0
 """Seconds after `up` within which the node port must answer."""
 CONVERGE = 30.0
@@ -229,7 +237,7 @@ def test_a_server_presenting_a_certificate_for_another_name_is_refused(bench: Wo
             time.sleep(2)
         pod = new[0]
         assert not all(c["ready"] for c in pod["status"].get("containerStatuses") or [{"ready": False}])
-        status, text = http_get(f"http://{pod['status']['podIP']}:8080/readyz")
+        status, text = http_get_on_node(f"http://{pod['status']['podIP']}:8080/readyz")
         assert status == 503 and expected in json.loads(text)["database"], text
         # The release stalls on it (maxUnavailable 0): payments still answers through web, from the old pods.
         status, text = http_get(f"{URL}/payments/")

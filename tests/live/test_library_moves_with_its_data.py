@@ -27,7 +27,7 @@ pytestmark = pytest.mark.live
 
 LIB_A, LIB_B = "library-a", "library-b"
 NAMESPACE = "library"
-URLS = {LIB_A: "http://10.250.0.1:30035", LIB_B: "http://10.250.1.2:30035"}
+URLS = {LIB_A: "http://10.250.0.2:30035", LIB_B: "http://10.250.1.2:30035"}
 
 
 def test_the_library_moves_both_ways_without_a_change_to_kubeport(bench: Workbench) -> None:

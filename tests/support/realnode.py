@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.support.live import ok
-from tools import localbuilder, localclusters, localregistry
+from tools import localbuilder, localclusters, localnode, localregistry
 from tools.localup import application_settings, stack_settings
 from tools.realrun import Workbench
 
@@ -66,6 +68,28 @@ def http_get(url: str, timeout: float = 5) -> tuple[int, str]:
             return int(response.status), response.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as err:
         return int(err.code), err.read().decode("utf-8", "replace")
+
+
+_GET_FROM_INSIDE = """
+import json, sys, urllib.error, urllib.request
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+try:
+    with opener.open(sys.argv[1], timeout=float(sys.argv[2])) as response:
+        status, body = response.status, response.read()
+except urllib.error.HTTPError as err:
+    status, body = err.code, err.read()
+print(json.dumps([status, body.decode("utf-8", "replace")]))
+"""
+
+
+def http_get_on_node(url: str, node: str = NODE, timeout: float = 5) -> tuple[int, str]:
+    """GET `url` from inside the node's network namespace, as the kubelet's probes come: a private service's pod
+    admits no caller from this machine (its NetworkPolicy), only the node itself."""
+    command = localnode.NODES[node].inside([sys.executable, "-c", _GET_FROM_INSIDE, url, str(timeout)])
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout + 30, check=False)
+    assert done.returncode == 0, f"GET {url} from {node}'s namespace: {done.stderr[-2000:]}"
+    status, body = json.loads(done.stdout)
+    return int(status), str(body)
 
 
 @dataclass

@@ -130,7 +130,7 @@ class FakeWorkspace:
 
     def outputs(self, stack: str) -> dict[str, Any]:
         if stack == "src" or self.target_deployed:
-            return {"namespace": "walkthrough", "services": {"web": "http://10.250.0.1:30030"}}
+            return {"namespace": "walkthrough", "services": {"web": "http://10.250.0.2:30030"}}
         return {}
 
     def config(self, stack: str) -> dict[str, str]:

@@ -139,13 +139,15 @@ def test_each_local_cluster_has_its_own_context_and_addresses() -> None:
     assert sorted(localnode.NODES) == sorted(real)
     nodes = [localnode.NODES[name] for name in real]
     assert len({n.ip for n in nodes}) == len({n.bridge for n in nodes}) == len({n.name for n in nodes}) == 2
-    # The registry listens on the first node's address (not 127.0.0.1, which the pullers would speak plain HTTP
-    # to); the second node is in a network namespace of its own, its API server on that namespace's gateway.
-    assert localregistry.REGISTRY_HOST.split(":")[0] == localnode.NODE_IP == nodes[0].ip
-    assert not nodes[0].netns and nodes[1].netns
-    assert localclusters.CLUSTERS[localclusters.SECOND_REAL_NODE].api_address == nodes[1].gateway
-    link = ipaddress.ip_network(f"{nodes[1].gateway}/{localnode.LINK_PREFIX}", strict=False)
-    assert ipaddress.ip_address(nodes[1].ip) in link
+    # Each node is in a network namespace of its own (so the tests' traffic to it goes into a namespace the project
+    # made), its cluster's API server on that namespace's gateway; the registry listens on the first node's gateway
+    # (not 127.0.0.1, which the pullers would speak plain HTTP to).
+    assert len({n.netns for n in nodes}) == 2 and all(n.netns == n.name for n in nodes)
+    assert [localclusters.CLUSTERS[name].api_address for name in real] == [n.gateway for n in nodes]
+    assert localregistry.REGISTRY_HOST.split(":")[0] == nodes[0].gateway
+    links = [ipaddress.ip_network(f"{n.gateway}/{localnode.LINK_PREFIX}", strict=False) for n in nodes]
+    assert all(ipaddress.ip_address(n.ip) in link for n, link in zip(nodes, links, strict=True))
+    assert not links[0].overlaps(links[1])
     for node in nodes:
         address = ipaddress.ip_address(node.ip)
         assert not any(address in ipaddress.ip_network(r) for s in specs for r in (s.service_cidr, s.pod_cidr))
