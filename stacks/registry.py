@@ -72,22 +72,22 @@ def pull_login(settings: Settings, destination: ImageDestination | None) -> Regi
             return None
         login = destination.login
         address = DOCKER_HUB_AUTH if settings.registry == "dockerhub" else login.address
-        if settings.registry_pull_token is not None:
-            # A user who may only pull: the push login stays with the build.
-            return RegistryLogin(
-                address=address,
-                username=settings.registry_pull_user,
-                password=pulumi.Output.secret(settings.registry_pull_token.value),
-            )
-        return RegistryLogin(address=address, username=login.username, password=login.password)
+        return _pull_only_where_set(settings, RegistryLogin(address, login.username, login.password))
     if settings.image and settings.registry_token is not None:
         host = settings.registry_server.split("/", 1)[0]
-        user, token = settings.registry_user, settings.registry_token
-        if settings.registry_pull_token is not None:
-            user, token = settings.registry_pull_user, settings.registry_pull_token
-        return RegistryLogin(
+        login = RegistryLogin(
             address=DOCKER_HUB_AUTH if host in ("docker.io", "index.docker.io") else host,
-            username=user,
-            password=pulumi.Output.secret(token.value),
+            username=settings.registry_user,
+            password=pulumi.Output.secret(settings.registry_token.value),
         )
+        return _pull_only_where_set(settings, login)
     return None
+
+
+def _pull_only_where_set(settings: Settings, login: RegistryLogin) -> RegistryLogin:
+    """`login`, or at its address the user who may only pull (kubeport:registryPullUser/Token) where the stack
+    names one: the push login then stays with the build."""
+    if settings.registry_pull_token is None:
+        return login
+    token = pulumi.Output.secret(settings.registry_pull_token.value)
+    return RegistryLogin(address=login.address, username=settings.registry_pull_user, password=token)
