@@ -350,7 +350,9 @@ def parser() -> argparse.ArgumentParser:
     from tools.localclusters import CLUSTERS  # noqa: PLC0415 - the names only; nothing is started here
 
     clusters = sub.add_parser(
-        "clusters", help="local control planes without containers (API server, controllers, kwok nodes)"
+        "clusters",
+        help="local clusters: real control planes, with kwok nodes (kubeport-a, -b) or nodes that run containers "
+        "(kubeport-node, -node-b; each in a network namespace of its own)",
     )
     clusters.add_argument("action", choices=["up", "down", "status", "kubeconfig"])
     clusters.add_argument("names", nargs="*", metavar="NAME", help=f"of {', '.join(CLUSTERS)} (default: all)")
