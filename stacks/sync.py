@@ -4,7 +4,7 @@ An app stack must read its cluster stack's outputs before it registers anything 
 depends on them, and a bad reference must stop the program with nothing created). The engine answers through
 an awaitable while the program runs inside the SDK's event loop, and the SDK offers no public way to wait for
 it there: `pulumi.runtime.sync_await._sync_await` is what the SDK itself uses. If an upgrade removes it,
-`tests/test_sdk_private.py` fails, naming this module.
+`tests/program/test_sdk_private.py` fails, naming this module.
 """
 
 from __future__ import annotations

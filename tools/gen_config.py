@@ -3,7 +3,7 @@
 Each key is declared once (`stacks.config.keys` and each target's `KEYS`). From that list this writes the
 `config:` block of `Pulumi.yaml` (what the Pulumi CLI checks types and defaults against) and the key table of
 `docs/configuration.md` (between its `keys` markers). `--check` writes nothing and exits 1 if either file is not
-what it would write; `tests/test_gen_config.py` runs it.
+what it would write; `tests/tooling/test_gen_config.py` runs it.
 """
 
 from __future__ import annotations

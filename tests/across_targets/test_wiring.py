@@ -1,6 +1,6 @@
 """How the objects fit together, on every stack profile: ports, probes, smoke check, url, traffic rules, pulls.
 
-Every number comes from one place: the port and the locations of `app/nginx/default.conf` (tests/nginx_conf.py)
+Every number comes from one place: the port and the locations of `app/nginx/default.conf` (tests/support/nginx_conf.py)
 or the registered objects themselves, never a literal repeated here.
 """
 

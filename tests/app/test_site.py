@@ -131,7 +131,7 @@ def test_the_page_shows_every_field_of_info() -> None:
 
 
 def test_info_variables_are_defined_in_the_image() -> None:
-    # Which the Deployment sets, and from which field, is checked on every stack in tests/test_wiring.py.
+    # Which the Deployment sets, and from which field, is checked on every stack in tests/across_targets/test_wiring.py.
     template = (APP / "nginx" / "templates" / "kubeport" / "info.json.template").read_text()
     used = set(re.findall(r"\$\{(\w+)\}", template))
     # Every variable is defined in the image (empty by default), so envsubst replaces it wherever the image runs.

@@ -2,7 +2,7 @@
 
 Enough of the API's rules for the workload's policies (pod and namespace selectors with matchLabels and
 matchExpressions, named and numeric ports); an ipBlock peer never matches a pod here. The real analyzer
-(cyclonus over the rendered manifests) asks the same questions in tests/test_traffic.py.
+(cyclonus over the rendered manifests) asks the same questions in tests/across_targets/test_traffic.py.
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
-"""The README and docs/ stay true: links resolve, and every command, stack, path and key they name exists."""
+"""The README and docs/ stay true: links resolve, and every command, stack, path and key they name exists; so do
+the paths the code's own docstrings and comments name."""
 
 from __future__ import annotations
 
 import argparse
+import io
 import re
 import shlex
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -27,6 +30,9 @@ REPO_PATH = re.compile(
     r"(?<![\w./-])((?:app|components|stacks|tools|toolchain|policy|tests|docs|\.ci|\.github)/[\w./-]*)(?![<*{\w./-])"
 )
 STACK_FILE = re.compile(r"Pulumi\.([a-z0-9-]+)\.yaml")
+NOT_A_PATH = re.compile(r"^policy/v\d|^policy/Amazon")
+"""Named like a folder of the repo, but not one: Kubernetes' `policy/v1` API group, an AWS managed policy's ARN."""
+CODE_FOLDERS = ("app", "components", "stacks", "tools", "tests", "policy", ".ci")
 
 
 def code(text: str) -> list[str]:
@@ -111,6 +117,37 @@ def test_every_stack_file_and_repo_path_named_exists(page: Path) -> None:
     assert {p for p in paths if not (ROOT / p).exists()} == set()
 
 
+def named_in_code(source: str) -> list[tuple[int, str]]:
+    """The repo paths a module's strings and comments name, with their lines (a module may be named without its
+    `.py`, or with an attribute after it: `tools/localregistry.nginx_conf`)."""
+    found = []
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type in (tokenize.STRING, tokenize.COMMENT):
+            found += [
+                (token.start[0] + token.string.count("\n", 0, m.start()), m.group(1).rstrip(".,:;)'\""))
+                for m in REPO_PATH.finditer(token.string)
+            ]
+    return [(line, path) for line, path in found if not NOT_A_PATH.match(path)]
+
+
+def exists(path: str) -> bool:
+    module = re.sub(r"(/[\w-]+)\.[a-z_]+$", r"\1", path)
+    return any((ROOT / p).exists() for p in (path, f"{path}.py", f"{module}.py"))
+
+
+def test_every_repo_path_named_in_the_code_exists() -> None:
+    """Docstrings and comments that point at a moved file send the reader nowhere."""
+    modules = [ROOT / "__main__.py", *(p for folder in CODE_FOLDERS for p in sorted((ROOT / folder).rglob("*.py")))]
+    missing = [
+        f"{module.relative_to(ROOT)}:{line}: {path}"
+        for module in modules
+        if module != Path(__file__)  # the detectors' own samples below
+        for line, path in named_in_code(module.read_text())
+        if not exists(path)
+    ]
+    assert missing == []
+
+
 def test_the_configuration_page_documents_exactly_the_declared_keys() -> None:
     # The project's own keys (kubeport:*) are declared bare; `pulumi:…` settings are the engine's.
     declared = {key for key in yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"] if ":" not in key}
@@ -127,4 +164,11 @@ def test_the_detectors_see_what_they_check() -> None:
     assert {w for s in snippets for m in MAKE.finditer(s) for w in m.group(1).split()} == {"clusters", "site"}
     assert [m.group(1).strip() for s in snippets for m in TOOLS.finditer(s)] == ["diff eks gke"]
     assert {p for s in snippets for p in REPO_PATH.findall(s)} == {"tools/kwok/x.yaml"}
+    source = '"""See tests/nowhere.py and tools/localregistry.nginx_conf."""\nx = "policy/v1"  # tools/appsmoke\n'
+    assert named_in_code(source) == [
+        (1, "tests/nowhere.py"),
+        (1, "tools/localregistry.nginx_conf"),
+        (2, "tools/appsmoke"),
+    ]
+    assert [exists(p) for _, p in named_in_code(source)] == [False, True, True]
     assert slug("Same stack, new cloud (change `kubeport:target`)") == "same-stack-new-cloud-change-kubeporttarget"
