@@ -18,10 +18,28 @@ from tools.stack_files import ROOT, stack_names
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from tools.render import render  # noqa: PLC0415 - each command loads only what it needs
+    from tools.render import GOLDEN, render, stale_golden, update_golden  # noqa: PLC0415 - loads only what it needs
 
-    out = Path(args.out) if args.out else ROOT / "out" / args.stack
-    rendered = render(args.stack, out)
+    unknown = sorted(set(args.stacks) - set(stack_names()))
+    if unknown:
+        print(f"unknown stack(s): {', '.join(unknown)}; stacks: {', '.join(stack_names())}", file=sys.stderr)
+        return 2
+    if args.update:
+        if args.out:
+            print("render --update writes tests/golden/<stack>/; --out does not apply", file=sys.stderr)
+            return 2
+        for stack in args.stacks or stack_names():
+            count = update_golden(stack)
+            print(f"{stack}: {count} manifests and plan.txt in {(GOLDEN / stack).relative_to(ROOT)}")
+        for stale in stale_golden(stack_names()):
+            print(f"{GOLDEN.relative_to(ROOT) / stale}: no such stack any more; remove it (git rm -r)", file=sys.stderr)
+        return 0
+    if len(args.stacks) != 1:
+        print("render takes one stack (or --update [STACK ...] for the golden renders)", file=sys.stderr)
+        return 2
+    stack = args.stacks[0]
+    out = Path(args.out) if args.out else ROOT / "out" / stack
+    rendered = render(stack, out)
     print(rendered.plan.read_text(), end="")
     print(f"\n{len(rendered.manifests)} manifests and plan.txt written to {out}")
     return 0
@@ -270,8 +288,18 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     render = sub.add_parser("render", help="write a stack's Kubernetes objects and resource plan, offline")
-    render.add_argument("stack", choices=stack_names(), help="stack name (a Pulumi.<stack>.yaml file)")
+    render.add_argument(
+        "stacks",
+        nargs="*",
+        metavar="STACK",
+        help="stack name (a Pulumi.<stack>.yaml file); with --update, any number (default: all)",
+    )
     render.add_argument("--out", help="output directory (default: out/<stack>)")
+    render.add_argument(
+        "--update",
+        action="store_true",
+        help="write the golden renders in tests/golden/<stack>/ that review and the tests compare",
+    )
     render.set_defaults(func=cmd_render)
 
     check = sub.add_parser("check", help="render and validate every stack: schemas, checkov, hadolint")

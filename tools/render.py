@@ -2,6 +2,9 @@
 
 Runs the real program under the mock monitor (`tools.mock_runner`), so what is written is exactly what the
 program registers: one manifest per Kubernetes object and a `plan.txt` listing every resource.
+
+`tests/golden/<stack>/` holds every stack's render as committed (`python -m tools render --update`), so a change
+to what deploys shows in review; tests/across_targets/test_golden.py fails when a render differs from it.
 """
 
 from __future__ import annotations
@@ -14,9 +17,18 @@ from typing import Any
 
 import yaml
 
+from components.pod_parts import content_digest
 from tools.mock_runner import ProgramRun, Registered, run_program
+from tools.stack_files import ROOT
 from tools.text import columns
 
+GOLDEN = ROOT / "tests" / "golden"
+"""Every stack's render as committed: `GOLDEN/<stack>/`."""
+PLAN = "plan.txt"
+MADE_AT_DEPLOY = "[made at deploy]"
+"""In a golden render: a certificate kubeport issues at create (components.certificate), which the mocks issue anew
+at every run, and any digest of it (the annotations that roll the pods onto a new one)."""
+ISSUED_CERTIFICATE = "pulumi-python:dynamic/kubeport:IssuedCertificate"
 SECRET = "[secret]"
 UNKNOWN = "[unknown until deployed]"
 KIND_ORDER = [
@@ -100,12 +112,53 @@ def _short(urn: str) -> str:
 
 
 def plan_lines(run: ProgramRun) -> list[str]:
-    """One row per resource: type, name, parent, provider, protect."""
-    rows = [("TYPE", "NAME", "PARENT", "PROVIDER", "PROTECT")]
+    """One row per resource: type, name, parent, provider, protect; by type and name (registrations arrive in an
+    order that varies from run to run)."""
+    rows = []
     for res in run.resources:
         provider = _short(res.provider.rpartition("::")[0]) if res.provider else "-"
         rows.append((res.type, res.name, _short(res.parent), provider, "yes" if res.protect else "no"))
-    return columns(rows)
+    return columns([("TYPE", "NAME", "PARENT", "PROVIDER", "PROTECT"), *sorted(rows)])
+
+
+def manifests(run: ProgramRun) -> dict[str, dict[str, Any]]:
+    """The run's Kubernetes objects by file name (`<NN>-<kind>-<namespace>-<name>.yaml`)."""
+    docs = [manifest(o) for o in run.kubernetes_objects()]
+    # By kind, then namespace and name: the numbering must not depend on the order registrations arrive in.
+    docs.sort(key=_order)
+    return {_file_name(index, doc): doc for index, doc in enumerate(docs, start=1)}
+
+
+def made_at_deploy(run: ProgramRun) -> set[str]:
+    """The certificates (CA and server) kubeport issued in this run, and their digests."""
+    issued = {str(r.state[k]) for r in run.resources if r.type == ISSUED_CERTIFICATE for k in ("ca", "certificate")
+              if r.state.get(k)}  # fmt: skip
+    return issued | {content_digest(text) for text in issued}
+
+
+def without(value: Any, made: set[str]) -> Any:
+    """`value` with every string that is (or holds) one of `made` replaced by MADE_AT_DEPLOY."""
+    if isinstance(value, dict):
+        return {k: without(v, made) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without(v, made) for v in value]
+    if isinstance(value, str) and any(text in value for text in made):
+        return MADE_AT_DEPLOY
+    return value
+
+
+def rendered_files(stack: str, run: ProgramRun, *, golden: bool = False) -> dict[str, str]:
+    """What `render` writes for a run of `stack`, by file name: each manifest as YAML, and the plan. `golden`: as
+    kept in GOLDEN, where what the program makes anew at every create reads MADE_AT_DEPLOY, so that two renders
+    of the same code are the same bytes."""
+    docs = manifests(run)
+    if golden:
+        made = made_at_deploy(run)
+        docs = {name: without(doc, made) for name, doc in docs.items()}
+    files = {name: yaml.safe_dump(doc, sort_keys=False, default_flow_style=False) for name, doc in docs.items()}
+    header = [f"# offline plan of stack {stack}: {len(run.resources)} resources, {len(docs)} Kubernetes objects", ""]
+    files[PLAN] = "\n".join(header + plan_lines(run)) + "\n"
+    return files
 
 
 def render(stack: str, out: Path, overrides: Mapping[str, str] | None = None) -> Rendered:
@@ -119,15 +172,28 @@ def render(stack: str, out: Path, overrides: Mapping[str, str] | None = None) ->
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.yaml"):
         old.unlink()
-    docs = [manifest(o) for o in run.kubernetes_objects()]
-    # By kind, then namespace and name: the numbering must not depend on the order registrations arrive in.
-    docs.sort(key=_order)
-    written: dict[Path, dict[str, Any]] = {}
-    for index, doc in enumerate(docs, start=1):
-        path = out / _file_name(index, doc)
-        path.write_text(yaml.safe_dump(doc, sort_keys=False, default_flow_style=False))
-        written[path] = doc
-    plan = out / "plan.txt"
-    header = [f"# offline plan of stack {stack}: {len(run.resources)} resources, {len(docs)} Kubernetes objects", ""]
-    plan.write_text("\n".join(header + plan_lines(run)) + "\n")
-    return Rendered(stack=stack, run=run, manifests=written, plan=plan)
+    docs = manifests(run)
+    for name, text in rendered_files(stack, run).items():
+        (out / name).write_text(text)
+    return Rendered(stack=stack, run=run, manifests={out / name: doc for name, doc in docs.items()}, plan=out / PLAN)
+
+
+def update_golden(stack: str, golden: Path = GOLDEN) -> int:
+    """Write the stack's golden render into `golden/<stack>/`, removing files it no longer makes; how many
+    manifests it holds. Raises on a program error."""
+    run = run_program(stack)
+    if run.error is not None:
+        raise RuntimeError(f"stack {stack}: {run.error}")
+    folder = golden / stack
+    folder.mkdir(parents=True, exist_ok=True)
+    files = rendered_files(stack, run, golden=True)
+    for stale in {p.name for p in folder.iterdir()} - set(files):
+        (folder / stale).unlink()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return len(files) - 1
+
+
+def stale_golden(stacks: list[str], golden: Path = GOLDEN) -> list[str]:
+    """Golden folders of stacks that no longer exist."""
+    return sorted(p.name for p in golden.iterdir() if p.is_dir() and p.name not in stacks) if golden.exists() else []
