@@ -261,7 +261,7 @@ def cmd_local(args: argparse.Namespace) -> int:
 def cmd_env(args: argparse.Namespace) -> int:
     import os  # noqa: PLC0415
 
-    from tools import localclusters  # noqa: PLC0415
+    from tools import localbuilder, localclusters  # noqa: PLC0415
     from tools.passphrase import FILE, PassphraseError, ensure_file  # noqa: PLC0415
     from tools.toolchain import BUILD_HINT, shell_exports, toolchain  # noqa: PLC0415
 
@@ -279,7 +279,19 @@ def cmd_env(args: argparse.Namespace) -> int:
         print(f"kubeport env: {err}", file=sys.stderr)
         return 1
     python = ROOT / ".venv" / "bin" / "python"
-    print("\n".join(shell_exports(tools, localclusters.kubeconfig_path(), backend, python, passphrase or FILE)))
+    docker = localbuilder.Builder(localclusters.builder_home()).docker_config
+    print(
+        "\n".join(
+            shell_exports(
+                tools,
+                localclusters.kubeconfig_path(),
+                backend,
+                python,
+                passphrase_file=passphrase or FILE,
+                docker_config=docker,
+            )
+        )
+    )
     return 0
 
 

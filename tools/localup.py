@@ -75,18 +75,20 @@ def application_settings(tools: Toolchain) -> tuple[dict[str, str], dict[str, st
 
 
 def pulumi_env(tools: Toolchain, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment `eval "$(python -m tools env)"` gives a shell, plus the node's builder and registry login."""
+    """The environment `eval "$(python -m tools env)"` gives a shell (the node's builder included), with the
+    passphrase settled and BuildKit's plain progress."""
     environ = dict(os.environ if environ is None else environ)
     backend = environ.get("PULUMI_BACKEND_URL") or f"file://{ROOT / '.pulumi'}"
     env = dict(environ)
-    for line in shell_exports(tools, localclusters.kubeconfig_path(), backend, ROOT / ".venv" / "bin" / "python"):
+    docker = localbuilder.Builder(localclusters.builder_home()).docker_config
+    python = ROOT / ".venv" / "bin" / "python"
+    for line in shell_exports(tools, localclusters.kubeconfig_path(), backend, python, docker_config=docker):
         name, _, value = line.removeprefix("export ").partition("=")
         if name == "PATH":
             env["PATH"] = f"{tools.bin}{os.pathsep}{environ.get('PATH', '')}"
         else:
             env[name] = value.strip("'")
     env.update(passphrase_env(environ))
-    env["DOCKER_CONFIG"] = str(localclusters.builder_home() / "docker")
     env.setdefault("BUILDKIT_PROGRESS", "plain")
     return env
 

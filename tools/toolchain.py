@@ -76,14 +76,22 @@ def toolchain(environ: Mapping[str, str] | None = None) -> Toolchain:
 
 
 def shell_exports(
-    tools: Toolchain, kubeconfig: Path, backend: str, python: Path, passphrase_file: Path | None = None
+    tools: Toolchain,
+    kubeconfig: Path,
+    backend: str,
+    python: Path,
+    *,
+    passphrase_file: Path | None = None,
+    docker_config: Path | None = None,
 ) -> list[str]:
     """The lines that make a shell run the built tools: `eval "$(python -m tools env)"`.
 
     The built pulumi and kubectl first on PATH, the provider plugins built from Go modules (plugin downloads
     off), the program run by the project's virtualenv (the language host built from sdk 3.68 needs
-    PULUMI_PYTHON_CMD to find it), the state in a local file backend, the local clusters' kubeconfig. A
-    passphrase already exported is kept; otherwise it is empty, as in the Makefile (local stacks hold no secret).
+    PULUMI_PYTHON_CMD to find it), the state in a local file backend, the local clusters' kubeconfig, and
+    DOCKER_CONFIG naming the local node's builder (`kubeport-local`, tools.localbuilder), without which a stack
+    that builds on kubeport-node finds no builder. A passphrase already exported is kept; otherwise
+    `passphrase_file`, never an empty one.
     """
     pairs = {
         "PULUMI_HOME": str(tools.pulumi_home),
@@ -93,6 +101,8 @@ def shell_exports(
         "PULUMI_PYTHON_CMD": str(python),
         "KUBECONFIG": str(kubeconfig),
     }
+    if docker_config is not None:
+        pairs["DOCKER_CONFIG"] = str(docker_config)
     lines = [f'export PATH={shlex.quote(str(tools.bin))}{os.pathsep}"$PATH"']
     lines += [f"export {name}={shlex.quote(value)}" for name, value in pairs.items()]
     if passphrase_file is not None:

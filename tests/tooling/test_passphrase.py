@@ -90,7 +90,9 @@ def exports_in_bash(lines: list[str], env: dict[str, str]) -> tuple[str, str]:
 
 
 def test_the_shell_exports_keep_the_users_choice_and_otherwise_name_the_checkouts_file(tmp_path: Path) -> None:
-    lines = shell_exports(Toolchain(tmp_path), tmp_path / "k", "file:///x", tmp_path / "py", tmp_path / "phrase")
+    lines = shell_exports(
+        Toolchain(tmp_path), tmp_path / "k", "file:///x", tmp_path / "py", passphrase_file=tmp_path / "phrase"
+    )
     assert exports_in_bash(lines, {}) == ("unset", str(tmp_path / "phrase"))
     assert exports_in_bash(lines, {"PULUMI_CONFIG_PASSPHRASE": "kept"}) == ("kept", "")
     assert exports_in_bash(lines, {"PULUMI_CONFIG_PASSPHRASE_FILE": "/mine"}) == ("unset", "/mine")

@@ -215,11 +215,16 @@ def test_the_simulated_ingress_controller_serves_exactly_the_local_ingress_class
 
 def test_the_shell_exports_put_the_built_tools_first_and_keep_a_passphrase(tmp_path: Path) -> None:
     tools = Toolchain(tmp_path / "toolchain dir")
-    lines = shell_exports(tools, tmp_path / "kubeconfig", "file:///x/.pulumi", tmp_path / "venv" / "python")
-    script = "\n".join([*lines, 'printf "%s\\n" "$PATH" "$PULUMI_HOME" "$KUBECONFIG" "$PULUMI_CONFIG_PASSPHRASE"'])
+    docker = tmp_path / "builder" / "docker"
+    lines = shell_exports(tools, tmp_path / "kubeconfig", "file:///x/.pulumi", tmp_path / "venv" / "python",
+                          docker_config=docker)  # fmt: skip
+    script = "\n".join([*lines, 'printf "%s\\n" "$PATH" "$PULUMI_HOME" "$KUBECONFIG" "$PULUMI_CONFIG_PASSPHRASE"',
+                         'printf "%s\\n" "$DOCKER_CONFIG"'])  # fmt: skip
     env = {"PATH": "/usr/bin:/bin", "PULUMI_CONFIG_PASSPHRASE": "kept"}
     done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, check=True, timeout=30)
-    path, home, kubeconfig, passphrase = done.stdout.splitlines()
+    path, home, kubeconfig, passphrase, docker_config = done.stdout.splitlines()
+    # A stack that builds on kubeport-node finds the builder `kubeport-local` through it.
+    assert docker_config == str(docker)
     assert path == f"{tools.bin}:/usr/bin:/bin"
     assert (home, kubeconfig, passphrase) == (str(tools.pulumi_home), str(tmp_path / "kubeconfig"), "kept")
     assert "export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true" in lines
