@@ -255,6 +255,8 @@ def cmd_live(args: argparse.Namespace) -> int:
 def cmd_local(args: argparse.Namespace) -> int:
     from tools import localup  # noqa: PLC0415
 
+    if args.command == "local-login":
+        return localup.login(args.stack, application=args.application)
     return localup.up() if args.command == "local-up" else localup.down()
 
 
@@ -404,6 +406,17 @@ def parser() -> argparse.ArgumentParser:
     local_up.set_defaults(func=cmd_local)
     local_down = sub.add_parser("local-down", help="destroy the local stack and stop every local cluster")
     local_down.set_defaults(func=cmd_local)
+    local_login = sub.add_parser(
+        "local-login",
+        help="a stack of your own on kubeport-node: its registry logins (secrets via stdin) and stand-in images",
+    )
+    local_login.add_argument("stack", help="the stack (created when missing; Pulumi.<stack>.yaml in the checkout)")
+    local_login.add_argument(
+        "--application",
+        action="store_true",
+        help="an application of workload files: also the stand-ins for python and postgres",
+    )
+    local_login.set_defaults(func=cmd_local)
 
     env = sub.add_parser(
         "env", help='shell exports for the built tools, the local backend and the local clusters: eval "$(... env)"'

@@ -7,6 +7,9 @@ repo's file backend: the app is built from app/, pushed by digest, pulled by the
 and `pulumi up` returns once the smoke Pod got the page through the Service. It prints the url. A second run
 finds everything built and running and only runs `pulumi up` again (nothing to change).
 `local-down` destroys the stack's resources and stops every local cluster, leaving nothing behind.
+`local-login STACK` gives a stack of one's own on kubeport-node what `local-up` gives `local`: the registry's
+logins (the push one and the pull-only one, secrets set through standard input) and the stand-in images, which
+change with each start of the registry.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Protocol
 
 from tools import localbuilder, localclusters, localregistry, processes
 from tools.passphrase import passphrase_env
@@ -132,22 +136,11 @@ def up(say: Callable[[str], None] = print) -> int:
     env = pulumi_env(tools)
     project = local_project()
 
-    def pulumi(*args: str, stream: bool = False, timeout: float = 120, input_text: str | None = None) -> processes.Done:
-        return processes.run(
-            [str(tools.tool("pulumi")), *args, "--non-interactive"], timeout=timeout, env=env, cwd=project,
-            echo=echo_line if stream else None, input_text=input_text,
-        )  # fmt: skip
-
-    selected = pulumi("stack", "select", "--create", STACK)
-    if selected.code != 0:
-        say(selected.describe())
+    pulumi = pulumi_runner(tools, env, project)
+    failed = configure(pulumi, STACK, *stack_settings(registry, base))
+    if failed:
+        say(failed)
         return 1
-    plain, secret = stack_settings(registry, base)
-    for key, value in plain.items():
-        pulumi("config", "set", key, value, "--stack", STACK)
-    for key, value in secret.items():
-        # The value on standard input: a command line is readable by every local user.
-        pulumi("config", "set", "--secret", key, "--stack", STACK, input_text=value)
     step(say, f"pulumi up --stack {STACK}: build app/, push, deploy, wait for the smoke check", started)
     # --refresh: the state may be of a cluster that was stopped since (make clusters-down); refresh reads it anew.
     deployed = pulumi("up", "--yes", "--skip-preview", "--refresh", "--stack", STACK, stream=True, timeout=1800)
@@ -156,6 +149,66 @@ def up(say: Callable[[str], None] = print) -> int:
         return 1
     url = pulumi("stack", "output", "url", "--stack", STACK).stdout.strip()
     step(say, f"done: the app answers at {url}  (stop everything: make down)", started)
+    return 0
+
+
+class Pulumi(Protocol):
+    def __call__(
+        self, *args: str, stream: bool = False, timeout: float = 120, input_text: str | None = None
+    ) -> processes.Done: ...
+
+
+def pulumi_runner(tools: Toolchain, env: Mapping[str, str], project: Path) -> Pulumi:
+    """`pulumi ARGS --non-interactive` in `project` with `env`; `stream` echoes its output as it comes."""
+
+    def pulumi(*args: str, stream: bool = False, timeout: float = 120, input_text: str | None = None) -> processes.Done:
+        return processes.run(
+            [str(tools.tool("pulumi")), *args, "--non-interactive"], timeout=timeout, env=env, cwd=project,
+            echo=echo_line if stream else None, input_text=input_text,
+        )  # fmt: skip
+
+    return pulumi
+
+
+def configure(pulumi: Pulumi, stack: str, plain: Mapping[str, str], secret: Mapping[str, str]) -> str | None:
+    """Select (or create) `stack` and set its config; what failed, or None. Secrets go through standard input: a
+    command line is readable by every local user."""
+    steps = [("stack", "select", "--create", stack), *(("config", "set", k, v, "--stack", stack)
+                                                        for k, v in plain.items())]  # fmt: skip
+    for args in steps:
+        done = pulumi(*args)
+        if done.code != 0:
+            return done.describe()
+    for key, value in secret.items():
+        done = pulumi("config", "set", "--secret", key, "--stack", stack, input_text=value)
+        if done.code != 0:
+            return f"pulumi config set --secret {key} --stack {stack} failed: {done.stderr.strip()[-500:]}"
+    return None
+
+
+def login(stack: str, application: bool = False, say: Callable[[str], None] = print) -> int:
+    """`python -m tools local-login STACK [--application]`: the registry's logins and the stand-in images, set on
+    a stack of this checkout (created when missing) that deploys to kubeport-node."""
+    tools = toolchain()
+    if tools.missing(NEEDED):
+        say(f"not built: {', '.join(tools.missing(NEEDED))}; run `make toolchain`")
+        return 1
+    if localclusters.REAL_NODE not in {c.name for c in localclusters.running()}:
+        say(f"{localclusters.REAL_NODE} is not running: start it with `make clusters` (or `python -m tools clusters "
+            f"up {localclusters.REAL_NODE}`), then run this again")  # fmt: skip
+        return 1
+    registry = localregistry.Registry(localclusters.registry_home())
+    builder = localbuilder.Builder(localclusters.builder_home())
+    plain, secret = (application_settings(tools) if application else
+                     stack_settings(registry, localbuilder.base_image(builder, registry, tools, say)))  # fmt: skip
+    failed = configure(pulumi_runner(tools, pulumi_env(tools), ROOT), stack, plain, secret)
+    if failed:
+        say(failed)
+        return 1
+    say(f"stack {stack}: " + ", ".join(f"{k}={v}" for k, v in plain.items()))
+    say(f"stack {stack}: secrets {', '.join(secret)} set (they change with each start of the registry: run this "
+        f"again after `make clusters`)")  # fmt: skip
+    say(f'next: pulumi up --stack {stack}   (in a shell with `eval "$(.venv/bin/python -m tools env)"`)')
     return 0
 
 

@@ -41,9 +41,10 @@ from tests.support.realnode import (
     web_pods,
     write_timing,
 )
-from tools import localbuilder
+from tools import localbuilder, localclusters, processes
 from tools.processes import Done
 from tools.realrun import Workbench
+from tools.stack_files import ROOT
 
 pytestmark = pytest.mark.live
 
@@ -318,6 +319,43 @@ def test_migrate_from_a_kwok_cluster_to_the_real_node_sees_nginx_answer_and_back
         ok(bench.pulumi("stack", "rm", "--yes", stack))
 
 
+MINE = "mine"
+"""A stack of one's own, made as docs/real-runs.md says."""
+
+
+def test_a_stack_of_ones_own_deploys_with_the_documented_commands_alone(bench: Workbench) -> None:
+    """A copy of the local stack's file with its own namespace and port; `python -m tools local-login` gives it
+    the registry's logins and the stand-in base; then, in a shell set up by `eval "$(python -m tools env)"` and
+    nothing else, `pulumi up` builds through kubeport-node's builder and the page answers on the new port."""
+    bench.add_stack_file(MINE, {"namespace": MINE, "nodePort": "30042"}, like=STACK)
+    # The machine's toolchain and clusters, which a user's shell finds by default and the workbench's own HOME
+    # and TMPDIR would hide.
+    machine = {"KUBEPORT_TOOLCHAIN": str(bench.tools.root), "KUBEPORT_CLUSTERS": str(localclusters.state_dir())}
+    python = str(ROOT / ".venv" / "bin" / "python")
+    shell = {name: bench.env[name] for name in ("HOME", "TMPDIR", "LANG", "NO_COLOR", "PULUMI_BACKEND_URL",
+                                                "PULUMI_CONFIG_PASSPHRASE")}  # fmt: skip
+    shell |= {"PATH": "/usr/local/bin:/usr/bin:/bin", **machine}
+    try:
+        login = ok(processes.run([python, "-m", "tools", "local-login", MINE], timeout=300, env=shell,
+                                 cwd=bench.project))  # fmt: skip
+        said = login.stdout + login.stderr
+        assert "kubeport:registryPullUser=kubeport-pull" in said, said
+        assert registry().credentials()[1] not in said and registry().pull_credentials()[1] not in said
+        script = (f'eval "$({python} -m tools env)" && pulumi up --yes --skip-preview --stack {MINE} '
+                  f"--non-interactive && pulumi stack output url --stack {MINE} --non-interactive")  # fmt: skip
+        done = processes.run(["bash", "-c", script], timeout=900, env=shell, cwd=bench.project)
+        assert done.code == 0, done.describe()
+        url = done.stdout.strip().splitlines()[-1]
+        assert url == "http://10.250.0.2:30042", done.stdout[-2000:]
+        status, page = http_get(f"{url}/")
+        assert status == 200 and PAGE_MARKER in page, page[:500]
+    finally:
+        stacks = json.loads(ok(bench.pulumi("stack", "ls", "--json")).stdout or "[]")
+        if MINE in {s["name"] for s in stacks}:
+            ok(bench.pulumi("destroy", "--yes", "--stack", MINE, timeout=600))
+            ok(bench.pulumi("stack", "rm", "--yes", MINE))
+
+
 def test_destroy_leaves_the_node_empty(bench: Workbench) -> None:
     ok(bench.pulumi("destroy", "--yes", "--stack", STACK, timeout=600))
     deadline = time.monotonic() + 120
@@ -325,6 +363,6 @@ def test_destroy_leaves_the_node_empty(bench: Workbench) -> None:
         time.sleep(1)
     assert bench.kubectl(NODE, "get", "namespace", NAMESPACE).code != 0
     # Nothing of this file's is left on the node (other files' applications run beside it, in their own namespaces).
-    for namespace in (NAMESPACE, "moving"):
+    for namespace in (NAMESPACE, "moving", MINE):
         assert bench.kubectl_json(NODE, "--namespace", namespace, "get", "pods")["items"] == []
     ok(bench.pulumi("stack", "rm", "--yes", STACK))
