@@ -51,7 +51,7 @@ venv: $(VENV)/.installed ## create the virtualenv with the program's requirement
 
 dev-venv: $(VENV)/.installed-dev .venv-checkov/.installed ## ... plus the test, lint and scan tools
 
-test: dev-venv lint typecheck unit ## lint, type check and the whole test suite (offline)
+test: setup dev-venv lint typecheck unit ## Debian packages installed when missing, lint, type check, the whole suite (offline)
 
 lint: dev-venv ## ruff: lint and format check
 	$(BIN)/ruff check .

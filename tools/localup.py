@@ -28,6 +28,7 @@ from tools.stack_files import ROOT
 from tools.toolchain import BUILD_SCRIPT, Toolchain, shell_exports, toolchain
 
 STACK = "local"
+PACKAGES_SCRIPT = ROOT / "toolchain" / "install-packages"
 NEEDED = ("pulumi", "pulumi-language-python", "kubectl", "kubelet", "buildkitd", "buildx", "coredns")
 PROJECT = ROOT / ".pulumi" / "local-project"
 """Where `local-up` runs Pulumi: links to the program, and a stack file of this machine's own (the registry's
@@ -118,6 +119,12 @@ def up(say: Callable[[str], None] = print) -> int:
     else:
         step(say, f"toolchain: built ({tools.root})", started)
     node_missing = localclusters.missing_real_node_prerequisites(tools)
+    if node_missing and PACKAGES_SCRIPT.exists():
+        # The Debian packages: installed (as root, or through sudo), saying which; anything else still missing is
+        # named below.
+        step(say, "installing the Debian packages the node needs (toolchain/install-packages)", started)
+        subprocess.run([str(PACKAGES_SCRIPT)], check=False)
+        node_missing = localclusters.missing_real_node_prerequisites(tools)
     if node_missing:
         say("the local node needs what is not installed:\n" + "\n".join(f"  - {line}" for line in node_missing))
         say("On Debian: sudo apt-get install containerd runc containernetworking-plugins iptables conntrack "
