@@ -202,7 +202,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_clusters(args: argparse.Namespace) -> int:
-    from tools import localclusters  # noqa: PLC0415
+    from tools import localbuilder, localclusters, localnode, localregistry  # noqa: PLC0415
     from tools.toolchain import ToolchainMissingError  # noqa: PLC0415
 
     names = args.names or list(localclusters.CLUSTERS)
@@ -225,7 +225,14 @@ def cmd_clusters(args: argparse.Namespace) -> int:
             for name in names:
                 cluster = found.get(name)
                 print(f"{name}: {'running at ' + cluster.server if cluster else 'stopped'}")
-    except (localclusters.ClusterError, ToolchainMissingError) as err:
+    except (
+        localclusters.ClusterError,
+        localnode.NodeError,
+        localregistry.RegistryError,
+        localbuilder.BuilderError,
+        ToolchainMissingError,
+    ) as err:
+        # The cause, in one message (a half-started cluster is already stopped): no traceback.
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0

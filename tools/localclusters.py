@@ -734,8 +734,8 @@ def stop(name: str, environ: Mapping[str, str] | None = None) -> None:
         localnode.stop(home, node)
         if name == REAL_NODE:
             localregistry.stop(registry_home(environ))
-        # Stopping is checked, not assumed: a mount, interface, iptables chain or process of the node still
-        # there (after a short grace for the kernel to let go of it) fails the stop, naming each.
+        # Stopping is checked, not assumed: a mount, interface, network namespace, cgroup or process of the node
+        # still there (after a short grace for the kernel to let go of it) fails the stop, naming each.
         deadline = time.monotonic() + LEFTOVER_GRACE
         while (left := localnode.leftovers(home, node)) and time.monotonic() < deadline:
             time.sleep(1)

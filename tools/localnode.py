@@ -548,23 +548,48 @@ def _kill_shims(home: Path) -> None:
 
 
 def stop(home: Path, node: NodeNetwork) -> None:
-    """Undo what `start` and add_network did to the machine (the processes are already stopped by the cluster)."""
+    """Undo what `start` and add_network did to the machine (the processes are already stopped by the cluster).
+
+    What the nodes share (the pods' cgroups and network namespaces) only when this home made its network: a start
+    refused by add_network (the namespace exists: another run of kubeport's node) leaves the machine as it was,
+    and the running node's network with it. A namespace no process is in (left by a run that died) goes."""
     paths = NodePaths(home)
-    saved: dict[str, Any] = json.loads(paths.saved.read_text()) if paths.saved.exists() else {}
+    owned = paths.saved.exists()
+    saved: dict[str, Any] = json.loads(paths.saved.read_text()) if owned else {}
     _remove_containers(paths)
     _kill_shims(home)
     time.sleep(0.5)
-    _remove_cgroups(saved.get("cgroups", []))
     _unmount_below(home)
-    for entry in _unused_pod_netns(saved.get("netns", [])):
-        subprocess.run(["umount", str(entry)], capture_output=True, timeout=30, check=False)
-        run(["ip", "netns", "delete", entry.name], check=False)
-        with contextlib.suppress(OSError):
-            entry.unlink()
-    remove_network(node)
-    if NETNS_DIR.exists() and not saved.get("netns_dir", True) and not any(NETNS_DIR.iterdir()):
+    if owned:
+        _remove_cgroups(saved.get("cgroups", []))
+        for entry in _unused_pod_netns(saved.get("netns", [])):
+            subprocess.run(["umount", str(entry)], capture_output=True, timeout=30, check=False)
+            run(["ip", "netns", "delete", entry.name], check=False)
+            with contextlib.suppress(OSError):
+                entry.unlink()
+    if owned or not netns_in_use(node):
+        remove_network(node)
+    if _netns_dir_left(saved):
+        # `ip netns add` made the folder a mount of itself: undo both.
+        if _mounted(NETNS_DIR):
+            subprocess.run(["umount", str(NETNS_DIR)], capture_output=True, timeout=30, check=False)
         with contextlib.suppress(OSError):
             NETNS_DIR.rmdir()
+
+
+def netns_in_use(node: NodeNetwork) -> bool:
+    """Whether some process is in the node's network namespace."""
+    return netns_present(node) and bool(run(["ip", "netns", "pids", node.netns], check=False).split())
+
+
+def _mounted(path: Path) -> bool:
+    resolved = str(path.resolve())
+    return any(line.split()[4] == resolved for line in Path("/proc/self/mountinfo").read_text().splitlines())
+
+
+def _netns_dir_left(saved: Mapping[str, Any]) -> bool:
+    """/var/run/netns, empty, when it was not there before this node: what `ip netns` made, to be removed."""
+    return not saved.get("netns_dir", True) and NETNS_DIR.exists() and not any(NETNS_DIR.iterdir())
 
 
 def leftovers(home: Path, node: NodeNetwork) -> list[str]:
@@ -577,13 +602,19 @@ def leftovers(home: Path, node: NodeNetwork) -> list[str]:
         point = line.split()[4]
         if point == resolved or point.startswith(resolved + "/"):
             found.append(f"mount {point}")
-    host_end, _ = node.link
-    if subprocess.run(["ip", "link", "show", host_end], capture_output=True, timeout=30, check=False).returncode == 0:
-        found.append(f"interface {host_end}")
-    if netns_present(node):
-        found.append(f"network namespace {node.netns}")
-    found += [f"network namespace {p.name}" for p in _unused_pod_netns([])]
-    found += [f"cgroup {p}" for p in _unused_cgroups()]
+    saved = NodePaths(home).saved
+    if saved.exists() or not netns_in_use(node):  # else another run's node, which stop() leaves alone
+        host_end, _ = node.link
+        if subprocess.run(["ip", "link", "show", host_end], capture_output=True, timeout=30,
+                          check=False).returncode == 0:  # fmt: skip
+            found.append(f"interface {host_end}")
+        if netns_present(node):
+            found.append(f"network namespace {node.netns}")
+    if saved.exists():
+        if _netns_dir_left(json.loads(saved.read_text())):
+            found.append(f"{NETNS_DIR} (made by `ip netns add`{', still mounted' if _mounted(NETNS_DIR) else ''})")
+        found += [f"network namespace {p.name}" for p in _unused_pod_netns([])]
+        found += [f"cgroup {p}" for p in _unused_cgroups()]
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             with contextlib.suppress(OSError):

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import ssl
+import sys
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -33,10 +36,11 @@ from tests.support.live import (
     ok,
     workload_is_serving,
 )
-from tools import localclusters
+from tools import localclusters, localnode, processes
 from tools.mock_runner import run_program
 from tools.operations import PREVIEW_ENV
 from tools.realrun import Workbench, preview_steps
+from tools.stack_files import ROOT
 
 pytestmark = pytest.mark.live
 
@@ -278,3 +282,21 @@ def test_etcd_answers_only_the_api_servers_certificate(context: str) -> None:
     plain = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
         plain.open(f"http://127.0.0.1:{cluster.etcd_port}/health", timeout=3).read()
+
+
+def test_a_second_run_starting_kubeport_node_is_refused_and_the_running_one_keeps_its_network(
+    bench: Workbench, tmp_path: Path
+) -> None:
+    """Another checkout's `clusters up kubeport-node` (a state folder of its own) while this run's node runs: one
+    message, no traceback, and the running node keeps its namespace, its link and its Ready state."""
+    node = localnode.NODES[localclusters.REAL_NODE]
+    assert localnode.netns_in_use(node), "this run's kubeport-node is not running"
+    env = {**os.environ, "KUBEPORT_CLUSTERS": str(tmp_path / "another-run")}
+    done = processes.run([sys.executable, "-m", "tools", "clusters", "up", localclusters.REAL_NODE], timeout=180,
+                         env=env, cwd=ROOT)  # fmt: skip
+    said = done.stdout + done.stderr
+    assert done.code == 1 and f"network namespace {node.netns} exists already" in said, said[-3000:]
+    assert "Traceback" not in said, said[-3000:]
+    assert localnode.netns_in_use(node) and processes.run(["ip", "link", "show", node.link[0]], timeout=30).code == 0
+    ready = bench.kubectl_json(localclusters.REAL_NODE, "get", "node", node.name)["status"]["conditions"]
+    assert {c["type"]: c["status"] for c in ready}["Ready"] == "True"
