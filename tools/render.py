@@ -25,9 +25,6 @@ from tools.text import columns
 GOLDEN = ROOT / "tests" / "golden"
 """Every stack's render as committed: `GOLDEN/<stack>/`."""
 PLAN = "plan.txt"
-MADE_AT_DEPLOY = "[made at deploy]"
-"""In a golden render: a certificate kubeport issues at create (components.certificate), which the mocks issue anew
-at every run, and any digest of it (the annotations that roll the pods onto a new one)."""
 ISSUED_CERTIFICATE = "pulumi-python:dynamic/kubeport:IssuedCertificate"
 SECRET = "[secret]"
 UNKNOWN = "[unknown until deployed]"
@@ -129,28 +126,43 @@ def manifests(run: ProgramRun) -> dict[str, dict[str, Any]]:
     return {_file_name(index, doc): doc for index, doc in enumerate(docs, start=1)}
 
 
-def made_at_deploy(run: ProgramRun) -> set[str]:
-    """The certificates (CA and server) kubeport issued in this run, and their digests."""
-    issued = {str(r.state[k]) for r in run.resources if r.type == ISSUED_CERTIFICATE for k in ("ca", "certificate")
-              if r.state.get(k)}  # fmt: skip
-    return issued | {content_digest(text) for text in issued}
+def made_at_deploy(run: ProgramRun) -> dict[str, str]:
+    """The certificates (CA and server) kubeport issued in this run, and their digests, each with the label that
+    stands for it in a golden render: which resource made it, and which of its outputs it is."""
+    labels = {}
+    for resource in run.resources:
+        if resource.type != ISSUED_CERTIFICATE:
+            continue
+        for output in ("ca", "certificate"):
+            text = str(resource.state.get(output) or "")
+            if text:
+                labels[text] = f"[made at deploy: {resource.name}.{output}]"
+                labels[content_digest(text)] = f"[digest of {resource.name}.{output}, made at deploy]"
+    return labels
 
 
-def without(value: Any, made: set[str]) -> Any:
-    """`value` with every string that is (or holds) one of `made` replaced by MADE_AT_DEPLOY."""
+def without(value: Any, made: Mapping[str, str]) -> Any:
+    """`value` with every occurrence of a key of `made` replaced by its label (the rest of a string kept)."""
     if isinstance(value, dict):
         return {k: without(v, made) for k, v in value.items()}
     if isinstance(value, list):
         return [without(v, made) for v in value]
-    if isinstance(value, str) and any(text in value for text in made):
-        return MADE_AT_DEPLOY
+    if isinstance(value, str):
+        if value in made:
+            return made[value]
+        for text, label in made.items():
+            if "\n" in text and text in value:  # a certificate inside a longer text; digests only as whole values
+                value = value.replace(text, label)
     return value
 
 
 def rendered_files(stack: str, run: ProgramRun, *, golden: bool = False) -> dict[str, str]:
-    """What `render` writes for a run of `stack`, by file name: each manifest as YAML, and the plan. `golden`: as
-    kept in GOLDEN, where what the program makes anew at every create reads MADE_AT_DEPLOY, so that two renders
-    of the same code are the same bytes."""
+    """What `render` writes for a run of `stack`, by file name: each manifest as YAML, and the plan.
+
+    `golden`: as kept in GOLDEN, so that two renders of the same code are the same bytes. A certificate kubeport
+    issues at create (components.certificate), which the mocks issue anew at every run, and any digest of it (the
+    annotations that roll the pods onto a new one) read `[made at deploy: <resource>.<output>]` and
+    `[digest of <resource>.<output>, made at deploy]`: which certificate goes where stays visible."""
     docs = manifests(run)
     if golden:
         made = made_at_deploy(run)

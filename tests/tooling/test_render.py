@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tools.render import SECRET, UNKNOWN, api_version_and_kind, manifest, render
+from tools.render import GOLDEN, SECRET, UNKNOWN, api_version_and_kind, manifest, render, stale_golden, update_golden
 from tools.stack_files import ROOT, app_stack_names, application_stack_names, cloud_application_stack_names, stack_names
 
 EXPECTED_KINDS = Counter(
@@ -87,3 +87,25 @@ def test_cli_render_prints_the_plan(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "kubernetes:apps/v1:Deployment" in done.stdout and "7 manifests" in done.stdout
     assert (tmp_path / "plan.txt").exists()
+
+
+def test_render_update_writes_the_golden_render_and_drops_what_the_stack_no_longer_makes(tmp_path: Path) -> None:
+    (tmp_path / "walkthrough").mkdir()
+    (tmp_path / "walkthrough" / "99-deployment-walkthrough-gone.yaml").write_text("kind: Deployment\n")
+    count = update_golden("walkthrough", golden=tmp_path)
+    written = {p.name: p.read_text() for p in (tmp_path / "walkthrough").iterdir()}
+    assert "99-deployment-walkthrough-gone.yaml" not in written and len(written) == count + 1
+    assert written == {p.name: p.read_text() for p in (GOLDEN / "walkthrough").iterdir()}
+    # Each certificate kubeport issues, and each digest of it, stands in its place under its own name.
+    ca = yaml.safe_load(written["21-configmap-walkthrough-payments-db-ca.yaml"])
+    assert ca["data"]["ca.crt"] == "[made at deploy: payments-db-certificate.ca]"
+    assert "BEGIN CERTIFICATE" not in "".join(written.values())
+    assert stale_golden(["walkthrough"], golden=tmp_path) == []
+    assert stale_golden([], golden=tmp_path) == ["walkthrough"]
+
+
+def test_render_update_refuses_an_output_folder_and_unknown_stacks() -> None:
+    for args, said in ((["--update", "--out", "x"], "--out does not apply"), (["nowhere"], "unknown stack")):
+        done = subprocess.run([sys.executable, "-m", "tools", "render", *args], cwd=ROOT, capture_output=True,
+                              text=True, timeout=120, check=False)  # fmt: skip
+        assert done.returncode == 2 and said in done.stderr, done.stderr
