@@ -52,8 +52,8 @@ GROUPS: Mapping[str, Group] = {
     ),
     "web-app-on-the-node": Group(
         ("test_app_on_a_real_node.py",),
-        _pairs(NODE, "kubeport", "moving") | _pairs(A, "moving"),
-        frozenset({(NODE, 30020), (NODE, 30031), (A, 30031)}),
+        _pairs(NODE, "kubeport", "moving", "mine") | _pairs(A, "moving"),
+        frozenset({(NODE, 30020), (NODE, 30031), (A, 30031), (NODE, 30042)}),
     ),
     "kwok-clusters": Group(
         ("test_live_cluster_and_app_stacks.py", "test_real_runs.py"),

@@ -152,7 +152,8 @@ def requests_during(url: str) -> Iterator[RequestLoop]:
 
 
 def service_url(bench: Workbench, namespace: str = NAMESPACE) -> str:
-    """The Service's own address (its ClusterIP, through kube-proxy on this machine)."""
+    """The Service's own address (its ClusterIP: this machine routes the Service range into the node's namespace,
+    where kube-proxy forwards it to a pod)."""
     service = bench.kubectl_json(NODE, "--namespace", namespace, "get", "service", "web")
     return f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
 

@@ -32,7 +32,9 @@ REPO_PATH = re.compile(
 STACK_FILE = re.compile(r"Pulumi\.([a-z0-9-]+)\.yaml")
 NOT_A_PATH = re.compile(r"^policy/v\d|^policy/Amazon")
 """Named like a folder of the repo, but not one: Kubernetes' `policy/v1` API group, an AWS managed policy's ARN."""
-CODE_FOLDERS = ("app", "components", "stacks", "tools", "tests", "policy", ".ci")
+CODE_FOLDERS = ("app", "components", "stacks", "tools", "tests", "policy", "walkthrough", ".ci")
+FILE_SUFFIXES = {"py", "md", "yaml", "yml", "json", "txt", "sh", "toml", "conf", "pem", "html", "sql", "env", "csv"}
+"""What ends a file's name: `tools/x.yaml` names that file, never an attribute of tools/x.py."""
 
 
 def code(text: str) -> list[str]:
@@ -133,8 +135,10 @@ def named_in_code(source: str) -> list[tuple[int, str]]:
 
 
 def exists(path: str) -> bool:
-    module = re.sub(r"(/[\w-]+)\.[a-z_]+$", r"\1", path)
-    return any((ROOT / p).exists() for p in (path, f"{path}.py", f"{module}.py"))
+    """The path, or a module named without its `.py`, or a module's attribute (`tools/localregistry.nginx_conf`)."""
+    module, _, attribute = path.rpartition(".")
+    as_attribute = bool(module) and "/" not in attribute and attribute not in FILE_SUFFIXES
+    return any((ROOT / p).exists() for p in (path, f"{path}.py", *([f"{module}.py"] if as_attribute else [])))
 
 
 def test_every_repo_path_named_in_the_code_exists() -> None:
@@ -143,7 +147,7 @@ def test_every_repo_path_named_in_the_code_exists() -> None:
     missing = [
         f"{module.relative_to(ROOT)}:{line}: {path}"
         for module in modules
-        if module != Path(__file__)  # the detectors' own samples below
+        if module.resolve() != Path(__file__).resolve()  # the detectors' own samples below
         for line, path in named_in_code(module.read_text())
         if not exists(path)
     ]
@@ -173,4 +177,5 @@ def test_the_detectors_see_what_they_check() -> None:
         (2, "tools/appsmoke"),
     ]
     assert [exists(p) for _, p in named_in_code(source)] == [False, True, True]
+    assert not exists("tools/localnode.sh") and not exists("tools/render.yaml") and exists("tools/render.py")
     assert slug("Same stack, new cloud (change `kubeport:target`)") == "same-stack-new-cloud-change-kubeporttarget"
