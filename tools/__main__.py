@@ -20,18 +20,19 @@ from tools.stack_files import ROOT, stack_names
 def cmd_render(args: argparse.Namespace) -> int:
     from tools.render import GOLDEN, render, stale_golden, update_golden  # noqa: PLC0415 - loads only what it needs
 
-    unknown = sorted(set(args.stacks) - set(stack_names()))
+    names = stack_names()
+    unknown = sorted(set(args.stacks) - set(names))
     if unknown:
-        print(f"unknown stack(s): {', '.join(unknown)}; stacks: {', '.join(stack_names())}", file=sys.stderr)
+        print(f"unknown stack(s): {', '.join(unknown)}; stacks: {', '.join(names)}", file=sys.stderr)
         return 2
     if args.update:
         if args.out:
             print("render --update writes tests/golden/<stack>/; --out does not apply", file=sys.stderr)
             return 2
-        for stack in args.stacks or stack_names():
+        for stack in args.stacks or names:
             count = update_golden(stack)
             print(f"{stack}: {count} manifests and plan.txt in {(GOLDEN / stack).relative_to(ROOT)}")
-        for stale in stale_golden(stack_names()):
+        for stale in stale_golden(names):
             print(f"{GOLDEN.relative_to(ROOT) / stale}: no such stack any more; remove it (git rm -r)", file=sys.stderr)
         return 0
     if len(args.stacks) != 1:
@@ -202,7 +203,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_clusters(args: argparse.Namespace) -> int:
-    from tools import localbuilder, localclusters, localnode, localregistry  # noqa: PLC0415
+    from tools import localclusters  # noqa: PLC0415
     from tools.toolchain import ToolchainMissingError  # noqa: PLC0415
 
     names = args.names or list(localclusters.CLUSTERS)
@@ -225,14 +226,9 @@ def cmd_clusters(args: argparse.Namespace) -> int:
             for name in names:
                 cluster = found.get(name)
                 print(f"{name}: {'running at ' + cluster.server if cluster else 'stopped'}")
-    except (
-        localclusters.ClusterError,
-        localnode.NodeError,
-        localregistry.RegistryError,
-        localbuilder.BuilderError,
-        ToolchainMissingError,
-    ) as err:
-        # The cause, in one message (a half-started cluster is already stopped): no traceback.
+    except (localclusters.ClusterError, ToolchainMissingError) as err:
+        # The cause, in one message (a half-started cluster is already stopped; the node's, the registry's and the
+        # builder's errors are ClusterErrors too): no traceback.
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools import localregistry
+from tools.localclusters import ClusterError
 from tools.stack_files import ROOT
 from tools.toolchain import Toolchain
 
@@ -72,7 +73,7 @@ START_TIMEOUT = 60.0
 BUILD_TIMEOUT = 900.0
 
 
-class BuilderError(Exception):
+class BuilderError(ClusterError):
     """The builder did not start or a build failed; the message says which and why."""
 
 

@@ -148,7 +148,9 @@ AUDIT_POLICY = {
 
 
 class ClusterError(Exception):
-    """A cluster did not start or stop; the message says which process and shows its log's tail."""
+    """A cluster did not start or stop; the message says which process and shows its log's tail. The errors of the
+    real node, its registry and its builder (tools.localnode, tools.localregistry, tools.localbuilder) are
+    ClusterErrors too, so every caller that starts a cluster names them in one message."""
 
 
 def state_dir(environ: Mapping[str, str] | None = None) -> Path:

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from tools.localclusters import ClusterError
 from tools.toolchain import Toolchain
 
 NODE_NAME = "kubeport-node"
@@ -61,7 +62,7 @@ PORTS = ("kubelet", "kubelet-healthz", "kube-proxy-healthz", "kube-proxy-metrics
 """The node's ports, each picked free at start."""
 
 
-class NodeError(Exception):
+class NodeError(ClusterError):
     """The node did not start or stop; the message says which part and why."""
 
 
@@ -378,7 +379,7 @@ def remove_network(node: NodeNetwork) -> None:
     if netns_present(node):
         run(["ip", "netns", "delete", node.netns], check=False)
     host_end, _ = node.link
-    if subprocess.run(["ip", "link", "show", host_end], capture_output=True, timeout=30, check=False).returncode == 0:
+    if _link_present(host_end):
         run(["ip", "link", "delete", host_end], check=False)
 
 
@@ -464,15 +465,28 @@ def start(
     )  # fmt: skip
 
 
+def _mount_points() -> list[str]:
+    """Where something is mounted now (this process's view; a space in a path reads as a space)."""
+    return [line.split()[4].replace("\\040", " ") for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+
+
+def _mounts_below(path: Path) -> list[str]:
+    """The mount points at or below `path`."""
+    resolved = str(path.resolve())
+    return [point for point in _mount_points() if point == resolved or point.startswith(resolved + "/")]
+
+
+def _mounted(path: Path) -> bool:
+    return str(path.resolve()) in _mount_points()
+
+
+def _link_present(name: str) -> bool:
+    return subprocess.run(["ip", "link", "show", name], capture_output=True, timeout=30, check=False).returncode == 0
+
+
 def _unmount_below(home: Path) -> None:
     """Unmount everything mounted at or below `home` (deepest first; lazily if busy)."""
-    resolved = str(home.resolve())
-    mounts = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split()[4].replace("\\040", " ")
-        if point == resolved or point.startswith(resolved + "/"):
-            mounts.append(point)
-    for point in sorted(set(mounts), key=lambda p: -p.count("/")):
+    for point in sorted(set(_mounts_below(home)), key=lambda p: -p.count("/")):
         if subprocess.run(["umount", point], capture_output=True, timeout=30, check=False).returncode != 0:
             subprocess.run(["umount", "-l", point], capture_output=True, timeout=30, check=False)
 
@@ -582,11 +596,6 @@ def netns_in_use(node: NodeNetwork) -> bool:
     return netns_present(node) and bool(run(["ip", "netns", "pids", node.netns], check=False).split())
 
 
-def _mounted(path: Path) -> bool:
-    resolved = str(path.resolve())
-    return any(line.split()[4] == resolved for line in Path("/proc/self/mountinfo").read_text().splitlines())
-
-
 def _netns_dir_left(saved: Mapping[str, Any]) -> bool:
     """/var/run/netns, empty, when it was not there before this node: what `ip netns` made, to be removed."""
     return not saved.get("netns_dir", True) and NETNS_DIR.exists() and not any(NETNS_DIR.iterdir())
@@ -596,17 +605,12 @@ def leftovers(home: Path, node: NodeNetwork) -> list[str]:
     """What of the node is still on the machine: for the test that stopping leaves nothing behind. What the nodes
     share (cgroups, the pods' network namespaces) counts when no process uses it: another node's running pods keep
     theirs."""
-    found = []
     resolved = str(home.resolve())
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split()[4]
-        if point == resolved or point.startswith(resolved + "/"):
-            found.append(f"mount {point}")
+    found = [f"mount {point}" for point in _mounts_below(home)]
     saved = NodePaths(home).saved
     if saved.exists() or not netns_in_use(node):  # else another run's node, which stop() leaves alone
         host_end, _ = node.link
-        if subprocess.run(["ip", "link", "show", host_end], capture_output=True, timeout=30,
-                          check=False).returncode == 0:  # fmt: skip
+        if _link_present(host_end):
             found.append(f"interface {host_end}")
         if netns_present(node):
             found.append(f"network namespace {node.netns}")

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import yaml
 
+from tools.localclusters import ClusterError
 from tools.toolchain import Toolchain
 
 REGISTRY_HOST = "10.250.0.1:5443"
@@ -48,7 +49,7 @@ PROGRAMS = ("docker-registry", "nginx", "htpasswd", "openssl")
 START_TIMEOUT = 60.0
 
 
-class RegistryError(Exception):
+class RegistryError(ClusterError):
     """The registry did not start; the message says why."""
 
 

@@ -167,6 +167,10 @@ def rendered_files(stack: str, run: ProgramRun, *, golden: bool = False) -> dict
     if golden:
         made = made_at_deploy(run)
         docs = {name: without(doc, made) for name, doc in docs.items()}
+    return _as_files(stack, run, docs)
+
+
+def _as_files(stack: str, run: ProgramRun, docs: Mapping[str, dict[str, Any]]) -> dict[str, str]:
     files = {name: yaml.safe_dump(doc, sort_keys=False, default_flow_style=False) for name, doc in docs.items()}
     header = [f"# offline plan of stack {stack}: {len(run.resources)} resources, {len(docs)} Kubernetes objects", ""]
     files[PLAN] = "\n".join(header + plan_lines(run)) + "\n"
@@ -178,14 +182,12 @@ def render(stack: str, out: Path, overrides: Mapping[str, str] | None = None) ->
 
     `overrides` change the stack's config for this render only (bare or full `kubeport` keys).
     """
-    run = run_program(stack, dict(overrides or {}))
-    if run.error is not None:
-        raise RuntimeError(f"stack {stack}: {run.error}")
+    run = _program_run(stack, overrides)
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.yaml"):
         old.unlink()
     docs = manifests(run)
-    for name, text in rendered_files(stack, run).items():
+    for name, text in _as_files(stack, run, docs).items():
         (out / name).write_text(text)
     return Rendered(stack=stack, run=run, manifests={out / name: doc for name, doc in docs.items()}, plan=out / PLAN)
 
@@ -193,9 +195,7 @@ def render(stack: str, out: Path, overrides: Mapping[str, str] | None = None) ->
 def update_golden(stack: str, golden: Path = GOLDEN) -> int:
     """Write the stack's golden render into `golden/<stack>/`, removing files it no longer makes; how many
     manifests it holds. Raises on a program error."""
-    run = run_program(stack)
-    if run.error is not None:
-        raise RuntimeError(f"stack {stack}: {run.error}")
+    run = _program_run(stack)
     folder = golden / stack
     folder.mkdir(parents=True, exist_ok=True)
     files = rendered_files(stack, run, golden=True)
@@ -204,6 +204,14 @@ def update_golden(stack: str, golden: Path = GOLDEN) -> int:
     for name, text in files.items():
         (folder / name).write_text(text)
     return len(files) - 1
+
+
+def _program_run(stack: str, overrides: Mapping[str, str] | None = None) -> ProgramRun:
+    """The program's run of `stack` under mocks; raises on a program error."""
+    run = run_program(stack, dict(overrides or {}))
+    if run.error is not None:
+        raise RuntimeError(f"stack {stack}: {run.error}")
+    return run
 
 
 def stale_golden(stacks: list[str], golden: Path = GOLDEN) -> list[str]:
