@@ -142,7 +142,7 @@ up-minikube: venv preflight-pulumi preflight-minikube stack ## deploy the dev st
 down: venv ## after a local `make up`: destroy the local stack and stop every local cluster
 	$(BIN)/python -m tools local-down
 
-# A preview writes no state: the engine's copy of it after every step is skipped (tools/operations.py PREVIEW_ENV).
+# A preview writes no state: the engine's copy of it after every step is skipped (tools/ops/operations.py PREVIEW_ENV).
 preview: venv preflight-pulumi stack ## show what `pulumi up` would change (STACK=dev by default)
 	PULUMI_SKIP_CHECKPOINTS=true pulumi preview --diff --stack $(STACK)
 

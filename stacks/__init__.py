@@ -9,6 +9,7 @@ cloud SDK (or none).
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import NoReturn
 
 import pulumi
@@ -18,9 +19,15 @@ from components.platform import Platform
 from stacks import preflight
 from stacks.config import CLOUD_TARGETS, NAMESPACE, ConfigError, Settings, parse
 from stacks.config.target import target_module
+from stacks.environment import keep_heap_until_exit, stop_quietly_when_interrupted, under_mocks
 from stacks.score import Application, ScoreError
 
+ROOT = Path(__file__).resolve().parent.parent
+"""The repository: the Pulumi project (Pulumi.yaml, its stack files, the program) and its tooling. Defined here
+only; the tooling and the tests import it."""
+
 __all__ = [
+    "ROOT",
     "Settings",
     "declares_postgres",
     "export_cluster",
@@ -33,7 +40,6 @@ __all__ = [
     "stop_quietly_when_interrupted",
     "under_mocks",
 ]
-from stacks.environment import keep_heap_until_exit, stop_quietly_when_interrupted, under_mocks
 
 ERROR_ALREADY_SHOWN = 32
 """pulumi-language-python-exec's exit code for a program that stopped after showing its own error."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -26,12 +25,11 @@ from components.platform import Platform
 from components.pod_parts import LOCAL_IMAGE_WAIVERS, pod_security_labels
 from components.pull import pull_secret
 from components.service import POSTGRES_CA, ContainerSpec, Peer, ServiceWorkload, ServiceWorkloadArgs, service_labels
-from stacks import provisioners, stop
+from stacks import ROOT, provisioners, stop
 from stacks.config.settings import ConfigError, Settings
 from stacks.score import PLACEHOLDER, SECRET_OUTPUTS, Application, ScoreError, Workload, read_application
 
-PROJECT = Path(__file__).resolve().parent.parent
-WEB_APP = PROJECT / "app"
+WEB_APP = ROOT / "app"
 """The web app's folder: a service built from it takes kubeport:baseImage; the others kubeport:serviceBaseImage."""
 
 
@@ -43,7 +41,7 @@ CREDENTIAL_VARIABLE = (
 
 def load(settings: Settings) -> Application:
     """The application's files, checked alone, together and against the target; raises ScoreError."""
-    application = read_application(PROJECT / settings.application, PROJECT)
+    application = read_application(ROOT / settings.application, ROOT)
     found = provisioners.problems(application, settings.target) + route_problems(application, settings.host)
     if found:
         raise ScoreError(found)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.mock_runner import ProgramRun, run_program
+from tools.verify.mock_runner import ProgramRun, run_program
 
 
 def _run(stack: str) -> ProgramRun:

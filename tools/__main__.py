@@ -18,7 +18,7 @@ from tools.stack_files import ROOT, stack_names
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from tools.render import GOLDEN, render, stale_golden, update_golden  # noqa: PLC0415 - loads only what it needs
+    from tools.verify.render import GOLDEN, render, stale_golden, update_golden  # noqa: PLC0415 - loads only what it needs
 
     names = stack_names()
     unknown = sorted(set(args.stacks) - set(names))
@@ -47,8 +47,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from tools.check import DOCKERFILES, SETUP, check_dockerfile, check_manifests, missing_tools, table  # noqa: PLC0415
-    from tools.render import render  # noqa: PLC0415
+    from tools.verify.check import DOCKERFILES, SETUP, check_dockerfile, check_manifests, missing_tools, table  # noqa: PLC0415
+    from tools.verify.render import render  # noqa: PLC0415
 
     missing = missing_tools()
     if missing:
@@ -77,8 +77,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_app_graph(args: argparse.Namespace) -> int:
     from stacks.score import ScoreError, read_application  # noqa: PLC0415
-    from tools.appgraph import block  # noqa: PLC0415
     from tools.stack_files import ROOT  # noqa: PLC0415
+    from tools.verify.application_graph import block  # noqa: PLC0415
 
     try:
         print(block(read_application(ROOT / args.folder, ROOT)))
@@ -89,20 +89,20 @@ def cmd_app_graph(args: argparse.Namespace) -> int:
 
 
 def cmd_same_render(args: argparse.Namespace) -> int:
-    from tools.same_render import main  # noqa: PLC0415
+    from tools.verify.same_render import main  # noqa: PLC0415
 
     return main([args.ref, *(["--allow", args.allow] if args.allow else [])])
 
 
 def cmd_gen_config(args: argparse.Namespace) -> int:
-    from tools.gen_config import main  # noqa: PLC0415
+    from tools.verify.gen_config import main  # noqa: PLC0415
 
     return main(["--check"] if args.check else [])
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from tools.diff import config_changes, workload_differences  # noqa: PLC0415
-    from tools.mock_runner import run_program  # noqa: PLC0415
+    from tools.verify.diff import config_changes, workload_differences  # noqa: PLC0415
+    from tools.verify.mock_runner import run_program  # noqa: PLC0415
 
     runs = []
     for stack in (args.a, args.b):
@@ -136,13 +136,13 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def _workspace() -> Any:
-    from tools.operations import AutomationWorkspace  # noqa: PLC0415
+    from tools.ops.operations import AutomationWorkspace  # noqa: PLC0415
 
     return AutomationWorkspace()
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from tools.operations import OperationError, changes, echo_error  # noqa: PLC0415
+    from tools.ops.operations import OperationError, changes, echo_error  # noqa: PLC0415
 
     try:
         summary = _workspace().preview(args.stack)
@@ -154,7 +154,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from tools.operations import OperationError, echo_error  # noqa: PLC0415
+    from tools.ops.operations import OperationError, echo_error  # noqa: PLC0415
 
     try:
         outputs = _workspace().up(args.stack)
@@ -165,7 +165,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_destroy(args: argparse.Namespace) -> int:
-    from tools.operations import OperationError, confirmed, echo_error  # noqa: PLC0415
+    from tools.ops.operations import OperationError, confirmed, echo_error  # noqa: PLC0415
 
     if not args.yes and not confirmed(f"Destroy every resource of stack {args.stack!r}?"):
         print("nothing was destroyed")
@@ -178,13 +178,13 @@ def cmd_destroy(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from tools.operations import OperationError, echo_error, migrate  # noqa: PLC0415
+    from tools.ops.operations import OperationError, echo_error, migrate  # noqa: PLC0415
 
     try:
         workspace = _workspace()
         if workspace.config(args.source).get("kubeport:application"):
-            # Several services and their databases: the data moves too (tools/appmigrate.py says how).
-            from tools.appmigrate import BACKUPS, migrate_application  # noqa: PLC0415
+            # Several services and their databases: the data moves too (tools/ops/application_migrate.py says how).
+            from tools.ops.application_migrate import BACKUPS, migrate_application  # noqa: PLC0415
 
             migrate_application(
                 args.source, args.target, workspace, destroy_source=args.destroy_source, yes=args.yes,
@@ -203,30 +203,28 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_clusters(args: argparse.Namespace) -> int:
-    from tools import localclusters  # noqa: PLC0415
+    from tools.localcluster import clusters  # noqa: PLC0415
     from tools.toolchain import ToolchainMissingError  # noqa: PLC0415
 
-    names = args.names or list(localclusters.CLUSTERS)
-    unknown = sorted(set(names) - set(localclusters.CLUSTERS))
+    names = args.names or list(clusters.CLUSTERS)
+    unknown = sorted(set(names) - set(clusters.CLUSTERS))
     if unknown:
-        print(
-            f"unknown cluster(s): {', '.join(unknown)}; clusters: {', '.join(localclusters.CLUSTERS)}", file=sys.stderr
-        )
+        print(f"unknown cluster(s): {', '.join(unknown)}; clusters: {', '.join(clusters.CLUSTERS)}", file=sys.stderr)
         return 2
     try:
         if args.action == "up":
-            path = localclusters.up(names)
+            path = clusters.up(names)
             print(f"export KUBECONFIG={path}  # contexts: {', '.join(names)}")
         elif args.action == "down":
-            localclusters.down(names)
+            clusters.down(names)
         elif args.action == "kubeconfig":
-            print(localclusters.kubeconfig_path())
+            print(clusters.kubeconfig_path())
         else:
-            found = {c.name: c for c in localclusters.running()}
+            found = {c.name: c for c in clusters.running()}
             for name in names:
                 cluster = found.get(name)
                 print(f"{name}: {'running at ' + cluster.server if cluster else 'stopped'}")
-    except (localclusters.ClusterError, ToolchainMissingError) as err:
+    except (clusters.ClusterError, ToolchainMissingError) as err:
         # The cause, in one message (a half-started cluster is already stopped; the node's, the registry's and the
         # builder's errors are ClusterErrors too): no traceback.
         print(f"error: {err}", file=sys.stderr)
@@ -236,37 +234,38 @@ def cmd_clusters(args: argparse.Namespace) -> int:
 
 def cmd_live(args: argparse.Namespace) -> int:
     """The live suite: the local clusters started once (left running if they were), the test files' groups run at
-    once (tools/livesuite.py), then the clusters stopped if this started them."""
-    from tools import livesuite, localclusters, realrun  # noqa: PLC0415
+    once (tools/verify/livesuite.py), then the clusters stopped if this started them."""
+    from tools.localcluster import clusters, realrun  # noqa: PLC0415
     from tools.toolchain import ToolchainMissingError  # noqa: PLC0415
+    from tools.verify import livesuite  # noqa: PLC0415
 
     missing = realrun.missing_prerequisites()
     if missing:
         print(f"error: real runs not possible: {'; '.join(missing)}", file=sys.stderr)
         return 1
     try:
-        clusters = realrun.ClusterSession.open()
-    except (localclusters.ClusterError, ToolchainMissingError) as err:
+        session = realrun.ClusterSession.open()
+    except (clusters.ClusterError, ToolchainMissingError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     try:
         return livesuite.run(args.workers, args.pytest_args, args.timeout)
     finally:
-        clusters.close()
+        session.close()
 
 
 def cmd_local(args: argparse.Namespace) -> int:
-    from tools import localup  # noqa: PLC0415
+    from tools.localcluster import localstack  # noqa: PLC0415
 
     if args.command == "local-login":
-        return localup.login(args.stack, application=args.application)
-    return localup.up() if args.command == "local-up" else localup.down()
+        return localstack.login(args.stack, application=args.application)
+    return localstack.up() if args.command == "local-up" else localstack.down()
 
 
 def cmd_env(args: argparse.Namespace) -> int:
     import os  # noqa: PLC0415
 
-    from tools import localbuilder, localclusters  # noqa: PLC0415
+    from tools.localcluster import builder, clusters  # noqa: PLC0415
     from tools.passphrase import FILE, PassphraseError, ensure_file  # noqa: PLC0415
     from tools.toolchain import BUILD_HINT, shell_exports, toolchain  # noqa: PLC0415
 
@@ -284,12 +283,12 @@ def cmd_env(args: argparse.Namespace) -> int:
         print(f"kubeport env: {err}", file=sys.stderr)
         return 1
     python = ROOT / ".venv" / "bin" / "python"
-    docker = localbuilder.Builder(localclusters.builder_home()).docker_config
+    docker = builder.Builder(clusters.builder_home()).docker_config
     print(
         "\n".join(
             shell_exports(
                 tools,
-                localclusters.kubeconfig_path(),
+                clusters.kubeconfig_path(),
                 backend,
                 python,
                 passphrase_file=passphrase or FILE,
@@ -392,7 +391,7 @@ def parser() -> argparse.ArgumentParser:
     live.add_argument("pytest_args", nargs="*", help="more arguments for pytest (after --)")
     live.set_defaults(func=cmd_live)
 
-    from tools.localclusters import CLUSTERS  # noqa: PLC0415 - the names only; nothing is started here
+    from tools.localcluster.clusters import CLUSTERS  # noqa: PLC0415 - the names only; nothing is started here
 
     clusters = sub.add_parser(
         "clusters",

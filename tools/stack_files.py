@@ -13,13 +13,26 @@ from typing import Any
 
 import yaml
 
+from stacks import ROOT
 from stacks.config import CLOUD_TARGETS, NAMESPACE, qualified
 
-ROOT = Path(__file__).resolve().parent.parent
-"""The repository: the program, its stack files, the tooling."""
 PROJECT = NAMESPACE
 """The Pulumi project name, which is also its config namespace."""
 SECRET_PLACEHOLDER = "[secret]"
+
+__all__ = [  # ROOT: the repository, defined once in the program's package (stacks)
+    "PROJECT",
+    "ROOT",
+    "SECRET_PLACEHOLDER",
+    "app_stack_names",
+    "application_stack_names",
+    "cloud_application_stack_names",
+    "config_string",
+    "project_defaults",
+    "stack_config",
+    "stack_file_config",
+    "stack_names",
+]
 
 
 def config_string(value: Any) -> str:

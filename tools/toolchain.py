@@ -89,7 +89,7 @@ def shell_exports(
     The built pulumi and kubectl first on PATH, the provider plugins built from Go modules (plugin downloads
     off), the program run by the project's virtualenv (the language host built from sdk 3.68 needs
     PULUMI_PYTHON_CMD to find it), the state in a local file backend, the local clusters' kubeconfig, and
-    DOCKER_CONFIG naming the local node's builder (`kubeport-local`, tools.localbuilder), without which a stack
+    DOCKER_CONFIG naming the local node's builder (`kubeport-local`, tools.localcluster.builder), without which a stack
     that builds on kubeport-node finds no builder. A passphrase already exported is kept; otherwise
     `passphrase_file`, never an empty one.
     """

@@ -9,8 +9,8 @@ import difflib
 import pytest
 
 from tests.support.workload import stack_run
-from tools.render import GOLDEN, rendered_files, stale_golden
 from tools.stack_files import stack_names
+from tools.verify.render import GOLDEN, rendered_files, stale_golden
 
 SHOWN_LINES = 40
 

@@ -16,7 +16,7 @@ CLOUD_SDKS = set(cloud_sdks().values())
 
 SCRIPT = """
 import json, sys
-from tools.mock_runner import run_program
+from tools.verify.mock_runner import run_program
 run = run_program(sys.argv[1])
 assert run.error is None, run.error
 builds = any(r.type.startswith("docker-build:") for r in run.resources)

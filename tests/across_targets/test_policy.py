@@ -17,8 +17,8 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from tools.mock_runner import ProgramRun, Registered, run_program
 from tools.stack_files import ROOT, app_stack_names, stack_config, stack_names
+from tools.verify.mock_runner import ProgramRun, Registered, run_program
 
 sys.path.insert(0, str(ROOT / "policy"))
 import kubeport_policies as kp

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from tools.diff import config_changes, workload_differences
-from tools.mock_runner import ProgramRun, run_program
 from tools.stack_files import ROOT
+from tools.verify.diff import config_changes, workload_differences
+from tools.verify.mock_runner import ProgramRun, run_program
 
 CLOUDS = ["eks", "aks", "gke"]
 PAIRS = [*itertools.combinations(CLOUDS, 2), *[("dev", c) for c in CLOUDS], ("kind", "eks")]

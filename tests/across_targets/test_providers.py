@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.variants import VARIANTS, run_of
-from tools.mock_runner import ProgramRun, Registered
+from tools.verify.mock_runner import ProgramRun, Registered
 
 
 def package(type_token: str) -> str:

@@ -12,9 +12,9 @@ import pytest
 
 from tests.support.features import HOST, HPA, INGRESS, expected_class, featured, features_for
 from tests.support.workload import DEPLOYMENT, PDB, SERVICE, stack_run
-from tools.diff import workload_differences
-from tools.mock_runner import ProgramRun, run_program
 from tools.stack_files import app_stack_names
+from tools.verify.diff import workload_differences
+from tools.verify.mock_runner import ProgramRun, run_program
 
 
 @pytest.fixture(params=app_stack_names(), scope="module")

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.support.variants import APPLICATIONS, VARIANTS, application_run, run_of
-from tools.mock_runner import ProgramRun
+from tools.verify.mock_runner import ProgramRun
 
 CREDENTIAL = re.compile(
     r"(password|token|privatekey|kubeconfig|secretstring|\.dockerconfigjson|tls\.key|registrytoken)$", re.IGNORECASE

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support.workload import POD
-from tools.mock_runner import ProgramRun, run_program
+from tools.verify.mock_runner import ProgramRun, run_program
 
 STACK = "kind"
 PREBUILT: dict[str, str | None] = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.mock_runner import run_program
+from tools.verify.mock_runner import run_program
 
 GKE_SETTINGS = {"target": "gke", "region": "europe-west1", "project": "acme-kubeport"}
 

@@ -12,7 +12,7 @@ import pytest
 
 from stacks.config.keys import keys_by_name
 from tests.support.variants import APPLICATIONS, VARIANTS, application_run, run_of
-from tools.mock_runner import ProgramRun, Registered, run_program
+from tools.verify.mock_runner import ProgramRun, Registered, run_program
 
 WORKLOADS = ("Deployment", "StatefulSet", "Job", "Pod")
 SHORTEST = f"{(keys_by_name()['rolloutTimeout'].bounds or (30, None))[0]}s"

@@ -16,8 +16,8 @@ import yaml
 
 from tests.support import nginx_conf
 from tests.support.cyclonus import Peer, Question, ask, cyclonus
-from tools.render import render
 from tools.stack_files import app_stack_names
+from tools.verify.render import render
 
 OTHER_PORTS = (80, 443, 9090)
 

@@ -20,8 +20,8 @@ from tests.support import nginx_conf
 from tests.support.netpol import PodView, allowed, policy_selects
 from tests.support.variants import VARIANTS, run_of
 from tests.support.workload import DEPLOYMENT, IMAGE, NETPOL, SERVICE, pod_template, smoke_pod, stack_run, web_container
-from tools.mock_runner import ProgramRun
 from tools.stack_files import ROOT, app_stack_names
+from tools.verify.mock_runner import ProgramRun
 
 TEMPLATE = ROOT / "app" / "nginx" / "templates" / "kubeport" / "info.json.template"
 # What each /info field means, as the page shows it: the downward-API field that must feed it.

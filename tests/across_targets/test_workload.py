@@ -22,8 +22,8 @@ from tests.support.workload import (
     stack_run,
     web_container,
 )
-from tools.mock_runner import ProgramRun, run_program
 from tools.stack_files import app_stack_names
+from tools.verify.mock_runner import ProgramRun, run_program
 
 PROFILES = ["dev", "kind"]
 

@@ -15,10 +15,10 @@ from stacks.config.settings import Settings
 from stacks.handoff import FACTS
 from tests.support.application import INGRESS, NETPOL, named, only_container, run_files
 from tests.support.workload import DEPLOYMENT, SERVICE, stack_run
-from tools.check import check_manifests
-from tools.fake_clouds import FakeCloud
-from tools.mock_runner import ProgramRun, run_program
-from tools.render import render
+from tools.verify.check import check_manifests
+from tools.verify.fake_clouds import FakeCloud
+from tools.verify.mock_runner import ProgramRun, run_program
+from tools.verify.render import render
 
 HOST = "shop.example.com"
 WITH_HOST: dict[str, dict[str, str]] = {

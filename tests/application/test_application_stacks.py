@@ -15,10 +15,10 @@ from cryptography import x509
 
 from tests.support.cyclonus import Peer, Question, ask, cyclonus
 from tests.support.workload import DEPLOYMENT, SERVICE, transitive_dependencies
-from tools.diff import workload_differences
-from tools.mock_runner import ProgramRun, Registered, run_program
-from tools.render import render
 from tools.stack_files import ROOT, application_stack_names
+from tools.verify.diff import workload_differences
+from tools.verify.mock_runner import ProgramRun, Registered, run_program
+from tools.verify.render import render
 
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 SECRET = "kubernetes:core/v1:Secret"

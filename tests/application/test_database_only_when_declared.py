@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.support.application import API, run_files
-from tools.mock_runner import ProgramRun, run_program
+from tools.verify.mock_runner import ProgramRun, run_program
 
 WITHOUT_APPLICATION = {"application": None, "databaseAdmin": None}
 """The stack without its application, and without the keys that apply only with one."""

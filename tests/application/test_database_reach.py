@@ -17,8 +17,8 @@ import yaml
 from stacks.score import read_application
 from tests.support.cyclonus import Peer, Question, ask, cyclonus
 from tests.support.variants import APPLICATIONS, application_run
-from tools.mock_runner import ProgramRun, run_program
 from tools.stack_files import ROOT
+from tools.verify.mock_runner import ProgramRun, run_program
 
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 POD_TEMPLATES = ("Deployment", "StatefulSet", "Job")

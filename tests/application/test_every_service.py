@@ -17,8 +17,8 @@ import pytest
 
 from stacks.score import read_application
 from tests.support.variants import APPLICATIONS, application_run
-from tools.mock_runner import ProgramRun, Registered, run_program
 from tools.stack_files import ROOT
+from tools.verify.mock_runner import ProgramRun, Registered, run_program
 
 IMAGE = "docker-build:index:Image"
 SECRET = "kubernetes:core/v1:Secret"

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from stacks.score import ScoreError, read_application, read_workload
 from stacks.score_input import MAX_DEPTH, MAX_FILE_BYTES, MAX_MESSAGE, SCHEMA_FILE, schema_problems
-from tools.mock_runner import run_program
 from tools.stack_files import ROOT
+from tools.verify.mock_runner import run_program
 
 GOOD = """\
 apiVersion: score.dev/v1b1

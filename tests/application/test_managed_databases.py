@@ -22,12 +22,12 @@ from tests.support.managed_databases import (
     named,
     wiring_problems,
 )
-from tools.check import check_manifests
-from tools.diff import DATABASE_HOST, classify, workload_differences
-from tools.diff import workload as workload_objects
-from tools.mock_runner import ProgramRun, Registered, run_program
-from tools.render import render
 from tools.stack_files import cloud_application_stack_names
+from tools.verify.check import check_manifests
+from tools.verify.diff import DATABASE_HOST, classify, workload_differences
+from tools.verify.diff import workload as workload_objects
+from tools.verify.mock_runner import ProgramRun, Registered, run_program
+from tools.verify.render import render
 
 CLOUD_STACKS = ["walkthrough-aks", "walkthrough-eks", "walkthrough-gke"]
 DATABASE_TYPES = {"walkthrough-eks": RDS, "walkthrough-aks": AZURE_POSTGRES, "walkthrough-gke": CLOUD_SQL}

@@ -10,8 +10,8 @@ import pytest
 from stacks.score import read_application
 from tests.support.application import API, NETPOL, named, only_container, run_files
 from tests.support.workload import DEPLOYMENT, SERVICE, transitive_dependencies
-from tools.appgraph import mermaid
-from tools.mock_runner import ProgramRun
+from tools.verify.application_graph import mermaid
+from tools.verify.mock_runner import ProgramRun
 
 WORKER = """\
 apiVersion: score.dev/v1b1

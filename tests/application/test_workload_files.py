@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from stacks.score import ScoreError, read_application, read_workload
-from tools.mock_runner import run_program
 from tools.stack_files import ROOT
+from tools.verify.mock_runner import run_program
 
 WALKTHROUGH = ROOT / "walkthrough"
 
@@ -230,6 +230,6 @@ def test_the_docs_say_what_of_score_kubeport_supports() -> None:
 
 
 def test_the_readme_shows_the_application_as_its_files_draw_it() -> None:
-    from tools.appgraph import block
+    from tools.verify.application_graph import block
 
     assert block(read_application(WALKTHROUGH, ROOT)) in (ROOT / "README.md").read_text()

@@ -6,7 +6,7 @@ which `make test-live` runs) are used and left running; otherwise the session st
 end. Whatever a failed test leaves in a stack is destroyed before the session ends.
 
 `python -m tools live` runs the files in groups at once, each group in file order in a pytest of its own with a
-scratch project and state of its own (tools/livesuite.py).
+scratch project and state of its own (tools/verify/livesuite.py).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import realrun
-from tools.livesuite import TIMINGS_FILE, print_timings
+from tools.localcluster import realrun
+from tools.verify.livesuite import TIMINGS_FILE, print_timings
 
 OWN_TIMINGS = "KUBEPORT_LIVE_OWN_TIMINGS"
 

@@ -28,11 +28,11 @@ from tests.support.realnode import (
     PAGE_MARKER,
     STACK,
     RequestLoop,
-    builder,
     change_the_page,
     code_edited,
     http_get,
-    registry,
+    node_builder,
+    node_registry,
     requests_during,
     running_digests,
     service_url,
@@ -41,9 +41,10 @@ from tests.support.realnode import (
     web_pods,
     write_timing,
 )
-from tools import localbuilder, localclusters, processes
+from tools import processes
+from tools.localcluster import builder, clusters
+from tools.localcluster.realrun import Workbench
 from tools.processes import Done
-from tools.realrun import Workbench
 from tools.stack_files import ROOT
 
 pytestmark = pytest.mark.live
@@ -74,28 +75,28 @@ def test_up_builds_app_pushes_it_by_digest_and_the_node_pulls_it_through_the_pul
     image = outputs(bench)["image"]
     repository, _, digest = image.partition("@")
     name, _, tag = repository.rpartition(":")
-    assert name == f"{registry().host}/kubeport/kubeport-web" and re.fullmatch(r"[0-9a-f]{16}", tag), image
+    assert name == f"{node_registry().host}/kubeport/kubeport-web" and re.fullmatch(r"[0-9a-f]{16}", tag), image
     # What the registry holds under that tag is what the Deployment names and what the node runs.
-    assert registry().digest("kubeport/kubeport-web", tag) == digest
+    assert node_registry().digest("kubeport/kubeport-web", tag) == digest
     deployment = bench.kubectl_json(NODE, "--namespace", NAMESPACE, "get", "deployment", "web")
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == image
     assert running_digests(bench) == {digest}
     # The registry refuses anonymous pulls: the node pulled with the Secret the pods name, which holds the login
     # that may only pull. That login reads the image and cannot change it; the build's login stays out of the pods.
-    assert registry().get("/v2/kubeport/kubeport-web/tags/list", auth=False)[0] == 401
+    assert node_registry().get("/v2/kubeport/kubeport-web/tags/list", auth=False)[0] == 401
     secret = bench.kubectl_json(NODE, "--namespace", NAMESPACE, "get", "secret", "web-pull")
     assert secret["type"] == "kubernetes.io/dockerconfigjson"
     assert all(p["spec"]["imagePullSecrets"] == [{"name": "web-pull"}] for p in web_pods(bench))
     config = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
     (login,) = config["auths"].values()
-    pull_login = registry().pull_credentials()
+    pull_login = node_registry().pull_credentials()
     assert (login["username"], login["password"]) == pull_login
-    assert registry().credentials()[1] not in json.dumps(config)
+    assert node_registry().credentials()[1] not in json.dumps(config)
     manifest = f"/v2/kubeport/kubeport-web/manifests/{digest}"
-    assert registry().get(manifest, login=pull_login)[0] == 200
+    assert node_registry().get(manifest, login=pull_login)[0] == 200
     for method, path in (("POST", "/v2/kubeport/kubeport-web/blobs/uploads/"), ("DELETE", manifest),
                          ("PUT", "/v2/kubeport/kubeport-web/manifests/overwritten")):  # fmt: skip
-        assert registry().get(path, login=pull_login, method=method)[0] == 403, (method, path)
+        assert node_registry().get(path, login=pull_login, method=method)[0] == 403, (method, path)
     RELEASE_0["image"] = image
 
 
@@ -230,7 +231,7 @@ def config_set(bench: Workbench, key: str, value: str) -> Callable[[], Done]:
 def test_an_image_the_node_cannot_pull_fails_up_in_bounded_time_and_the_release_keeps_serving(
     bench: Workbench,
 ) -> None:
-    missing = f"{registry().host}/kubeport/kubeport-web@sha256:" + "0" * 64
+    missing = f"{node_registry().host}/kubeport/kubeport-web@sha256:" + "0" * 64
     with repaired_after(
         bench, config_set(bench, "image", RELEASE_0["image"]), config_set(bench, "rolloutTimeout", "2m")
     ):
@@ -248,7 +249,7 @@ def test_a_wrong_registry_password_fails_up_with_the_registrys_refusal_and_keeps
 ) -> None:
     # Build again (release 2), so the build pushes: with a password the registry refuses. Afterwards the right
     # password is back and release 2 is deployed.
-    _, password = registry().credentials()
+    _, password = node_registry().credentials()
     with repaired_after(bench, lambda: bench.set_secret(STACK, "kubeport:registryToken", password)):
         ok(bench.pulumi("config", "rm", "kubeport:image", "--stack", STACK))
         set_up_stack_keys(bench)
@@ -263,8 +264,8 @@ def test_a_wrong_registry_password_fails_up_with_the_registrys_refusal_and_keeps
 
 def set_up_stack_keys(bench: Workbench) -> None:
     """Building again: the builder and the stand-in base back in the stack's config."""
-    base = localbuilder.base_image(builder(), registry(), bench.tools, say=lambda _: None)
-    ok(bench.pulumi("config", "set", "kubeport:builder", localbuilder.BUILDER, "--stack", STACK))
+    base = builder.base_image(node_builder(), node_registry(), bench.tools, say=lambda _: None)
+    ok(bench.pulumi("config", "set", "kubeport:builder", builder.BUILDER, "--stack", STACK))
     ok(bench.pulumi("config", "set", "kubeport:baseImage", base, "--stack", STACK))
 
 
@@ -289,10 +290,10 @@ def test_a_pod_nginx_cannot_start_in_is_caught_by_its_probes_and_the_release_kee
 
 def test_migrate_from_a_kwok_cluster_to_the_real_node_sees_nginx_answer_and_back(bench: Workbench) -> None:
     image = outputs(bench)["image"]
-    user, password = registry().pull_credentials()
+    user, password = node_registry().pull_credentials()
     # The same build on both sides: kwok never pulls it; the node pulls it with the login that may only pull.
     bench.add_stack_file("on-kwok", {"image": image, "namespace": "moving", "nodePort": "30031"}, like="local-a")
-    pull = {"registryServer": f"{registry().host}/kubeport", "registryUser": user, "image": image}
+    pull = {"registryServer": f"{node_registry().host}/kubeport", "registryUser": user, "image": image}
     bench.add_stack_file("on-node", {**pull, "namespace": "moving", "nodePort": "30031", "builder": None,
                                      "baseImage": None}, like=STACK)  # fmt: skip
     for stack in ("on-kwok", "on-node"):
@@ -330,7 +331,7 @@ def test_a_stack_of_ones_own_deploys_with_the_documented_commands_alone(bench: W
     bench.add_stack_file(MINE, {"namespace": MINE, "nodePort": "30042"}, like=STACK)
     # The machine's toolchain and clusters, which a user's shell finds by default and the workbench's own HOME
     # and TMPDIR would hide.
-    machine = {"KUBEPORT_TOOLCHAIN": str(bench.tools.root), "KUBEPORT_CLUSTERS": str(localclusters.state_dir())}
+    machine = {"KUBEPORT_TOOLCHAIN": str(bench.tools.root), "KUBEPORT_CLUSTERS": str(clusters.state_dir())}
     python = str(ROOT / ".venv" / "bin" / "python")
     shell = {name: bench.env[name] for name in ("HOME", "TMPDIR", "LANG", "NO_COLOR", "PULUMI_BACKEND_URL",
                                                 "PULUMI_CONFIG_PASSPHRASE")}  # fmt: skip
@@ -340,7 +341,7 @@ def test_a_stack_of_ones_own_deploys_with_the_documented_commands_alone(bench: W
                                  cwd=bench.project))  # fmt: skip
         said = login.stdout + login.stderr
         assert "kubeport:registryPullUser=kubeport-pull" in said, said
-        assert registry().credentials()[1] not in said and registry().pull_credentials()[1] not in said
+        assert node_registry().credentials()[1] not in said and node_registry().pull_credentials()[1] not in said
         script = (f'eval "$({python} -m tools env)" && pulumi up --yes --skip-preview --stack {MINE} '
                   f"--non-interactive && pulumi stack output url --stack {MINE} --non-interactive")  # fmt: skip
         done = processes.run(["bash", "-c", script], timeout=900, env=shell, cwd=bench.project)

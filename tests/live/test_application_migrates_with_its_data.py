@@ -23,7 +23,7 @@ import pytest
 from tests.support.live import ok
 from tests.support.moving import A, B, destroy_all, migrate, refused, request
 from tests.support.realnode import set_up_application
-from tools.realrun import Workbench
+from tools.localcluster.realrun import Workbench
 from tools.stack_files import ROOT
 
 pytestmark = pytest.mark.live

@@ -25,7 +25,7 @@ from tests.support.realnode import (
     set_up_application,
     write_timing,
 )
-from tools.realrun import Workbench
+from tools.localcluster.realrun import Workbench
 
 pytestmark = pytest.mark.live
 

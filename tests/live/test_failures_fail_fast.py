@@ -16,8 +16,8 @@ import pytest
 
 from tests.support.live import ok
 from tests.support.realnode import code_edited, http_get, service_url, set_up_stack, write_timing
+from tools.localcluster.realrun import Workbench
 from tools.processes import Done
-from tools.realrun import Workbench
 
 pytestmark = pytest.mark.live
 

@@ -24,7 +24,7 @@ from tests.support.live import (
     ok,
     workload_is_serving,
 )
-from tools.realrun import Workbench, preview_steps
+from tools.localcluster.realrun import Workbench, preview_steps
 
 pytestmark = pytest.mark.live
 

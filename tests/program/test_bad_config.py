@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from tools.mock_runner import run_program
+from tools.verify.mock_runner import run_program
 
 CASES = [
     ({"target": None}, "kubeport:target"),

@@ -9,7 +9,7 @@ from pulumi.runtime import settings
 
 import stacks
 from stacks import environment
-from tools.mock_runner import run_program
+from tools.verify.mock_runner import run_program
 
 
 @pytest.mark.parametrize("stack", ["local-a", "cluster-a", "walkthrough"])

@@ -18,8 +18,8 @@ import pytest
 
 import stacks
 from stacks import environment
-from tools.mock_runner import run_program
 from tools.stack_files import ROOT
+from tools.verify.mock_runner import run_program
 
 RUNNER = """
 import asyncio, signal, sys, time

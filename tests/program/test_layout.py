@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 import sys
 from pathlib import Path
 
@@ -52,8 +53,10 @@ def test_stacks_holds_only_what_the_program_imports() -> None:
 
 def test_the_detector_sees_imports_at_any_depth(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
-    sample.write_text("def f() -> None:\n    from tools import mock_runner  # noqa\n    import tools.render\n")
-    assert {"tools", "tools.mock_runner", "tools.render"} <= imported_modules(sample)
+    sample.write_text(
+        "def f() -> None:\n    from tools.verify import mock_runner  # noqa\n    import tools.verify.render\n"
+    )
+    assert {"tools.verify", "tools.verify.mock_runner", "tools.verify.render"} <= imported_modules(sample)
 
 
 WORKLOAD = (
@@ -133,3 +136,73 @@ def test_every_target_module_offers_what_the_parser_and_the_preflight_ask(target
         assert hasattr(module, name), f"stacks/{target}.py lacks {name} (stacks/config/target.py lists them)"
     assert set(module.TOOLS) <= set(preflight.TOOLS), "preflight must know how to install each tool"
     assert all(target in key.targets for key in module.KEYS)
+
+
+TOOLS = ROOT / "tools"
+TOOL_PACKAGES = ("verify", "ops", "localcluster")
+"""The packages of tools/ that import only themselves and the shared modules at the top; bench/ and the command
+line may import every package."""
+SHARED = sorted(p.stem for p in TOOLS.glob("*.py") if p.stem not in ("__init__", "__main__"))
+
+
+def _tools_imports(path: Path) -> set[str]:
+    return {m for m in imported_modules(path) if m.startswith("tools.")}
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for package in TOOL_PACKAGES for p in (TOOLS / package).rglob("*.py")),
+    ids=lambda p: p.relative_to(TOOLS).as_posix(),
+)
+def test_a_tools_package_imports_only_itself_and_the_shared_modules(path: Path) -> None:
+    package = path.relative_to(TOOLS).parts[0]
+    allowed = {f"tools.{name}" for name in SHARED} | {f"tools.{package}"}
+    stray = sorted(m for m in _tools_imports(path) if not any(m == a or m.startswith(f"{a}.") for a in allowed))
+    assert stray == [], f"tools/{path.relative_to(TOOLS)} imports {stray}: only tools.{package} and {SHARED}"
+
+
+@pytest.mark.parametrize("name", SHARED)
+def test_the_shared_modules_of_tools_import_no_package(name: str) -> None:
+    shared = {f"tools.{other}" for other in SHARED}
+    stray = sorted(
+        m for m in _tools_imports(TOOLS / f"{name}.py") if m.split(".")[:2] and ".".join(m.split(".")[:2]) not in shared
+    )
+    assert stray == [], f"tools/{name}.py imports {stray}"
+
+
+def test_the_tools_packages_are_the_ones_the_layout_names() -> None:
+    packages = sorted(p.parent.name for p in TOOLS.glob("*/__init__.py"))
+    assert packages == sorted([*TOOL_PACKAGES, "bench"])
+
+
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+ROOMS_WITH_CODE = (
+    "app",
+    "components",
+    "stacks",
+    "stacks/config",
+    "tools",
+    *(f"tools/{p}" for p in (*TOOL_PACKAGES, "bench")),
+)
+
+
+def _room_rows() -> dict[str, str]:
+    rows: dict[str, str] = {}
+    for line in ARCHITECTURE.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`") and cells[0].endswith("/`"):
+            rows[cells[0].strip("`").rstrip("/")] = cells[1]
+    return rows
+
+
+@pytest.mark.parametrize("room", ROOMS_WITH_CODE)
+def test_the_room_table_names_every_module_of_a_room_and_none_that_is_gone(room: str) -> None:
+    """docs/architecture.md's table: each room's row names each of its modules (`name` or `name.py`, `__main__.py`
+    and `__init__.py` aside), and every `name.py` it names is there."""
+    row = _room_rows().get(room)
+    assert row is not None, f"docs/architecture.md's room table has no row for {room}/"
+    named = set(re.findall(r"`([A-Za-z_][\w]*)(?:\.py)?`", row))
+    modules = {p.stem for p in (ROOT / room).glob("*.py") if p.stem not in ("__init__", "__main__")}
+    assert sorted(modules - named) == [], f"{room}/ modules the room table does not name"
+    gone = sorted(n for n in re.findall(r"`([\w]+)\.py`", row) if not (ROOT / room / f"{n}.py").exists())
+    assert gone == [], f"the room table names {room}/ files that do not exist"

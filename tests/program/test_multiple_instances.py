@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 from tests.support.workload import DEPLOYMENT, NAMESPACE, SERVICE
-from tools.mock_runner import run_program
+from tools.verify.mock_runner import run_program
 
 PROGRAM = """
 import stacks

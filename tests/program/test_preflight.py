@@ -11,7 +11,7 @@ import pytest
 import stacks
 from stacks import preflight
 from stacks.config import parse
-from tools.mock_runner import run_program
+from tools.verify.mock_runner import run_program
 
 CLOUD = {
     "eks": {"kubeport:region": "eu-west-1"},

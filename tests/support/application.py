@@ -10,7 +10,7 @@ import pytest
 from pulumi.runtime import mocks as pulumi_mocks
 
 import stacks.application
-from tools.mock_runner import ProgramRun, Registered, run_program
+from tools.verify.mock_runner import ProgramRun, Registered, run_program
 
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
@@ -44,7 +44,7 @@ def run_files(
     (root / folder).mkdir(parents=True)
     for name, text in files.items():
         (root / folder / f"{name}.score.yaml").write_text(text)
-    monkeypatch.setattr(stacks.application, "PROJECT", root)
+    monkeypatch.setattr(stacks.application, "ROOT", root)
     return run_program(stack, {"application": folder, **(overrides or {})}, mocks=mocks)
 
 

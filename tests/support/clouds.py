@@ -9,9 +9,9 @@ import sys
 from components.exposure import ADDRESS_WAIT
 from stacks.config.target import cloud_sdks
 from tests.support.workload import DEPLOYMENT, IMAGE, K8S_PROVIDER, POD, SERVICE, transitive_dependencies, web_container
-from tools.diff import workload_differences
-from tools.mock_runner import ProgramRun, Registered, run_program
 from tools.stack_files import ROOT
+from tools.verify.diff import workload_differences
+from tools.verify.mock_runner import ProgramRun, Registered, run_program
 
 CLOUD_SDKS = cloud_sdks()
 
@@ -105,7 +105,7 @@ def assert_same_workload_as_minikube(run: ProgramRun) -> None:
 def assert_only_its_own_cloud_sdk(stack: str) -> None:
     script = (
         "import json, sys\n"
-        "from tools.mock_runner import run_program\n"
+        "from tools.verify.mock_runner import run_program\n"
         "run = run_program(sys.argv[1])\n"
         "assert run.error is None, run.error\n"
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import cache
 
-from tools.mock_runner import ProgramRun, Registered, run_program
 from tools.stack_files import stack_config
+from tools.verify.mock_runner import ProgramRun, Registered, run_program
 
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 

@@ -6,10 +6,10 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from tools import localclusters
-from tools.mock_runner import run_program
+from tools.localcluster import clusters
+from tools.localcluster.realrun import AuditEvent, Workbench, audit_events
 from tools.processes import Done
-from tools.realrun import AuditEvent, Workbench, audit_events
+from tools.verify.mock_runner import run_program
 
 A, B = "kubeport-a", "kubeport-b"
 NAMESPACE = "kubeport"
@@ -57,7 +57,7 @@ def namespace_gone(bench: Workbench, context: str, namespace: str = NAMESPACE) -
 
 
 def audit(context: str, since: datetime) -> list[AuditEvent]:
-    cluster = localclusters.load(context)
+    cluster = clusters.load(context)
     assert cluster is not None, f"{context} is not running"
     return audit_events(cluster.audit_log, since)
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 
-from tools.fake_clouds import CLOUD_SQL_CA
-from tools.mock_runner import ProgramRun, Registered, dig
 from tools.stack_files import ROOT
+from tools.verify.fake_clouds import CLOUD_SQL_CA
+from tools.verify.mock_runner import ProgramRun, Registered, dig
 
 RDS = "aws:rds/instance:Instance"
 AZURE_POSTGRES = "azure-native:dbforpostgresql:Server"

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.support.live import ok
-from tools import localbuilder, localclusters, localnode, localregistry
-from tools.localup import application_settings, stack_settings
-from tools.realrun import Workbench
+from tools.localcluster import builder, clusters, realnode, registry
+from tools.localcluster.localstack import application_settings, stack_settings
+from tools.localcluster.realrun import Workbench
 
-NODE = localclusters.REAL_NODE
+NODE = clusters.REAL_NODE
 STACK = "local"
 NAMESPACE = "kubeport"
 WEB_PODS = "app.kubernetes.io/name=kubeport,app.kubernetes.io/component=web"
@@ -29,18 +29,18 @@ PAGE_MARKER = "<title>kubeport</title>"
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def registry() -> localregistry.Registry:
-    return localregistry.Registry(localclusters.registry_home())
+def node_registry() -> registry.Registry:
+    return registry.Registry(clusters.registry_home())
 
 
-def builder() -> localbuilder.Builder:
-    return localbuilder.Builder(localclusters.builder_home())
+def node_builder() -> builder.Builder:
+    return builder.Builder(clusters.builder_home())
 
 
 def set_up_stack(bench: Workbench, stack: str = STACK, **config: str) -> None:
     """The repo's Pulumi.local.yaml, with this registry's user, password (a secret) and the stand-in base."""
-    base = localbuilder.base_image(builder(), registry(), bench.tools, say=lambda _: None)
-    plain, secret = stack_settings(registry(), base)
+    base = builder.base_image(node_builder(), node_registry(), bench.tools, say=lambda _: None)
+    plain, secret = stack_settings(node_registry(), base)
     bench.add_stack_file(stack, {**plain, **config}, like=STACK)
     ok(bench.pulumi("stack", "init", stack))
     for key, value in secret.items():
@@ -85,7 +85,7 @@ print(json.dumps([status, body.decode("utf-8", "replace")]))
 def http_get_on_node(url: str, node: str = NODE, timeout: float = 5) -> tuple[int, str]:
     """GET `url` from inside the node's network namespace, as the kubelet's probes come: a private service's pod
     admits no caller from this machine (its NetworkPolicy), only the node itself."""
-    command = localnode.NODES[node].inside([sys.executable, "-c", _GET_FROM_INSIDE, url, str(timeout)])
+    command = realnode.NODES[node].inside([sys.executable, "-c", _GET_FROM_INSIDE, url, str(timeout)])
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout + 30, check=False)
     assert done.returncode == 0, f"GET {url} from {node}'s namespace: {done.stderr[-2000:]}"
     status, body = json.loads(done.stdout)

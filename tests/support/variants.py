@@ -6,7 +6,6 @@ from __future__ import annotations
 from functools import cache
 
 from tests.support.features import features_for
-from tools.mock_runner import ProgramRun, run_program
 from tools.stack_files import (
     app_stack_names,
     application_stack_names,
@@ -14,6 +13,7 @@ from tools.stack_files import (
     stack_config,
     stack_names,
 )
+from tools.verify.mock_runner import ProgramRun, run_program
 
 PRIVATE_REGISTRY = {"registryServer": "registry.example.com:5443/team", "registryUser": "puller"}
 

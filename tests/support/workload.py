@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from tools.mock_runner import ProgramRun, Registered, run_program
+from tools.verify.mock_runner import ProgramRun, Registered, run_program
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"

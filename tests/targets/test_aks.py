@@ -17,8 +17,8 @@ from tests.support import clouds
 from tests.support.features import featured
 from tests.support.local_http import QuietHandler, serving
 from tests.support.workload import IMAGE, stack_run, transitive_dependencies
-from tools.fake_clouds import FakeCloud
-from tools.mock_runner import ProgramRun, Registered, run_program
+from tools.verify.fake_clouds import FakeCloud
+from tools.verify.mock_runner import ProgramRun, Registered, run_program
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 REGISTRY = "azure-native:containerregistry:Registry"

@@ -18,10 +18,10 @@ from stacks.config.target import cloud_sdks
 from stacks.handoff import FACTS, IDENTITY, KUBECONFIG, SCHEMA, ClusterFacts, facts_of, read_facts
 from tests.support.features import featured
 from tests.support.workload import DEPLOYMENT, K8S_PROVIDER, POD, SERVICE, pod_template, smoke_pod, stack_run
-from tools.diff import config_changes, workload_differences
-from tools.fake_clouds import FakeCloud
-from tools.mock_runner import ProgramRun, run_program
 from tools.stack_files import ROOT
+from tools.verify.diff import config_changes, workload_differences
+from tools.verify.fake_clouds import FakeCloud
+from tools.verify.mock_runner import ProgramRun, run_program
 
 SECRET = "kubernetes:core/v1:Secret"
 CLUSTER_STACKS = ["cluster-a", "cluster-b", "eks-cluster", "gke-cluster"]
@@ -58,8 +58,8 @@ def test_an_app_stack_registers_no_cloud_resource_and_takes_its_cluster_from_the
 
 IMPORTS = """
 import json, sys
-from tools.fake_clouds import FakeCloud
-from tools.mock_runner import run_program
+from tools.verify.fake_clouds import FakeCloud
+from tools.verify.mock_runner import run_program
 references = {name: (outputs, secrets) for name, (outputs, secrets) in json.loads(sys.argv[2]).items()}
 run = run_program(sys.argv[1], mocks=FakeCloud(references=references))
 assert run.error is None, run.error
@@ -113,7 +113,7 @@ def assert_refused(run: ProgramRun, key: str, says: str) -> None:
 
 MISSING = """
 import json, sys
-from tools.mock_runner import run_program
+from tools.verify.mock_runner import run_program
 run = run_program("shop", {"clusterStack": "organization/kubeport/nowhere"})
 print(json.dumps({"error": str(run.error), "resources": len(run.resources)}))
 """

@@ -10,7 +10,7 @@ from stacks.handoff import FACTS
 from tests.support import clouds
 from tests.support.features import INGRESS, featured, features_for, one_named
 from tests.support.workload import stack_run
-from tools.mock_runner import ProgramRun, Registered, run_program
+from tools.verify.mock_runner import ProgramRun, Registered, run_program
 
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"

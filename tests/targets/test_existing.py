@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.support.workload import DEPLOYMENT, IMAGE, K8S_PROVIDER, POD, SERVICE, web_container
-from tools.mock_runner import ProgramRun, run_program
+from tools.verify.mock_runner import ProgramRun, run_program
 
 
 def test_provider_targets_the_configured_context(kind: ProgramRun) -> None:

@@ -12,8 +12,8 @@ from components.gke import gcp_id, nodes_per_zone
 from tests.support import clouds
 from tests.support.features import featured
 from tests.support.workload import SERVICE
-from tools.fake_clouds import FakeCloud
-from tools.mock_runner import ProgramRun, Registered, run_program
+from tools.verify.fake_clouds import FakeCloud
+from tools.verify.mock_runner import ProgramRun, Registered, run_program
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from stacks import minikube
 from stacks.config import parse
 from tests.support.workload import IMAGE, K8S_PROVIDER, SERVICE, web_container
-from tools.mock_runner import ProgramRun, run_program
+from tools.verify.mock_runner import ProgramRun, run_program
 
 
 def test_provider_targets_the_minikube_context(dev: ProgramRun) -> None:

@@ -1,4 +1,4 @@
-"""migrate's database operations (tools/appdata.py) against a real PostgreSQL, with kubectl stood in for.
+"""migrate's database operations (tools/ops/application_data.py) against a real PostgreSQL, with kubectl stood in for.
 
 `kubectl exec POD -c postgres -- sh -c SCRIPT ...` runs SCRIPT here instead of in a pod, with the pod's own
 environment (POSTGRES_USER, POSTGRES_DB: the pod's name is the database's here); the server is set up as kubeport
@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.postgres_server import ADMIN, BIN, DATABASE, ROLE, ROLE_PASSWORD, Server, postgres_server
-from tools import appdata
-from tools.appdata import PodDatabases, Record, Side
-from tools.operations import OperationError
+from tools.ops import application_data
+from tools.ops.application_data import PodDatabases, Record, Side
+from tools.ops.operations import OperationError
 
 FAKE_KUBECTL = """#!/bin/sh
 # kubectl ... exec [-i] POD -c postgres -- COMMAND...: COMMAND here, as the pod POD would run it.
@@ -130,7 +130,7 @@ def test_a_restore_that_fails_fails_the_move_at_once_and_rolls_back(
     seed(server, DATABASE, 50_000)  # a dump far larger than a pipe's buffer
     seed(server, OTHER, 3)
     before = pods.fingerprint(OTHER)
-    monkeypatch.setattr(appdata, "TRANSFER_TIMEOUT", 30.0)
+    monkeypatch.setattr(application_data, "TRANSFER_TIMEOUT", 30.0)
     # The target's restore dies at its first statement: the dump must not block on a pipe nobody reads any more
     # (it would, if migrate kept an end of it open), and the move fails at once, not at the transfer's bound.
     started = time.monotonic()

@@ -1,7 +1,7 @@
-"""The application's migration, rule by rule and step by step (tools/appmigrate.py), with both clusters' databases
-stood in for by `FakeDatabases`: what migrate refuses before anything changes, what it changes in which order, and
-that every failure after the first stop of writes undoes the stops. The database operations themselves run against
-a real PostgreSQL in tests/tooling/test_appdata.py, and the whole move between two real nodes in
+"""The application's migration, rule by rule and step by step (tools/ops/application_migrate.py), with both clusters'
+databases stood in for by `FakeDatabases`: what migrate refuses before anything changes, what it changes in which order,
+and that every failure after the first stop of writes undoes the stops. The database operations themselves run against a
+real PostgreSQL in tests/tooling/test_appdata.py, and the whole move between two real nodes in
 tests/live/test_application_migrates_with_its_data.py."""
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from stacks.score import read_application
-from tools.appdata import Facts, Fingerprint, Record, Side
-from tools.appmigrate import Moved, Reach, migrate_application
-from tools.appsmoke import probes, routes
-from tools.operations import OperationError, Workspace
+from tools.ops.application_data import Facts, Fingerprint, Record, Side
+from tools.ops.application_migrate import Moved, Reach, migrate_application
+from tools.ops.application_smoke import probes, routes
+from tools.ops.operations import OperationError, Workspace
 from tools.stack_files import ROOT
 
 URL = "http://10.250.1.2:30030"

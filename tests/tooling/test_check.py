@@ -12,8 +12,6 @@ from typing import Any
 import pytest
 import yaml
 
-from tools.check import check_manifests, find_tool
-from tools.render import render
 from tools.stack_files import (
     ROOT,
     app_stack_names,
@@ -22,6 +20,8 @@ from tools.stack_files import (
     stack_config,
     stack_names,
 )
+from tools.verify.check import check_manifests, find_tool
+from tools.verify.render import render
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

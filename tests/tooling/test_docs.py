@@ -123,7 +123,7 @@ def test_every_stack_file_and_repo_path_named_exists(page: Path) -> None:
 
 def named_in_code(source: str) -> list[tuple[int, str]]:
     """The repo paths a module's strings and comments name, with their lines (a module may be named without its
-    `.py`, or with an attribute after it: `tools/localregistry.nginx_conf`)."""
+    `.py`, or with an attribute after it: `tools/localcluster/registry.nginx_conf`)."""
     found = []
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
         if token.type in (tokenize.STRING, tokenize.COMMENT):
@@ -135,7 +135,8 @@ def named_in_code(source: str) -> list[tuple[int, str]]:
 
 
 def exists(path: str) -> bool:
-    """The path, or a module named without its `.py`, or a module's attribute (`tools/localregistry.nginx_conf`)."""
+    """The path, or a module named without its `.py`, or a module's attribute
+    (`tools/localcluster/registry.nginx_conf`)."""
     module, _, attribute = path.rpartition(".")
     as_attribute = bool(module) and "/" not in attribute and attribute not in FILE_SUFFIXES
     return any((ROOT / p).exists() for p in (path, f"{path}.py", *([f"{module}.py"] if as_attribute else [])))
@@ -165,17 +166,23 @@ def test_the_configuration_page_documents_exactly_the_declared_keys() -> None:
 
 
 def test_the_detectors_see_what_they_check() -> None:
-    sample = "```sh\nmake clusters   # x\npython -m tools diff eks gke\n```\nrun `make site` and `tools/kwok/x.yaml`\n"
+    sample = (
+        "```sh\nmake clusters   # x\npython -m tools diff eks gke\n```\n"
+        "run `make site` and `tools/localcluster/kwok/x.yaml`\n"
+    )
     snippets = code(sample)
     assert {w for s in snippets for m in MAKE.finditer(s) for w in m.group(1).split()} == {"clusters", "site"}
     assert [m.group(1).strip() for s in snippets for m in TOOLS.finditer(s)] == ["diff eks gke"]
-    assert {p for s in snippets for p in REPO_PATH.findall(s)} == {"tools/kwok/x.yaml"}
-    source = '"""See tests/nowhere.py and tools/localregistry.nginx_conf."""\nx = "policy/v1"  # tools/appsmoke\n'
+    assert {p for s in snippets for p in REPO_PATH.findall(s)} == {"tools/localcluster/kwok/x.yaml"}
+    source = (
+        '"""See tests/nowhere.py and tools/localcluster/registry.nginx_conf."""\n'
+        'x = "policy/v1"  # tools/ops/application_smoke\n'
+    )
     assert named_in_code(source) == [
         (1, "tests/nowhere.py"),
-        (1, "tools/localregistry.nginx_conf"),
-        (2, "tools/appsmoke"),
+        (1, "tools/localcluster/registry.nginx_conf"),
+        (2, "tools/ops/application_smoke"),
     ]
     assert [exists(p) for _, p in named_in_code(source)] == [False, True, True]
-    assert not exists("tools/localnode.sh") and not exists("tools/render.yaml") and exists("tools/render.py")
+    assert not exists("tools/realnode.sh") and not exists("tools/render.yaml") and exists("tools/verify/render.py")
     assert slug("Same stack, new cloud (change `kubeport:target`)") == "same-stack-new-cloud-change-kubeporttarget"

@@ -8,8 +8,8 @@ import yaml
 
 from stacks.config import all_keys
 from tests.support.features import DISABLED_DEFAULT_PROVIDERS
-from tools import gen_config
 from tools.stack_files import ROOT
+from tools.verify import gen_config
 
 
 def test_pulumi_yaml_and_the_key_table_are_what_the_generator_writes() -> None:

@@ -1,5 +1,5 @@
-"""The live suite's files run in groups at once (tools/livesuite.py): each file in exactly one group, so no file is
-left out; no two groups declare the same namespace or node port of the same cluster; and every namespace and node
+"""The live suite's files run in groups at once (tools/verify/livesuite.py): each file in exactly one group, so no file
+is left out; no two groups declare the same namespace or node port of the same cluster; and every namespace and node
 port a file names is one its group declares."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from __future__ import annotations
 import itertools
 import re
 
-from tools.livesuite import GROUPS, group_of
 from tools.stack_files import ROOT
+from tools.verify.livesuite import GROUPS, group_of
 
 LIVE = ROOT / "tests" / "live"
 NAMESPACE = re.compile(

@@ -1,4 +1,4 @@
-"""The local registry's front (tools/localregistry.nginx_conf): who may do what, with nginx itself, offline.
+"""The local registry's front (tools/localcluster/registry.nginx_conf): who may do what, with nginx itself, offline.
 
 nginx runs the rendered configuration on 127.0.0.1 (a free port) in front of a stand-in for the registry on the
 unix socket, which answers 200 to whatever reaches it and records it: what nginx refuses never reaches the
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.support.app_serving import require
-from tools import localregistry
+from tools.localcluster import registry
 
 
 class _Registry(http.server.BaseHTTPRequestHandler):
@@ -57,7 +57,7 @@ class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 @dataclass
 class Front:
-    registry: localregistry.Registry
+    registry: registry.Registry
     logins: dict[str, tuple[str, str]]
     seen: list[tuple[str, str]] = field(default_factory=list)
 
@@ -76,12 +76,12 @@ def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
     require(all(shutil.which(p) for p in ("nginx", "htpasswd", "openssl")), "nginx, htpasswd or openssl not found")
     home = tmp_path_factory.mktemp("registry")
     address = f"127.0.0.1:{_free_port()}"
-    localregistry.certificates(home, ip="127.0.0.1")
-    logins = {"push": (localregistry.PUSH_USER, "push-secret"), "pull": (localregistry.PULL_USER, "pull-secret")}
-    (home / "htpasswd").write_text("".join(localregistry.htpasswd_line(u, p) for u, p in logins.values()))
-    for folder in localregistry.NGINX_TEMP:
+    registry.certificates(home, ip="127.0.0.1")
+    logins = {"push": (registry.PUSH_USER, "push-secret"), "pull": (registry.PULL_USER, "pull-secret")}
+    (home / "htpasswd").write_text("".join(registry.htpasswd_line(u, p) for u, p in logins.values()))
+    for folder in registry.NGINX_TEMP:
         (home / "nginx-tmp" / folder).mkdir(parents=True)
-    (home / "nginx.conf").write_text(localregistry.nginx_conf(home, getpass.getuser(), address))
+    (home / "nginx.conf").write_text(registry.nginx_conf(home, getpass.getuser(), address))
     seen: list[tuple[str, str]] = []
     handler = type("Registry", (_Registry,), {"seen": seen})
     upstream = _UnixServer(str(home / "registry.sock"), handler)
@@ -89,7 +89,7 @@ def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
     nginx = subprocess.Popen(["nginx", "-p", str(home), "-c", str(home / "nginx.conf"), "-e", str(home / "nginx.log"),
                               "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     try:
-        ready = Front(localregistry.Registry(home, address), logins, seen)
+        ready = Front(registry.Registry(home, address), logins, seen)
         deadline = time.monotonic() + 15
         while True:
             try:
@@ -110,8 +110,8 @@ def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
 def test_nobody_and_a_wrong_password_get_a_login_prompt_and_reach_nothing(front: Front) -> None:
     front.seen.clear()
     assert front.call("GET", "/v2/", None) == 401
-    assert front.call("GET", "/v2/", (localregistry.PULL_USER, "guess")) == 401
-    assert front.call("GET", "/v2/", (localregistry.PUSH_USER, "guess")) == 401
+    assert front.call("GET", "/v2/", (registry.PULL_USER, "guess")) == 401
+    assert front.call("GET", "/v2/", (registry.PUSH_USER, "guess")) == 401
     assert front.call("GET", "/v2/", ("someone", "else")) == 401
     assert front.seen == []
 

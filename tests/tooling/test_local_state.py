@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import localclusters
-from tools.localclusters import ClusterError, private_state_dir
+from tools.localcluster import clusters
+from tools.localcluster.clusters import ClusterError, private_state_dir
 
 
 def environ(folder: Path) -> dict[str, str]:
@@ -75,5 +75,5 @@ def test_a_cluster_does_not_start_in_an_open_directory(tmp_path: Path) -> None:
             return []
 
     with pytest.raises(ClusterError, match="others may enter it"):
-        localclusters.start("kubeport-a", Built(), environ(home))  # type: ignore[arg-type]
+        clusters.start("kubeport-a", Built(), environ(home))  # type: ignore[arg-type]
     assert list(home.iterdir()) == [], "nothing was written"

@@ -1,5 +1,5 @@
-"""The configuration each local node with containers is started with (tools.localnode's renderers), offline: where
-each of its servers listens, who the kubelet lets in, where the pods' DNS comes from, that everything a node
+"""The configuration each local node with containers is started with (tools.localcluster.realnode's renderers), offline:
+where each of its servers listens, who the kubelet lets in, where the pods' DNS comes from, that everything a node
 writes stays below its own folder, and which registries containerd trusts."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from tools import localclusters, localnode
-from tools.localnode import NodeNetwork, NodePaths
+from tools.localcluster import clusters, realnode
+from tools.localcluster.realnode import NodeNetwork, NodePaths
 
-PORTS = {name: 20000 + index for index, name in enumerate(localnode.PORTS)}
-NODES = sorted(localnode.NODES.values(), key=lambda n: n.name)
+PORTS = {name: 20000 + index for index, name in enumerate(realnode.PORTS)}
+NODES = sorted(realnode.NODES.values(), key=lambda n: n.name)
 
 
 def paths_below(value: Any) -> list[str]:
@@ -37,10 +37,10 @@ def loopback(address: str) -> bool:
 @pytest.mark.parametrize("node", NODES, ids=lambda n: n.name)
 def test_a_node_serves_only_on_its_own_address_and_its_namespaces_loopback(node: NodeNetwork, tmp_path: Path) -> None:
     paths = NodePaths(tmp_path)
-    spec = localclusters.CLUSTERS[node.name]
-    kubelet = localnode.kubelet_config(paths, tmp_path / "pki", PORTS, node)
-    proxy = localnode.kube_proxy_config(tmp_path / "kubeconfig", spec.pod_cidr, PORTS, node)
-    corefile = localnode.corefile(tmp_path / "kubeconfig", node.name, PORTS, node)
+    spec = clusters.CLUSTERS[node.name]
+    kubelet = realnode.kubelet_config(paths, tmp_path / "pki", PORTS, node)
+    proxy = realnode.kube_proxy_config(tmp_path / "kubeconfig", spec.pod_cidr, PORTS, node)
+    corefile = realnode.corefile(tmp_path / "kubeconfig", node.name, PORTS, node)
     assert kubelet["address"] == node.ip and loopback(kubelet["healthzBindAddress"])
     assert proxy["bindAddress"] == node.ip and proxy["nodePortAddresses"] == [f"{node.ip}/32"]
     assert loopback(proxy["healthzBindAddress"]) and loopback(proxy["metricsBindAddress"])
@@ -48,12 +48,12 @@ def test_a_node_serves_only_on_its_own_address_and_its_namespaces_loopback(node:
     assert f"health 127.0.0.1:{PORTS['coredns-health']}" in corefile
     assert f"ready 127.0.0.1:{PORTS['coredns-ready']}" in corefile
     # Its processes run in its own network namespace, where that address is.
-    assert node.inside(["kubelet"])[:2] == ["nsenter", f"--net={localnode.NETNS_DIR / node.netns}"]
+    assert node.inside(["kubelet"])[:2] == ["nsenter", f"--net={realnode.NETNS_DIR / node.netns}"]
 
 
 @pytest.mark.parametrize("node", NODES, ids=lambda n: n.name)
 def test_the_kubelet_admits_only_client_certificates_of_the_cluster(node: NodeNetwork, tmp_path: Path) -> None:
-    kubelet = localnode.kubelet_config(NodePaths(tmp_path), tmp_path / "pki", PORTS, node)
+    kubelet = realnode.kubelet_config(NodePaths(tmp_path), tmp_path / "pki", PORTS, node)
     assert kubelet["readOnlyPort"] == 0
     assert kubelet["authentication"] == {
         "anonymous": {"enabled": False},
@@ -64,10 +64,10 @@ def test_the_kubelet_admits_only_client_certificates_of_the_cluster(node: NodeNe
 
 @pytest.mark.parametrize("node", NODES, ids=lambda n: n.name)
 def test_the_pods_ask_their_nodes_coredns_for_the_clusters_names(node: NodeNetwork, tmp_path: Path) -> None:
-    kubelet = localnode.kubelet_config(NodePaths(tmp_path), tmp_path / "pki", PORTS, node)
-    corefile = localnode.corefile(tmp_path / "kubeconfig", node.name, PORTS, node)
-    assert kubelet["clusterDNS"] == [node.ip] and kubelet["clusterDomain"] == localnode.CLUSTER_DOMAIN
-    assert f"kubernetes {localnode.CLUSTER_DOMAIN} " in corefile
+    kubelet = realnode.kubelet_config(NodePaths(tmp_path), tmp_path / "pki", PORTS, node)
+    corefile = realnode.corefile(tmp_path / "kubeconfig", node.name, PORTS, node)
+    assert kubelet["clusterDNS"] == [node.ip] and kubelet["clusterDomain"] == realnode.CLUSTER_DOMAIN
+    assert f"kubernetes {realnode.CLUSTER_DOMAIN} " in corefile
     assert f"kubeconfig {tmp_path / 'kubeconfig'} {node.name}" in corefile
 
 
@@ -76,8 +76,8 @@ def test_everything_a_node_writes_stays_below_its_own_folder(node: NodeNetwork, 
     """So stopping one node removes all of it, and two nodes never share a root, a socket, a lease or a log."""
     home = tmp_path / node.name
     paths = NodePaths(home)
-    spec = localclusters.CLUSTERS[node.name]
-    containerd = tomllib.loads(localnode.containerd_config(paths, {}))
+    spec = clusters.CLUSTERS[node.name]
+    containerd = tomllib.loads(realnode.containerd_config(paths, {}))
     cri = containerd["plugins"]["io.containerd.grpc.v1.cri"]
     own = [
         containerd["root"],
@@ -86,29 +86,29 @@ def test_everything_a_node_writes_stays_below_its_own_folder(node: NodeNetwork, 
         containerd["ttrpc"]["address"],
         cri["containerd"]["runtimes"]["runc"]["options"]["Root"],
         cri["cni"]["conf_dir"],
-        *paths_below(localnode.cni_config(paths, spec.pod_cidr, node.bridge)),
-        *[p for p in paths_below(localnode.kubelet_config(paths, tmp_path / "pki", PORTS, node))
+        *paths_below(realnode.cni_config(paths, spec.pod_cidr, node.bridge)),
+        *[p for p in paths_below(realnode.kubelet_config(paths, tmp_path / "pki", PORTS, node))
           if not p.startswith(str(tmp_path / "pki"))],
     ]  # fmt: skip
     assert own and all(Path(p).is_relative_to(home) for p in own), [p for p in own if not Path(p).is_relative_to(home)]
-    assert cri["cni"]["bin_dir"] == str(localnode.CNI_BIN)
+    assert cri["cni"]["bin_dir"] == str(realnode.CNI_BIN)
 
 
 def test_the_nodes_pods_sit_on_bridges_of_their_own_in_their_clusters_pod_range(tmp_path: Path) -> None:
     configs = {
-        node.name: localnode.cni_config(NodePaths(tmp_path), localclusters.CLUSTERS[node.name].pod_cidr, node.bridge)
+        node.name: realnode.cni_config(NodePaths(tmp_path), clusters.CLUSTERS[node.name].pod_cidr, node.bridge)
         for node in NODES
     }
     bridges = {name: config["plugins"][0] for name, config in configs.items()}
     assert len({b["bridge"] for b in bridges.values()}) == len(NODES)
     for name, bridge in bridges.items():
         assert bridge["type"] == "bridge" and bridge["isGateway"] and bridge["ipMasq"]
-        assert bridge["ipam"]["ranges"] == [[{"subnet": localclusters.CLUSTERS[name].pod_cidr}]]
+        assert bridge["ipam"]["ranges"] == [[{"subnet": clusters.CLUSTERS[name].pod_cidr}]]
 
 
 def test_containerd_trusts_each_local_registry_with_its_own_ca_only(tmp_path: Path) -> None:
     registries = {"10.250.0.1:5443": tmp_path / "a" / "ca.crt", "127.0.0.1:5000": tmp_path / "b" / "ca.crt"}
-    containerd = tomllib.loads(localnode.containerd_config(NodePaths(tmp_path), registries))
+    containerd = tomllib.loads(realnode.containerd_config(NodePaths(tmp_path), registries))
     configs = containerd["plugins"]["io.containerd.grpc.v1.cri"]["registry"]["configs"]
     assert {host: config["tls"] for host, config in configs.items()} == {
         host: {"ca_file": str(ca)} for host, ca in registries.items()
@@ -116,7 +116,7 @@ def test_containerd_trusts_each_local_registry_with_its_own_ca_only(tmp_path: Pa
     assert "insecure_skip_verify" not in str(configs)
     assert (
         "registry"
-        not in tomllib.loads(localnode.containerd_config(NodePaths(tmp_path), {}))["plugins"][
+        not in tomllib.loads(realnode.containerd_config(NodePaths(tmp_path), {}))["plugins"][
             "io.containerd.grpc.v1.cri"
         ]
     )

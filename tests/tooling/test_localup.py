@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tools.localup import configure
+from tools.localcluster.localstack import configure
 from tools.processes import Done
 
 PLAIN = {"kubeport:registryUser": "kubeport", "kubeport:baseImage": "10.250.0.1:5443/kubeport/standin@sha256:ab"}

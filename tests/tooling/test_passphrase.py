@@ -145,10 +145,11 @@ def test_make_gives_pulumi_the_checkouts_passphrase_file_unless_the_user_chose()
 def test_the_operations_use_the_checkouts_passphrase_unless_the_user_chose(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tools import operations, passphrase
+    from tools import passphrase
+    from tools.ops import operations
 
     monkeypatch.setattr(passphrase, "FILE", tmp_path / "passphrase")
-    monkeypatch.setattr("tools.operations.shutil.which", lambda _: "/usr/bin/pulumi")
+    monkeypatch.setattr("tools.ops.operations.shutil.which", lambda _: "/usr/bin/pulumi")
     monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{tmp_path}/state")
     monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE", raising=False)
     monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE_FILE", raising=False)

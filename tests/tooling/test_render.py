@@ -10,8 +10,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tools.render import GOLDEN, SECRET, UNKNOWN, api_version_and_kind, manifest, render, stale_golden, update_golden
 from tools.stack_files import ROOT, app_stack_names, application_stack_names, cloud_application_stack_names, stack_names
+from tools.verify.render import (
+    GOLDEN,
+    SECRET,
+    UNKNOWN,
+    api_version_and_kind,
+    manifest,
+    render,
+    stale_golden,
+    update_golden,
+)
 
 EXPECTED_KINDS = Counter(
     {"Namespace": 1, "NetworkPolicy": 2, "Deployment": 1, "Service": 1, "PodDisruptionBudget": 1, "Pod": 1}
@@ -54,7 +63,7 @@ def test_plan_lists_every_resource_with_parent_provider_and_protect(stack: str, 
 
 
 def test_secrets_are_redacted_and_unknowns_marked() -> None:
-    from tools.mock_runner import Registered
+    from tools.verify.mock_runner import Registered
 
     obj = Registered(
         urn="u",

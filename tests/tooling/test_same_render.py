@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tools.same_render import RESOURCES, compare
+from tools.verify.same_render import RESOURCES, compare
 
 BEFORE = {"dev": {"deployment-kubeport-web.yaml": b"a: 1\n", RESOURCES: b'["k8s", "web"]\n["pulumi", "x"]'}}
 

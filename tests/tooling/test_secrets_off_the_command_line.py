@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.app_serving import require
-from tools.localregistry import htpasswd_line
+from tools.localcluster.registry import htpasswd_line
 from tools.stack_files import ROOT
 
 SOURCES = sorted(p for folder in ("tools", "tests") for p in (ROOT / folder).rglob("*.py"))

@@ -4,8 +4,8 @@ Debian's `docker-registry` (CNCF distribution 2.8) keeps the images and listens 
 registry's own folder (mode 0700). Debian's nginx stands in front of it on REGISTRY_HOST: TLS with a certificate
 from a CA of the registry's own, htpasswd (bcrypt) logins for two users, and a rule by user and method that
 distribution's htpasswd cannot express: PUSH_USER may do anything, PULL_USER only GET and HEAD (anything else:
-403). The CA is what BuildKit (tools.localbuilder) and containerd (tools.localnode) trust; builds push as
-PUSH_USER, and the pods' pull Secret holds PULL_USER (the local stacks' kubeport:registryPullUser/Token), so the
+403). The CA is what BuildKit (tools.localcluster.builder) and containerd (tools.localcluster.realnode) trust; builds
+push as PUSH_USER, and the pods' pull Secret holds PULL_USER (the local stacks' kubeport:registryPullUser/Token), so the
 credentials a pod can read cannot change an image. The passwords are made at start and kept, readable by root
 only, in the registry's folder; `credentials()` and `pull_credentials()` read them.
 """
@@ -29,12 +29,12 @@ from pathlib import Path
 
 import yaml
 
-from tools.localclusters import ClusterError
+from tools.localcluster.clusters import ClusterError
 from tools.toolchain import Toolchain
 
 REGISTRY_HOST = "10.250.0.1:5443"
-"""Where the registry listens: on the first node's gateway (tools.localnode.NODES), not on 127.0.0.1, for which
-BuildKit and containerd fall back to plain HTTP whatever the configuration says (measured: a missing image then
+"""Where the registry listens: on the first node's gateway (tools.localcluster.realnode.NODES), not on 127.0.0.1, for
+which BuildKit and containerd fall back to plain HTTP whatever the configuration says (measured: a missing image then
 reports an HTTP 400 or a certificate error instead of `not found`). Image references name it."""
 PUSH_USER = "kubeport"
 PULL_USER = "kubeport-pull"
@@ -139,7 +139,7 @@ NGINX_TEMP = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
 def nginx_conf(home: Path, user: str, address: str = REGISTRY_HOST) -> str:
     """nginx in front of the registry's socket: TLS on `address`, every request authenticated, PULL_USER held to
     GET and HEAD. `user`: who the workers run as (they read the htpasswd file and the socket, both in `home`)."""
-    return f"""# Written by tools/localregistry.py.
+    return f"""# Written by tools/localcluster/registry.py.
 user {user};
 worker_processes 1;
 pid {home}/nginx.pid;

@@ -1,6 +1,6 @@
 """The clouds' answers under Pulumi's mocks: outputs shaped like the real providers' results, per cloud.
 
-The mock runner (`tools.mock_runner`) hands every registration and invoke to `FakeCloud`, which fills in what
+The mock runner (`tools.verify.mock_runner`) hands every registration and invoke to `FakeCloud`, which fills in what
 the real provider would compute: a LoadBalancer's address, an image digest, cloud ids, the EKS endpoint, the
 AKS kubelet identity, the GKE node account's e-mail; and answers the invokes the programs call (availability
 zones, registry tokens, client configs). Nothing here reaches a cloud.

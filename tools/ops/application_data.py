@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from tools.operations import Kubectl, OperationError, run_kubectl
+from tools.ops.operations import Kubectl, OperationError, run_kubectl
 
 DATABASE_PODS = "app.kubernetes.io/name=postgres"
 CONTAINER = "postgres"

@@ -2,7 +2,7 @@
 
 The one mock runner of the project: tests, `render`, `check`, `diff` and `bench` use it. The engine is a
 `RecordingMonitor`, which keeps every registration with its parent, provider and protect flag (the mock API
-alone does not expose them); the clouds' answers come from `tools.fake_clouds`, the config from
+alone does not expose them); the clouds' answers come from `tools.verify.fake_clouds`, the config from
 `tools.stack_files`.
 """
 
@@ -24,8 +24,8 @@ from pulumi.runtime.rpc import UNKNOWN, deserialize_properties, is_rpc_secret
 from pulumi.runtime.stack import run_pulumi_func
 
 from stacks.config import qualified
-from tools.fake_clouds import FakeCloud
 from tools.stack_files import PROJECT, ROOT, stack_config
+from tools.verify.fake_clouds import FakeCloud
 
 PROGRAM = ROOT / "__main__.py"
 T = TypeVar("T")

@@ -8,8 +8,8 @@ times the whole evaluation, imports included. Floors:
 Goals: every stack <= 1.5x its floor (minikube and existing: the baseline); 100 WebApps <= 12x the time of 10.
 An app stack is timed on its own program: its cluster stack's outputs are computed first, outside the timing,
 and handed to it as the stack reference's value (as the engine would).
-Then, when the real-run toolchain is built, the real thing: tools/realbench.py, and migrate's write stop by the size
-of the data: tools/migratebench.py.
+Then, when the real-run toolchain is built, the real thing: tools/bench/realbench.py, and migrate's write stop by
+the size of the data: tools/bench/migratebench.py.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from pathlib import Path
 START = time.perf_counter()
 
 from stacks.config.target import cloud_sdks  # noqa: E402 - after START: the bench's own clock starts first
+from tools.stack_files import ROOT  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 CLOUD_PACKAGES = cloud_sdks()
 SDK_PACKAGES = {*CLOUD_PACKAGES.values(), "pulumi_kubernetes", "pulumi_docker_build"}
 STACK_GOAL = 1.5
@@ -69,8 +69,8 @@ for i in range({count}):
 
 def probe(kind: str, arg: str, program_dir: str) -> None:
     """Child side: evaluate one program under mocks and print the elapsed time and the modules loaded."""
-    from tools.fake_clouds import FakeCloud  # noqa: PLC0415 - timed: the import is part of the cost
-    from tools.mock_runner import run_program  # noqa: PLC0415 - timed: the import is part of the cost
+    from tools.verify.fake_clouds import FakeCloud  # noqa: PLC0415 - timed: the import is part of the cost
+    from tools.verify.mock_runner import run_program  # noqa: PLC0415 - timed: the import is part of the cost
 
     program = None
     mocks = None
@@ -162,7 +162,7 @@ def main(repeat: int, real: bool = True) -> int:
     print(f"median of {repeat} fresh interpreters each; Python {sys.version.split()[0]}")
     print("\n".join(columns([header, *rows])))
     if real:
-        from tools import migratebench, realbench  # noqa: PLC0415 - only this part needs the toolchain and clusters
+        from tools.bench import migratebench, realbench  # noqa: PLC0415 - only this part needs the toolchain and clusters
 
         ok &= realbench.run() == 0
         ok &= migratebench.run() == 0
@@ -171,8 +171,8 @@ def main(repeat: int, real: bool = True) -> int:
 
 def app_references(stack: str) -> dict[str, tuple[dict[str, object], list[str]]]:
     """The outputs of an app stack's cluster stack, from that stack's own file run offline."""
-    from tools.mock_runner import cluster_references  # noqa: PLC0415
     from tools.stack_files import stack_config  # noqa: PLC0415
+    from tools.verify.mock_runner import cluster_references  # noqa: PLC0415
 
     config, _ = stack_config(stack)
     references = cluster_references(config, ROOT)
@@ -189,13 +189,14 @@ def stack_target(stack: str) -> str:
     return config.get("kubeport:target", "")
 
 
-if __name__ == "__main__":
+def cli(argv: list[str] | None = None) -> int:
+    """`python -m tools.bench` (`make bench`): the program under mocks, then the real runs if the toolchain is built."""
     parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__)
     parser.add_argument("--repeat", type=int, default=5, help="fresh interpreters per measurement (median)")
     parser.add_argument("--no-real", action="store_true", help="skip the real runs (pulumi vs kubectl)")
     parser.add_argument("--probe", nargs=3, metavar=("KIND", "ARG", "DIR"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.probe:
         probe(*args.probe)
-        sys.exit(0)
-    sys.exit(main(args.repeat, real=not args.no_real))
+        return 0
+    return main(args.repeat, real=not args.no_real)

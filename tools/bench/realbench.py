@@ -8,7 +8,7 @@ in one stack (a program with that many WebApps, one namespace each), median of t
 - up      vs `kubectl apply --server-side` + `rollout status` of every Deployment + every Service's endpoints
   ready + every smoke Pod Ready (what Pulumi's awaits and the smoke check wait for);
 - destroy vs `kubectl delete --wait`.
-Where each `up` and `preview` spends its time comes from the engine's own events (tools.eventlog).
+Where each `up` and `preview` spends its time comes from the engine's own events (tools.bench.eventlog).
 
 On the node that runs containers (kubeport-node), the app's whole chain: `pulumi up` of the local stack (build
 app/, push by digest, deploy, smoke check) against `buildctl build` + push with the same BuildKit, registry and
@@ -30,11 +30,13 @@ from pathlib import Path
 
 import yaml
 
-from tools import eventlog, localbuilder, localclusters, localregistry, localup, processes, realrun
-from tools.mock_runner import ProgramRun, run_program
-from tools.operations import PREVIEW_ENV
-from tools.render import api_version_and_kind, manifest
+from tools import processes
+from tools.bench import eventlog
+from tools.localcluster import builder, clusters, localstack, realrun, registry
+from tools.ops.operations import PREVIEW_ENV
 from tools.text import columns
+from tools.verify.mock_runner import ProgramRun, run_program
+from tools.verify.render import api_version_and_kind, manifest
 
 KWOK = "kubeport-a"
 NODE = "kubeport-node"
@@ -306,13 +308,13 @@ def measure_node_chain(bench: realrun.Workbench, rounds: int, log: Path) -> tupl
     Both sides start from the same change (a new page, so a new layer to build and push) with BuildKit's cache
     warm from earlier builds, and end when the pods of the new build are Ready behind the Service.
     """
-    registry = localregistry.Registry(localclusters.registry_home())
-    builder = localbuilder.Builder(localclusters.builder_home())
-    base = localbuilder.base_image(builder, registry, bench.tools, say=lambda _: None)
-    plain, secret = localup.stack_settings(registry, base)
+    node_registry = registry.Registry(clusters.registry_home())
+    node_builder = builder.Builder(clusters.builder_home())
+    base = builder.base_image(node_builder, node_registry, bench.tools, say=lambda _: None)
+    plain, secret = localstack.stack_settings(node_registry, base)
     kubectl = [str(bench.tools.tool("kubectl")), "--context", NODE]
-    buildctl = [str(bench.tools.tool("buildctl")), "--addr", builder.address]
-    env = builder.env(bench.tools)
+    buildctl = [str(bench.tools.tool("buildctl")), "--addr", node_builder.address]
+    env = node_builder.env(bench.tools)
     page = bench.project / "app" / "site" / "index.html"
     original = page.read_text()
     timings = {name: Timing() for name in ("up", "update", "k-up", "k-update")}
@@ -327,10 +329,10 @@ def measure_node_chain(bench: realrun.Workbench, rounds: int, log: Path) -> tupl
         ok(processes.run([*buildctl, "build", "--frontend", "dockerfile.v0", "--local",
                           f"context={bench.project / 'app'}", "--local", f"dockerfile={bench.project / 'app'}",
                           "--opt", f"build-arg:BASE_IMAGE={base}", "--metadata-file", str(metadata), "--output",
-                          f"type=image,name={registry.host}/kubeport/kubeport-web:{tag},push=true"],
+                          f"type=image,name={node_registry.host}/kubeport/kubeport-web:{tag},push=true"],
                          timeout=900, env={**bench.env, **env}))  # fmt: skip
         digest = json.loads(metadata.read_text())["containerimage.digest"]
-        return f"{registry.host}/kubeport/kubeport-web:{tag}@{digest}", time.monotonic() - started
+        return f"{node_registry.host}/kubeport/kubeport-web:{tag}@{digest}", time.monotonic() - started
 
     def k(*args: str, timeout: float = 600) -> processes.Done:
         return bench.run([*kubectl, *args], timeout=timeout)
@@ -431,7 +433,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.realbench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.bench.realbench", description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--scale", type=int, nargs="*", default=[10, 50])
     parser.add_argument("--parallel", type=int, help="resource operations Pulumi runs at once (PULUMI_PARALLEL)")

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tools.mock_runner import ProgramRun, dig
 from tools.stack_files import stack_file_config
+from tools.verify.mock_runner import ProgramRun, dig
 
 WAIVER_KEY = "checkov.io/skip"
 

@@ -3,8 +3,8 @@
 `buildkitd` (built with the toolchain) runs as a process of the `kubeport-node` cluster with an OCI (runc)
 worker, trusting the local registry's CA. A buildx builder named BUILDER, of driver `remote`, points at its
 socket: pulumi-docker-build builds through it when a stack names it (`kubeport:builder`), and never tries to
-pull BuildKit from Docker Hub. `base_image()` puts the stand-in for nginx-unprivileged (tools/standin) in the
-local registry and returns it by digest; its root filesystem is made once by mmdebstrap and cached outside the
+pull BuildKit from Docker Hub. `base_image()` puts the stand-in for nginx-unprivileged (tools/standin)
+in the local registry and returns it by digest; its root filesystem is made once by mmdebstrap and cached outside the
 clone, keyed by what goes into it.
 """
 
@@ -20,14 +20,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools import localregistry
-from tools.localclusters import ClusterError
+from tools.localcluster import registry
+from tools.localcluster.clusters import ClusterError
 from tools.stack_files import ROOT
 from tools.toolchain import Toolchain
 
 BUILDER = "kubeport-local"
 """The buildx builder's name (kubeport:builder on the stacks that build on the real node)."""
 DEBIAN_SUITE = "bookworm"
+STANDIN_DIR = ROOT / "tools" / "standin"
+"""The stand-ins' folders (tools/standin), each a Dockerfile and what it copies."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Standin:
 
     @property
     def folder(self) -> Path:
-        return ROOT / "tools" / "standin" / self.name
+        return STANDIN_DIR / self.name
 
     @property
     def repository(self) -> str:
@@ -123,14 +125,14 @@ def buildkitd_config(home: Path, registries: Mapping[str, Path]) -> str:
 def start(
     home: Path,
     tools: Toolchain,
-    registry: localregistry.Registry,
+    node_registry: registry.Registry,
     spawn: Callable[[str, list[str]], None],
     wait_until: Callable[[str, Callable[[], bool], float], None],
 ) -> Builder:
     """Start buildkitd (a process of the calling cluster) and define the buildx builder and registry login."""
     builder = Builder(home)
     (home / "root").mkdir(parents=True, exist_ok=True)
-    (home / "buildkitd.toml").write_text(buildkitd_config(home, {registry.host: registry.ca}))
+    (home / "buildkitd.toml").write_text(buildkitd_config(home, {node_registry.host: node_registry.ca}))
     spawn("buildkitd", [str(tools.tool("buildkitd")), "--config", str(home / "buildkitd.toml")])
     buildctl = [str(tools.tool("buildctl")), "--addr", builder.address]
 
@@ -139,7 +141,7 @@ def start(
                               check=False).returncode == 0  # fmt: skip
 
     wait_until("buildkitd", answers, START_TIMEOUT)
-    localregistry.docker_config(registry, builder.docker_config)
+    registry.docker_config(node_registry, builder.docker_config)
     created = subprocess.run(
         [str(tools.tool("buildx")), "create", "--name", BUILDER, "--driver", "remote", builder.address],
         env={**os.environ, **builder.env(tools)}, capture_output=True, text=True, timeout=60, check=False,
@@ -194,15 +196,15 @@ def standin_rootfs(say: Callable[[str], None] = print, standin: Standin = NGINX)
 
 def base_image(
     builder: Builder,
-    registry: localregistry.Registry,
+    node_registry: registry.Registry,
     tools: Toolchain,
     say: Callable[[str], None] = print,
     standin: Standin = NGINX,
 ) -> str:
     """A stand-in in the local registry, by digest (built and pushed if missing); nginx-unprivileged's by default."""
     key = standin_key(standin)
-    repository = f"{registry.host}/{standin.repository}"
-    status, headers, _ = registry.get(f"/v2/{standin.repository}/manifests/{key}")
+    repository = f"{node_registry.host}/{standin.repository}"
+    status, headers, _ = node_registry.get(f"/v2/{standin.repository}/manifests/{key}")
     if status == 200 and headers.get("Docker-Content-Digest"):
         return f"{repository}:{key}@{headers['Docker-Content-Digest']}"
     rootfs = standin_rootfs(say, standin)
@@ -222,4 +224,4 @@ def base_image(
     if done.returncode != 0:
         raise BuilderError(f"building the stand-in {standin.name} failed:\n{done.stderr[-3000:]}")
     say(f"stand-in {standin.name}: built and pushed to {repository}:{key} in {time.monotonic() - started:.0f} s")
-    return f"{repository}:{key}@{registry.digest(standin.repository, key)}"
+    return f"{repository}:{key}@{node_registry.digest(standin.repository, key)}"

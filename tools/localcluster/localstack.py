@@ -1,7 +1,7 @@
 """`python -m tools local-up` and `local-down`: `make up` on a machine without minikube, and how to stop it.
 
 `local-up` builds (or reuses) the real-run toolchain, starts the local cluster with a node that runs
-containers (tools.localclusters: kubeport-node, with its registry and BuildKit), puts the stand-in base image in
+containers (tools.localcluster.clusters: kubeport-node, with its registry and BuildKit), puts the stand-in base image in
 the registry, then runs `pulumi up` on the `local` stack (Pulumi.local.yaml) with the built Pulumi CLI and the
 repo's file backend: the app is built from app/, pushed by digest, pulled by the node through its pull Secret,
 and `pulumi up` returns once the smoke Pod got the page through the Service. It prints the url. A second run
@@ -22,7 +22,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
-from tools import localbuilder, localclusters, localregistry, processes
+from tools import processes
+from tools.localcluster import builder, clusters, registry
 from tools.passphrase import passphrase_env
 from tools.stack_files import ROOT
 from tools.toolchain import BUILD_SCRIPT, Toolchain, shell_exports, toolchain
@@ -53,28 +54,29 @@ def local_project() -> Path:
     return PROJECT
 
 
-def stack_settings(registry: localregistry.Registry, base_image: str) -> tuple[dict[str, str], dict[str, str]]:
+def stack_settings(node_registry: registry.Registry, base_image: str) -> tuple[dict[str, str], dict[str, str]]:
     """What the `local` stack takes from this start of the registry: (plain config, secret config). The build
     pushes with the push login; the pods' pull Secret holds the login that may only pull."""
-    user, password = registry.credentials()
-    pull_user, pull_password = registry.pull_credentials()
+    user, password = node_registry.credentials()
+    pull_user, pull_password = node_registry.pull_credentials()
     plain = {"kubeport:registryUser": user, "kubeport:registryPullUser": pull_user, "kubeport:baseImage": base_image}
     return plain, {"kubeport:registryToken": password, "kubeport:registryPullToken": pull_password}
 
 
 def application_settings(tools: Toolchain) -> tuple[dict[str, str], dict[str, str]]:
     """What an application stack on kubeport-node takes from this start of the registry: its login, and the
-    stand-ins (tools/standin) for the three images Docker Hub would give: nginx-unprivileged, python, postgres."""
-    registry = localregistry.Registry(localclusters.registry_home())
-    builder = localbuilder.Builder(localclusters.builder_home())
+    stand-ins (tools/standin) for the three images Docker Hub would give: nginx-unprivileged, python,
+    postgres."""
+    node_registry = registry.Registry(clusters.registry_home())
+    node_builder = builder.Builder(clusters.builder_home())
 
-    def standin(kind: localbuilder.Standin) -> str:
-        return localbuilder.base_image(builder, registry, tools, say=lambda _: None, standin=kind)
+    def standin(kind: builder.Standin) -> str:
+        return builder.base_image(node_builder, node_registry, tools, say=lambda _: None, standin=kind)
 
-    plain, secret = stack_settings(registry, standin(localbuilder.NGINX))
+    plain, secret = stack_settings(node_registry, standin(builder.NGINX))
     plain |= {
-        "kubeport:serviceBaseImage": standin(localbuilder.PYTHON),
-        "kubeport:postgresImage": standin(localbuilder.POSTGRES),
+        "kubeport:serviceBaseImage": standin(builder.PYTHON),
+        "kubeport:postgresImage": standin(builder.POSTGRES),
     }
     return plain, secret
 
@@ -85,9 +87,9 @@ def pulumi_env(tools: Toolchain, environ: Mapping[str, str] | None = None) -> di
     environ = dict(os.environ if environ is None else environ)
     backend = environ.get("PULUMI_BACKEND_URL") or f"file://{ROOT / '.pulumi'}"
     env = dict(environ)
-    docker = localbuilder.Builder(localclusters.builder_home()).docker_config
+    docker = builder.Builder(clusters.builder_home()).docker_config
     python = ROOT / ".venv" / "bin" / "python"
-    for line in shell_exports(tools, localclusters.kubeconfig_path(), backend, python, docker_config=docker):
+    for line in shell_exports(tools, clusters.kubeconfig_path(), backend, python, docker_config=docker):
         name, _, value = line.removeprefix("export ").partition("=")
         if name == "PATH":
             env["PATH"] = f"{tools.bin}{os.pathsep}{environ.get('PATH', '')}"
@@ -118,33 +120,33 @@ def up(say: Callable[[str], None] = print) -> int:
             return 1
     else:
         step(say, f"toolchain: built ({tools.root})", started)
-    node_missing = localclusters.missing_real_node_prerequisites(tools)
+    node_missing = clusters.missing_real_node_prerequisites(tools)
     if node_missing and PACKAGES_SCRIPT.exists():
         # The Debian packages: installed (as root, or through sudo), saying which; anything else still missing is
         # named below.
         step(say, "installing the Debian packages the node needs (toolchain/install-packages)", started)
         subprocess.run([str(PACKAGES_SCRIPT)], check=False)
-        node_missing = localclusters.missing_real_node_prerequisites(tools)
+        node_missing = clusters.missing_real_node_prerequisites(tools)
     if node_missing:
         say("the local node needs what is not installed:\n" + "\n".join(f"  - {line}" for line in node_missing))
         say("On Debian: sudo apt-get install containerd runc containernetworking-plugins iptables conntrack "
             "iproute2 docker-registry apache2-utils mmdebstrap openssl")  # fmt: skip
         return 1
-    if localclusters.REAL_NODE in {c.name for c in localclusters.running()}:
-        step(say, f"cluster {localclusters.REAL_NODE}: running", started)
-        localclusters.write_kubeconfig()
+    if clusters.REAL_NODE in {c.name for c in clusters.running()}:
+        step(say, f"cluster {clusters.REAL_NODE}: running", started)
+        clusters.write_kubeconfig()
     else:
-        step(say, f"starting cluster {localclusters.REAL_NODE}: control plane, node, registry, BuildKit", started)
-        localclusters.up([localclusters.REAL_NODE])
-    registry = localregistry.Registry(localclusters.registry_home())
-    builder = localbuilder.Builder(localclusters.builder_home())
+        step(say, f"starting cluster {clusters.REAL_NODE}: control plane, node, registry, BuildKit", started)
+        clusters.up([clusters.REAL_NODE])
+    node_registry = registry.Registry(clusters.registry_home())
+    node_builder = builder.Builder(clusters.builder_home())
     step(say, "base image: the stand-in for nginx-unprivileged in the local registry", started)
-    base = localbuilder.base_image(builder, registry, tools, say)
+    base = builder.base_image(node_builder, node_registry, tools, say)
     env = pulumi_env(tools)
     project = local_project()
 
     pulumi = pulumi_runner(tools, env, project)
-    failed = configure(pulumi, STACK, *stack_settings(registry, base))
+    failed = configure(pulumi, STACK, *stack_settings(node_registry, base))
     if failed:
         say(failed)
         return 1
@@ -200,14 +202,16 @@ def login(stack: str, application: bool = False, say: Callable[[str], None] = pr
     if tools.missing(NEEDED):
         say(f"not built: {', '.join(tools.missing(NEEDED))}; run `make toolchain`")
         return 1
-    if localclusters.REAL_NODE not in {c.name for c in localclusters.running()}:
-        say(f"{localclusters.REAL_NODE} is not running: start it with `make clusters` (or `python -m tools clusters "
-            f"up {localclusters.REAL_NODE}`), then run this again")  # fmt: skip
+    if clusters.REAL_NODE not in {c.name for c in clusters.running()}:
+        say(f"{clusters.REAL_NODE} is not running: start it with `make clusters` (or `python -m tools clusters "
+            f"up {clusters.REAL_NODE}`), then run this again")  # fmt: skip
         return 1
-    registry = localregistry.Registry(localclusters.registry_home())
-    builder = localbuilder.Builder(localclusters.builder_home())
-    plain, secret = (application_settings(tools) if application else
-                     stack_settings(registry, localbuilder.base_image(builder, registry, tools, say)))  # fmt: skip
+    node_registry = registry.Registry(clusters.registry_home())
+    node_builder = builder.Builder(clusters.builder_home())
+    if application:
+        plain, secret = application_settings(tools)
+    else:
+        plain, secret = stack_settings(node_registry, builder.base_image(node_builder, node_registry, tools, say))
     failed = configure(pulumi_runner(tools, pulumi_env(tools), ROOT), stack, plain, secret)
     if failed:
         say(failed)
@@ -222,7 +226,7 @@ def login(stack: str, application: bool = False, say: Callable[[str], None] = pr
 def down(say: Callable[[str], None] = print) -> int:
     started = time.monotonic()
     tools = toolchain()
-    if not tools.missing(("pulumi",)) and localclusters.REAL_NODE in {c.name for c in localclusters.running()}:
+    if not tools.missing(("pulumi",)) and clusters.REAL_NODE in {c.name for c in clusters.running()}:
         env = pulumi_env(tools)
         project = local_project()
         listed = processes.run([str(tools.tool("pulumi")), "stack", "ls", "--non-interactive"], timeout=60, env=env,
@@ -232,7 +236,7 @@ def down(say: Callable[[str], None] = print) -> int:
             processes.run([str(tools.tool("pulumi")), "destroy", "--yes", "--stack", STACK, "--non-interactive"],
                           timeout=900, env=env, cwd=project, echo=echo_line)  # fmt: skip
     step(say, "stopping the local clusters", started, "make down")
-    localclusters.down([c.name for c in localclusters.running()] or [localclusters.REAL_NODE])
+    clusters.down([c.name for c in clusters.running()] or [clusters.REAL_NODE])
     step(say, "done: nothing of kubeport's runs on this machine", started, "make down")
     return 0
 

@@ -45,7 +45,7 @@ RESOURCES = "(every resource's type, name, inputs, protect and provider type)"
 DUMP = """
 import json, os, sys
 try:
-    from tools.mock_runner import run_program
+    from tools.verify.mock_runner import run_program
 except ImportError:
     from tools.offline import run_program
 run = run_program(sys.argv[1])

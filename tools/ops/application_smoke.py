@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stacks.score import Application
-from tools.appdata import Side
-from tools.operations import Fetch, Kubectl, OperationError, http_get, run_kubectl
+from tools.ops.application_data import Side
+from tools.ops.operations import Fetch, Kubectl, OperationError, http_get, run_kubectl
 from tools.stack_files import ROOT
 
 PROBE_NAME = "kubeport-migrate-probe"

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from tools.localclusters import ClusterError
+from tools.localcluster.clusters import ClusterError
 from tools.toolchain import Toolchain
 
 NODE_NAME = "kubeport-node"
@@ -67,7 +67,7 @@ class NodeError(ClusterError):
 
 
 class Spawner(Protocol):
-    """Starts a named process of the cluster and remembers its pid (tools.localclusters.Starter)."""
+    """Starts a named process of the cluster and remembers its pid (tools.localcluster.clusters.Starter)."""
 
     def spawn(self, name: str, args: list[str]) -> None: ...
 

@@ -1,6 +1,6 @@
 """Offline preview: the Kubernetes objects a stack will create, as YAML manifests, and its resource plan.
 
-Runs the real program under the mock monitor (`tools.mock_runner`), so what is written is exactly what the
+Runs the real program under the mock monitor (`tools.verify.mock_runner`), so what is written is exactly what the
 program registers: one manifest per Kubernetes object and a `plan.txt` listing every resource.
 
 `tests/golden/<stack>/` holds every stack's render as committed (`python -m tools render --update`), so a change
@@ -18,9 +18,9 @@ from typing import Any
 import yaml
 
 from components.pod_parts import content_digest
-from tools.mock_runner import ProgramRun, Registered, run_program
 from tools.stack_files import ROOT
 from tools.text import columns
+from tools.verify.mock_runner import ProgramRun, Registered, run_program
 
 GOLDEN = ROOT / "tests" / "golden"
 """Every stack's render as committed: `GOLDEN/<stack>/`."""

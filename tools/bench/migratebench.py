@@ -4,7 +4,7 @@ For each size the walkthrough runs on kubeport-node (its database filled with th
 of its own beside payments) and moves to a fresh copy on kubeport-node-b with `python -m tools migrate`. Measured:
 how long writes were stopped (migrate's own figure: the stop of writes to the switch) and the whole command (the
 target's preview and up included). Between sizes the target stack is destroyed and the source made writable
-again, so every move is a first one onto an empty target. Part of `make bench`; `python -m tools.migratebench
+again, so every move is a first one onto an empty target. Part of `make bench`; `python -m tools.bench.migratebench
 --sizes 1 100` for a quicker look.
 """
 
@@ -16,8 +16,8 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from tools import localclusters, realrun
-from tools.localup import application_settings
+from tools.localcluster import clusters, realrun
+from tools.localcluster.localstack import application_settings
 from tools.processes import Done
 from tools.text import columns
 
@@ -47,11 +47,11 @@ def must(done: Done) -> Done:
 
 def measure(bench: realrun.Workbench, megabytes: int) -> list[str]:
     rows = megabytes * 1_000_000 // ROW_BYTES
-    admin_sql(bench, localclusters.REAL_NODE, "RESET ROLE; DO $$BEGIN EXECUTE format('ALTER DATABASE %I RESET "
+    admin_sql(bench, clusters.REAL_NODE, "RESET ROLE; DO $$BEGIN EXECUTE format('ALTER DATABASE %I RESET "
               "default_transaction_read_only', current_database()); END$$")  # fmt: skip
-    admin_sql(bench, localclusters.REAL_NODE, "SET ROLE payments_app; DROP TABLE IF EXISTS filler; CREATE TABLE filler "
+    admin_sql(bench, clusters.REAL_NODE, "SET ROLE payments_app; DROP TABLE IF EXISTS filler; CREATE TABLE filler "
               f"AS SELECT n, repeat('x', {ROW_BYTES - 8}) AS text FROM generate_series(1, {rows}) n")  # fmt: skip
-    size = admin_sql(bench, localclusters.REAL_NODE, "SELECT pg_size_pretty(pg_database_size(current_database()))")
+    size = admin_sql(bench, clusters.REAL_NODE, "SELECT pg_size_pretty(pg_database_size(current_database()))")
     started = time.monotonic()
     done = must(bench.stacks_cli("migrate", "--from", SOURCE, "--to", TARGET, timeout=7200))
     whole = time.monotonic() - started
@@ -66,10 +66,10 @@ def run(sizes: Sequence[int] = SIZES_MB, say: Callable[[str], None] = print) -> 
     if missing:
         say(f"migrate at scale: not measured ({'; '.join(missing)})")
         return 0
-    clusters = realrun.ClusterSession.open()
+    session = realrun.ClusterSession.open()
     try:
         with realrun.scratch("kubeport-migratebench-") as base:
-            bench = realrun.Workbench(base, kubeconfig=clusters.kubeconfig)
+            bench = realrun.Workbench(base, kubeconfig=session.kubeconfig)
             plain, secret = application_settings(bench.tools)
             config = {**plain, "kubeport:namespace": NAMESPACE, "kubeport:nodePort": "30033"}
             for stack, like in ((SOURCE, "walkthrough"), (TARGET, "walkthrough-b")):
@@ -83,17 +83,17 @@ def run(sizes: Sequence[int] = SIZES_MB, say: Callable[[str], None] = print) -> 
             finally:
                 for stack in (TARGET, SOURCE):
                     bench.pulumi("destroy", "--yes", "--skip-preview", "--stack", stack, timeout=900)
-            say(f"\n`migrate` of the walkthrough, {localclusters.REAL_NODE} -> {localclusters.SECOND_REAL_NODE}, "
+            say(f"\n`migrate` of the walkthrough, {clusters.REAL_NODE} -> {clusters.SECOND_REAL_NODE}, "
                 "by the size of its database")  # fmt: skip
             header = ["filler", "rows", "database", "writes stopped (s)", "whole migrate (s)"]
             say("\n".join(columns([header, *rows])))
             return 0
     finally:
-        clusters.close()
+        session.close()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.migratebench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.bench.migratebench", description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="*", default=list(SIZES_MB), help="megabytes of filler rows")
     args = parser.parse_args(argv)
     return run(args.sizes)

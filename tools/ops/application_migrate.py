@@ -6,14 +6,14 @@ already, the leftover of an earlier migrate (`--allow-read-only-source`); a targ
 any table (`--replace-target-data`: its rows are first dumped to a file, whose path migrate prints); a target on a
 cloud, whose databases are the cloud's managed ones, and a source whose declared database is not a pod in its
 cluster (nothing overrides these: the rows would be left behind).
-
-Then: preview and up the target → start the probe Pod (tools/appsmoke) → stop writes on the target's databases
-and, with the flag, copy what they hold to a file → stop writes on the source's (`default_transaction_read_only`,
-open sessions ended; reads go on) → dump each and restore it into the target's, in one transaction
-(tools/appdata) → compare every table's row count and row hash → make the target writable and prove it, signing in
-as the application's own role over verified TLS and writing something that is rolled back → smoke-check the
-target from its workload files → record the move in both databases (`kubeport.migrations`) → switch. Writes on the
-source stay stopped from the moment it turns read-only until the switch, and that time is printed. The source stays
+ Then: preview and up the target → start the probe Pod (tools/ops/application_smoke.py) → stop writes on the target's
+databases and, with the flag, copy what they hold to a file → stop writes on the source's
+(`default_transaction_read_only`, open sessions ended; reads go on) → dump each and restore it into the target's, in one
+transaction (tools/ops/application_data.py) → compare every table's row count and row hash → make the target writable
+and prove it, signing in as the application's own role over verified TLS and writing something that is rolled back →
+smoke-check the target from its workload files → record the move in both databases (`kubeport.migrations`) → switch.
+Writes on the source stay stopped from the moment it turns read-only until the switch, and that time is printed. The
+source stays
 read-only afterwards, so nothing writes to the old copy; its record says where the data went.
 
 Any failure, timeout, malformed answer or interrupt after the first stop undoes the stops: the source is writable
@@ -33,9 +33,9 @@ from typing import Protocol
 
 from stacks.config.keys import keys_by_name
 from stacks.score import Application, ScoreError, read_application
-from tools.appdata import Facts, Fingerprint, PodDatabases, Record, Side
-from tools.appsmoke import ClusterProbe, check_routes, deployments_unavailable, probe_image, probes, routes
-from tools.operations import (
+from tools.ops.application_data import Facts, Fingerprint, PodDatabases, Record, Side
+from tools.ops.application_smoke import ClusterProbe, check_routes, deployments_unavailable, probe_image, probes, routes
+from tools.ops.operations import (
     Fetch,
     Kubectl,
     OperationError,
@@ -57,7 +57,7 @@ READ_ONLY_FLAG = "--allow-read-only-source"
 
 
 class Databases(Protocol):
-    """One side's databases of the application (tools.appdata.PodDatabases; a fake in tests)."""
+    """One side's databases of the application (tools.ops.application_data.PodDatabases; a fake in tests)."""
 
     def instances(self) -> list[str]: ...
     def facts(self, instance: str) -> Facts: ...

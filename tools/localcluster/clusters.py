@@ -4,11 +4,11 @@
 `python -m tools clusters up` starts them (contexts `kubeport-a`, `kubeport-b`, `kubeport-node` and
 `kubeport-node-b` in one kubeconfig file), `down` stops every process and removes every file. On `kubeport-a`
 and `kubeport-b` kwok simulates the node: it marks pods Running and Ready without running a container, so the
-API server, admission (Pod Security), controllers, scheduler and Pulumi's awaits are real and the app itself is
-not. `kubeport-node` and `kubeport-node-b` each have a node that runs containers (tools.localnode: containerd,
-runc, CNI, kubelet, kube-proxy, CoreDNS, kube-router), pulling from the local registry (tools.localregistry),
-which kubeport-node runs with BuildKit; each of these nodes lives in a network namespace of its own, and its
-cluster's API server listens on that namespace's gateway. Every wait has a deadline; every process is a session of its
+API server, admission (Pod Security), controllers, scheduler and Pulumi's awaits are real and the app itself is not.
+`kubeport-node` and `kubeport-node-b` each have a node that runs containers (tools.localcluster.realnode: containerd,
+runc, CNI, kubelet, kube-proxy, CoreDNS, kube-router), pulling from the local registry (tools.localcluster.registry),
+which kubeport-node runs with BuildKit; each of these nodes lives in a network namespace of its own, and its cluster's
+API server listens on that namespace's gateway. Every wait has a deadline; every process is a session of its
 own, stopped by its pid.
 """
 
@@ -47,7 +47,7 @@ class ClusterSpec:
     node: Literal["kwok", "real"] = "kwok"
     api_address: str = "127.0.0.1"
     """Where the API server listens: a node that runs containers, in a network namespace of its own, reaches it on
-    the namespace's gateway (tools.localnode.NODES)."""
+    the namespace's gateway (tools.localcluster.realnode.NODES)."""
 
 
 CLUSTERS: Mapping[str, ClusterSpec] = {
@@ -66,7 +66,7 @@ INGRESS_CLASS: dict[str, Any] = {
     "apiVersion": "networking.k8s.io/v1",
     "kind": "IngressClass",
     "metadata": {"name": INGRESS_CLASS_NAME},
-    # No controller runs: tools/kwok/ingress-address.yaml gives these Ingresses an address instead.
+    # No controller runs: tools/localcluster/kwok/ingress-address.yaml gives these Ingresses an address instead.
     "spec": {"controller": "kubeport.local/simulated-by-kwok"},
 }
 STORAGE_CLASS = "kubeport-local"
@@ -149,8 +149,8 @@ AUDIT_POLICY = {
 
 class ClusterError(Exception):
     """A cluster did not start or stop; the message says which process and shows its log's tail. The errors of the
-    real node, its registry and its builder (tools.localnode, tools.localregistry, tools.localbuilder) are
-    ClusterErrors too, so every caller that starts a cluster names them in one message."""
+    real node, its registry and its builder (tools.localcluster: realnode, registry, builder) are ClusterErrors too,
+    so every caller that starts a cluster names them in one message."""
 
 
 def state_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -179,9 +179,9 @@ def private_state_dir(environ: Mapping[str, str] | None = None) -> Path:
 
 def missing_real_node_prerequisites(tools: Toolchain) -> list[str]:
     """What the node that runs containers, its registry and its builder need and this machine lacks."""
-    from tools import localnode, localregistry  # noqa: PLC0415
+    from tools.localcluster import realnode, registry  # noqa: PLC0415
 
-    lines = localnode.missing_prerequisites(tools) + localregistry.missing_prerequisites()
+    lines = realnode.missing_prerequisites(tools) + registry.missing_prerequisites()
     lines += [f"{name} not built (make toolchain)" for name in tools.missing(("buildkitd", "buildctl", "buildx"))]
     if shutil.which("mmdebstrap") is None:
         lines.append("`mmdebstrap` not found (Debian: mmdebstrap): it makes the stand-in base image")
@@ -430,15 +430,15 @@ def _start(cluster: Cluster, tools: Toolchain, spec: ClusterSpec, environ: Mappi
     service_cidr = spec.service_cidr
     make_certificates(pki, service_cidr, spec.api_address)
     if spec.node == "real":
-        from tools import localnode, localregistry  # noqa: PLC0415 - only a real node needs them
+        from tools.localcluster import realnode, registry  # noqa: PLC0415 - only a real node needs them
 
-        if cluster.name != REAL_NODE and localregistry.running(registry_home(environ)) is None:
+        if cluster.name != REAL_NODE and registry.running(registry_home(environ)) is None:
             raise ClusterError(
                 f"{cluster.name} pulls from the registry {REAL_NODE} runs: start {REAL_NODE} first "
                 f"(`python -m tools clusters up {REAL_NODE} {cluster.name}`)"
             )
         # Before the API server: a node in a namespace of its own reaches it on the namespace's gateway.
-        localnode.add_network(localnode.NODES[cluster.name], home, spec.pod_cidr, spec.service_cidr)
+        realnode.add_network(realnode.NODES[cluster.name], home, spec.pod_cidr, spec.service_cidr)
     (home / "audit-policy.yaml").write_text(yaml.safe_dump(AUDIT_POLICY))
     own = kubeconfig([cluster])
     cluster.own_kubeconfig.write_text(yaml.safe_dump(own))
@@ -613,12 +613,12 @@ def _start_real_node(
     """A node that runs containers, pulling from the local registry (started first: containerd must trust it).
 
     kubeport-node starts the registry and BuildKit; kubeport-node-b uses them."""
-    from tools import localbuilder, localnode, localregistry  # noqa: PLC0415 - only the real node needs them
+    from tools.localcluster import builder, realnode, registry  # noqa: PLC0415 - only the real node needs them
 
-    node = localnode.NODES[cluster.name]
+    node = realnode.NODES[cluster.name]
     first = cluster.name == REAL_NODE
-    registry = localregistry.start(registry_home(environ), tools)
-    ports = {name: free_port() for name in localnode.PORTS}
+    node_registry = registry.start(registry_home(environ), tools)
+    ports = {name: free_port() for name in realnode.PORTS}
 
     def until(what: str, ready: Callable[[], bool], timeout: float) -> None:
         wait_until(f"{cluster.name}: {what}", ready, timeout, starter.dead)
@@ -631,7 +631,7 @@ def _start_real_node(
         account = cluster.get("/api/v1/namespaces/default/serviceaccounts/default")[0]
         return conditions.get("Ready") == "True" and account == 200
 
-    localnode.start(
+    realnode.start(
         home=cluster.home,
         pki=cluster.pki,
         kubeconfig=cluster.own_kubeconfig,
@@ -641,7 +641,7 @@ def _start_real_node(
         tools=tools,
         spawner=starter,
         ports=ports,
-        registries={registry.host: registry.ca},
+        registries={node_registry.host: node_registry.ca},
         wait_until=until,
         node_ready=node_ready,
         node=node,
@@ -656,7 +656,7 @@ def _start_real_node(
     if applied.returncode != 0:
         raise ClusterError(f"{cluster.name}: could not create the local volumes: {applied.stderr.strip()}")
     if first:
-        localbuilder.start(builder_home(environ), tools, registry, starter.spawn, until)
+        builder.start(builder_home(environ), tools, node_registry, starter.spawn, until)
 
 
 def node_manifest(name: str) -> dict[str, Any]:
@@ -730,16 +730,16 @@ def stop(name: str, environ: Mapping[str, str] | None = None) -> None:
     if still:
         raise ClusterError(f"{name}: could not stop {', '.join(still)}")
     if CLUSTERS[name].node == "real":
-        from tools import localnode, localregistry  # noqa: PLC0415
+        from tools.localcluster import realnode, registry  # noqa: PLC0415
 
-        node = localnode.NODES[name]
-        localnode.stop(home, node)
+        node = realnode.NODES[name]
+        realnode.stop(home, node)
         if name == REAL_NODE:
-            localregistry.stop(registry_home(environ))
+            registry.stop(registry_home(environ))
         # Stopping is checked, not assumed: a mount, interface, network namespace, cgroup or process of the node
         # still there (after a short grace for the kernel to let go of it) fails the stop, naming each.
         deadline = time.monotonic() + LEFTOVER_GRACE
-        while (left := localnode.leftovers(home, node)) and time.monotonic() < deadline:
+        while (left := realnode.leftovers(home, node)) and time.monotonic() < deadline:
             time.sleep(1)
         if left:
             raise ClusterError(f"{name}: stopped, but left behind: {'; '.join(left)}")
