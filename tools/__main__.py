@@ -203,13 +203,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_clusters(args: argparse.Namespace) -> int:
-    from tools.localcluster import clusters  # noqa: PLC0415
+    from tools.localcluster import catalog, clusters  # noqa: PLC0415
     from tools.toolchain import ToolchainMissingError  # noqa: PLC0415
 
-    names = args.names or list(clusters.CLUSTERS)
-    unknown = sorted(set(names) - set(clusters.CLUSTERS))
+    names = args.names or list(catalog.CLUSTERS)
+    unknown = sorted(set(names) - set(catalog.CLUSTERS))
     if unknown:
-        print(f"unknown cluster(s): {', '.join(unknown)}; clusters: {', '.join(clusters.CLUSTERS)}", file=sys.stderr)
+        print(f"unknown cluster(s): {', '.join(unknown)}; clusters: {', '.join(catalog.CLUSTERS)}", file=sys.stderr)
         return 2
     try:
         if args.action == "up":
@@ -218,13 +218,13 @@ def cmd_clusters(args: argparse.Namespace) -> int:
         elif args.action == "down":
             clusters.down(names)
         elif args.action == "kubeconfig":
-            print(clusters.kubeconfig_path())
+            print(catalog.kubeconfig_path())
         else:
             found = {c.name: c for c in clusters.running()}
             for name in names:
                 cluster = found.get(name)
                 print(f"{name}: {'running at ' + cluster.server if cluster else 'stopped'}")
-    except (clusters.ClusterError, ToolchainMissingError) as err:
+    except (catalog.ClusterError, ToolchainMissingError) as err:
         # The cause, in one message (a half-started cluster is already stopped; the node's, the registry's and the
         # builder's errors are ClusterErrors too): no traceback.
         print(f"error: {err}", file=sys.stderr)
@@ -235,7 +235,7 @@ def cmd_clusters(args: argparse.Namespace) -> int:
 def cmd_live(args: argparse.Namespace) -> int:
     """The live suite: the local clusters started once (left running if they were), the test files' groups run at
     once (tools/verify/livesuite.py), then the clusters stopped if this started them."""
-    from tools.localcluster import clusters, realrun  # noqa: PLC0415
+    from tools.localcluster import catalog, realrun  # noqa: PLC0415
     from tools.toolchain import ToolchainMissingError  # noqa: PLC0415
     from tools.verify import livesuite  # noqa: PLC0415
 
@@ -245,7 +245,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         return 1
     try:
         session = realrun.ClusterSession.open()
-    except (clusters.ClusterError, ToolchainMissingError) as err:
+    except (catalog.ClusterError, ToolchainMissingError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     try:
@@ -265,7 +265,7 @@ def cmd_local(args: argparse.Namespace) -> int:
 def cmd_env(args: argparse.Namespace) -> int:
     import os  # noqa: PLC0415
 
-    from tools.localcluster import builder, clusters  # noqa: PLC0415
+    from tools.localcluster import builder, catalog  # noqa: PLC0415
     from tools.passphrase import FILE, PassphraseError, ensure_file  # noqa: PLC0415
     from tools.toolchain import BUILD_HINT, shell_exports, toolchain  # noqa: PLC0415
 
@@ -283,12 +283,12 @@ def cmd_env(args: argparse.Namespace) -> int:
         print(f"kubeport env: {err}", file=sys.stderr)
         return 1
     python = ROOT / ".venv" / "bin" / "python"
-    docker = builder.Builder(clusters.builder_home()).docker_config
+    docker = builder.Builder(catalog.builder_home()).docker_config
     print(
         "\n".join(
             shell_exports(
                 tools,
-                clusters.kubeconfig_path(),
+                catalog.kubeconfig_path(),
                 backend,
                 python,
                 passphrase_file=passphrase or FILE,
@@ -391,7 +391,7 @@ def parser() -> argparse.ArgumentParser:
     live.add_argument("pytest_args", nargs="*", help="more arguments for pytest (after --)")
     live.set_defaults(func=cmd_live)
 
-    from tools.localcluster.clusters import CLUSTERS  # noqa: PLC0415 - the names only; nothing is started here
+    from tools.localcluster.catalog import CLUSTERS  # noqa: PLC0415 - the names only; nothing is started here
 
     clusters = sub.add_parser(
         "clusters",

@@ -1,8 +1,12 @@
-"""Running other programs with a deadline: the one process runner of the real runs, the live and kind suites.
+"""Running other programs: the one process module of the tooling.
 
-Every command runs in a process group of its own, so a deadline stops it and everything it started (Pulumi
-and its plugins, kubectl port-forwards): first SIGINT (Pulumi cancels cleanly on it), then SIGKILL. A missing
-program comes back as exit code 127 and a deadline as 124, never as an exception, so callers can report them.
+- `run()`: a command with a deadline (the real runs, the live and kind suites). Every command runs in a process
+  group of its own, so a deadline stops it and everything it started (Pulumi and its plugins, kubectl
+  port-forwards): first SIGINT (Pulumi cancels cleanly on it), then SIGKILL. A missing program comes back as exit
+  code 127 and a deadline as 124, never as an exception, so callers can report them.
+- `spawn()`, `alive()`, `stop()`, `wait_for()`: the long-running servers of the local clusters (the control plane,
+  the node's daemons, the registry, BuildKit), each a session of its own with its output in a log file, found again
+  by its pid, stopped with TERM and then KILL, waited for with a deadline that also watches them die.
 """
 
 from __future__ import annotations
@@ -127,3 +131,72 @@ def follow(stream: IO[str], put: Callable[[str], None]) -> threading.Thread:
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
     return reader
+
+
+def spawn(args: Sequence[str], *, log: Path, cwd: Path, env: Mapping[str, str] | None = None) -> int:
+    """Start a server in a session of its own, its output appended to `log`; its pid (it is not waited for)."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            list(args),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return process.pid
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` runs (one of this process's children that exited is reaped, and counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    return True
+
+
+def stop(pid: int, grace: float) -> bool:
+    """TERM the session `pid` leads, KILL it after `grace` seconds; True once the process is gone."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, sig)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not alive(pid):
+                return True
+            time.sleep(0.1)
+    return not alive(pid)
+
+
+def wait_for(
+    ready: Callable[[], bool],
+    timeout: float,
+    dead: Callable[[], str | None] = lambda: None,
+    interval: float = 0.5,
+    transient: tuple[type[BaseException], ...] = (OSError, subprocess.SubprocessError),
+) -> str | None:
+    """Poll `ready` until it holds (None), or say why not: what `dead` names (a process that exited), or the
+    deadline. An exception of the `transient` kinds counts as not ready yet (a server still coming up)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (why := dead()) is not None:
+            return why
+        with contextlib.suppress(*transient):
+            if ready():
+                return None
+        time.sleep(interval)
+    return f"not ready after {timeout:.0f} s"
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    """The last lines of a server's log, for the message that says it exited."""
+    if not path.exists():
+        return "(no log)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

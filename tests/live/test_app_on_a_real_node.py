@@ -42,7 +42,7 @@ from tests.support.realnode import (
     write_timing,
 )
 from tools import processes
-from tools.localcluster import builder, clusters
+from tools.localcluster import builder, catalog
 from tools.localcluster.realrun import Workbench
 from tools.processes import Done
 from tools.stack_files import ROOT
@@ -331,7 +331,7 @@ def test_a_stack_of_ones_own_deploys_with_the_documented_commands_alone(bench: W
     bench.add_stack_file(MINE, {"namespace": MINE, "nodePort": "30042"}, like=STACK)
     # The machine's toolchain and clusters, which a user's shell finds by default and the workbench's own HOME
     # and TMPDIR would hide.
-    machine = {"KUBEPORT_TOOLCHAIN": str(bench.tools.root), "KUBEPORT_CLUSTERS": str(clusters.state_dir())}
+    machine = {"KUBEPORT_TOOLCHAIN": str(bench.tools.root), "KUBEPORT_CLUSTERS": str(catalog.state_dir())}
     python = str(ROOT / ".venv" / "bin" / "python")
     shell = {name: bench.env[name] for name in ("HOME", "TMPDIR", "LANG", "NO_COLOR", "PULUMI_BACKEND_URL",
                                                 "PULUMI_CONFIG_PASSPHRASE")}  # fmt: skip

@@ -37,7 +37,7 @@ from tests.support.live import (
     workload_is_serving,
 )
 from tools import processes
-from tools.localcluster import clusters, realnode
+from tools.localcluster import catalog, clusters, controlplane, nodekinds, realnode
 from tools.localcluster.realrun import Workbench, preview_steps
 from tools.ops.operations import PREVIEW_ENV
 from tools.stack_files import ROOT
@@ -145,7 +145,7 @@ def test_autoscaling_and_an_ingress_for_real(bench: Workbench) -> None:
     refused = bench.pulumi("preview", *config)
     assert refused.code != 0 and "kubeport:replicas" in refused.stdout + refused.stderr
     ok(bench.pulumi("config", "rm", "kubeport:replicas", *config))
-    for key, value in (("host", HOST), ("ingressClass", clusters.INGRESS_CLASS_NAME), ("maxReplicas", "6")):
+    for key, value in (("host", HOST), ("ingressClass", nodekinds.INGRESS_CLASS_NAME), ("maxReplicas", "6")):
         ok(bench.pulumi("config", "set", f"kubeport:{key}", value, *config))
     steps = preview_steps(ok(bench.pulumi("preview", "--json", *config)).stdout)
     changed = {(s["op"], s["urn"].rsplit("::", 1)[1]) for s in steps if s["op"] != "same"}
@@ -157,7 +157,7 @@ def test_autoscaling_and_an_ingress_for_real(bench: Workbench) -> None:
     hpa = bench.kubectl_json(A, "--namespace", NAMESPACE, "get", "hpa", "web")
     assert hpa["spec"]["scaleTargetRef"]["name"] == "web" and hpa["spec"]["maxReplicas"] == 6
     ingress = bench.kubectl_json(A, "--namespace", NAMESPACE, "get", "ingress", "web")
-    assert ingress["spec"]["ingressClassName"] == clusters.INGRESS_CLASS_NAME
+    assert ingress["spec"]["ingressClassName"] == nodekinds.INGRESS_CLASS_NAME
     outputs = json.loads(ok(bench.pulumi("stack", "output", "--json", *config)).stdout)
     assert outputs["url"] == f"http://{HOST}"
     assert outputs["ingressAddress"] == ingress["status"]["loadBalancer"]["ingress"][0]["ip"]
@@ -276,10 +276,10 @@ def test_etcd_answers_only_the_api_servers_certificate(context: str) -> None:
     user who reaches its port reads nothing, with no certificate, with the cluster's admin one, or over HTTP."""
     cluster = clusters.load(context)
     assert cluster is not None, f"{context} is not running"
-    assert clusters.etcd_health(cluster) == "true"
+    assert controlplane.etcd_health(cluster) == "true"
     for client in (None, "admin"):  # no certificate; one the cluster's main CA signed, not etcd's
         with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
-            clusters.etcd_health(cluster, client=client)
+            controlplane.etcd_health(cluster, client=client)
     plain = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
         plain.open(f"http://127.0.0.1:{cluster.etcd_port}/health", timeout=3).read()
@@ -290,14 +290,14 @@ def test_a_second_run_starting_kubeport_node_is_refused_and_the_running_one_keep
 ) -> None:
     """Another checkout's `clusters up kubeport-node` (a state folder of its own) while this run's node runs: one
     message, no traceback, and the running node keeps its namespace, its link and its Ready state."""
-    node = realnode.NODES[clusters.REAL_NODE]
+    node = realnode.NODES[catalog.REAL_NODE]
     assert realnode.netns_in_use(node), "this run's kubeport-node is not running"
     env = {**os.environ, "KUBEPORT_CLUSTERS": str(tmp_path / "another-run")}
-    done = processes.run([sys.executable, "-m", "tools", "clusters", "up", clusters.REAL_NODE], timeout=180,
+    done = processes.run([sys.executable, "-m", "tools", "clusters", "up", catalog.REAL_NODE], timeout=180,
                          env=env, cwd=ROOT)  # fmt: skip
     said = done.stdout + done.stderr
     assert done.code == 1 and f"network namespace {node.netns} exists already" in said, said[-3000:]
     assert "Traceback" not in said, said[-3000:]
     assert realnode.netns_in_use(node) and processes.run(["ip", "link", "show", node.link[0]], timeout=30).code == 0
-    ready = bench.kubectl_json(clusters.REAL_NODE, "get", "node", node.name)["status"]["conditions"]
+    ready = bench.kubectl_json(catalog.REAL_NODE, "get", "node", node.name)["status"]["conditions"]
     assert {c["type"]: c["status"] for c in ready}["Ready"] == "True"

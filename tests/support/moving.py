@@ -11,10 +11,10 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.support.realnode import write_timing
-from tools.localcluster import clusters
+from tools.localcluster import catalog
 from tools.localcluster.realrun import Workbench
 
-A, B = clusters.REAL_NODE, clusters.SECOND_REAL_NODE
+A, B = catalog.REAL_NODE, catalog.SECOND_REAL_NODE
 ROUTED = 30.0
 """Seconds a node port may take to be routed after `up` or a move."""
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.support.live import ok
-from tools.localcluster import builder, clusters, realnode, registry
+from tools.localcluster import builder, catalog, realnode, registry
 from tools.localcluster.localstack import application_settings, stack_settings
 from tools.localcluster.realrun import Workbench
 
-NODE = clusters.REAL_NODE
+NODE = catalog.REAL_NODE
 STACK = "local"
 NAMESPACE = "kubeport"
 WEB_PODS = "app.kubernetes.io/name=kubeport,app.kubernetes.io/component=web"
@@ -30,11 +30,11 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def node_registry() -> registry.Registry:
-    return registry.Registry(clusters.registry_home())
+    return registry.Registry(catalog.registry_home())
 
 
 def node_builder() -> builder.Builder:
-    return builder.Builder(clusters.builder_home())
+    return builder.Builder(catalog.builder_home())
 
 
 def set_up_stack(bench: Workbench, stack: str = STACK, **config: str) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.support.app_serving import require
-from tools.localcluster import registry
+from tools.localcluster import pki, registry
 
 
 class _Registry(http.server.BaseHTTPRequestHandler):
@@ -76,7 +76,7 @@ def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
     require(all(shutil.which(p) for p in ("nginx", "htpasswd", "openssl")), "nginx, htpasswd or openssl not found")
     home = tmp_path_factory.mktemp("registry")
     address = f"127.0.0.1:{_free_port()}"
-    registry.certificates(home, ip="127.0.0.1")
+    pki.registry_certificates(home, ip="127.0.0.1")
     logins = {"push": (registry.PUSH_USER, "push-secret"), "pull": (registry.PULL_USER, "pull-secret")}
     (home / "htpasswd").write_text("".join(registry.htpasswd_line(u, p) for u, p in logins.values()))
     for folder in registry.NGINX_TEMP:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tools.localcluster import clusters
-from tools.localcluster.clusters import ClusterError, private_state_dir
+from tools.localcluster.catalog import ClusterError, private_state_dir
 
 
 def environ(folder: Path) -> dict[str, str]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tools.localcluster import clusters, realnode
+from tools.localcluster import catalog, realnode
 from tools.localcluster.realnode import NodeNetwork, NodePaths
 
 PORTS = {name: 20000 + index for index, name in enumerate(realnode.PORTS)}
@@ -37,7 +37,7 @@ def loopback(address: str) -> bool:
 @pytest.mark.parametrize("node", NODES, ids=lambda n: n.name)
 def test_a_node_serves_only_on_its_own_address_and_its_namespaces_loopback(node: NodeNetwork, tmp_path: Path) -> None:
     paths = NodePaths(tmp_path)
-    spec = clusters.CLUSTERS[node.name]
+    spec = catalog.CLUSTERS[node.name]
     kubelet = realnode.kubelet_config(paths, tmp_path / "pki", PORTS, node)
     proxy = realnode.kube_proxy_config(tmp_path / "kubeconfig", spec.pod_cidr, PORTS, node)
     corefile = realnode.corefile(tmp_path / "kubeconfig", node.name, PORTS, node)
@@ -76,7 +76,7 @@ def test_everything_a_node_writes_stays_below_its_own_folder(node: NodeNetwork, 
     """So stopping one node removes all of it, and two nodes never share a root, a socket, a lease or a log."""
     home = tmp_path / node.name
     paths = NodePaths(home)
-    spec = clusters.CLUSTERS[node.name]
+    spec = catalog.CLUSTERS[node.name]
     containerd = tomllib.loads(realnode.containerd_config(paths, {}))
     cri = containerd["plugins"]["io.containerd.grpc.v1.cri"]
     own = [
@@ -96,14 +96,14 @@ def test_everything_a_node_writes_stays_below_its_own_folder(node: NodeNetwork, 
 
 def test_the_nodes_pods_sit_on_bridges_of_their_own_in_their_clusters_pod_range(tmp_path: Path) -> None:
     configs = {
-        node.name: realnode.cni_config(NodePaths(tmp_path), clusters.CLUSTERS[node.name].pod_cidr, node.bridge)
+        node.name: realnode.cni_config(NodePaths(tmp_path), catalog.CLUSTERS[node.name].pod_cidr, node.bridge)
         for node in NODES
     }
     bridges = {name: config["plugins"][0] for name, config in configs.items()}
     assert len({b["bridge"] for b in bridges.values()}) == len(NODES)
     for name, bridge in bridges.items():
         assert bridge["type"] == "bridge" and bridge["isGateway"] and bridge["ipMasq"]
-        assert bridge["ipam"]["ranges"] == [[{"subnet": clusters.CLUSTERS[name].pod_cidr}]]
+        assert bridge["ipam"]["ranges"] == [[{"subnet": catalog.CLUSTERS[name].pod_cidr}]]
 
 
 def test_containerd_trusts_each_local_registry_with_its_own_ca_only(tmp_path: Path) -> None:

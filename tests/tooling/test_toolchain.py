@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tools.localcluster import clusters, realnode, registry
+from tools.localcluster import catalog, controlplane, nodekinds, realnode, registry
 from tools.localcluster.realrun import audit_events
 from tools.stack_files import ROOT
 from tools.toolchain import BUILD_SCRIPT, VERSIONS_FILE, Toolchain, root, shell_exports, versions
@@ -126,16 +126,16 @@ def test_the_cache_lives_outside_the_clone_unless_told_otherwise() -> None:
 
 
 def test_each_local_cluster_has_its_own_context_and_addresses() -> None:
-    pair = [clusters.Cluster(name, Path(f"/s/{name}"), apiserver_port=p) for name, p in [("a", 1), ("b", 2)]]
-    config = clusters.kubeconfig(pair)
+    pair = [controlplane.Cluster(name, Path(f"/s/{name}"), apiserver_port=p) for name, p in [("a", 1), ("b", 2)]]
+    config = controlplane.kubeconfig(pair)
     assert [c["name"] for c in config["contexts"]] == ["a", "b"]
     servers = [c["cluster"]["server"] for c in config["clusters"]]
     assert servers == ["https://127.0.0.1:1", "https://127.0.0.1:2"]
-    specs = list(clusters.CLUSTERS.values())
+    specs = list(catalog.CLUSTERS.values())
     assert len({s.service_cidr for s in specs}) == len(specs) and len({s.pod_cidr for s in specs}) == len(specs)
     # Two of them run containers, each node with its own name, address and bridge, outside every cluster's ranges.
-    real = [name for name, s in clusters.CLUSTERS.items() if s.node == "real"]
-    assert real == [clusters.REAL_NODE, clusters.SECOND_REAL_NODE]
+    real = [name for name, s in catalog.CLUSTERS.items() if s.node == "real"]
+    assert real == [catalog.REAL_NODE, catalog.SECOND_REAL_NODE]
     assert sorted(realnode.NODES) == sorted(real)
     nodes = [realnode.NODES[name] for name in real]
     assert len({n.ip for n in nodes}) == len({n.bridge for n in nodes}) == len({n.name for n in nodes}) == 2
@@ -143,7 +143,7 @@ def test_each_local_cluster_has_its_own_context_and_addresses() -> None:
     # made), its cluster's API server on that namespace's gateway; the registry listens on the first node's gateway
     # (not 127.0.0.1, which the pullers would speak plain HTTP to).
     assert len({n.netns for n in nodes}) == 2 and all(n.netns == n.name for n in nodes)
-    assert [clusters.CLUSTERS[name].api_address for name in real] == [n.gateway for n in nodes]
+    assert [catalog.CLUSTERS[name].api_address for name in real] == [n.gateway for n in nodes]
     assert registry.REGISTRY_HOST.split(":")[0] == nodes[0].gateway
     links = [ipaddress.ip_network(f"{n.gateway}/{realnode.LINK_PREFIX}", strict=False) for n in nodes]
     assert all(ipaddress.ip_address(n.ip) in link for n, link in zip(nodes, links, strict=True))
@@ -155,10 +155,10 @@ def test_each_local_cluster_has_its_own_context_and_addresses() -> None:
 
 
 def test_the_node_is_one_kwok_manages_and_the_scheduler_may_use() -> None:
-    node = clusters.node_manifest("n")
+    node = nodekinds.node_manifest("n")
     assert node["metadata"]["annotations"]["kwok.x-k8s.io/node"] == "fake"
     assert "taints" not in node.get("spec", {})
-    assert yaml.safe_dump(clusters.AUDIT_POLICY)
+    assert yaml.safe_dump(controlplane.AUDIT_POLICY)
 
 
 def test_audit_events_keep_completed_changes_in_time_order(tmp_path: Path) -> None:
@@ -188,7 +188,7 @@ def test_clusters_status_starts_nothing_and_names_each_cluster(tmp_path: Path) -
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [f"{name}: stopped" for name in clusters.CLUSTERS]
+    assert done.stdout.splitlines() == [f"{name}: stopped" for name in catalog.CLUSTERS]
     assert not (tmp_path / "clusters").exists()
 
 
@@ -201,14 +201,14 @@ def test_clusters_refuses_an_unknown_name() -> None:
 
 
 def test_the_simulated_ingress_controller_serves_exactly_the_local_ingress_class() -> None:
-    (stage,) = [yaml.safe_load(p.read_text()) for p in sorted(clusters.OWN_STAGES.glob("*.yaml"))]
+    (stage,) = [yaml.safe_load(p.read_text()) for p in sorted(nodekinds.OWN_STAGES.glob("*.yaml"))]
     assert stage["kind"] == "Stage" and stage["spec"]["resourceRef"] == {
         "apiGroup": "networking.k8s.io/v1",
         "kind": "Ingress",
     }
     selects = {e["key"]: e for e in stage["spec"]["selector"]["matchExpressions"]}
-    assert selects[".spec.ingressClassName"]["values"] == [clusters.INGRESS_CLASS_NAME]
-    assert clusters.INGRESS_CLASS["metadata"]["name"] == clusters.INGRESS_CLASS_NAME
+    assert selects[".spec.ingressClassName"]["values"] == [nodekinds.INGRESS_CLASS_NAME]
+    assert nodekinds.INGRESS_CLASS["metadata"]["name"] == nodekinds.INGRESS_CLASS_NAME
     status = yaml.safe_load(stage["spec"]["next"]["statusTemplate"])
     assert status["loadBalancer"]["ingress"][0]["ip"].startswith("198.51.100.")  # TEST-NET-2: documentation only
 

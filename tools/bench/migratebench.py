@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from tools.localcluster import clusters, realrun
+from tools.localcluster import catalog, realrun
 from tools.localcluster.localstack import application_settings
 from tools.processes import Done
 from tools.text import columns
@@ -47,11 +47,11 @@ def must(done: Done) -> Done:
 
 def measure(bench: realrun.Workbench, megabytes: int) -> list[str]:
     rows = megabytes * 1_000_000 // ROW_BYTES
-    admin_sql(bench, clusters.REAL_NODE, "RESET ROLE; DO $$BEGIN EXECUTE format('ALTER DATABASE %I RESET "
+    admin_sql(bench, catalog.REAL_NODE, "RESET ROLE; DO $$BEGIN EXECUTE format('ALTER DATABASE %I RESET "
               "default_transaction_read_only', current_database()); END$$")  # fmt: skip
-    admin_sql(bench, clusters.REAL_NODE, "SET ROLE payments_app; DROP TABLE IF EXISTS filler; CREATE TABLE filler "
+    admin_sql(bench, catalog.REAL_NODE, "SET ROLE payments_app; DROP TABLE IF EXISTS filler; CREATE TABLE filler "
               f"AS SELECT n, repeat('x', {ROW_BYTES - 8}) AS text FROM generate_series(1, {rows}) n")  # fmt: skip
-    size = admin_sql(bench, clusters.REAL_NODE, "SELECT pg_size_pretty(pg_database_size(current_database()))")
+    size = admin_sql(bench, catalog.REAL_NODE, "SELECT pg_size_pretty(pg_database_size(current_database()))")
     started = time.monotonic()
     done = must(bench.stacks_cli("migrate", "--from", SOURCE, "--to", TARGET, timeout=7200))
     whole = time.monotonic() - started
@@ -83,7 +83,7 @@ def run(sizes: Sequence[int] = SIZES_MB, say: Callable[[str], None] = print) -> 
             finally:
                 for stack in (TARGET, SOURCE):
                     bench.pulumi("destroy", "--yes", "--skip-preview", "--stack", stack, timeout=900)
-            say(f"\n`migrate` of the walkthrough, {clusters.REAL_NODE} -> {clusters.SECOND_REAL_NODE}, "
+            say(f"\n`migrate` of the walkthrough, {catalog.REAL_NODE} -> {catalog.SECOND_REAL_NODE}, "
                 "by the size of its database")  # fmt: skip
             header = ["filler", "rows", "database", "writes stopped (s)", "whole migrate (s)"]
             say("\n".join(columns([header, *rows])))

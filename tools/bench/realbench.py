@@ -32,7 +32,7 @@ import yaml
 
 from tools import processes
 from tools.bench import eventlog
-from tools.localcluster import builder, clusters, localstack, realrun, registry
+from tools.localcluster import builder, catalog, localstack, realrun, registry
 from tools.ops.operations import PREVIEW_ENV
 from tools.text import columns
 from tools.verify.mock_runner import ProgramRun, run_program
@@ -308,8 +308,8 @@ def measure_node_chain(bench: realrun.Workbench, rounds: int, log: Path) -> tupl
     Both sides start from the same change (a new page, so a new layer to build and push) with BuildKit's cache
     warm from earlier builds, and end when the pods of the new build are Ready behind the Service.
     """
-    node_registry = registry.Registry(clusters.registry_home())
-    node_builder = builder.Builder(clusters.builder_home())
+    node_registry = registry.Registry(catalog.registry_home())
+    node_builder = builder.Builder(catalog.builder_home())
     base = builder.base_image(node_builder, node_registry, bench.tools, say=lambda _: None)
     plain, secret = localstack.stack_settings(node_registry, base)
     kubectl = [str(bench.tools.tool("kubectl")), "--context", NODE]
@@ -403,10 +403,10 @@ def run(
     if missing:
         say(f"real runs: not measured ({'; '.join(missing)})")
         return 0
-    clusters = realrun.ClusterSession.open()
+    session = realrun.ClusterSession.open()
     try:
         with realrun.scratch("kubeport-bench-") as base:
-            bench = realrun.Workbench(base, kubeconfig=clusters.kubeconfig)
+            bench = realrun.Workbench(base, kubeconfig=session.kubeconfig)
             if parallel:
                 bench.env["PULUMI_PARALLEL"] = str(parallel)  # the CLI's --parallel; default 4 per core
             log = base / "events.jsonl"
@@ -429,7 +429,7 @@ def run(
             say(f"\n{'all goals met' if met else 'a goal is missed'}")
             return 0 if met else 1
     finally:
-        clusters.close()
+        session.close()
 
 
 def main(argv: list[str] | None = None) -> int:

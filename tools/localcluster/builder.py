@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools.localcluster import registry
-from tools.localcluster.clusters import ClusterError
+from tools.localcluster.catalog import ClusterError
 from tools.stack_files import ROOT
 from tools.toolchain import Toolchain
 

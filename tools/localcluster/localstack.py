@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from tools import processes
-from tools.localcluster import builder, clusters, registry
+from tools.localcluster import builder, catalog, clusters, nodekinds, registry
 from tools.passphrase import passphrase_env
 from tools.stack_files import ROOT
 from tools.toolchain import BUILD_SCRIPT, Toolchain, shell_exports, toolchain
@@ -67,8 +67,8 @@ def application_settings(tools: Toolchain) -> tuple[dict[str, str], dict[str, st
     """What an application stack on kubeport-node takes from this start of the registry: its login, and the
     stand-ins (tools/standin) for the three images Docker Hub would give: nginx-unprivileged, python,
     postgres."""
-    node_registry = registry.Registry(clusters.registry_home())
-    node_builder = builder.Builder(clusters.builder_home())
+    node_registry = registry.Registry(catalog.registry_home())
+    node_builder = builder.Builder(catalog.builder_home())
 
     def standin(kind: builder.Standin) -> str:
         return builder.base_image(node_builder, node_registry, tools, say=lambda _: None, standin=kind)
@@ -87,9 +87,9 @@ def pulumi_env(tools: Toolchain, environ: Mapping[str, str] | None = None) -> di
     environ = dict(os.environ if environ is None else environ)
     backend = environ.get("PULUMI_BACKEND_URL") or f"file://{ROOT / '.pulumi'}"
     env = dict(environ)
-    docker = builder.Builder(clusters.builder_home()).docker_config
+    docker = builder.Builder(catalog.builder_home()).docker_config
     python = ROOT / ".venv" / "bin" / "python"
-    for line in shell_exports(tools, clusters.kubeconfig_path(), backend, python, docker_config=docker):
+    for line in shell_exports(tools, catalog.kubeconfig_path(), backend, python, docker_config=docker):
         name, _, value = line.removeprefix("export ").partition("=")
         if name == "PATH":
             env["PATH"] = f"{tools.bin}{os.pathsep}{environ.get('PATH', '')}"
@@ -120,26 +120,26 @@ def up(say: Callable[[str], None] = print) -> int:
             return 1
     else:
         step(say, f"toolchain: built ({tools.root})", started)
-    node_missing = clusters.missing_real_node_prerequisites(tools)
+    node_missing = nodekinds.missing_real_node_prerequisites(tools)
     if node_missing and PACKAGES_SCRIPT.exists():
         # The Debian packages: installed (as root, or through sudo), saying which; anything else still missing is
         # named below.
         step(say, "installing the Debian packages the node needs (toolchain/install-packages)", started)
         subprocess.run([str(PACKAGES_SCRIPT)], check=False)
-        node_missing = clusters.missing_real_node_prerequisites(tools)
+        node_missing = nodekinds.missing_real_node_prerequisites(tools)
     if node_missing:
         say("the local node needs what is not installed:\n" + "\n".join(f"  - {line}" for line in node_missing))
         say("On Debian: sudo apt-get install containerd runc containernetworking-plugins iptables conntrack "
             "iproute2 docker-registry apache2-utils mmdebstrap openssl")  # fmt: skip
         return 1
-    if clusters.REAL_NODE in {c.name for c in clusters.running()}:
-        step(say, f"cluster {clusters.REAL_NODE}: running", started)
+    if catalog.REAL_NODE in {c.name for c in clusters.running()}:
+        step(say, f"cluster {catalog.REAL_NODE}: running", started)
         clusters.write_kubeconfig()
     else:
-        step(say, f"starting cluster {clusters.REAL_NODE}: control plane, node, registry, BuildKit", started)
-        clusters.up([clusters.REAL_NODE])
-    node_registry = registry.Registry(clusters.registry_home())
-    node_builder = builder.Builder(clusters.builder_home())
+        step(say, f"starting cluster {catalog.REAL_NODE}: control plane, node, registry, BuildKit", started)
+        clusters.up([catalog.REAL_NODE])
+    node_registry = registry.Registry(catalog.registry_home())
+    node_builder = builder.Builder(catalog.builder_home())
     step(say, "base image: the stand-in for nginx-unprivileged in the local registry", started)
     base = builder.base_image(node_builder, node_registry, tools, say)
     env = pulumi_env(tools)
@@ -202,12 +202,12 @@ def login(stack: str, application: bool = False, say: Callable[[str], None] = pr
     if tools.missing(NEEDED):
         say(f"not built: {', '.join(tools.missing(NEEDED))}; run `make toolchain`")
         return 1
-    if clusters.REAL_NODE not in {c.name for c in clusters.running()}:
-        say(f"{clusters.REAL_NODE} is not running: start it with `make clusters` (or `python -m tools clusters "
-            f"up {clusters.REAL_NODE}`), then run this again")  # fmt: skip
+    if catalog.REAL_NODE not in {c.name for c in clusters.running()}:
+        say(f"{catalog.REAL_NODE} is not running: start it with `make clusters` (or `python -m tools clusters "
+            f"up {catalog.REAL_NODE}`), then run this again")  # fmt: skip
         return 1
-    node_registry = registry.Registry(clusters.registry_home())
-    node_builder = builder.Builder(clusters.builder_home())
+    node_registry = registry.Registry(catalog.registry_home())
+    node_builder = builder.Builder(catalog.builder_home())
     if application:
         plain, secret = application_settings(tools)
     else:
@@ -226,7 +226,7 @@ def login(stack: str, application: bool = False, say: Callable[[str], None] = pr
 def down(say: Callable[[str], None] = print) -> int:
     started = time.monotonic()
     tools = toolchain()
-    if not tools.missing(("pulumi",)) and clusters.REAL_NODE in {c.name for c in clusters.running()}:
+    if not tools.missing(("pulumi",)) and catalog.REAL_NODE in {c.name for c in clusters.running()}:
         env = pulumi_env(tools)
         project = local_project()
         listed = processes.run([str(tools.tool("pulumi")), "stack", "ls", "--non-interactive"], timeout=60, env=env,
@@ -236,7 +236,7 @@ def down(say: Callable[[str], None] = print) -> int:
             processes.run([str(tools.tool("pulumi")), "destroy", "--yes", "--stack", STACK, "--non-interactive"],
                           timeout=900, env=env, cwd=project, echo=echo_line)  # fmt: skip
     step(say, "stopping the local clusters", started, "make down")
-    clusters.down([c.name for c in clusters.running()] or [clusters.REAL_NODE])
+    clusters.down([c.name for c in clusters.running()] or [catalog.REAL_NODE])
     step(say, "done: nothing of kubeport's runs on this machine", started, "make down")
     return 0
 

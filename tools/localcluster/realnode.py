@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from tools.localcluster.clusters import ClusterError
+from tools.localcluster.catalog import ClusterError
 from tools.toolchain import Toolchain
 
 NODE_NAME = "kubeport-node"
@@ -67,7 +67,7 @@ class NodeError(ClusterError):
 
 
 class Spawner(Protocol):
-    """Starts a named process of the cluster and remembers its pid (tools.localcluster.clusters.Starter)."""
+    """Starts a named process of the cluster and remembers its pid (tools.localcluster.controlplane.Starter)."""
 
     def spawn(self, name: str, args: list[str]) -> None: ...
 

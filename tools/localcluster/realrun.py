@@ -21,7 +21,7 @@ from typing import Any
 
 from stacks.config import qualified
 from tools import processes
-from tools.localcluster import clusters
+from tools.localcluster import catalog, clusters, controlplane
 from tools.processes import Done
 from tools.stack_files import ROOT
 from tools.toolchain import Toolchain, ToolchainMissingError, toolchain
@@ -35,7 +35,7 @@ PASSPHRASE = "kubeport-real-runs"
 def missing_prerequisites(tools: Toolchain | None = None) -> list[str]:
     """What a real run needs and this machine lacks, one line each."""
     tools = tools or toolchain()
-    lines = [f"{name} not built" for name in tools.missing(REAL_TOOLS + clusters.TOOLS)]
+    lines = [f"{name} not built" for name in tools.missing(REAL_TOOLS + controlplane.TOOLS)]
     plugin = tools.pulumi_home / "plugins"
     if not any(plugin.glob("resource-kubernetes-v*")):
         lines.append(f"the Kubernetes provider plugin is not installed in {plugin}")
@@ -75,7 +75,7 @@ class Workbench:
         (self.project / ".venv").symlink_to(ROOT / ".venv")
         # The plugins built from Go modules, shared read-only; everything else of PULUMI_HOME is this run's.
         (self.home / "plugins").symlink_to(self.tools.pulumi_home / "plugins")
-        self.kubeconfig = kubeconfig or clusters.kubeconfig_path()
+        self.kubeconfig = kubeconfig or catalog.kubeconfig_path()
         venv_bin = ROOT / ".venv" / "bin"
         self.env = {
             "PATH": os.pathsep.join([str(venv_bin), str(self.tools.bin), "/usr/local/bin", "/usr/bin", "/bin"]),
@@ -89,7 +89,7 @@ class Workbench:
             "KUBECONFIG": str(self.kubeconfig),
             "TMPDIR": str(self.tmp),
             # The node cluster's buildx builder (BuildKit on its socket) and the local registry's login.
-            "DOCKER_CONFIG": str(clusters.builder_home() / "docker"),
+            "DOCKER_CONFIG": str(catalog.builder_home() / "docker"),
             "NO_COLOR": "1",
             # Offers `--event-log` (the engine's events, which the benchmark reads its breakdown from).
             "PULUMI_DEBUG_COMMANDS": "true",
@@ -212,7 +212,7 @@ class ClusterSession:
     @classmethod
     def open(cls) -> ClusterSession:
         running = {c.name for c in clusters.running()}
-        if running >= set(clusters.CLUSTERS):
+        if running >= set(catalog.CLUSTERS):
             return cls(False, clusters.write_kubeconfig())
         return cls(True, clusters.up())
 

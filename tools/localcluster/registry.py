@@ -18,10 +18,8 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import ssl
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -29,7 +27,9 @@ from pathlib import Path
 
 import yaml
 
-from tools.localcluster.clusters import ClusterError
+from tools import processes
+from tools.localcluster import pki
+from tools.localcluster.catalog import ClusterError
 from tools.toolchain import Toolchain
 
 REGISTRY_HOST = "10.250.0.1:5443"
@@ -47,6 +47,8 @@ MANIFEST_TYPES = (
 PROGRAMS = ("docker-registry", "nginx", "htpasswd", "openssl")
 """From Debian: docker-registry, nginx, apache2-utils (htpasswd, for bcrypt), openssl."""
 START_TIMEOUT = 60.0
+STOP_GRACE = 10.0
+"""Seconds nginx and the registry each have to exit after TERM (and again after KILL)."""
 
 
 class RegistryError(ClusterError):
@@ -117,21 +119,6 @@ def missing_prerequisites() -> list[str]:
     return [f"`{p}` not found ({packages})" for p in PROGRAMS if not shutil.which(p)]
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
-def certificates(home: Path, ip: str = REGISTRY_HOST.split(":", maxsplit=1)[0]) -> None:
-    """A CA of the registry's own (ca.crt) and the front's certificate for `ip` signed by it (registry.crt, .key)."""
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "7", "-subj", "/CN=kubeport-registry-ca",
-             "-keyout", "ca.key", "-out", "ca.crt", cwd=home)  # fmt: skip
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=kubeport-registry", "-keyout", "registry.key",
-             "-out", "registry.csr", cwd=home)  # fmt: skip
-    (home / "registry.ext").write_text(f"subjectAltName=IP:{ip}\n")
-    _openssl("x509", "-req", "-in", "registry.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-             "-days", "7", "-extfile", "registry.ext", "-out", "registry.crt", cwd=home)  # fmt: skip
-
-
 NGINX_TEMP = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
 """nginx's temporary folders, in the registry's folder (not the package's /var/lib/nginx)."""
 
@@ -187,19 +174,6 @@ http {{
 """
 
 
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    done, _ = (0, 0)
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return done == 0
-
-
 PROCESSES = ("registry", "nginx")
 """What runs for a registry, each with `<name>.pid` in its folder (nginx's master writes its own)."""
 
@@ -214,7 +188,7 @@ def _pid(home: Path, name: str) -> int | None:
 def running(home: Path) -> Registry | None:
     """The registry whose files are in `home`, if its processes run."""
     pids = [_pid(home, name) for name in PROCESSES]
-    return Registry(home) if all(pid is not None and _running(pid) for pid in pids) else None
+    return Registry(home) if all(pid is not None and processes.alive(pid) for pid in pids) else None
 
 
 def htpasswd_line(user: str, password: str) -> str:
@@ -236,7 +210,7 @@ def start(home: Path, tools: Toolchain | None = None) -> Registry:
         raise RegistryError("; ".join(missing))
     home.mkdir(parents=True, exist_ok=True)
     os.chmod(home, 0o700)
-    certificates(home)
+    pki.registry_certificates(home, REGISTRY_HOST.split(":", maxsplit=1)[0])
     lines = []
     for user, file in ((PUSH_USER, "password"), (PULL_USER, "pull-password")):
         password = secrets.token_urlsafe(24)
@@ -257,37 +231,34 @@ def start(home: Path, tools: Toolchain | None = None) -> Registry:
     for folder in NGINX_TEMP:
         (home / "nginx-tmp" / folder).mkdir(parents=True, exist_ok=True)
     (home / "nginx.conf").write_text(nginx_conf(home, getpass.getuser()))
-    with (home / "registry.log").open("ab") as log:
-        registry_process = subprocess.Popen(
-            ["docker-registry", "serve", str(home / "config.yml")],
-            cwd=home, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        (home / "registry.pid").write_text(str(registry_process.pid))
-        front = subprocess.Popen(
-            ["nginx", "-p", str(home), "-c", str(home / "nginx.conf"), "-e", str(home / "nginx.log"),
-             "-g", "daemon off;"],
-            cwd=home, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        for name, process, log_name in (("docker-registry", registry_process, "registry.log"),
-                                        ("nginx", front, "nginx.log")):  # fmt: skip
-            if process.poll() is not None:
-                tail = (home / log_name).read_text(errors="replace")[-1500:] if (home / log_name).exists() else ""
-                stop(home)
-                raise RegistryError(f"{name} exited ({process.returncode}); its log ends:\n{tail}")
-        try:
-            if (
-                _pid(home, "nginx") is not None
-                and registry.get("/v2/", auth=False, timeout=2)[0] == 401
-                and registry.get("/v2/", timeout=2)[0] == 200
-            ):
-                return registry
-        except OSError:
-            pass
-        time.sleep(0.3)
+    log = home / "registry.log"
+    registry_pid = processes.spawn(["docker-registry", "serve", str(home / "config.yml")], log=log, cwd=home)
+    (home / "registry.pid").write_text(str(registry_pid))
+    nginx_args = ["nginx", "-p", str(home), "-c", str(home / "nginx.conf"), "-e", str(home / "nginx.log"),
+                  "-g", "daemon off;"]  # fmt: skip
+    nginx_pid = processes.spawn(nginx_args, log=log, cwd=home)
+
+    def dead() -> str | None:
+        for name, pid, log_name in (
+            ("docker-registry", registry_pid, "registry.log"),
+            ("nginx", nginx_pid, "nginx.log"),
+        ):
+            if not processes.alive(pid):
+                return f"{name} exited; its log ends:\n{processes.log_tail(home / log_name)}"
+        return None
+
+    def answers() -> bool:
+        return (
+            _pid(home, "nginx") is not None
+            and registry.get("/v2/", auth=False, timeout=2)[0] == 401
+            and registry.get("/v2/", timeout=2)[0] == 200
+        )
+
+    why = processes.wait_for(answers, START_TIMEOUT, dead, interval=0.3)
+    if why is None:
+        return registry
     stop(home)
-    raise RegistryError(f"the registry on {REGISTRY_HOST} did not answer within {START_TIMEOUT:.0f} s")
+    raise RegistryError(f"the registry on {REGISTRY_HOST}: {why}")
 
 
 def stop(home: Path) -> None:
@@ -296,16 +267,7 @@ def stop(home: Path) -> None:
         pid = _pid(home, name)
         if pid is None:
             continue
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(pid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and _running(pid):
-                time.sleep(0.1)
-            if not _running(pid):
-                break
+        processes.stop(pid, STOP_GRACE)
     shutil.rmtree(home, ignore_errors=True)
 
 
