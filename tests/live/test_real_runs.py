@@ -37,7 +37,7 @@ from tests.support.live import (
     workload_is_serving,
 )
 from tools import processes
-from tools.localcluster import catalog, clusters, controlplane, nodekinds, realnode
+from tools.localcluster import catalog, clusters, controlplane, nodeconfig, nodekinds, realnode
 from tools.localcluster.realrun import Workbench, preview_steps
 from tools.ops.operations import PREVIEW_ENV
 from tools.stack_files import ROOT
@@ -290,7 +290,7 @@ def test_a_second_run_starting_kubeport_node_is_refused_and_the_running_one_keep
 ) -> None:
     """Another checkout's `clusters up kubeport-node` (a state folder of its own) while this run's node runs: one
     message, no traceback, and the running node keeps its namespace, its link and its Ready state."""
-    node = realnode.NODES[catalog.REAL_NODE]
+    node = nodeconfig.NODES[catalog.REAL_NODE]
     assert realnode.netns_in_use(node), "this run's kubeport-node is not running"
     env = {**os.environ, "KUBEPORT_CLUSTERS": str(tmp_path / "another-run")}
     done = processes.run([sys.executable, "-m", "tools", "clusters", "up", catalog.REAL_NODE], timeout=180,

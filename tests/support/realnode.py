@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.support.live import ok
-from tools.localcluster import builder, catalog, realnode, registry
+from tools.localcluster import builder, catalog, nodeconfig, registry
 from tools.localcluster.localstack import application_settings, stack_settings
 from tools.localcluster.realrun import Workbench
 
@@ -85,7 +85,7 @@ print(json.dumps([status, body.decode("utf-8", "replace")]))
 def http_get_on_node(url: str, node: str = NODE, timeout: float = 5) -> tuple[int, str]:
     """GET `url` from inside the node's network namespace, as the kubelet's probes come: a private service's pod
     admits no caller from this machine (its NetworkPolicy), only the node itself."""
-    command = realnode.NODES[node].inside([sys.executable, "-c", _GET_FROM_INSIDE, url, str(timeout)])
+    command = nodeconfig.NODES[node].inside([sys.executable, "-c", _GET_FROM_INSIDE, url, str(timeout)])
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout + 30, check=False)
     assert done.returncode == 0, f"GET {url} from {node}'s namespace: {done.stderr[-2000:]}"
     status, body = json.loads(done.stdout)

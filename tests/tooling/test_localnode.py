@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from tools.localcluster import catalog, realnode
-from tools.localcluster.realnode import NodeNetwork, NodePaths
+from tools.localcluster import catalog, nodeconfig, realnode
+from tools.localcluster.nodeconfig import NodeNetwork, NodePaths
 
 PORTS = {name: 20000 + index for index, name in enumerate(realnode.PORTS)}
-NODES = sorted(realnode.NODES.values(), key=lambda n: n.name)
+NODES = sorted(nodeconfig.NODES.values(), key=lambda n: n.name)
 
 
 def paths_below(value: Any) -> list[str]:
@@ -38,9 +38,9 @@ def loopback(address: str) -> bool:
 def test_a_node_serves_only_on_its_own_address_and_its_namespaces_loopback(node: NodeNetwork, tmp_path: Path) -> None:
     paths = NodePaths(tmp_path)
     spec = catalog.CLUSTERS[node.name]
-    kubelet = realnode.kubelet_config(paths, tmp_path / "pki", PORTS, node)
-    proxy = realnode.kube_proxy_config(tmp_path / "kubeconfig", spec.pod_cidr, PORTS, node)
-    corefile = realnode.corefile(tmp_path / "kubeconfig", node.name, PORTS, node)
+    kubelet = nodeconfig.kubelet_config(paths, tmp_path / "pki", PORTS, node)
+    proxy = nodeconfig.kube_proxy_config(tmp_path / "kubeconfig", spec.pod_cidr, PORTS, node)
+    corefile = nodeconfig.corefile(tmp_path / "kubeconfig", node.name, PORTS, node)
     assert kubelet["address"] == node.ip and loopback(kubelet["healthzBindAddress"])
     assert proxy["bindAddress"] == node.ip and proxy["nodePortAddresses"] == [f"{node.ip}/32"]
     assert loopback(proxy["healthzBindAddress"]) and loopback(proxy["metricsBindAddress"])
@@ -48,12 +48,12 @@ def test_a_node_serves_only_on_its_own_address_and_its_namespaces_loopback(node:
     assert f"health 127.0.0.1:{PORTS['coredns-health']}" in corefile
     assert f"ready 127.0.0.1:{PORTS['coredns-ready']}" in corefile
     # Its processes run in its own network namespace, where that address is.
-    assert node.inside(["kubelet"])[:2] == ["nsenter", f"--net={realnode.NETNS_DIR / node.netns}"]
+    assert node.inside(["kubelet"])[:2] == ["nsenter", f"--net={nodeconfig.NETNS_DIR / node.netns}"]
 
 
 @pytest.mark.parametrize("node", NODES, ids=lambda n: n.name)
 def test_the_kubelet_admits_only_client_certificates_of_the_cluster(node: NodeNetwork, tmp_path: Path) -> None:
-    kubelet = realnode.kubelet_config(NodePaths(tmp_path), tmp_path / "pki", PORTS, node)
+    kubelet = nodeconfig.kubelet_config(NodePaths(tmp_path), tmp_path / "pki", PORTS, node)
     assert kubelet["readOnlyPort"] == 0
     assert kubelet["authentication"] == {
         "anonymous": {"enabled": False},
@@ -64,10 +64,10 @@ def test_the_kubelet_admits_only_client_certificates_of_the_cluster(node: NodeNe
 
 @pytest.mark.parametrize("node", NODES, ids=lambda n: n.name)
 def test_the_pods_ask_their_nodes_coredns_for_the_clusters_names(node: NodeNetwork, tmp_path: Path) -> None:
-    kubelet = realnode.kubelet_config(NodePaths(tmp_path), tmp_path / "pki", PORTS, node)
-    corefile = realnode.corefile(tmp_path / "kubeconfig", node.name, PORTS, node)
-    assert kubelet["clusterDNS"] == [node.ip] and kubelet["clusterDomain"] == realnode.CLUSTER_DOMAIN
-    assert f"kubernetes {realnode.CLUSTER_DOMAIN} " in corefile
+    kubelet = nodeconfig.kubelet_config(NodePaths(tmp_path), tmp_path / "pki", PORTS, node)
+    corefile = nodeconfig.corefile(tmp_path / "kubeconfig", node.name, PORTS, node)
+    assert kubelet["clusterDNS"] == [node.ip] and kubelet["clusterDomain"] == nodeconfig.CLUSTER_DOMAIN
+    assert f"kubernetes {nodeconfig.CLUSTER_DOMAIN} " in corefile
     assert f"kubeconfig {tmp_path / 'kubeconfig'} {node.name}" in corefile
 
 
@@ -77,7 +77,7 @@ def test_everything_a_node_writes_stays_below_its_own_folder(node: NodeNetwork, 
     home = tmp_path / node.name
     paths = NodePaths(home)
     spec = catalog.CLUSTERS[node.name]
-    containerd = tomllib.loads(realnode.containerd_config(paths, {}))
+    containerd = tomllib.loads(nodeconfig.containerd_config(paths, {}))
     cri = containerd["plugins"]["io.containerd.grpc.v1.cri"]
     own = [
         containerd["root"],
@@ -86,17 +86,17 @@ def test_everything_a_node_writes_stays_below_its_own_folder(node: NodeNetwork, 
         containerd["ttrpc"]["address"],
         cri["containerd"]["runtimes"]["runc"]["options"]["Root"],
         cri["cni"]["conf_dir"],
-        *paths_below(realnode.cni_config(paths, spec.pod_cidr, node.bridge)),
-        *[p for p in paths_below(realnode.kubelet_config(paths, tmp_path / "pki", PORTS, node))
+        *paths_below(nodeconfig.cni_config(paths, spec.pod_cidr, node.bridge)),
+        *[p for p in paths_below(nodeconfig.kubelet_config(paths, tmp_path / "pki", PORTS, node))
           if not p.startswith(str(tmp_path / "pki"))],
     ]  # fmt: skip
     assert own and all(Path(p).is_relative_to(home) for p in own), [p for p in own if not Path(p).is_relative_to(home)]
-    assert cri["cni"]["bin_dir"] == str(realnode.CNI_BIN)
+    assert cri["cni"]["bin_dir"] == str(nodeconfig.CNI_BIN)
 
 
 def test_the_nodes_pods_sit_on_bridges_of_their_own_in_their_clusters_pod_range(tmp_path: Path) -> None:
     configs = {
-        node.name: realnode.cni_config(NodePaths(tmp_path), catalog.CLUSTERS[node.name].pod_cidr, node.bridge)
+        node.name: nodeconfig.cni_config(NodePaths(tmp_path), catalog.CLUSTERS[node.name].pod_cidr, node.bridge)
         for node in NODES
     }
     bridges = {name: config["plugins"][0] for name, config in configs.items()}
@@ -108,7 +108,7 @@ def test_the_nodes_pods_sit_on_bridges_of_their_own_in_their_clusters_pod_range(
 
 def test_containerd_trusts_each_local_registry_with_its_own_ca_only(tmp_path: Path) -> None:
     registries = {"10.250.0.1:5443": tmp_path / "a" / "ca.crt", "127.0.0.1:5000": tmp_path / "b" / "ca.crt"}
-    containerd = tomllib.loads(realnode.containerd_config(NodePaths(tmp_path), registries))
+    containerd = tomllib.loads(nodeconfig.containerd_config(NodePaths(tmp_path), registries))
     configs = containerd["plugins"]["io.containerd.grpc.v1.cri"]["registry"]["configs"]
     assert {host: config["tls"] for host, config in configs.items()} == {
         host: {"ca_file": str(ca)} for host, ca in registries.items()
@@ -116,7 +116,7 @@ def test_containerd_trusts_each_local_registry_with_its_own_ca_only(tmp_path: Pa
     assert "insecure_skip_verify" not in str(configs)
     assert (
         "registry"
-        not in tomllib.loads(realnode.containerd_config(NodePaths(tmp_path), {}))["plugins"][
+        not in tomllib.loads(nodeconfig.containerd_config(NodePaths(tmp_path), {}))["plugins"][
             "io.containerd.grpc.v1.cri"
         ]
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tools.localcluster import catalog, controlplane, nodekinds, realnode, registry
+from tools.localcluster import catalog, controlplane, nodeconfig, nodekinds, registry
 from tools.localcluster.realrun import audit_events
 from tools.stack_files import ROOT
 from tools.toolchain import BUILD_SCRIPT, VERSIONS_FILE, Toolchain, root, shell_exports, versions
@@ -136,8 +136,8 @@ def test_each_local_cluster_has_its_own_context_and_addresses() -> None:
     # Two of them run containers, each node with its own name, address and bridge, outside every cluster's ranges.
     real = [name for name, s in catalog.CLUSTERS.items() if s.node == "real"]
     assert real == [catalog.REAL_NODE, catalog.SECOND_REAL_NODE]
-    assert sorted(realnode.NODES) == sorted(real)
-    nodes = [realnode.NODES[name] for name in real]
+    assert sorted(nodeconfig.NODES) == sorted(real)
+    nodes = [nodeconfig.NODES[name] for name in real]
     assert len({n.ip for n in nodes}) == len({n.bridge for n in nodes}) == len({n.name for n in nodes}) == 2
     # Each node is in a network namespace of its own (so the tests' traffic to it goes into a namespace the project
     # made), its cluster's API server on that namespace's gateway; the registry listens on the first node's gateway
@@ -145,7 +145,7 @@ def test_each_local_cluster_has_its_own_context_and_addresses() -> None:
     assert len({n.netns for n in nodes}) == 2 and all(n.netns == n.name for n in nodes)
     assert [catalog.CLUSTERS[name].api_address for name in real] == [n.gateway for n in nodes]
     assert registry.REGISTRY_HOST.split(":")[0] == nodes[0].gateway
-    links = [ipaddress.ip_network(f"{n.gateway}/{realnode.LINK_PREFIX}", strict=False) for n in nodes]
+    links = [ipaddress.ip_network(f"{n.gateway}/{nodeconfig.LINK_PREFIX}", strict=False) for n in nodes]
     assert all(ipaddress.ip_address(n.ip) in link for n, link in zip(nodes, links, strict=True))
     assert not links[0].overlaps(links[1])
     for node in nodes:

@@ -27,7 +27,7 @@ class ClusterSpec:
     node: Literal["kwok", "real"] = "kwok"
     api_address: str = "127.0.0.1"
     """Where the API server listens: a node that runs containers, in a network namespace of its own, reaches it on
-    the namespace's gateway (tools.localcluster.realnode.NODES)."""
+    the namespace's gateway (tools.localcluster.nodeconfig.NODES)."""
 
 
 CLUSTERS: Mapping[str, ClusterSpec] = {

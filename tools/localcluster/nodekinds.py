@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from tools.localcluster import builder, realnode, registry
+from tools.localcluster import builder, nodeconfig, realnode, registry
 from tools.localcluster.catalog import (
     LEFTOVER_GRACE,
     REAL_NODE,
@@ -181,12 +181,12 @@ class RealNode:
                 f"(`python -m tools clusters up {REAL_NODE} {cluster.name}`)"
             )
         # Before the API server: a node in a namespace of its own reaches it on the namespace's gateway.
-        realnode.add_network(realnode.NODES[cluster.name], cluster.home, spec.pod_cidr, spec.service_cidr)
+        realnode.add_network(nodeconfig.NODES[cluster.name], cluster.home, spec.pod_cidr, spec.service_cidr)
 
     def start(
         self, cluster: Cluster, tools: Toolchain, spec: ClusterSpec, starter: Starter, environ: Mapping[str, str] | None
     ) -> None:
-        node = realnode.NODES[cluster.name]
+        node = nodeconfig.NODES[cluster.name]
         node_registry = registry.start(registry_home(environ), tools)
         realnode.start(
             home=cluster.home,
@@ -208,7 +208,7 @@ class RealNode:
             builder.start(builder_home(environ), tools, node_registry, starter.spawn, starter.wait)
 
     def stop(self, cluster: Cluster, environ: Mapping[str, str] | None) -> None:
-        node = realnode.NODES[cluster.name]
+        node = nodeconfig.NODES[cluster.name]
         realnode.stop(cluster.home, node)
         if cluster.name == REAL_NODE:
             registry.stop(registry_home(environ))

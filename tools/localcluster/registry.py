@@ -33,7 +33,7 @@ from tools.localcluster.catalog import ClusterError
 from tools.toolchain import Toolchain
 
 REGISTRY_HOST = "10.250.0.1:5443"
-"""Where the registry listens: on the first node's gateway (tools.localcluster.realnode.NODES), not on 127.0.0.1, for
+"""Where the registry listens: on the first node's gateway (tools.localcluster.nodeconfig.NODES), not on 127.0.0.1, for
 which BuildKit and containerd fall back to plain HTTP whatever the configuration says (measured: a missing image then
 reports an HTTP 400 or a certificate error instead of `not found`). Image references name it."""
 PUSH_USER = "kubeport"
