@@ -175,6 +175,16 @@ def test_the_tools_packages_are_the_ones_the_layout_names() -> None:
     assert packages == sorted([*TOOL_PACKAGES, "bench"])
 
 
+def test_tools_files_stay_short_or_say_why() -> None:
+    too_long = []
+    for path in sorted(TOOLS.rglob("*.py")):
+        lines = path.read_text().splitlines()
+        docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
+        if len(lines) > LONG_FILE and "longer than" not in docstring:
+            too_long.append(f"{path.relative_to(ROOT)}: {len(lines)} lines")
+    assert too_long == []
+
+
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
 ROOMS_WITH_CODE = (
     "app",

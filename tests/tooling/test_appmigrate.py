@@ -18,7 +18,8 @@ import pytest
 
 from stacks.score import read_application
 from tools.ops.application_data import Facts, Fingerprint, Record, Side
-from tools.ops.application_migrate import Moved, Reach, migrate_application
+from tools.ops.application_migrate import Moved, migrate_application
+from tools.ops.application_reach import Reach
 from tools.ops.application_smoke import probes, routes
 from tools.ops.operations import OperationError, Workspace
 from tools.stack_files import ROOT

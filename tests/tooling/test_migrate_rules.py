@@ -21,6 +21,7 @@ import pytest
 
 import tools.__main__ as cli
 from tests.support.local_http import QuietHandler, serving
+from tools.ops import commands as ops_commands
 from tools.ops.operations import OperationError, migrate, smoke_check
 from tools.stack_files import ROOT
 
@@ -208,7 +209,7 @@ def test_each_row_holds_for_the_command_line(
     handler = type("App", (StandInApp,), {"build": served_build(row)})
     with serving(handler) as url:
         ws = Workspace(row, url, served_build(row))
-        monkeypatch.setattr(cli, "_workspace", lambda: ws)
+        monkeypatch.setattr(ops_commands, "open_workspace", lambda: ws)
         # The command's confirmation reads standard input; a mismatch would make it read nothing (EOF).
         monkeypatch.setattr("sys.stdin", io.StringIO(f"{row.answer}\n" if row.answer is not None else ""))
         argv = ["migrate", "--from", SOURCE, "--to", TARGET]

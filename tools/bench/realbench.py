@@ -19,27 +19,26 @@ node, then `kubectl apply --server-side` + `rollout status`; and a rolling updat
 from __future__ import annotations
 
 import argparse
-import json
 import re
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from tools import processes
 from tools.bench import eventlog
-from tools.localcluster import builder, catalog, localstack, realrun, registry
+from tools.bench.measure import Timing, ok
+from tools.bench.nodechain import NODE, measure_node_chain
+from tools.localcluster import realrun
 from tools.ops.operations import PREVIEW_ENV
 from tools.text import columns
-from tools.verify.mock_runner import ProgramRun, run_program
-from tools.verify.render import api_version_and_kind, manifest
+from tools.verify.mock_runner import run_program
+from tools.verify.render import manifest
 
 KWOK = "kubeport-a"
-NODE = "kubeport-node"
 STACK = "local-a"
 GOALS = {"up": 2.0, "preview": 5.0}
 """Pulumi's ratio to kubectl the benchmark holds it to; the 50-app figures within SCALE_SLACK of them."""
@@ -64,22 +63,6 @@ for i in range({count}):
     WebApp(f"app{{i}}", WebAppArgs(platform=own, image=settings.image, namespace=f"app{{i}}"))
 stacks.keep_heap_until_exit()  # as __main__.py ends
 """
-
-
-@dataclass
-class Timing:
-    seconds: list[float] = field(default_factory=list)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.seconds)
-
-
-def ok(done: processes.Done) -> float:
-    """The wall time of a command that must have succeeded."""
-    if done.code != 0:
-        raise RuntimeError(done.describe())
-    return done.seconds
 
 
 @dataclass
@@ -290,106 +273,6 @@ def floor_lines(floors: dict[str, dict[str, float]], one_app: dict[str, object])
     lines.append(f"  one Namespace's up + the Deployment's rollout as the engine waited for it ({rollout:.2f} s;"
                  f" kubectl waits for the same) = {least:.2f} s against {allowed:.2f} s: {verdict}")  # fmt: skip
     return "\n".join(lines)
-
-
-def objects_for_kubectl(run: ProgramRun) -> str:
-    """A run's Kubernetes objects as kubectl applies them: the real values, secrets included (render redacts them)."""
-    docs = []
-    for obj in run.kubernetes_objects():
-        api_version, kind = api_version_and_kind(obj.type)
-        docs.append({"apiVersion": api_version, "kind": kind, **{k: v for k, v in obj.inputs.items()
-                                                                 if k not in ("apiVersion", "kind")}})  # fmt: skip
-    return yaml.safe_dump_all(docs, sort_keys=False)
-
-
-def measure_node_chain(bench: realrun.Workbench, rounds: int, log: Path) -> tuple[list[list[str]], list[eventlog.Part]]:
-    """The app's whole chain on the real node, Pulumi against BuildKit + kubectl with the same engine and registry.
-
-    Both sides start from the same change (a new page, so a new layer to build and push) with BuildKit's cache
-    warm from earlier builds, and end when the pods of the new build are Ready behind the Service.
-    """
-    node_registry = registry.Registry(catalog.registry_home())
-    node_builder = builder.Builder(catalog.builder_home())
-    base = builder.base_image(node_builder, node_registry, bench.tools, say=lambda _: None)
-    plain, secret = localstack.stack_settings(node_registry, base)
-    kubectl = [str(bench.tools.tool("kubectl")), "--context", NODE]
-    buildctl = [str(bench.tools.tool("buildctl")), "--addr", node_builder.address]
-    env = node_builder.env(bench.tools)
-    page = bench.project / "app" / "site" / "index.html"
-    original = page.read_text()
-    timings = {name: Timing() for name in ("up", "update", "k-up", "k-update")}
-    parts: list[eventlog.Part] = []
-
-    def change_page(marker: str) -> None:
-        page.write_text(original.replace("Hello from kubeport", f"Hello from kubeport ({marker})"))
-
-    def build_and_push(tag: str) -> tuple[str, float]:
-        metadata = bench.base / "build.json"
-        started = time.monotonic()
-        ok(processes.run([*buildctl, "build", "--frontend", "dockerfile.v0", "--local",
-                          f"context={bench.project / 'app'}", "--local", f"dockerfile={bench.project / 'app'}",
-                          "--opt", f"build-arg:BASE_IMAGE={base}", "--metadata-file", str(metadata), "--output",
-                          f"type=image,name={node_registry.host}/kubeport/kubeport-web:{tag},push=true"],
-                         timeout=900, env={**bench.env, **env}))  # fmt: skip
-        digest = json.loads(metadata.read_text())["containerimage.digest"]
-        return f"{node_registry.host}/kubeport/kubeport-web:{tag}@{digest}", time.monotonic() - started
-
-    def k(*args: str, timeout: float = 600) -> processes.Done:
-        return bench.run([*kubectl, *args], timeout=timeout)
-
-    try:
-        for i in range(rounds):
-            stack = f"chain-{i}"
-            bench.add_stack_file(stack, {**plain, "namespace": "chain", "nodePort": "30051"}, like="local")
-            ok(bench.pulumi("stack", "init", stack))
-            for key, value in secret.items():
-                ok(bench.set_secret(stack, key, value))
-            change_page(f"bench {i} pulumi first")
-            up, events = eventlog.run_logged(lambda a: bench.pulumi(*a, timeout=1800),
-                                             ["up", "--yes", "--skip-preview", "--stack", stack], log)  # fmt: skip
-            timings["up"].seconds.append(ok(up))
-            parts = eventlog.breakdown(events, up.seconds)
-            change_page(f"bench {i} pulumi update")
-            timings["update"].seconds.append(ok(bench.pulumi("up", "--yes", "--skip-preview", "--stack", stack,
-                                                              timeout=1800)))  # fmt: skip
-            ok(bench.pulumi("destroy", "--yes", "--stack", stack, timeout=900))
-            ok(bench.pulumi("stack", "rm", "--yes", stack))
-
-            change_page(f"bench {i} kubectl first")
-            ref, built = build_and_push(f"bench-{i}-a")
-            manifests = bench.base / "chain.yaml"
-            bench.add_stack_file("chain-k", like="local")
-            run = run_program("chain-k", {**plain, "image": ref, "builder": None, "baseImage": None,
-                                          "namespace": "chain-k", "nodePort": "30052"}, secret,
-                              config_root=bench.project)  # fmt: skip
-            if run.error is not None:
-                raise RuntimeError(str(run.error))
-            manifests.write_text(objects_for_kubectl(run))
-            started = time.monotonic()
-            ok(k("apply", "--server-side", "-f", str(manifests)))
-            ok(k("--namespace", "chain-k", "rollout", "status", "deployment/web", "--timeout=600s"))
-            ok(k("--namespace", "chain-k", "wait", "--for=condition=Ready", "pod/web-smoke", "--timeout=600s"))
-            timings["k-up"].seconds.append(built + time.monotonic() - started)
-            change_page(f"bench {i} kubectl update")
-            ref, built = build_and_push(f"bench-{i}-b")
-            started = time.monotonic()
-            ok(k("--namespace", "chain-k", "set", "image", "deployment/web", f"web={ref}"))
-            ok(k("--namespace", "chain-k", "rollout", "status", "deployment/web", "--timeout=600s"))
-            timings["k-update"].seconds.append(built + time.monotonic() - started)
-            ok(k("delete", "--wait", "-f", str(manifests)))
-    finally:
-        page.write_text(original)
-    rows = []
-    for pulumi, kube, what_p, what_k in (
-        ("up", "k-up", "up: build, push, deploy, smoke check",
-         "buildctl build + push, apply --server-side, rollout status, smoke Pod Ready"),
-        ("update", "k-update", "up: new page, build, push, rolling update, smoke check",
-         "buildctl build + push, set image, rollout status"),
-    ):  # fmt: skip
-        ratio = timings[pulumi].median / timings[kube].median
-        rows.append([f"pulumi {what_p}", f"{timings[pulumi].median:.2f} s", f"kubectl: {what_k}",
-                     f"{timings[kube].median:.2f} s", f"{ratio:.2f}x"])  # fmt: skip
-    return rows, parts
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:

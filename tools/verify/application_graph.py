@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from stacks.score import Application
 
-BEGIN = "<!-- application graph: python -m tools app-graph -->"
+BEGIN = "<!-- application graph: python -m tools application-graph -->"
 END = "<!-- end of application graph -->"
 
 
