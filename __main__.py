@@ -18,7 +18,7 @@ if settings.part == "cluster":
     stacks.export_cluster(settings, platform)
 elif application is not None:
     # Several services from workload files (kubeport:application), their databases provisioned for the target.
-    from stacks.application import deploy
+    from stacks.application.deploy import deploy
 
     deployed = deploy(application, settings, platform)
     pulumi.export("target", platform.target)

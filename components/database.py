@@ -19,7 +19,7 @@ import pulumi_kubernetes as k8s
 from components.database_roles import DatabaseRoles, DatabaseRolesArgs, app_role
 from components.password import GeneratedPassword
 from components.platform import ManagedDatabase, Platform
-from components.service import Peer
+from components.service_spec import Peer
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.pod_parts import container_security_context, pod_security_context, resources, scanner_waivers
-from components.service import DNS_PORTS, Peer
+from components.service import DNS_PORTS
+from components.service_spec import Peer
 
 CA_FOLDER = "/etc/kubeport/postgres-ca"
 CA_FILE = f"{CA_FOLDER}/ca.crt"

@@ -36,7 +36,7 @@ from components.pod_parts import (
     resources,
     scanner_waivers,
 )
-from components.service import Peer
+from components.service_spec import Peer
 
 PORT = 5432
 DATA_PATH = "/var/lib/postgresql/data"

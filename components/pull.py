@@ -1,4 +1,5 @@
-"""An image pull Secret from a Platform's pull credentials, shared by every workload of a namespace."""
+"""What every workload of a namespace shares, written once for the web app and for an application: the Namespace
+itself (Pod Security `restricted`) and the image pull Secret from a Platform's pull credentials."""
 
 from __future__ import annotations
 
@@ -9,6 +10,19 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.platform import RegistryLogin
+from components.pod_parts import pod_security_labels
+
+
+def restricted_namespace(
+    resource_name: str, name: str, *, labels: dict[str, str], opts: pulumi.ResourceOptions
+) -> pulumi.Output[str]:
+    """The Namespace `name`, labelled for Pod Security `restricted` beside `labels`; its name once it exists."""
+    namespace = k8s.core.v1.Namespace(
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, labels={**labels, **pod_security_labels()}),
+        opts=opts,
+    )
+    return namespace.metadata.apply(lambda m: m.name or name)
 
 
 def docker_config_json(*, registry: str, username: str, password: str) -> str:

@@ -33,6 +33,7 @@ from components.pod_parts import (
     resources,
     scanner_waivers,
 )
+from components.service_spec import ContainerSpec, HttpCheck, Peer, PortSpec, RouteSpec
 
 DNS_PORTS = [k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol=p) for p in ("UDP", "TCP")]
 """Cluster DNS: a service that calls another by name must resolve it. By port only: where DNS runs differs by
@@ -54,35 +55,6 @@ def service_labels(application: str, workload: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class Peer:
-    """Pods in the same namespace, by their labels, on one port; or, with `cidr`, addresses outside the cluster
-    (a managed database in the cluster's network)."""
-
-    labels: Mapping[str, str]
-    port: int
-    cidr: pulumi.Input[str] | None = None
-    """An egress destination by address block instead of by pod labels."""
-
-
-@dataclass(frozen=True)
-class ContainerSpec:
-    """One container as its workload file declares it, placeholders already resolved."""
-
-    name: str
-    image: pulumi.Input[str]
-    env: Sequence[k8s.core.v1.EnvVarArgs] = ()
-    command: Sequence[str] = ()
-    args: Sequence[str] = ()
-    files: Mapping[str, tuple[pulumi.Input[str], int]] = field(default_factory=dict)
-    """Absolute path -> (content, mode)."""
-    liveness: tuple[str, int] | None = None
-    """(path, port) of an HTTP liveness probe."""
-    readiness: tuple[str, int] | None = None
-    requests: Mapping[str, str] = field(default_factory=dict)
-    limits: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class ServiceWorkloadArgs:
     """Inputs of ServiceWorkload."""
 
@@ -93,16 +65,16 @@ class ServiceWorkloadArgs:
     namespace: pulumi.Input[str]
     """The application's namespace (created by the caller, Pod Security restricted)."""
     containers: Sequence[ContainerSpec]
-    ports: Sequence[tuple[str, int, int]] = ()
-    """Service ports: (name, port, target port). None: no Service (a worker), exposed nowhere."""
+    ports: Sequence[PortSpec] = ()
+    """Service ports. None: no Service (a worker), exposed nowhere."""
     public: bool = False
     """Reachable from outside the cluster as the Platform exposes services; otherwise ClusterIP only."""
     host: str = ""
     """A public service's host name, routed to it through an Ingress (the Platform says which controller)."""
     tls_secret: str = ""
     """A kubernetes.io/tls Secret for the host: the Ingress serves HTTPS."""
-    routes: Sequence[tuple[str, int]] = ()
-    """With a host: (path prefix, Service port) the Ingress sends to this service; empty: / to the first port."""
+    routes: Sequence[RouteSpec] = ()
+    """With a host: what the Ingress sends to this service; empty: / to the first port."""
     callers: Sequence[Peer] = ()
     """Workloads that call this one (each on one of its target ports)."""
     calls: Sequence[Peer] = ()
@@ -148,7 +120,7 @@ class ServiceWorkload(pulumi.ComponentResource):
                 annotations=dict(annotations) if annotations else None,
             )
 
-        files = [(c.name, path, content, mode) for c in args.containers for path, (content, mode) in c.files.items()]
+        files = [(c.name, path, f.content, f.mode) for c in args.containers for path, f in c.files.items()]
         if files:
             k8s.core.v1.ConfigMap(
                 f"{name}-files",
@@ -216,8 +188,8 @@ class ServiceWorkload(pulumi.ComponentResource):
                     args=list(spec.args) or None,
                     env=list(spec.env) or None,
                     ports=[
-                        k8s.core.v1.ContainerPortArgs(name=port_name, container_port=target, protocol="TCP")
-                        for port_name, _, target in args.ports
+                        k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.target_port, protocol="TCP")
+                        for p in args.ports
                     ]
                     if spec is args.containers[0]
                     else None,
@@ -282,13 +254,13 @@ class ServiceWorkload(pulumi.ComponentResource):
                     selector=selector,
                     ports=[
                         k8s.core.v1.ServicePortArgs(
-                            name=port_name,
-                            port=port,
-                            target_port=port_name,
+                            name=p.name,
+                            port=p.port,
+                            target_port=p.name,
                             protocol="TCP",
                             node_port=exposure.node_port if exposure.service_type == "NodePort" and i == 0 else None,
                         )
-                        for i, (port_name, port, _) in enumerate(args.ports)
+                        for i, p in enumerate(args.ports)
                     ],
                 ),
                 opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(custom_timeouts=timeouts)),
@@ -307,7 +279,7 @@ class ServiceWorkload(pulumi.ComponentResource):
                 ),
                 opts=k8s_opts,
             )
-        target_ports = sorted({target for _, _, target in args.ports})
+        target_ports = sorted({p.target_port for p in args.ports})
         # Without ports nothing listens, and nothing is admitted (a rule without ports would admit every port).
         # A public service, as the web app: traffic from anywhere (node ports, load balancers, the Ingress
         # controller, wherever it runs), on its target ports only.
@@ -351,12 +323,12 @@ class ServiceWorkload(pulumi.ComponentResource):
         if service is None:
             self.url = pulumi.Output.from_input("")
         elif route is not None:
-            port_names = {port: port_name for port_name, port, _ in args.ports}
+            port_names = {p.port: p.name for p in args.ports}
             routed = host_ingress(
                 f"{name}-ingress",
                 host=args.host,
                 tls_secret=args.tls_secret,
-                paths=[(path, port_names[port]) for path, port in args.routes] or [("/", args.ports[0][0])],
+                paths=[(r.path, port_names[r.port]) for r in args.routes] or [("/", args.ports[0].name)],
                 route=route,
                 service=service,
                 service_name=self.service_name,
@@ -370,7 +342,7 @@ class ServiceWorkload(pulumi.ComponentResource):
             self.url = url_of(platform.exposure, service)
         else:
             self.url = pulumi.Output.concat(
-                "http://", self.service_name, ".", args.namespace, ".svc:", str(args.ports[0][1])
+                "http://", self.service_name, ".", args.namespace, ".svc:", str(args.ports[0].port)
             )
         self.register_outputs(
             {"service_name": self.service_name, "url": self.url, "ingress_address": self.ingress_address}
@@ -385,14 +357,11 @@ def _selector(labels: Mapping[str, str]) -> k8s.meta.v1.LabelSelectorArgs:
     return k8s.meta.v1.LabelSelectorArgs(match_labels=dict(labels))
 
 
-def _probe(
-    probe: tuple[str, int] | None, *, period: int, failures: int, delay: int = 0
-) -> k8s.core.v1.ProbeArgs | None:
+def _probe(probe: HttpCheck | None, *, period: int, failures: int, delay: int = 0) -> k8s.core.v1.ProbeArgs | None:
     if probe is None:
         return None
-    path, port = probe
     return k8s.core.v1.ProbeArgs(
-        http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port=port),
+        http_get=k8s.core.v1.HTTPGetActionArgs(path=probe.path, port=probe.port),
         initial_delay_seconds=delay,
         period_seconds=period,
         timeout_seconds=2,

@@ -26,12 +26,11 @@ from components.pod_parts import (
     LOCAL_IMAGE_WAIVERS,
     SERVICE_PORT,
     common_labels,
-    pod_security_labels,
     scanner_waivers,
     selector_labels,
     web_pod_spec,
 )
-from components.pull import pull_secret
+from components.pull import pull_secret, restricted_namespace
 from components.smoke import SmokeCheck, SmokeCheckArgs
 
 
@@ -93,15 +92,9 @@ class WebApp(pulumi.ComponentResource):
         image_waivers = LOCAL_IMAGE_WAIVERS if local_build else {}
 
         if args.create_namespace:
-            ns = k8s.core.v1.Namespace(
-                f"{name}-namespace",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=args.namespace,
-                    labels={**common_labels(name, "namespace"), **pod_security_labels()},
-                ),
-                opts=k8s_opts,
+            self.namespace = restricted_namespace(
+                f"{name}-namespace", args.namespace, labels=common_labels(name, "namespace"), opts=k8s_opts
             )
-            self.namespace = ns.metadata.apply(lambda m: m.name or args.namespace)
         else:
             self.namespace = pulumi.Output.from_input(args.namespace)
 

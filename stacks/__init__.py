@@ -17,10 +17,10 @@ from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
 from components.platform import Platform
 from stacks import preflight
+from stacks.application.spec import Application, ScoreError
 from stacks.config import CLOUD_TARGETS, NAMESPACE, ConfigError, Settings, parse
 from stacks.config.target import target_module
 from stacks.environment import keep_heap_until_exit, stop_quietly_when_interrupted, under_mocks
-from stacks.score import Application, ScoreError
 
 ROOT = Path(__file__).resolve().parent.parent
 """The repository: the Pulumi project (Pulumi.yaml, its stack files, the program) and its tooling. Defined here
@@ -68,10 +68,10 @@ def load_application(settings: Settings) -> Application | None:
     stop the program with one message naming each file and path, before any resource."""
     if not settings.application:
         return None
-    from stacks import application  # noqa: PLC0415
+    from stacks.application import checks  # noqa: PLC0415
 
     try:
-        return application.load(settings)
+        return checks.load(settings)
     except ScoreError as err:
         stop(err)
 

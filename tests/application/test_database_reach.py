@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.score import read_application
+from stacks.application.parse import read_application
 from tests.support.cyclonus import Peer, Question, ask, cyclonus
 from tests.support.variants import APPLICATIONS, application_run
 from tools.stack_files import ROOT

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from stacks.score import read_application
+from stacks.application.parse import read_application
 from tests.support.variants import APPLICATIONS, application_run
 from tools.stack_files import ROOT
 from tools.verify.mock_runner import ProgramRun, Registered, run_program

@@ -15,8 +15,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stacks.score import ScoreError, read_application, read_workload
-from stacks.score_input import MAX_DEPTH, MAX_FILE_BYTES, MAX_MESSAGE, SCHEMA_FILE, schema_problems
+from stacks.application.parse import read_application, read_workload
+from stacks.application.source import MAX_DEPTH, MAX_FILE_BYTES, MAX_MESSAGE, SCHEMA_FILE, schema_problems
+from stacks.application.spec import ScoreError
 from tools.stack_files import ROOT
 from tools.verify.mock_runner import run_program
 

@@ -1,6 +1,6 @@
 """Every field the Score specification requires, in every section kubeport reads, is refused when missing: the file
 and the path named, nothing created. Which fields are required comes from the published schema
-(stacks/schemas/score-v1b1.json), not from kubeport's own tables, so a field kubeport stopped requiring is
+(stacks/application/schemas/score-v1b1.json), not from kubeport's own tables, so a field kubeport stopped requiring is
 caught; where each of the schema's definitions sits in a file is written here, and a definition with required
 fields that has no place here, and is not one kubeport refuses by name, fails the test."""
 
@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.score import read_workload
+from stacks.application.parse import read_workload
 from tools.stack_files import ROOT
 
-SCHEMA = json.loads((ROOT / "stacks" / "schemas" / "score-v1b1.json").read_text())
+SCHEMA = json.loads((ROOT / "stacks" / "application" / "schemas" / "score-v1b1.json").read_text())
 
 COMPLETE: dict[str, Any] = {
     "apiVersion": "score.dev/v1b1",
@@ -60,7 +60,8 @@ WHERE: dict[str, list[tuple[str, ...]]] = {
 }
 """Each of the schema's definitions: where in a file it applies."""
 REFUSED_BY_NAME = {"containerVolume": "containers.*.volumes", "execProbe": "exec probes"}
-"""Definitions kubeport does not read: a file that uses them is refused by name (stacks/score.py NOT_SUPPORTED)."""
+"""Definitions kubeport does not read: a file that uses them is refused by name (stacks/application/parse.py
+NOT_SUPPORTED)."""
 READ_ONE_OF = {"containerFile": "content"}
 """A definition the specification requires one of several fields of: the one kubeport reads."""
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.score import read_application
+from stacks.application.parse import read_application
 from tests.support.application import API, NETPOL, named, only_container, run_files
 from tests.support.workload import DEPLOYMENT, SERVICE, transitive_dependencies
 from tools.verify.application_graph import mermaid

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from stacks.score import ScoreError, read_application, read_workload
+from stacks.application.parse import read_application, read_workload
+from stacks.application.spec import ScoreError
 from tools.stack_files import ROOT
 from tools.verify.mock_runner import run_program
 

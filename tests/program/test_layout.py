@@ -43,12 +43,34 @@ def test_components_import_no_target(path: Path) -> None:
 
 def test_stacks_holds_only_what_the_program_imports() -> None:
     program_modules = {"__init__", "preflight", "environment", "registry", "cloud", "handoff", "kubeconfig", "sync"}
-    # an application of workload files: the Score reader, the provisioner seam, the wiring
-    program_modules |= {"score", "score_input", "provisioners", "application"}
     targets = set(TARGETS)
     assert {p.stem for p in (ROOT / "stacks").glob("*.py")} == program_modules | targets
     packages = {p.parent.name for p in (ROOT / "stacks").glob("*/__init__.py")}
-    assert packages == {"config"}, "stacks/ holds one package: the config model"
+    assert packages == {"config", "application"}, "stacks/ holds two packages: the config model, the workload files"
+
+
+APPLICATION_PIPELINE = ("source", "spec", "placeholders", "parse", "provision", "checks", "convert", "deploy")
+"""stacks/application/, in the order an application goes through it."""
+
+
+def test_the_workload_file_pipeline_is_one_package_in_the_order_it_runs() -> None:
+    package = ROOT / "stacks" / "application"
+    assert {p.stem for p in package.glob("*.py")} - {"__init__"} == set(APPLICATION_PIPELINE)
+    # each step imports only the steps before it (and the program's shared modules): deploy orchestrates
+    for index, name in enumerate(APPLICATION_PIPELINE):
+        later = {f"stacks.application.{n}" for n in APPLICATION_PIPELINE[index + 1 :]}
+        assert imported_modules(package / f"{name}.py") & later == set(), f"stacks/application/{name}.py"
+
+
+def test_one_module_parses_placeholders() -> None:
+    """`${...}` is matched in stacks/application/placeholders.py only."""
+    pattern = re.compile(r"\\\$\\\{|\\\$\\\$")
+    readers = sorted(
+        p.relative_to(ROOT).as_posix()
+        for p in PROGRAM
+        if "PLACEHOLDER" in p.read_text() or pattern.search(p.read_text())
+    )
+    assert readers == ["stacks/application/placeholders.py"]
 
 
 def test_the_detector_sees_imports_at_any_depth(tmp_path: Path) -> None:
@@ -68,6 +90,7 @@ WORKLOAD = (
     "options",
     "pull",
     "service",
+    "service_spec",
     "postgres",
     "password",
     "database",

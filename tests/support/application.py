@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pulumi.runtime import mocks as pulumi_mocks
 
-import stacks.application
+import stacks.application.checks
 from tools.verify.mock_runner import ProgramRun, Registered, run_program
 
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -44,7 +44,7 @@ def run_files(
     (root / folder).mkdir(parents=True)
     for name, text in files.items():
         (root / folder / f"{name}.score.yaml").write_text(text)
-    monkeypatch.setattr(stacks.application, "ROOT", root)
+    monkeypatch.setattr(stacks.application.checks, "ROOT", root)
     return run_program(stack, {"application": folder, **(overrides or {})}, mocks=mocks)
 
 

@@ -1,6 +1,6 @@
 """What a cloud application stack's managed database must be, as one list of problems per run.
 
-`wiring_problems(run)` holds every promise of the cloud provisioners (stacks.provisioners.managed_postgres,
+`wiring_problems(run)` holds every promise of the cloud provisioners (stacks.application.provision.managed_postgres,
 components.rds / azure_postgres / cloudsql / database / database_roles) against the resources a run registered:
 the database exists where the cluster's network is, has no public endpoint, refuses unencrypted connections,
 encrypts and backs up its storage, is protected; the pods reach it through the same variables as locally, as the

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from stacks.score import read_application
+from stacks.application.parse import read_application
 from tools.ops.application_data import Facts, Fingerprint, Record, Side
 from tools.ops.application_migrate import Moved, migrate_application
 from tools.ops.application_reach import Reach

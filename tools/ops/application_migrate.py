@@ -30,8 +30,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stacks.application.parse import read_application
+from stacks.application.spec import Application, ScoreError
 from stacks.config.keys import keys_by_name
-from stacks.score import Application, ScoreError, read_application
 from tools.ops.application_data import Facts, Fingerprint, Record
 from tools.ops.application_reach import Databases, Prober, Reach, Reacher, kubectl_reach
 from tools.ops.application_smoke import check_routes, probe_image, probes, routes

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from stacks.score import Application
+from stacks.application.spec import Application
 from tools.ops.application_data import Side
 from tools.ops.operations import Fetch, Kubectl, OperationError, http_get, run_kubectl
 from tools.stack_files import ROOT

@@ -3,7 +3,7 @@ Mermaid flowchart generated from the workload files (README shows it; a test kee
 
 from __future__ import annotations
 
-from stacks.score import Application
+from stacks.application.spec import Application
 
 BEGIN = "<!-- application graph: python -m tools application-graph -->"
 END = "<!-- end of application graph -->"

@@ -73,7 +73,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_application_graph(args: argparse.Namespace) -> int:
-    from stacks.score import ScoreError, read_application  # noqa: PLC0415
+    from stacks.application.parse import read_application  # noqa: PLC0415
+    from stacks.application.spec import ScoreError  # noqa: PLC0415
     from tools.stack_files import ROOT  # noqa: PLC0415
     from tools.verify.application_graph import block  # noqa: PLC0415
 

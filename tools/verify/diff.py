@@ -70,9 +70,9 @@ def _is_database_egress(obj: Any, path: str) -> bool:
     return bool(ports) and all(isinstance(p, dict) and p.get("port") == DATABASE_PORT for p in ports)
 
 
-# A cloud's managed database (stacks.provisioners): the pods' variables are the same everywhere; what its in-cluster
-# name points at, the address block it lives in and the password it was made with are its own. Each is allowed
-# only on the database's own objects (both sides), never on any Service, Secret or egress rule.
+# A cloud's managed database (stacks.application.provision): the pods' variables are the same everywhere; what
+# its in-cluster name points at, the address block it lives in and the password it was made with are its own. Each
+# is allowed only on the database's own objects (both sides), never on any Service, Secret or egress rule.
 PROVISIONER_CARRIED: list[tuple[re.Pattern[str], Callable[[Any, str], bool], str]] = [
     (
         re.compile(r"^Secret .*: stringData\.host$"),

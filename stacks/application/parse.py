@@ -3,7 +3,7 @@
 An application is a folder of `<name>.score.yaml` files, one per service. This module turns them into plain,
 validated records (`Workload`) or one `ScoreError` that names every bad file and path at once, e.g.
 `payments.score.yaml: containers.main.image: required`. It knows no target: which implementation a
-`postgres` resource gets is `stacks.provisioners`' business, and the Kubernetes objects are the components'.
+`postgres` resource gets is `stacks.application.provision`' business, and the Kubernetes objects are the components'.
 
 The part of the Score specification kubeport supports (anything else is refused, by name):
 - `apiVersion: score.dev/v1b1`; `metadata.name` (a DNS-1123 label, the file's own name), `metadata.annotations`;
@@ -18,7 +18,7 @@ The part of the Score specification kubeport supports (anything else is refused,
   `params.path`, `params.port`: makes the workload public);
 - placeholders `${metadata.name}` and `${resources.<name>.<output>}` in variables and file contents
   (`$${` for a literal `${`).
-The file's bytes and YAML are read by `stacks.score_input`, which also holds the result to the published schema.
+The file's bytes and YAML are read by `stacks.application.source`, which also holds the result to the published schema.
 The module is longer than 400 lines because each supported field has its check and its message here, in one
 place, beside the list of what is supported.
 
@@ -30,45 +30,35 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stacks.application.placeholders import references
+from stacks.application.source import InputError, bounded, covered, load, read_text, schema_problems
+from stacks.application.spec import (
+    API_VERSION,
+    BUILD_ANNOTATION,
+    RESOURCE_OUTPUTS,
+    RESOURCE_PARAMS,
+    SECRET_OUTPUTS,
+    SUFFIX,
+    Application,
+    Container,
+    ContainerFile,
+    HttpProbe,
+    Resource,
+    ScoreError,
+    ServicePort,
+    Workload,
+)
 from stacks.config.forms import DNS1123_LABEL
 from stacks.config.rules import image_reference
-from stacks.score_input import InputError, bounded, covered, load, read_text, schema_problems
-
-API_VERSION = "score.dev/v1b1"
-SUFFIX = ".score.yaml"
-BUILD_ANNOTATION = "kubeport.dev/build"
-"""`metadata.annotations` key: the folder (relative to the file) whose Dockerfile builds an `image: .`."""
-
-RESOURCE_OUTPUTS: Mapping[str, tuple[str, ...]] = {
-    "postgres": ("host", "port", "name", "database", "username", "password", "sslmode", "sslrootcert"),
-    "service-port": ("hostname", "port"),
-    "dns": ("host",),
-    "route": (),
-}
-"""What each supported resource type provides to placeholders: the names score-k8s uses, and for postgres how the
-client verifies the server (`sslmode` verify-full, `sslrootcert` the CA's path in the container)."""
-SECRET_OUTPUTS: Mapping[str, frozenset[str]] = {"postgres": frozenset({"password"})}
-"""Outputs that are credentials: a variable holding one is read from a Kubernetes Secret, never inlined."""
-RESOURCE_PARAMS: Mapping[str, Mapping[str, bool]] = {
-    "postgres": {},
-    "service-port": {"workload": True, "port": True},
-    "dns": {},
-    "route": {"host": True, "path": True, "port": True},
-}
-"""Each type's params: name -> required."""
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|k|M|G)?$")
 PORT_NAME = re.compile(r"^(?=.{1,15}$)(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 """A container port's name, as Kubernetes takes it (IANA service name): the Service targets it by name."""
-PLACEHOLDER = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 PORT_RANGE = (1, 65535)
-MAX_PROBLEMS = 25
-"""Problems listed in one error; the count of the rest is given."""
 
 TOP_FIELDS = {"apiVersion": True, "metadata": True, "containers": True, "service": False, "resources": False}
 METADATA_FIELDS = {"name": True, "annotations": False}
@@ -96,131 +86,6 @@ NOT_SUPPORTED = {
     "id": "shared resource ids are not supported",
     "class": "resource classes are not supported",
 }
-
-
-class ScoreError(Exception):
-    """Every problem found in an application's workload files; nothing has been created."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = list(problems)
-        super().__init__(self.message())
-
-    def message(self) -> str:
-        lines = ["invalid workload files; nothing was created:"]
-        lines += [f"  - {bounded(p)}" for p in self.problems[:MAX_PROBLEMS]]
-        if len(self.problems) > MAX_PROBLEMS:
-            lines.append(f"  ... and {len(self.problems) - MAX_PROBLEMS} more")
-        lines.append("kubeport reads score.dev/v1b1 files; what it supports: docs/application.md.")
-        return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class HttpProbe:
-    path: str
-    port: int
-
-
-@dataclass(frozen=True)
-class ContainerFile:
-    """A file the container sees at `target`, written from `content` (placeholders filled unless no_expand)."""
-
-    target: str
-    content: str
-    mode: str = "0444"
-    no_expand: bool = False
-    where: str = ""
-    """Its path in the file, for messages: `containers.main.files[0]`, or `containers.main.files./etc/x`."""
-
-
-@dataclass(frozen=True)
-class Container:
-    name: str
-    image: str
-    """An image reference, or `.`: build the workload's `build` folder."""
-    command: tuple[str, ...] = ()
-    args: tuple[str, ...] = ()
-    variables: Mapping[str, str] = field(default_factory=dict)
-    files: tuple[ContainerFile, ...] = ()
-    liveness: HttpProbe | None = None
-    readiness: HttpProbe | None = None
-    requests: Mapping[str, str] = field(default_factory=dict)
-    limits: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ServicePort:
-    name: str
-    port: int
-    target_port: int
-
-
-@dataclass(frozen=True)
-class Resource:
-    name: str
-    type: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Workload:
-    """One validated workload file."""
-
-    name: str
-    file: Path
-    containers: tuple[Container, ...]
-    ports: tuple[ServicePort, ...] = ()
-    resources: tuple[Resource, ...] = ()
-    build: Path | None = None
-    """The folder an `image: .` builds (its Dockerfile), from the `kubeport.dev/build` annotation."""
-
-    @property
-    def public(self) -> bool:
-        """A `route` resource makes the workload reachable from outside the cluster."""
-        return any(r.type == "route" for r in self.resources)
-
-    def resources_of(self, kind: str) -> tuple[Resource, ...]:
-        return tuple(r for r in self.resources if r.type == kind)
-
-    def port(self, name: str) -> ServicePort:
-        return next(p for p in self.ports if p.name == name)
-
-    def provisioned_name(self, resource: Resource) -> str:
-        """The name of what one of its resources provisions, on every target: `<workload>-<resource>`
-        (payments-db): the database's objects, and how `migrate` pairs a source's database with the target's."""
-        return f"{self.name}-{resource.name}"
-
-
-@dataclass(frozen=True)
-class Edge:
-    """`client` calls `server` (a workload, or `<workload>/<resource>` for a provisioned resource) on `port`."""
-
-    client: str
-    server: str
-    port: int
-
-
-@dataclass(frozen=True)
-class Application:
-    """The validated workloads of one folder, in name order, and the traffic edges they declare."""
-
-    folder: Path
-    workloads: tuple[Workload, ...]
-
-    def workload(self, name: str) -> Workload:
-        return next(w for w in self.workloads if w.name == name)
-
-    def edges(self) -> tuple[Edge, ...]:
-        """Every call the files declare: service-port resources, and each workload to its own databases."""
-        found: list[Edge] = []
-        for workload in self.workloads:
-            for resource in workload.resources:
-                if resource.type == "service-port":
-                    server = self.workload(str(resource.params["workload"]))
-                    port = server.port(str(resource.params["port"]))
-                    found.append(Edge(workload.name, server.name, port.target_port))
-                elif resource.type == "postgres":
-                    found.append(Edge(workload.name, f"{workload.name}/{resource.name}", 5432))
-        return tuple(found)
 
 
 class _Checker:
@@ -464,18 +329,13 @@ def read_workload(file: Path, text: str, project: Path | None = None) -> tuple[W
     return (None if check.problems else workload), check.problems
 
 
-def placeholders(text: str) -> list[str]:
-    """The `${...}` references in a text, without the `$${` escapes."""
-    return [m.group(1) for m in PLACEHOLDER.finditer(text) if m.group(0) != "$${"]
-
-
 def _check_placeholders(check: _Checker, workload: Workload) -> None:
     by_name = {r.name: r for r in workload.resources}
     for container in workload.containers:
         texts = [(f"containers.{container.name}.variables.{k}", v) for k, v in container.variables.items()]
         texts += [(f"{f.where}.content", f.content) for f in container.files if not f.no_expand]
         for path, text in texts:
-            for reference in placeholders(text):
+            for reference in references(text):
                 parts = reference.split(".")
                 if parts == ["metadata", "name"]:
                     continue

@@ -25,10 +25,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.platform import Platform
-from components.service import POSTGRES_CA, Peer
+from components.service import POSTGRES_CA
+from components.service_spec import Peer
+from stacks.application.spec import Application, Resource, Workload
 from stacks.config.keys import Target
 from stacks.config.settings import Settings
-from stacks.score import Application, Resource, Workload
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ memory, nor end in a traceback, and what it says must be what its author wrote. 
 - a file over MAX_FILE_BYTES, or bytes that are not UTF-8;
 - YAML aliases (`*name`: a few hundred bytes of them expand to gigabytes), merge keys (`<<`), nesting deeper than
   MAX_DEPTH, a key twice in one mapping (YAML keeps the last without a word), more than one document.
-Then `schema_problems` holds the document to the published Score v1b1 JSON schema (`stacks/schemas`), with
+Then `schema_problems` holds the document to the published Score v1b1 JSON schema (`stacks/application/schemas`), with
 `jsonschema`, so a file kubeport accepts is a valid Score file too. `bounded` keeps any message short, whatever
 value a file puts into it.
 """
