@@ -8,12 +8,16 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from components.platform import DatabaseRequest, IngressRoute, ManagedDatabase, Platform
 from components.pod_parts import READY_PATH
 from stacks import cloud
 from stacks.config import CloudSettings, Key, Reader, Settings
 from stacks.config.keys import RegistryKind
+
+if TYPE_CHECKING:  # pulumi_aws only when the target is selected: platform() imports it
+    from components.eks import EksCluster
 
 VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
@@ -94,9 +98,27 @@ def check(r: Reader, settings: Settings) -> Settings:
     return dataclasses.replace(settings, cloud=own)
 
 
+def _alb_route(settings: Settings, own: EksSettings, cluster: EksCluster) -> IngressRoute:
+    """The AWS Load Balancer Controller on the cluster, and the route an Ingress takes through it."""
+    from components.eks_ingress import AwsLoadBalancerController, AwsLoadBalancerControllerArgs  # noqa: PLC0415
+
+    controller = AwsLoadBalancerController(
+        "alb-controller",
+        AwsLoadBalancerControllerArgs(
+            cluster_name=cluster.cluster_name,
+            vpc_id=cluster.vpc_id,
+            region=own.region,
+            aws_provider=cluster.aws,
+            k8s_provider=cluster.provider,
+            nodes=cluster.node_group,
+        ),
+    )
+    annotations = {**INGRESS_ANNOTATIONS, **(TLS_ANNOTATIONS if settings.tls_secret else {})}
+    return IngressRoute(class_name=controller.ingress_class, annotations=annotations, depends_on=[controller.release])
+
+
 def platform(settings: Settings) -> Platform:
     from components.eks import EksCluster, EksClusterArgs  # noqa: PLC0415 - pulumi_aws only when selected
-    from components.eks_ingress import AwsLoadBalancerController, AwsLoadBalancerControllerArgs  # noqa: PLC0415
 
     own = settings.cloud
     assert isinstance(own, EksSettings), "stacks.eks.check fills the eks settings"
@@ -111,23 +133,7 @@ def platform(settings: Settings) -> Platform:
             metrics_server=settings.autoscaling is not None or settings.part == "cluster",
         ),
     )
-    route = None
-    if settings.host or settings.ingress_controller:
-        controller = AwsLoadBalancerController(
-            "alb-controller",
-            AwsLoadBalancerControllerArgs(
-                cluster_name=cluster.cluster_name,
-                vpc_id=cluster.vpc_id,
-                region=own.region,
-                aws_provider=cluster.aws,
-                k8s_provider=cluster.provider,
-                nodes=cluster.node_group,
-            ),
-        )
-        annotations = {**INGRESS_ANNOTATIONS, **(TLS_ANNOTATIONS if settings.tls_secret else {})}
-        route = IngressRoute(
-            class_name=controller.ingress_class, annotations=annotations, depends_on=[controller.release]
-        )
+    route = _alb_route(settings, own, cluster) if settings.host or settings.ingress_controller else None
     platform = cloud.cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, route)
     database = own.database
     if database is None:

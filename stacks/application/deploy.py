@@ -25,7 +25,7 @@ from components.platform import ImageDestination, Platform
 from components.pod_parts import LOCAL_IMAGE_WAIVERS
 from components.pull import pull_secret, restricted_namespace
 from components.service import ServiceWorkload, ServiceWorkloadArgs, service_labels
-from components.service_spec import Peer
+from components.service_spec import ContainerSpec, Peer
 from stacks import ROOT, stop
 from stacks.application import convert, provision
 from stacks.application.spec import Application, Workload
@@ -142,6 +142,21 @@ def _provide(
     return provided, waits
 
 
+def _containers(
+    workload: Workload, image: pulumi.Input[str] | None, provided: convert.Provided, local_build: bool
+) -> tuple[list[ContainerSpec], dict[str, str]]:
+    """The workload's containers, converted; and the scanner waivers they bring (a local build's, a credential
+    read from a Secret)."""
+    waivers = dict(LOCAL_IMAGE_WAIVERS) if local_build else {}
+    containers = []
+    for container in workload.containers:
+        spec, credential = convert.container_spec(container, workload, image, provided)
+        if credential:
+            waivers["CKV_K8S_35"] = convert.CREDENTIAL_VARIABLE
+        containers.append(spec)
+    return containers, waivers
+
+
 def deploy(application: Application, settings: Settings, platform: Platform) -> Deployed:
     try:
         ingress_route(platform, settings.host)
@@ -151,11 +166,10 @@ def deploy(application: Application, settings: Settings, platform: Platform) -> 
         raise ValueError("an application builds its images: the Platform must say where they go")
     name = application.folder.name
     opts = pulumi.ResourceOptions(provider=platform.provider, depends_on=list(platform.depends_on))
-    shared = _namespace(name, settings, platform, opts)
-    local_build = not platform.image.push
-    images = _images(application, settings, platform.image)
+    destination = platform.image
     platform = dataclasses.replace(platform, storage_class=settings.storage_class or platform.storage_class)
-    shared = dataclasses.replace(shared, platform=platform)
+    shared = _namespace(name, settings, platform, opts)
+    images = _images(application, settings, destination)
     callers, calls = convert.peers(application)
     edges = application.edges()
 
@@ -164,13 +178,7 @@ def deploy(application: Application, settings: Settings, platform: Platform) -> 
     public: ServiceWorkload | None = None
     for workload in convert.callees_first(application):
         provided, waits = _provide(workload, application, shared, calls[workload.name])
-        waivers = dict(LOCAL_IMAGE_WAIVERS) if local_build else {}
-        containers = []
-        for container in workload.containers:
-            spec, credential = convert.container_spec(container, workload, images.get(workload.name), provided)
-            if credential:
-                waivers["CKV_K8S_35"] = convert.CREDENTIAL_VARIABLE
-            containers.append(spec)
+        containers, waivers = _containers(workload, images.get(workload.name), provided, not destination.push)
         service = ServiceWorkload(
             workload.name,
             ServiceWorkloadArgs(

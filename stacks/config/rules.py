@@ -95,6 +95,9 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
     `raw_config` maps full keys (`kubeport:replicas`) or bare keys (`replicas`) to the string values
     Pulumi passes the program. Keys of other namespaces are ignored; `secret_keys` lists the full
     names of values that were stored encrypted.
+
+    Longer than 60 lines: it reads the shared keys in the order their messages read, and the Settings it returns
+    takes one line per key; each rule between keys is a function of its own below.
     """
     declared = keys_by_name()
     raw: dict[str, str] = {}

@@ -208,6 +208,35 @@ def test_tools_files_stay_short_or_say_why() -> None:
     assert too_long == []
 
 
+LONG_FUNCTION = 60
+"""Lines a function of stacks/ or tools/ may have before its docstring must say why it is longer."""
+
+
+def _long_functions(paths: list[Path]) -> list[str]:
+    found = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > LONG_FUNCTION and "longer than 60 lines" not in (ast.get_docstring(node) or "").lower():
+                    where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+                    found.append(f"{where}:{node.lineno} {node.name}: {length} lines")
+    return found
+
+
+def test_functions_of_the_targets_the_pipeline_and_the_tooling_stay_short_or_say_why() -> None:
+    paths = [ROOT / "__main__.py", *sorted((ROOT / "stacks").rglob("*.py")), *sorted(TOOLS.rglob("*.py"))]
+    assert _long_functions(paths) == []
+
+
+def test_the_function_bound_sees_a_long_function_and_its_reason(tmp_path: Path) -> None:
+    body = "".join(f"    x{i} = {i}\n" for i in range(LONG_FUNCTION))
+    (tmp_path / "long.py").write_text(f"def f() -> None:\n{body}")
+    (tmp_path / "said.py").write_text(f'def g() -> None:\n    """Longer than 60 lines: a reason."""\n{body}')
+    found = _long_functions([tmp_path / "long.py", tmp_path / "said.py"])
+    assert [line.split(" ", 1)[1] for line in found] == ["f: 61 lines"]
+
+
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
 ROOMS_WITH_CODE = (
     "app",

@@ -1,7 +1,7 @@
 """`migrate`'s safety rules, row by row, as docs/migration.md states them: for the operation and for the CLI.
 
 The table in the docs is the specification: this module parses it, expands `any` to both values, and runs
-every row twice: through `tools.ops.operations.migrate` and through `python -m tools migrate` (its argument
+every row twice: through `tools.ops.migrate.migrate` and through `python -m tools migrate` (its argument
 parsing, its confirmation on standard input, its exit code). The target's smoke step is the real one, over
 HTTP against a stand-in app on 127.0.0.1 that reports the source's build, or another build when the row says
 the smoke step fails.
@@ -22,7 +22,9 @@ import pytest
 import tools.__main__ as cli
 from tests.support.local_http import QuietHandler, serving
 from tools.ops import commands as ops_commands
-from tools.ops.operations import OperationError, migrate, smoke_check
+from tools.ops.migrate import migrate
+from tools.ops.operations import OperationError
+from tools.ops.smoke import smoke_check
 from tools.stack_files import ROOT
 
 TABLE_HEADING = "### What `migrate` keeps and destroys"

@@ -11,15 +11,9 @@ from typing import Any
 import pytest
 
 from tests.support.local_http import QuietHandler, serving
-from tools.ops.operations import (
-    PREVIEW_ENV,
-    AutomationWorkspace,
-    OperationError,
-    SmokeResult,
-    image_identity,
-    migrate,
-    smoke_check,
-)
+from tools.ops.migrate import migrate
+from tools.ops.operations import PREVIEW_ENV, AutomationWorkspace, OperationError
+from tools.ops.smoke import SmokeResult, image_identity, smoke_check
 from tools.stack_files import ROOT
 
 SOURCE_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:5aa1faafced97aae@sha256:" + "a" * 64
@@ -328,7 +322,7 @@ def fake_kubectl(states: list[dict[str, Any]]) -> tuple[list[list[str]], Any]:
 
 
 def test_cluster_smoke_check_passes_when_every_replica_is_available_and_listed_ready() -> None:
-    from tools.ops.operations import cluster_smoke_check
+    from tools.ops.smoke import cluster_smoke_check
 
     calls, kubectl = fake_kubectl([cluster_objects(2, 2, [SOURCE_IMAGE, SOURCE_IMAGE])])
     result = cluster_smoke_check(
@@ -339,7 +333,7 @@ def test_cluster_smoke_check_passes_when_every_replica_is_available_and_listed_r
 
 
 def test_cluster_smoke_check_waits_for_availability_and_ready_endpoints_a_bounded_time() -> None:
-    from tools.ops.operations import cluster_smoke_check
+    from tools.ops.smoke import cluster_smoke_check
 
     states = [
         cluster_objects(2, 1, [SOURCE_IMAGE]),
@@ -359,7 +353,7 @@ def test_cluster_smoke_check_waits_for_availability_and_ready_endpoints_a_bounde
 @pytest.mark.parametrize("ready", [[True, True, False], [False, True, True], [True, False, False]])
 def test_cluster_smoke_check_needs_every_web_pod_as_a_ready_endpoint(ready: list[bool]) -> None:
     """Available replicas are not enough: each web pod must be a ready endpoint of the Service."""
-    from tools.ops.operations import cluster_smoke_check
+    from tools.ops.smoke import cluster_smoke_check
 
     _, kubectl = fake_kubectl([cluster_objects(3, 3, [SOURCE_IMAGE] * 3, ready=ready)])
     with pytest.raises(OperationError, match=f"list {sum(ready)} of 3 web pods as ready"):
@@ -369,7 +363,7 @@ def test_cluster_smoke_check_needs_every_web_pod_as_a_ready_endpoint(ready: list
 
 
 def test_cluster_smoke_check_refuses_another_build() -> None:
-    from tools.ops.operations import cluster_smoke_check
+    from tools.ops.smoke import cluster_smoke_check
 
     other = "registry.example/kubeport-web:0000000000000000"
     _, kubectl = fake_kubectl([cluster_objects(1, 1, [other])])

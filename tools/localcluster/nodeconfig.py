@@ -268,3 +268,35 @@ def corefile(kubeconfig: Path, context: str, ports: Mapping[str, int], node: Nod
 
 def gzip_bytes(data: bytes) -> bytes:
     return gzip.compress(data, mtime=0)
+
+
+def kubelet_args(kubelet: Path, paths: NodePaths, kubeconfig: Path, node: NodeNetwork) -> list[str]:
+    """The kubelet, on the node's address, with its configuration, roots and certificates below the node's home."""
+    return [
+        str(kubelet),
+        f"--config={paths.kubelet / 'config.yaml'}",
+        f"--kubeconfig={kubeconfig}",
+        f"--root-dir={paths.kubelet / 'root'}",
+        f"--cert-dir={paths.kubelet / 'pki'}",
+        f"--hostname-override={node.name}",
+        f"--node-ip={node.ip}",
+        "--node-labels=kubernetes.io/os=linux,topology.kubernetes.io/zone=local-node",
+    ]
+
+
+def kube_router_args(kube_router: Path, kubeconfig: Path, service_cidr: str, node: NodeNetwork) -> list[str]:
+    """The NetworkPolicies, enforced: kube-router's firewall alone (no routing, no service proxy, no CNI), in
+    iptables and ipsets, for the pods of this node (the bridge's traffic passes iptables: bridge-nf-call-iptables is
+    on); no port of its own."""
+    return [
+        str(kube_router),
+        "--run-firewall=true",
+        "--run-router=false",
+        "--run-service-proxy=false",
+        "--enable-cni=false",
+        f"--kubeconfig={kubeconfig}",
+        f"--hostname-override={node.name}",
+        f"--service-cluster-ip-range={service_cidr}",
+        "--health-port=0",
+        "--metrics-port=0",
+    ]

@@ -42,6 +42,8 @@ from tools.localcluster.nodeconfig import (
     corefile,
     docker_archive,
     kube_proxy_config,
+    kube_router_args,
+    kubelet_args,
     kubelet_config,
 )
 from tools.toolchain import Toolchain
@@ -175,6 +177,37 @@ def start(
     for folder in (paths.containerd, paths.kubelet, paths.cni / "net.d", paths.cni / "leases", paths.pod_logs):
         folder.mkdir(parents=True, exist_ok=True)
 
+    _start_containerd(paths, node, tools, spawner, registries=registries, wait_until=wait_until)
+
+    (paths.cni / "net.d" / "10-kubeport.conflist").write_text(
+        json.dumps(cni_config(paths, pod_cidr, node.bridge), indent=2)
+    )
+    (paths.kubelet / "resolv.conf").write_text(f"nameserver {node.ip}\n")
+    (paths.kubelet / "config.yaml").write_text(yaml.safe_dump(kubelet_config(paths, pki, ports, node)))
+    spawner.spawn("kubelet", node.inside(kubelet_args(tools.tool("kubelet"), paths, kubeconfig, node)))
+    wait_until(f"kubelet: node {node.name} Ready", node_ready, START_TIMEOUT)
+
+    proxy_config = home / "kube-proxy.yaml"
+    proxy_config.write_text(yaml.safe_dump(kube_proxy_config(kubeconfig, pod_cidr, ports, node)))
+    spawner.spawn("kube-proxy", node.inside([str(tools.tool("kube-proxy")), f"--config={proxy_config}"]))
+    (home / "Corefile").write_text(corefile(kubeconfig, context, ports, node))
+    spawner.spawn("coredns", node.inside([str(tools.tool("coredns")), "-conf", str(home / "Corefile")]))
+    # The NetworkPolicies, enforced (nodeconfig.kube_router_args says how).
+    spawner.spawn(
+        "kube-router", node.inside(kube_router_args(tools.tool("kube-router"), kubeconfig, service_cidr, node))
+    )
+
+
+def _start_containerd(
+    paths: NodePaths,
+    node: NodeNetwork,
+    tools: Toolchain,
+    spawner: Spawner,
+    *,
+    registries: Mapping[str, Path],
+    wait_until: Callable[[str, Callable[[], bool], float], None],
+) -> None:
+    """containerd in the node's namespace, trusting the local registries, with the pause image imported."""
     (paths.containerd / "config.toml").write_text(containerd_config(paths, registries))
     spawner.spawn("containerd", node.inside(["containerd", "--config", str(paths.containerd / "config.toml")]))
     ctr = ["ctr", "--address", str(paths.socket), "--namespace", "k8s.io"]
@@ -183,49 +216,6 @@ def start(
     archive = paths.containerd / "pause.tar"
     archive.write_bytes(docker_archive(tools.tool("pause"), PAUSE_IMAGE))
     run([*ctr, "images", "import", "--no-unpack=false", str(archive)], timeout=120)
-
-    (paths.cni / "net.d" / "10-kubeport.conflist").write_text(
-        json.dumps(cni_config(paths, pod_cidr, node.bridge), indent=2)
-    )
-    (paths.kubelet / "resolv.conf").write_text(f"nameserver {node.ip}\n")
-    (paths.kubelet / "config.yaml").write_text(yaml.safe_dump(kubelet_config(paths, pki, ports, node)))
-    spawner.spawn(
-        "kubelet",
-        node.inside([
-            str(tools.tool("kubelet")),
-            f"--config={paths.kubelet / 'config.yaml'}",
-            f"--kubeconfig={kubeconfig}",
-            f"--root-dir={paths.kubelet / 'root'}",
-            f"--cert-dir={paths.kubelet / 'pki'}",
-            f"--hostname-override={node.name}",
-            f"--node-ip={node.ip}",
-            "--node-labels=kubernetes.io/os=linux,topology.kubernetes.io/zone=local-node",
-        ]),
-    )  # fmt: skip
-    wait_until(f"kubelet: node {node.name} Ready", node_ready, START_TIMEOUT)
-
-    proxy_config = home / "kube-proxy.yaml"
-    proxy_config.write_text(yaml.safe_dump(kube_proxy_config(kubeconfig, pod_cidr, ports, node)))
-    spawner.spawn("kube-proxy", node.inside([str(tools.tool("kube-proxy")), f"--config={proxy_config}"]))
-    (home / "Corefile").write_text(corefile(kubeconfig, context, ports, node))
-    spawner.spawn("coredns", node.inside([str(tools.tool("coredns")), "-conf", str(home / "Corefile")]))
-    # The NetworkPolicies, enforced: kube-router's firewall alone, in iptables and ipsets, for the pods of this
-    # node (the bridge's traffic passes iptables: bridge-nf-call-iptables is on).
-    spawner.spawn(
-        "kube-router",
-        node.inside([
-            str(tools.tool("kube-router")),
-            "--run-firewall=true",
-            "--run-router=false",
-            "--run-service-proxy=false",
-            "--enable-cni=false",
-            f"--kubeconfig={kubeconfig}",
-            f"--hostname-override={node.name}",
-            f"--service-cluster-ip-range={service_cidr}",
-            "--health-port=0",
-            "--metrics-port=0",
-        ]),
-    )  # fmt: skip
 
 
 def _mount_points() -> list[str]:

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.ops import dumpstream
-from tools.ops.operations import Kubectl, OperationError, run_kubectl
+from tools.ops.operations import OperationError
+from tools.ops.smoke import Kubectl, run_kubectl
 
 DATABASE_PODS = "app.kubernetes.io/name=postgres"
 CONTAINER = "postgres"

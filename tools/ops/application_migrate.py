@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from stacks.application.parse import read_application
 from stacks.application.spec import Application, ScoreError
@@ -36,14 +37,8 @@ from stacks.config.keys import keys_by_name
 from tools.ops.application_data import Facts, Fingerprint, Record
 from tools.ops.application_reach import Databases, Prober, Reach, Reacher, kubectl_reach
 from tools.ops.application_smoke import check_routes, probe_image, probes, routes
-from tools.ops.operations import (
-    Fetch,
-    OperationError,
-    Workspace,
-    changes,
-    confirmed,
-    http_get,
-)
+from tools.ops.operations import OperationError, Workspace, changes, confirmed
+from tools.ops.smoke import Fetch, http_get
 from tools.stack_files import ROOT
 
 MANAGED_HINT = "docs/application.md#moving-the-data-between-clouds"
@@ -52,6 +47,10 @@ BACKUPS = ROOT / ".kubeport" / "backups"
 """Where `--replace-target-data` keeps the target's rows (outside git, private to the user)."""
 REPLACE_FLAG = "--replace-target-data"
 READ_ONLY_FLAG = "--allow-read-only-source"
+NAMESPACE = keys_by_name()["namespace"].default
+"""The namespace a stack without kubeport:namespace deploys into."""
+Outputs = dict[str, Any]
+Config = dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -115,6 +114,47 @@ def migrate_application(
 ) -> Moved:
     """The application's migration (the module's docstring); raises OperationError at the first failure or refusal,
     with both sides as the message says."""
+    source_outputs, target_outputs, source_config, target_config = _stacks(source, target, workspace)
+    application = _application(root / source_config.get("kubeport:application", ""), root)
+    declared = sorted(w.provisioned_name(r) for w in application.workloads for r in w.resources_of("postgres"))
+    old_namespace = str(source_outputs.get("namespace") or "")
+    new_namespace = str(target_outputs.get("namespace") or target_config.get("kubeport:namespace") or NAMESPACE)
+    with reach(workspace, source_config, old_namespace) as old, reach(workspace, target_config, new_namespace) as new:
+        source_facts = _check_source(source, old, declared, allow_read_only_source)
+        if old.server == new.server and old_namespace == new_namespace:
+            raise OperationError(
+                f"{source!r} and {target!r} are the same namespace {new_namespace!r} of the same cluster "
+                f"({new.server}): the same databases on both sides. Nothing was changed, and nothing overrides this."
+            )
+        if target_outputs.get("services"):
+            _check_target(target, new.databases, source_facts, replace_target_data)
+    outputs = _preview_and_up(source, target, workspace, say)
+    new_namespace = str(outputs.get("namespace") or new_namespace)
+    with reach(workspace, source_config, old_namespace) as old, reach(workspace, target_config, new_namespace) as new:
+        present = set(new.databases.instances())
+        missing = [name for name in declared if name not in present]
+        if missing:
+            raise OperationError(f"the target has no database {', '.join(missing)}: its application differs. "
+                                 f"{source!r} is untouched.")  # fmt: skip
+        target_facts = _check_target(target, new.databases, source_facts, replace_target_data)
+        plan = _Plan(source, target, application, declared, old, new, source_facts, target_facts, outputs,
+                     replace_target_data, backups)  # fmt: skip
+        prober = new.prober(application.folder.name, probe_image(target_config, root))
+        try:
+            _start_probe(plan, prober, new_namespace, say)
+            moved = _move(plan, prober, say=say, fetch=fetch, clock=clock, now=now)
+        finally:
+            with contextlib.suppress(OperationError):
+                prober.cleanup()
+    if destroy_source and (yes or confirmed(f"Destroy stack {source!r} and everything in it?", ask)):
+        say(f"      destroy {source}")
+        workspace.destroy(source)
+    return moved
+
+
+def _stacks(source: str, target: str, workspace: Workspace) -> tuple[Outputs, Outputs, Config, Config]:
+    """Both stacks' outputs and config, once they are two, the source has an application and the target is not a
+    cloud's."""
     if source == target:
         raise OperationError(f"source and target are the same stack ({source!r}): nothing to move, and nothing "
                              "overrides this")  # fmt: skip
@@ -128,23 +168,11 @@ def migrate_application(
             f"write into yet, and nothing overrides this. Nothing was changed. Move the rows by dump and restore "
             f"({MANAGED_HINT})."
         )
-    application = _application(root / source_config.get("kubeport:application", ""), root)
-    declared = sorted(w.provisioned_name(r) for w in application.workloads for r in w.resources_of("postgres"))
-    old_namespace = str(source_outputs.get("namespace") or "")
-    new_namespace = str(
-        target_outputs.get("namespace")
-        or target_config.get("kubeport:namespace")
-        or keys_by_name()["namespace"].default
-    )
-    with reach(workspace, source_config, old_namespace) as old, reach(workspace, target_config, new_namespace) as new:
-        source_facts = _check_source(source, old, declared, allow_read_only_source)
-        if old.server == new.server and old_namespace == new_namespace:
-            raise OperationError(
-                f"{source!r} and {target!r} are the same namespace {new_namespace!r} of the same cluster "
-                f"({new.server}): the same databases on both sides. Nothing was changed, and nothing overrides this."
-            )
-        if target_outputs.get("services"):
-            _check_target(target, new.databases, source_facts, replace_target_data)
+    return source_outputs, target_outputs, source_config, target_config
+
+
+def _preview_and_up(source: str, target: str, workspace: Workspace, say: Callable[[str], None]) -> Mapping[str, Any]:
+    """Steps 1 and 2: the target previewed and brought up; the source untouched whatever happens."""
     say(f"[1/9] preview {target}")
     try:
         summary = workspace.preview(target)
@@ -153,41 +181,25 @@ def migrate_application(
     say(f"      changes: {changes(summary) or 'none'}")
     say(f"[2/9] up {target}")
     try:
-        outputs = workspace.up(target)
+        return workspace.up(target)
     except Exception as err:
         raise OperationError(
             f"up of {target!r} failed: {err}\n{source!r} is untouched and still serving (writes too). Fix the cause "
             f"and run migrate again, or `python -m tools destroy {target}`."
         ) from err
-    new_namespace = str(outputs.get("namespace") or new_namespace)
-    with reach(workspace, source_config, old_namespace) as old, reach(workspace, target_config, new_namespace) as new:
-        present = set(new.databases.instances())
-        missing = [name for name in declared if name not in present]
-        if missing:
-            raise OperationError(f"the target has no database {', '.join(missing)}: its application differs. "
-                                 f"{source!r} is untouched.")  # fmt: skip
-        target_facts = _check_target(target, new.databases, source_facts, replace_target_data)
-        checks = probes(application, new_namespace)
-        prober = new.prober(application.folder.name, probe_image(target_config, root))
-        say(f"[3/9] start the probe Pod in {target} ({len(checks)} readiness probes to ask through their Services)")
-        try:
-            try:
-                prober.start([(p.workload, p.pod_port) for p in checks if p.url])
-            except (OperationError, ValueError, KeyError) as err:
-                raise OperationError(
-                    f"the probe Pod did not start in {target!r}: {err}\nNo data was changed: "
-                    f"{source!r} is untouched and still serving."
-                ) from err
-            plan = _Plan(source, target, application, declared, old, new, source_facts, target_facts, outputs,
-                         replace_target_data, backups)  # fmt: skip
-            moved = _move(plan, prober, say=say, fetch=fetch, clock=clock, now=now)
-        finally:
-            with contextlib.suppress(OperationError):
-                prober.cleanup()
-    if destroy_source and (yes or confirmed(f"Destroy stack {source!r} and everything in it?", ask)):
-        say(f"      destroy {source}")
-        workspace.destroy(source)
-    return moved
+
+
+def _start_probe(plan: _Plan, prober: Prober, namespace: str, say: Callable[[str], None]) -> None:
+    """Step 3: the probe Pod in the target, for the readiness probes it asks through their Services."""
+    checks = probes(plan.application, namespace)
+    say(f"[3/9] start the probe Pod in {plan.target} ({len(checks)} readiness probes to ask through their Services)")
+    try:
+        prober.start([(p.workload, p.pod_port) for p in checks if p.url])
+    except (OperationError, ValueError, KeyError) as err:
+        raise OperationError(
+            f"the probe Pod did not start in {plan.target!r}: {err}\nNo data was changed: "
+            f"{plan.source!r} is untouched and still serving."
+        ) from err
 
 
 def _application(folder: Path, project: Path) -> Application:

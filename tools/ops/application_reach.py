@@ -13,7 +13,8 @@ from typing import Protocol
 
 from tools.ops.application_data import Facts, Fingerprint, PodDatabases, Record, Side
 from tools.ops.application_smoke import ClusterProbe, deployments_unavailable
-from tools.ops.operations import Kubectl, OperationError, Workspace, cluster_access, run_kubectl
+from tools.ops.operations import OperationError, Workspace, cluster_access
+from tools.ops.smoke import Kubectl, run_kubectl
 
 
 class Databases(Protocol):

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from stacks.application.spec import Application
 from tools.ops.application_data import Side
-from tools.ops.operations import Fetch, Kubectl, OperationError, http_get, run_kubectl
+from tools.ops.operations import OperationError
+from tools.ops.smoke import Fetch, Kubectl, http_get, run_kubectl
 from tools.stack_files import ROOT
 
 PROBE_NAME = "kubeport-migrate-probe"

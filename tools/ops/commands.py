@@ -52,7 +52,8 @@ def cmd_destroy(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from tools.ops.operations import OperationError, echo_error, migrate  # noqa: PLC0415
+    from tools.ops.migrate import migrate  # noqa: PLC0415
+    from tools.ops.operations import OperationError, echo_error  # noqa: PLC0415
 
     try:
         workspace = open_workspace()

@@ -2,14 +2,16 @@
 
 A refactoring must not change what deploys. This renders every stack's Kubernetes manifests offline (under
 mocks, `python -m tools render`) twice: from a temporary `git worktree` of REF (default HEAD) and from the
-working tree, with the same interpreter, then compares the manifest files byte for byte. It prints each stack
-as `same` or what differs, and exits 1 if anything does. The plan (`plan.txt`) is not compared: it names
-parents and URNs, which a refactoring may move on purpose (with aliases).
+working tree, with the same interpreter, then compares the manifest files byte for byte, as the golden renders
+read them (a certificate kubeport issues at create, which the mocks issue anew in every run, by its label). It
+prints each stack as `same` or what differs, and exits 1 if anything does. The plan (`plan.txt`) is not compared:
+it names parents and URNs, which a refactoring may move on purpose (with aliases).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -20,50 +22,80 @@ from tools.stack_files import ROOT, stack_names
 
 
 def render_all(tree: Path, out: Path) -> dict[str, dict[str, bytes]]:
-    """Every stack of `tree` rendered into `out/<stack>`: stack -> object (kind-namespace-name) -> manifest bytes."""
+    """Every stack of `tree` rendered: stack -> object (kind-namespace-name) -> manifest bytes, and RESOURCES."""
     found: dict[str, dict[str, bytes]] = {}
     for stack in stack_names(tree):
-        target = out / stack
-        done = subprocess.run(
-            [sys.executable, "-m", "tools", "render", stack, "--out", str(target)],
-            cwd=tree,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"render of {stack} in {tree} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        dumped = json.loads(_in_tree(tree, stack))
+        if dumped["files"] is None:  # a revision before golden renders: its own `render`, as it wrote them
+            dumped["files"] = _rendered_by_cli(tree, stack, out / stack)
         # Keyed by the object (kind, namespace, name), not the file's number: that follows the object order.
-        found[stack] = {p.name.split("-", 1)[1]: p.read_bytes() for p in sorted(target.glob("*.yaml"))}
-        found[stack][RESOURCES] = registered_inputs(tree, stack)
+        found[stack] = {
+            name.split("-", 1)[1]: text.encode() for name, text in dumped["files"].items() if name.endswith(".yaml")
+        }
+        found[stack][RESOURCES] = "\n".join(dumped["rows"]).encode()
     return found
 
 
+def _rendered_by_cli(tree: Path, stack: str, target: Path) -> dict[str, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "tools", "render", stack, "--out", str(target)],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"render of {stack} in {tree} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return {p.name: p.read_text() for p in sorted(target.glob("*.yaml"))}
+
+
 RESOURCES = "(every resource's type, name, inputs, protect and provider type)"
-# Runs inside the tree compared, with whichever mock runner that tree has.
+# Runs inside the tree compared, with whichever mock runner and renderer that tree has (where they lived over time).
+# One run gives both the manifests and the registrations, so the certificates kubeport issues at create (which the
+# mocks issue anew in every process) read as the same labels on both sides, as in the golden renders; a revision
+# without those labels gives files None (its own `render` then writes the manifests, unlabelled).
 DUMP = """
-import json, os, sys
-try:
-    from tools.verify.mock_runner import run_program
-except ImportError:
-    from tools.offline import run_program
-run = run_program(sys.argv[1])
+import importlib, json, os, sys
+
+def first(*names):
+    for name in names:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
+
+runner = first("tools.verify.mock_runner", "tools.mock_runner", "tools.offline")
+render = first("tools.verify.render", "tools.render")
+run = runner.run_program(sys.argv[1])
 assert run.error is None, run.error
+golden = render is not None and hasattr(render, "made_at_deploy") and hasattr(render, "rendered_files")
+made = render.made_at_deploy(run) if golden else {}
+for r in run.resources if golden else ():
+    if r.type == render.ISSUED_CERTIFICATE and r.state.get("key"):  # the private key, a secret the manifests hide
+        made[str(r.state["key"])] = f"[made at deploy: {r.name}.key]"
 rows = sorted(
-    json.dumps([r.type, r.name, r.inputs, r.protect, r.provider.rpartition("::")[0].split("::")[-2:]], sort_keys=True)
+    json.dumps([r.type, r.name, render.without(r.inputs, made) if golden else r.inputs, r.protect,
+                r.provider.rpartition("::")[0].split("::")[-2:]], sort_keys=True).replace(os.getcwd(), "<tree>")
     for r in run.resources
 )
-print("\\n".join(rows).replace(os.getcwd(), "<tree>"))
+files = render.rendered_files(sys.argv[1], run, golden=True) if golden else None
+print(json.dumps({"rows": rows, "files": files}))
 """
+
+
+def _in_tree(tree: Path, stack: str) -> str:
+    """DUMP's answer for `stack`, run in `tree`."""
+    done = subprocess.run([sys.executable, "-c", DUMP, stack], cwd=tree, capture_output=True, timeout=600, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"registrations of {stack} in {tree}: {done.stderr.decode()[-2000:]}")
+    return done.stdout.decode()
 
 
 def registered_inputs(tree: Path, stack: str) -> bytes:
     """Everything the program registers for `stack` under mocks, cloud resources included, one line each."""
-    done = subprocess.run([sys.executable, "-c", DUMP, stack], cwd=tree, capture_output=True, timeout=600, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"registrations of {stack} in {tree}: {done.stderr.decode()[-2000:]}")
-    return done.stdout
+    return "\n".join(json.loads(_in_tree(tree, stack))["rows"]).encode()
 
 
 def compare(
