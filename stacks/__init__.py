@@ -18,7 +18,7 @@ from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 from components.platform import Platform
 from stacks import preflight
 from stacks.application.spec import Application, ScoreError
-from stacks.config import CLOUD_TARGETS, NAMESPACE, ConfigError, Settings, parse
+from stacks.config import CLOUD_TARGETS, NAMESPACE, ConfigError, Needs, Settings, parse
 from stacks.config.target import target_module
 from stacks.environment import keep_heap_until_exit, stop_quietly_when_interrupted, under_mocks
 
@@ -108,11 +108,9 @@ def platform_for(settings: Settings, application: Application | None = None) -> 
     without one leaves the cluster exactly as a stack without an application has it.
     A real run (not under mocks) first checks that the target's local tools are installed.
     """
-    if settings.cloud is not None and settings.cloud.database is not None and not declares_postgres(application):
-        settings = dataclasses.replace(settings, cloud=dataclasses.replace(settings.cloud, database=None))
     if not under_mocks():
         preflight.check(settings)
-    platform = target_module(settings.target).platform(settings)
+    platform = target_module(settings.target).platform(settings, Needs(database=declares_postgres(application)))
     if settings.rollout_timeout:
         platform = dataclasses.replace(platform, rollout_timeout=settings.rollout_timeout)
     return platform

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from components.platform import DatabaseRequest, IngressRoute, ManagedDatabase, Platform
 from components.pod_parts import HEALTH_PATH
 from stacks import cloud
-from stacks.config import CloudSettings, Key, Reader, Settings
+from stacks.config import CloudSettings, Key, Needs, Reader, Settings
 from stacks.config.keys import RegistryKind
 from stacks.environment import under_mocks
 
@@ -136,12 +136,13 @@ def check(r: Reader, settings: Settings) -> Settings:
     return dataclasses.replace(settings, cloud=own)
 
 
-def platform(settings: Settings) -> Platform:
+def platform(settings: Settings, needs: Needs) -> Platform:
     from components.aks import AksCluster, AksClusterArgs, acr_refresh_token  # noqa: PLC0415 - only when selected
 
     own = settings.cloud
     assert isinstance(own, AksSettings), "stacks.aks.check fills the aks settings"
     offers_ingress = bool(settings.host) or settings.ingress_controller
+    database = own.database if needs.database else None
     cluster = AksCluster(
         "aks",
         AksClusterArgs(
@@ -151,11 +152,10 @@ def platform(settings: Settings) -> Platform:
             # Offline runs must not call the registry.
             token_exchange=None if under_mocks() else acr_refresh_token,
             app_routing=offers_ingress,
-            database_network=own.database is not None,
+            database_network=database is not None,
         ),
     )
     platform = cloud.cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, INGRESS if offers_ingress else None)
-    database = own.database
     if database is None:
         return platform
 

@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 
 from components.platform import Platform
 from stacks import registry, stop
-from stacks.config import ConfigError, Key, Reader, Settings
+from stacks.config import ConfigError, Key, Needs, Reader, Settings
 from stacks.config.keys import RegistryKind
 from stacks.handoff import FACTS, IDENTITY, KUBECONFIG, NEEDED, HandoffError, read_facts
 from stacks.sync import resolve_now
@@ -85,7 +85,7 @@ def read_outputs(settings: Settings, reference: pulumi.StackReference) -> dict[s
     return {FACTS: details[FACTS].value, IDENTITY: details[IDENTITY].value}
 
 
-def platform(settings: Settings) -> Platform:
+def platform(settings: Settings, needs: Needs) -> Platform:
     reference = pulumi.StackReference(REFERENCE, stack_name=settings.cluster_stack)
     outputs = read_outputs(settings, reference)
     try:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from components.platform import DatabaseRequest, IngressRoute, ManagedDatabase, Platform
 from components.pod_parts import READY_PATH
 from stacks import cloud
-from stacks.config import CloudSettings, Key, Reader, Settings
+from stacks.config import CloudSettings, Key, Needs, Reader, Settings
 from stacks.config.keys import RegistryKind
 
 if TYPE_CHECKING:  # pulumi_aws only when the target is selected: platform() imports it
@@ -117,7 +117,7 @@ def _alb_route(settings: Settings, own: EksSettings, cluster: EksCluster) -> Ing
     return IngressRoute(class_name=controller.ingress_class, annotations=annotations, depends_on=[controller.release])
 
 
-def platform(settings: Settings) -> Platform:
+def platform(settings: Settings, needs: Needs) -> Platform:
     from components.eks import EksCluster, EksClusterArgs  # noqa: PLC0415 - pulumi_aws only when selected
 
     own = settings.cloud
@@ -135,7 +135,7 @@ def platform(settings: Settings) -> Platform:
     )
     route = _alb_route(settings, own, cluster) if settings.host or settings.ingress_controller else None
     platform = cloud.cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, route)
-    database = own.database
+    database = own.database if needs.database else None
     if database is None:
         return platform
 

@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 from components.options import SERVICE_TYPES, ServiceType
 from components.platform import Exposure, IngressRoute, Platform
 from stacks import kubeconfig, registry
-from stacks.config import Key, Reader, Settings
+from stacks.config import Key, Needs, Reader, Settings
 from stacks.config.forms import DNS1123_SUBDOMAIN, is_host
 from stacks.config.keys import RegistryKind
 from stacks.environment import under_mocks
@@ -129,7 +129,7 @@ def cluster_kubeconfig(settings: Settings) -> pulumi.Output[str] | None:
         raise pulumi.RunError(f"kubeport:kubeContext: {err}") from None
 
 
-def platform(settings: Settings) -> Platform:
+def platform(settings: Settings, needs: Needs) -> Platform:
     provider = k8s.Provider(
         "existing",
         context=settings.kube_context,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from components.platform import DatabaseRequest, IngressRoute, ManagedDatabase, Platform
 from stacks import cloud
-from stacks.config import CloudSettings, Key, Reader, Settings
+from stacks.config import CloudSettings, Key, Needs, Reader, Settings
 from stacks.config.keys import RegistryKind
 
 REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
@@ -71,7 +71,7 @@ def check(r: Reader, settings: Settings) -> Settings:
     return dataclasses.replace(settings, cloud=own)
 
 
-def platform(settings: Settings) -> Platform:
+def platform(settings: Settings, needs: Needs) -> Platform:
     from components.gke import GkeCluster, GkeClusterArgs  # noqa: PLC0415 - pulumi_gcp only when selected
 
     own = settings.cloud
@@ -87,7 +87,7 @@ def platform(settings: Settings) -> Platform:
     # GKE's controller is built in: a cluster stack always offers it to its app stacks.
     offers_ingress = bool(settings.host) or settings.part == "cluster"
     platform = cloud.cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, INGRESS if offers_ingress else None)
-    database = own.database
+    database = own.database if needs.database else None
     if database is None:
         return platform
     from components.cloudsql import CloudSqlPostgres, CloudSqlPostgresArgs, PrivateServicesAccess  # noqa: PLC0415

@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 
 from components.platform import Exposure, IngressRoute, Platform
 from stacks import registry
-from stacks.config import Key, Reader, Settings
+from stacks.config import Key, Needs, Reader, Settings
 from stacks.config.keys import RegistryKind
 
 KEYS: tuple[Key, ...] = ()
@@ -62,7 +62,7 @@ def exposure(settings: Settings, node_ip: str | None) -> Exposure:
     )
 
 
-def platform(settings: Settings, node_ip_of: Callable[[str], str | None] = minikube_ip) -> Platform:
+def platform(settings: Settings, needs: Needs, node_ip_of: Callable[[str], str | None] = minikube_ip) -> Platform:
     profile = settings.kube_context or DEFAULT_PROFILE
     provider = k8s.Provider(
         "minikube",

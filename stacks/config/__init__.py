@@ -21,7 +21,7 @@ from stacks.config.keys import (
 )
 from stacks.config.reader import Reader
 from stacks.config.rules import parse
-from stacks.config.settings import CloudSettings, ConfigError, DatabaseSettings, SecretValue, Settings
+from stacks.config.settings import CloudSettings, ConfigError, DatabaseSettings, Needs, SecretValue, Settings
 
 __all__ = [
     "CLOUD_TARGETS",
@@ -33,6 +33,7 @@ __all__ = [
     "ConfigError",
     "DatabaseSettings",
     "Key",
+    "Needs",
     "Reader",
     "SecretValue",
     "Settings",

@@ -20,6 +20,15 @@ class SecretValue:
 
 
 @dataclass(frozen=True)
+class Needs:
+    """What the deployed workload asks of a target beyond a cluster, known once its files are read: a target
+    builds the rest of its Platform (a cloud's managed database, its network) only when asked."""
+
+    database: bool = False
+    """A managed PostgreSQL: the application's workload files declare a `postgres` resource."""
+
+
+@dataclass(frozen=True)
 class DatabaseSettings:
     """A cloud's managed PostgreSQL for an application's `postgres` resources (the database keys, checked)."""
 

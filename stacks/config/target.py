@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from stacks.config.keys import Key, RegistryKind
 from stacks.config.reader import Reader
-from stacks.config.settings import Settings
+from stacks.config.settings import Needs, Settings
 
 if TYPE_CHECKING:
     from components.platform import Platform
@@ -33,8 +33,9 @@ class TargetModule(Protocol):
     def check(self, r: Reader, settings: Settings) -> Settings:
         """Report the target's own problems to `r`; return `settings` with the target's own fields filled in."""
 
-    def platform(self, settings: Settings) -> Platform:
-        """The target's Platform: provider, image destination, exposure, what the workload waits for."""
+    def platform(self, settings: Settings, needs: Needs) -> Platform:
+        """The target's Platform: provider, image destination, exposure, what the workload waits for; and what
+        `needs` asks for besides (a cloud's managed database), nothing it does not."""
 
 
 def target_module(target: str) -> TargetModule:

@@ -11,7 +11,7 @@ import pytest
 
 import stacks.existing
 from components.platform import Platform
-from stacks.config.settings import Settings
+from stacks.config.settings import Needs, Settings
 from stacks.handoff import FACTS
 from tests.support.application import INGRESS, NETPOL, named, only_container, run_files
 from tests.support.workload import DEPLOYMENT, SERVICE, stack_run
@@ -201,8 +201,8 @@ def test_a_target_whose_platform_offers_no_ingress_refuses_the_host(
 ) -> None:
     real = stacks.existing.platform
 
-    def without_ingress(settings: Settings) -> Platform:
-        return dataclasses.replace(real(settings), ingress=None)
+    def without_ingress(settings: Settings, needs: Needs) -> Platform:
+        return dataclasses.replace(real(settings, needs), ingress=None)
 
     monkeypatch.setattr(stacks.existing, "platform", without_ingress)
     run = run_files(monkeypatch, tmp_path, shop_files(), overrides=WITH_CLASS)

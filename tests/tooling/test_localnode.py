@@ -89,6 +89,8 @@ def test_everything_a_node_writes_stays_below_its_own_folder(node: NodeNetwork, 
         *paths_below(nodeconfig.cni_config(paths, spec.pod_cidr, node.bridge)),
         *[p for p in paths_below(nodeconfig.kubelet_config(paths, tmp_path / "pki", PORTS, node))
           if not p.startswith(str(tmp_path / "pki"))],
+        *[a.split("=", 1)[1] for a in nodeconfig.kubelet_args(Path("/bin/kubelet"), paths, home / "kubeconfig", node)
+          if a.startswith(("--config=", "--root-dir=", "--cert-dir=", "--kubeconfig="))],
     ]  # fmt: skip
     assert own and all(Path(p).is_relative_to(home) for p in own), [p for p in own if not Path(p).is_relative_to(home)]
     assert cri["cni"]["bin_dir"] == str(nodeconfig.CNI_BIN)
@@ -120,3 +122,19 @@ def test_containerd_trusts_each_local_registry_with_its_own_ca_only(tmp_path: Pa
             "io.containerd.grpc.v1.cri"
         ]
     )
+
+
+@pytest.mark.parametrize("node", NODES, ids=lambda n: n.name)
+def test_the_kubelet_registers_the_node_on_its_own_address_and_kube_router_only_enforces_policies(
+    node: NodeNetwork, tmp_path: Path
+) -> None:
+    """kube-router runs its firewall alone: kube-proxy routes Services, CNI's bridge the pods; and it opens no port."""
+    kubelet = nodeconfig.kubelet_args(Path("/bin/kubelet"), NodePaths(tmp_path), tmp_path / "kubeconfig", node)
+    assert f"--node-ip={node.ip}" in kubelet and f"--hostname-override={node.name}" in kubelet
+    spec = catalog.CLUSTERS[node.name]
+    router = nodeconfig.kube_router_args(Path("/bin/kube-router"), tmp_path / "kubeconfig", spec.service_cidr, node)
+    assert {"--run-firewall=true", "--run-router=false", "--run-service-proxy=false", "--enable-cni=false"} <= set(
+        router
+    )
+    assert {"--health-port=0", "--metrics-port=0"} <= set(router)
+    assert f"--service-cluster-ip-range={spec.service_cidr}" in router
