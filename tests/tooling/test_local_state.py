@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.localcluster import clusters
+from tools.localcluster import clusters, nodekinds
 from tools.localcluster.catalog import ClusterError, private_state_dir
 
 
@@ -77,3 +77,20 @@ def test_a_cluster_does_not_start_in_an_open_directory(tmp_path: Path) -> None:
     with pytest.raises(ClusterError, match="others may enter it"):
         clusters.start("kubeport-a", Built(), environ(home))  # type: ignore[arg-type]
     assert list(home.iterdir()) == [], "nothing was written"
+
+
+def test_a_node_whose_prerequisites_are_missing_is_refused_before_anything_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "clusters"
+
+    class Built:
+        def missing(self, _: object) -> list[str]:
+            return []
+
+    monkeypatch.setattr(
+        nodekinds.RealNode, "missing", lambda self, tools: ["`containerd` not found (Debian: containerd)"]
+    )
+    with pytest.raises(ClusterError, match=r"kubeport-node: `containerd` not found"):
+        clusters.start("kubeport-node", Built(), environ(home))  # type: ignore[arg-type]
+    assert not home.exists() or list(home.iterdir()) == [], "nothing was written"

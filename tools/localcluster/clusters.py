@@ -47,6 +47,9 @@ def start(name: str, tools: Toolchain | None = None, environ: Mapping[str, str] 
         raise ClusterError(f"not built: {', '.join(missing)}; run `make toolchain`")
     if shutil.which("openssl") is None:
         raise ClusterError("openssl not found: install it (Debian: apt-get install openssl)")
+    lacking = KINDS[CLUSTERS[name].node].missing(tools)
+    if lacking:
+        raise ClusterError(f"{name}: {'; '.join(lacking)}")
     home = private_state_dir(environ) / name
     if (home / "cluster.json").exists():
         existing = load(name, environ)
