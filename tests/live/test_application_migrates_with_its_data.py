@@ -131,8 +131,15 @@ def test_a_restore_killed_halfway_leaves_the_source_writable_and_the_target_as_i
         if move.poll() is None:
             move.kill()
             move.wait()
-        psql(bench, WALK_B, "payments-db-0", "DROP TABLE IF EXISTS ballast")
+        # What the failed move left open on the source (nothing, if it ended its dump as it must), ended here so the
+        # next test starts clean; then the ballast goes, which waits on no lock once nothing holds one.
+        left = psql(bench, WALK_B, "payments-db-0", "SELECT string_agg(application_name, ',') FROM pg_stat_activity "
+                    "WHERE application_name LIKE 'kubeport-%'")  # fmt: skip
+        psql(bench, WALK_B, "payments-db-0", "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity "
+             "WHERE application_name LIKE 'kubeport-%'")  # fmt: skip
+        psql(bench, WALK_B, "payments-db-0", "SET lock_timeout = '30s'; DROP TABLE IF EXISTS ballast")
     assert killed == "true", f"the restore was not caught in flight: {out}\n{err}"
+    assert left == "", f"the failed move left its sessions open on the source: {left}"
     assert move.returncode == 1, out + err
     assert "restore of payments-db into the target failed, and was rolled back" in err, err
     assert "'moved-to' is writable again and serving as before" in err, err

@@ -140,6 +140,26 @@ def test_a_restore_that_fails_fails_the_move_at_once_and_rolls_back(
     assert pods.fingerprint(OTHER) == before
 
 
+def test_a_failed_move_ends_its_dump_in_the_source_though_the_dumps_process_outlives_kubectl(
+    server: Server, kubectl: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in a pod: the dump's process does not end with the kubectl that started it. Its session (a snapshot, and a
+    lock on every table) would stay, and the source's next DROP or ALTER wait behind it."""
+    pods = databases(server, kubectl)
+    seed(server, DATABASE, 50_000)
+    monkeypatch.setattr(application_data, "TRANSFER_TIMEOUT", 30.0)
+    # A stage after pg_dump that stops reading for a while: pg_dump sits in its transaction, blocked on a full pipe,
+    # after kubectl (and the shell it ran) are gone.
+    pods.dump = f"{pods.dump} | {{ head -c 65536; sleep 15; cat > /dev/null; }}"
+    with pytest.raises(OperationError, match="restore of shop into the target failed"):
+        pods.copy_into(DATABASE, pods, OTHER, "no_such_role")
+    left = server.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'kubeport-%'",
+                       database=DATABASE)  # fmt: skip
+    assert left == "0"
+    # Nothing holds the table: a lock that conflicts with every other is taken without waiting.
+    server.psql("BEGIN; LOCK TABLE books IN ACCESS EXCLUSIVE MODE NOWAIT; ROLLBACK", database=DATABASE)
+
+
 def test_writes_stop_for_every_new_session_and_come_back(server: Server, kubectl: Path) -> None:
     pods = databases(server, kubectl)
     assert not pods.facts(DATABASE).read_only

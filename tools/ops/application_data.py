@@ -14,15 +14,24 @@ The move itself is plain SQL through a pipe: `pg_dump` in the source's pod write
 target's pod reads `BEGIN; SET ROLE <the application's role>; DROP OWNED BY <it>;` and then that stream. A dump that
 breaks off never sends its COMMIT, and psql's end of input then rolls everything back: the target keeps what it
 had. The restored objects belong to the application's role, which owns the target's database.
+
+A process that `kubectl exec` started in a pod does not end when kubectl does: a dump whose restore failed would go
+on holding its snapshot and its locks on every table of the source (a `DROP` or `ALTER` there would wait behind it,
+and the application's queries behind that). So each dump and restore signs in under a name of its own
+(`application_name`), and a transfer that fails ends the sessions of that name on both sides before it reports.
+kubeport's short statements wait at most LOCK_TIMEOUT for a lock, so none of them queues in front of the
+application's queries for long either.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import secrets
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +49,9 @@ TRANSFER_TIMEOUT = 3600.0
 KEEP_WRITING = 'PGOPTIONS="-c default_transaction_read_only=off"'
 """kubeport's own sessions still write (its record, the settings, a restore) while the database is read-only for
 everyone else."""
+LOCK_TIMEOUT = "20s"
+"""The longest one of kubeport's short statements waits for a lock (below run_kubectl's 60 s): it fails by name
+instead of queueing in front of the application's queries."""
 USER_SCHEMAS = "schemaname NOT IN ('pg_catalog', 'information_schema', 'kubeport') AND schemaname NOT LIKE 'pg\\_%'"
 RECORD_TABLE = """CREATE SCHEMA IF NOT EXISTS kubeport;
 CREATE TABLE IF NOT EXISTS kubeport.migrations (
@@ -120,7 +132,8 @@ class PodDatabases:
         self.server_name = server_name or (lambda instance: f"{instance}.{side.namespace}.svc")
         """The name a database's certificate is for: its Service's."""
         admin = f'-h {socket} -p {port} -U "$POSTGRES_USER" -d "$POSTGRES_DB"'
-        self.admin_psql = f"{KEEP_WRITING} exec psql {admin} -v ON_ERROR_STOP=1 -X -q -A -t -F '|'"
+        short = f'PGOPTIONS="-c default_transaction_read_only=off -c lock_timeout={LOCK_TIMEOUT}"'
+        self.admin_psql = f"{short} exec psql {admin} -v ON_ERROR_STOP=1 -X -q -A -t -F '|'"
         """psql inside the database pod, as the administrator, over the pod's own socket."""
         self.restore_psql = f"{KEEP_WRITING} psql {admin} -v ON_ERROR_STOP=1 -X -q -A -t"
         self.dump = f"pg_dump {admin} --no-owner --no-privileges --exclude-schema=kubeport"
@@ -228,25 +241,52 @@ class PodDatabases:
         """Dump this side's database into the target's, in one transaction (module docstring)."""
         if not isinstance(target, PodDatabases):
             raise OperationError(f"{instance}: the target's database is not in its cluster; nothing was copied")
-        dump = self.exec_args(instance, f'{self.dump} && printf "COMMIT;\\n"')
+        name = session_name("move")
+        dump = self.exec_args(instance, f'PGAPPNAME={name} {self.dump} && printf "COMMIT;\\n"')
         # The dump's own output goes nowhere (\o); after it, one question that only a committed restore answers
         # `committed`: no transaction is open any more.
         restore = target.exec_args(
             target_instance,
-            f'{{ printf "%s" "$0"; cat; printf "%s" "$1"; }} | {target.restore_psql}',
+            f'{{ printf "%s" "$0"; cat; printf "%s" "$1"; }} | PGAPPNAME={name} {target.restore_psql}',
             "\\o /dev/null\n" + self.restore_script(role),
             dumpstream.RESTORED_CHECK,
             stdin=True,
         )
-        said = dumpstream.pipe(
-            [self.binary, *dump],
-            [target.binary, *restore],
-            what=f"{instance} into the target",
-            timeout=TRANSFER_TIMEOUT,
-        )
-        if dumpstream.RESTORED not in said:
-            raise OperationError(f"the restore of {instance} into the target did not commit (it said {said[-300:]!r}):"
-                                 " it was rolled back")  # fmt: skip
+        with self.ending_sessions(name, (self, instance), (target, target_instance)):
+            said = dumpstream.pipe(
+                [self.binary, *dump],
+                [target.binary, *restore],
+                what=f"{instance} into the target",
+                timeout=TRANSFER_TIMEOUT,
+            )
+            if dumpstream.RESTORED not in said:
+                raise OperationError(f"the restore of {instance} into the target did not commit (it said "
+                                     f"{said[-300:]!r}): it was rolled back")  # fmt: skip
+
+    @staticmethod
+    @contextlib.contextmanager
+    def ending_sessions(name: str, *where: tuple[PodDatabases, str]) -> Iterator[None]:
+        """On a failure inside: end kubeport's sessions called `name` in each (databases, instance) before the
+        failure is reported; one that cannot be ended is named in the report."""
+        try:
+            yield
+        except BaseException as err:
+            left = []
+            for databases, instance in where:
+                try:
+                    databases.end_sessions(instance, name)
+                except OperationError as why:
+                    left.append(f"{instance} on {databases.side.namespace}: {why}")
+            if left and isinstance(err, OperationError):
+                raise OperationError(f"{err}; and kubeport's session {name!r} may still be open on "
+                                     f"{'; '.join(left)}") from err  # fmt: skip
+            raise
+
+    def end_sessions(self, instance: str, name: str) -> None:
+        """End the database's sessions called `name` (and so their transactions and locks)."""
+        # Waits (up to 10 s each) for the session to be gone, so its locks are free when this returns.
+        self.sql(instance, "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity "
+                           f"WHERE application_name = {literal(name)}")  # fmt: skip
 
     def backup(self, instance: str, role: str, path: Path) -> None:
         """The database as one SQL script that puts it back as it is now (the same transaction as a move)."""
@@ -254,10 +294,11 @@ class PodDatabases:
             f"-- kubeport: a copy of {instance} in namespace {self.side.namespace}, taken by migrate before it "
             "replaced it.\n-- Restore it as docs/migration.md says (one transaction: all of it, or nothing).\n"
         )
-        args = self.exec_args(instance, f'printf "%s" "$0"; {self.dump} && printf "COMMIT;\\n"',
+        name = session_name("backup")
+        args = self.exec_args(instance, f'printf "%s" "$0"; PGAPPNAME={name} {self.dump} && printf "COMMIT;\\n"',
                               header + self.restore_script(role))  # fmt: skip
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with path.open("xb") as out:
+        with path.open("xb") as out, self.ending_sessions(name, (self, instance)):
             path.chmod(0o600)
             done = dumpstream.run_to(out, [self.binary, *args], TRANSFER_TIMEOUT)
         if done != 0 or not path.read_bytes().endswith(b"COMMIT;\n"):
@@ -295,6 +336,12 @@ class PodDatabases:
         if superuser != "f":
             raise OperationError(f"{instance}: the services' role {user!r} is a superuser")
         return f"{instance}: {user} signs in over verified TLS and writes (rolled back)"
+
+
+def session_name(job: str) -> str:
+    """The `application_name` of one dump or restore of kubeport's: its job and a random part, so it names that
+    transfer alone."""
+    return f"kubeport-{job}-{secrets.token_hex(6)}"
 
 
 def _tables_query() -> str:
