@@ -14,7 +14,7 @@ application = stacks.load_application(settings)
 platform = stacks.platform_for(settings, application)
 
 if settings.part == "cluster":
-    # The cluster side only: app stacks (target app) deploy onto it through what this exports.
+    # The cluster side only: app stacks (target stackref) deploy onto it through what this exports.
     stacks.export_cluster(settings, platform)
 elif application is not None:
     # Several services from workload files (kubeport:application), their databases provisioned for the target.

@@ -58,9 +58,12 @@ def load_settings() -> Settings:
     raw = raw_config()
     secret_keys = {k for k in raw if k.startswith(f"{NAMESPACE}:") and is_config_secret(k)}
     try:
-        return parse(raw, secret_keys)
+        settings = parse(raw, secret_keys)
     except ConfigError as err:
         stop(err)
+    for notice in settings.notices:
+        pulumi.log.warn(notice)
+    return settings
 
 
 def load_application(settings: Settings) -> Application | None:

@@ -2,7 +2,7 @@
 
 A cluster stack (`kubeport:part cluster`) exports its kubeconfig (secret), its provider identity and the
 Platform's facts — exposure, pull policy, timeout, the Ingress controller it offers, the registries its
-nodes may pull from, the image platforms it runs — as one JSON-able record. An app stack (target `app`)
+nodes may pull from, the image platforms it runs — as one JSON-able record. An app stack (target `stackref`)
 reads them back through a `pulumi.StackReference` into the same Platform, so `WebApp` cannot tell the
 difference. The record carries a schema number: an app stack refuses a record it does not understand.
 """

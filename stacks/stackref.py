@@ -1,4 +1,4 @@
-"""Target app: the app alone, on the cluster another stack created (`kubeport:clusterStack`).
+"""Target stackref: the app alone, on the cluster another stack created (`kubeport:clusterStack`).
 
 Clusters and apps have different lifecycles: a cluster stack (`kubeport:part cluster`) creates and upgrades
 the cluster; app stacks reference it. This module reads the reference's outputs (stacks.handoff) into the
@@ -27,9 +27,9 @@ KEYS: tuple[Key, ...] = (
         "clusterStack",
         "string",
         "",
-        "The cluster stack an app stack deploys onto: <organization>/<project>/<stack> (target app, required; "
+        "The cluster stack an app stack deploys onto: <organization>/<project>/<stack> (target stackref, required; "
         "with the local file backend: organization/kubeport/<stack>).",
-        targets=("app",),
+        targets=("stackref",),
     ),
 )
 TOOLS = ("docker",)
@@ -47,12 +47,13 @@ PROVIDER = "cluster"
 
 
 def check(r: Reader, settings: Settings) -> Settings:
-    """app's own rule: the cluster stack to deploy onto, named as a stack reference."""
+    """stackref's own rule: the cluster stack to deploy onto, named as a stack reference."""
     cluster_stack = r.string("clusterStack")
     if not cluster_stack:
         r.problem(
             "clusterStack",
-            "is required with target app: the cluster stack to deploy onto, e.g. organization/kubeport/eks-cluster",
+            "is required with target stackref: the cluster stack to deploy onto, "
+            "e.g. organization/kubeport/eks-cluster",
         )
     elif not STACK_REFERENCE.fullmatch(cluster_stack):
         r.problem("clusterStack", f"{cluster_stack!r} is not a stack name such as organization/kubeport/eks-cluster")

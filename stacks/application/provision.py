@@ -12,7 +12,7 @@ certificate chains to, which the declaring workload's containers find at POSTGRE
 `postgres` is an in-cluster PostgreSQL (components.InClusterPostgres) on minikube and existing clusters, and the
 cloud's managed PostgreSQL on eks, aks and gke (RDS, Azure Database for PostgreSQL flexible server, Cloud SQL:
 made by the Platform's `postgres`, which the cloud's target module fills in), reached through an in-cluster
-name and Secret of the same shape (components.DatabaseEndpoint). An app stack (target app) has no provisioner:
+name and Secret of the same shape (components.DatabaseEndpoint). An app stack (target stackref) has no provisioner:
 it refuses a `postgres` resource, naming the target.
 """
 

@@ -16,7 +16,7 @@ from typing import Literal, get_args
 
 NAMESPACE = "kubeport"
 
-Target = Literal["minikube", "existing", "eks", "aks", "gke", "app"]
+Target = Literal["minikube", "existing", "eks", "aks", "gke", "stackref"]
 Part = Literal["all", "cluster"]
 RegistryKind = Literal["local", "native", "dockerhub", "server"]
 
@@ -27,6 +27,8 @@ CLUSTER_TARGETS: tuple[Target, ...] = ("existing", "eks", "aks", "gke")
 LOCAL_TARGETS: tuple[Target, ...] = ("minikube", "existing")
 CLOUD_TARGETS: tuple[Target, ...] = ("eks", "aks", "gke")
 REGISTRIES: tuple[RegistryKind, ...] = get_args(RegistryKind)
+RENAMED_TARGETS: Mapping[str, Target] = {"app": "stackref"}
+"""Old target names still read, each with a warning that names the new one."""
 
 
 def full(name: str) -> str:
@@ -67,8 +69,8 @@ COMMON_KEYS: tuple[Key, ...] = (
         "target",
         "string",
         None,
-        "Where the workload runs: minikube | existing | eks | aks | gke | app (the app only, on the cluster of "
-        "kubeport:clusterStack).",
+        "Where the workload runs: minikube | existing | eks | aks | gke | stackref (the app only, on the cluster of "
+        "the stack kubeport:clusterStack names; formerly `app`, still read with a warning).",
     ),
     Key(
         "part",
@@ -98,7 +100,7 @@ COMMON_KEYS: tuple[Key, ...] = (
         "integer",
         30020,
         "Port (30000-32767) on every node where a NodePort Service listens.",
-        targets=(*LOCAL_TARGETS, "app"),
+        targets=(*LOCAL_TARGETS, "stackref"),
         bounds=(30000, 32767),
     ),
     Key(
@@ -193,7 +195,7 @@ COMMON_KEYS: tuple[Key, ...] = (
         "string",
         "",
         "How long `pulumi up` waits for the Deployment, the Service and the smoke Pod before it fails the update: "
-        "30s to 60m, as <n>s or <n>m. Empty: the target's (minikube 5m, existing and app 10m, clouds 15m).",
+        "30s to 60m, as <n>s or <n>m. Empty: the target's (minikube 5m, existing and stackref 10m, clouds 15m).",
         shown_default="the target's",
         # Shorter fails healthy rollouts on a busy cluster; longer is what the provider's own 10 minutes avoid.
         bounds=(30, 3600),

@@ -21,6 +21,7 @@ from stacks.config.keys import (
     NAMESPACE,
     PARTS,
     REGISTRIES,
+    RENAMED_TARGETS,
     TARGETS,
     Part,
     RegistryKind,
@@ -116,6 +117,12 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
 
     target_text = r.string("target")
     target: Target = "minikube"
+    notices: list[str] = []
+    if target_text in RENAMED_TARGETS:
+        renamed = RENAMED_TARGETS[target_text]
+        notices.append(f"kubeport:target {target_text!r} is now called {renamed!r}; it is read as {renamed!r}, with "
+                       f"nothing else changed: write `kubeport:target: {renamed}` in the stack file")  # fmt: skip
+        target_text = renamed
     if not target_text:
         r.problem("target", f"is required; expected one of: {' | '.join(TARGETS)}")
     elif target_text not in TARGETS:
@@ -189,6 +196,7 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
 
     settings = Settings(
         target=target,
+        notices=tuple(notices),
         replicas=replicas,
         namespace=namespace,
         node_port=node_port,
@@ -249,7 +257,7 @@ def _registry(r: Reader, target: Target | None, image: str) -> RegistryKind:
         return registry
     if registry == "local" and target != "minikube":
         r.problem("registry", "'local' builds into minikube's Docker and needs target minikube")
-    if registry == "native" and target == "app":
+    if registry == "native" and target == "stackref":
         r.problem(
             "registry",
             "an app stack pushes with credentials of its own: use registry server with the cluster stack's "

@@ -117,6 +117,8 @@ class Settings:
     """StorageClass of in-cluster database volumes; empty: the cluster's default."""
     cloud: CloudSettings | None = None
     """The cloud's own settings on eks, aks and gke (a CloudSettings of that cloud's module); None elsewhere."""
+    notices: tuple[str, ...] = ()
+    """What the stack file says in an old way that is still read (a renamed target): warned about on every run."""
 
 
 class ConfigError(Exception):

@@ -24,7 +24,8 @@ print(json.dumps({"modules": sorted({m.split(".")[0] for m in sys.modules}), "bu
 """
 
 
-# App stacks (shop, shop-eks) too, with their cluster stack's outputs computed apart: tests/targets/test_app_target.py.
+# App stacks (shop, shop-eks) too, with their cluster stack's outputs computed apart:
+# tests/targets/test_stackref_target.py.
 STACKS = ["dev", "kind", "local-a", "cluster-a", "eks", "eks-cluster", "aks", "gke"]
 
 

@@ -274,7 +274,7 @@ def test_an_app_stack_refuses_the_database_naming_the_target_before_any_resource
     run = run_program("shop-eks", {"application": "walkthrough", "image": None, "registry": "server",
                                    "registryServer": "registry.example.com/team"})  # fmt: skip
     assert run.error is not None
-    assert "payments.score.yaml: resources.db: target 'app' has no postgres provisioner" in str(run.error)
+    assert "payments.score.yaml: resources.db: target 'stackref' has no postgres provisioner" in str(run.error)
     assert run.resources == []
 
 

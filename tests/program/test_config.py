@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pulumi
 import pytest
 import yaml
 
+import stacks
 from stacks.config import ConfigError, Settings, all_keys, parse
 from tests.support.features import DISABLED_DEFAULT_PROVIDERS
 from tools.stack_files import ROOT
@@ -231,16 +235,35 @@ def test_a_cluster_stack_refuses_the_apps_keys() -> None:
 
 
 def test_an_app_stack_needs_its_cluster_stack_and_refuses_the_clusters_keys() -> None:
-    assert "required with target app" in problems(target="app", image="ghcr.io/a/b:1")[0]
+    assert "required with target stackref" in problems(target="stackref", image="ghcr.io/a/b:1")[0]
     found = problems(
-        target="app",
+        target="stackref",
         clusterStack="org/kubeport/eks-cluster",
         image="ghcr.io/a/b:1",
         kubeContext="k",
         region="eu-west-1",
     )
     assert {p.split(":")[1] for p in found} == {"kubeContext", "region"}
-    assert settings(target="app", clusterStack="organization/kubeport/cluster-a", image="ghcr.io/a/b:1").part == "all"
+    read = settings(target="stackref", clusterStack="organization/kubeport/cluster-a", image="ghcr.io/a/b:1")
+    assert read.part == "all"
+
+
+def test_the_old_target_name_app_is_read_as_stackref_with_a_warning_that_names_the_new_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old = {"target": "app", "clusterStack": "organization/kubeport/cluster-a", "image": "ghcr.io/a/b:1"}
+    read = settings(**old)
+    assert read.target == "stackref"
+    assert read == dataclasses.replace(settings(**{**old, "target": "stackref"}), notices=read.notices)
+    (notice,) = read.notices
+    assert "'app' is now called 'stackref'" in notice and "kubeport:target: stackref" in notice
+    assert settings(**{**old, "target": "stackref"}).notices == ()
+    # The program says it on every run, as a warning (a run with the new name says nothing).
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", warned.append)
+    monkeypatch.setattr(stacks, "raw_config", lambda: {f"kubeport:{k}": v for k, v in old.items()})
+    assert stacks.load_settings().target == "stackref"
+    assert warned == [notice]
 
 
 def test_an_ingress_controller_is_a_cluster_stack_setting() -> None:

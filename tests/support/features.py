@@ -33,7 +33,7 @@ EXPECTED_CLASS: dict[str, tuple[str | None, dict[str, str]]] = {
 def cluster_config(stack: str) -> dict[str, str]:
     """The config of the stack that owns the cluster: the stack itself, or an app stack's cluster stack."""
     config = stack_config(stack)[0]
-    if config["kubeport:target"] == "app":
+    if config["kubeport:target"] == "stackref":
         return stack_config(config["kubeport:clusterStack"].rsplit("/", 1)[-1])[0]
     return config
 
@@ -44,7 +44,7 @@ def target_of(stack: str) -> str:
 
 def expected_class(stack: str) -> tuple[str | None, dict[str, str]]:
     own = stack_config(stack)[0]["kubeport:target"]
-    if own == "app" and target_of(stack) == "existing":
+    if own == "stackref" and target_of(stack) == "existing":
         return cluster_config(stack)["kubeport:ingressClass"], {}  # the class the cluster stack hands over
     return EXPECTED_CLASS[target_of(stack)]
 

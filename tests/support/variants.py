@@ -26,7 +26,7 @@ def variants() -> list[tuple[str, str, dict[str, str | None], dict[str, str]]]:
     for stack in app_stack_names():
         found.append((f"{stack}+features", stack, dict(features_for(stack)), {}))
         target = stack_config(stack)[0]["kubeport:target"]
-        if target in ("existing", "app"):
+        if target in ("existing", "stackref"):
             image = "registry.example.com:5443/team/kubeport-web:1.0.0"
             private = {**PRIVATE_REGISTRY, "image": image, "registry": None, "builder": None, "baseImage": None}
             found.append((f"{stack}+private", stack, private, {"registryToken": "t"}))

@@ -333,7 +333,9 @@ def test_an_app_stack_on_gke_asks_for_container_native_load_balancing_like_an_al
     ["cluster-a", "kubeport/cluster-a", "organization/kubeport/cluster-a", "acme_co/kube.port/eks-cluster-2"],
 )
 def test_a_stack_reference_of_one_to_three_parts_is_accepted(reference: str) -> None:
-    settings = parse({"kubeport:target": "app", "kubeport:clusterStack": reference, "kubeport:image": "ghcr.io/a/b:1"})
+    settings = parse(
+        {"kubeport:target": "stackref", "kubeport:clusterStack": reference, "kubeport:image": "ghcr.io/a/b:1"}
+    )
     assert settings.cluster_stack == reference
 
 

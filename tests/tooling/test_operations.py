@@ -399,7 +399,7 @@ class AppStackWorkspace(NoUrlWorkspace):
     """A target that is an app stack: its cluster comes from a cluster stack's kubeconfig."""
 
     def config(self, stack: str) -> dict[str, str]:
-        return {"kubeport:target": "app", "kubeport:clusterStack": "organization/kubeport/cluster-b"}
+        return {"kubeport:target": "stackref", "kubeport:clusterStack": "organization/kubeport/cluster-b"}
 
 
 def test_migrate_to_an_app_stack_checks_through_its_cluster_stacks_kubeconfig() -> None:

@@ -83,7 +83,7 @@ def probe(kind: str, arg: str, program_dir: str) -> None:
         program = Path(program_dir) / "many.py"
         program.write_text(MANY_WEBAPPS.format(count=int(arg)))
         stack = "dev"
-    elif kind == "app":
+    elif kind == "stackref":
         references = json.loads((Path(program_dir) / REFERENCES).read_text())
         mocks = FakeCloud(references={name: (outputs, secrets) for name, (outputs, secrets) in references.items()})
     run = run_program(stack, program=program, mocks=mocks) if program else run_program(stack, mocks=mocks)
@@ -123,8 +123,8 @@ def main(repeat: int, real: bool = True) -> int:
     baseline, _ = measure("floor", "[]", repeat)
     rows.append(("baseline: 1 Deployment", f"{baseline:.2f}", "", "", ""))
     for stack in stack_names():
-        if stack_target(stack) == "app":
-            seconds, report = measure("app", stack, repeat, app_references(stack))
+        if stack_target(stack) == "stackref":
+            seconds, report = measure("stackref", stack, repeat, app_references(stack))
         else:
             seconds, report = measure("stack", stack, repeat)
         floor_name, floor = "baseline", baseline

@@ -24,6 +24,7 @@ from pulumi.runtime.rpc import UNKNOWN, deserialize_properties, is_rpc_secret
 from pulumi.runtime.stack import run_pulumi_func
 
 from stacks.config import qualified
+from stacks.config.keys import RENAMED_TARGETS
 from tools.stack_files import PROJECT, ROOT, stack_config
 from tools.verify.fake_clouds import FakeCloud
 
@@ -228,7 +229,8 @@ def cluster_references(config: Mapping[str, str], root: Path) -> dict[str, tuple
     """For an app stack: its cluster stack's outputs, from that stack's own file run offline first."""
     reference = config.get(f"{PROJECT}:clusterStack", "")
     stack_file = root / f"Pulumi.{reference.rsplit('/', 1)[-1]}.yaml"
-    if config.get(f"{PROJECT}:target") != "app" or not reference or not stack_file.exists():
+    target = config.get(f"{PROJECT}:target", "")
+    if RENAMED_TARGETS.get(target, target) != "stackref" or not reference or not stack_file.exists():
         return {}
     cluster = run_program(reference.rsplit("/", 1)[-1], config_root=root)
     if cluster.error is not None:
