@@ -115,21 +115,7 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
     r = Reader(raw, set(secret_keys), declared)
     r.problems.extend(problems)
 
-    target_text = r.string("target")
-    target: Target = "minikube"
-    notices: list[str] = []
-    if target_text in RENAMED_TARGETS:
-        renamed = RENAMED_TARGETS[target_text]
-        notices.append(f"kubeport:target {target_text!r} is now called {renamed!r}; it is read as {renamed!r}, with "
-                       f"nothing else changed: write `kubeport:target: {renamed}` in the stack file")  # fmt: skip
-        target_text = renamed
-    if not target_text:
-        r.problem("target", f"is required; expected one of: {' | '.join(TARGETS)}")
-    elif target_text not in TARGETS:
-        r.problem("target", f"{target_text!r} is not accepted; expected one of: {' | '.join(TARGETS)}")
-    else:
-        target = target_text
-    target_known = bool(target_text) and target_text in TARGETS
+    target, target_known, notices = _target(r)
 
     replicas = r.integer("replicas")
     node_port = r.integer("nodePort")
@@ -196,7 +182,7 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
 
     settings = Settings(
         target=target,
-        notices=tuple(notices),
+        notices=notices,
         replicas=replicas,
         namespace=namespace,
         node_port=node_port,
@@ -245,6 +231,25 @@ def _namespace(r: Reader) -> str:
     elif namespace in SYSTEM_NAMESPACES or namespace.startswith(SYSTEM_NAMESPACE_PREFIXES):
         r.problem("namespace", f"{namespace!r} is a system namespace; choose one of your own")
     return namespace
+
+
+def _target(r: Reader) -> tuple[Target, bool, tuple[str, ...]]:
+    """kubeport:target (minikube when it is missing or unknown, a problem reported); whether it is known; and the
+    notice for a renamed target, which is read under its new name."""
+    text = r.string("target")
+    notices: tuple[str, ...] = ()
+    if text in RENAMED_TARGETS:
+        renamed = RENAMED_TARGETS[text]
+        notices = (f"kubeport:target {text!r} is now called {renamed!r}; it is read as {renamed!r}, with nothing else "
+                   f"changed: write `kubeport:target: {renamed}` in the stack file",)  # fmt: skip
+        text = renamed
+    if not text:
+        r.problem("target", f"is required; expected one of: {' | '.join(TARGETS)}")
+    elif text not in TARGETS:
+        r.problem("target", f"{text!r} is not accepted; expected one of: {' | '.join(TARGETS)}")
+    else:
+        return text, True, notices
+    return "minikube", False, notices
 
 
 def _registry(r: Reader, target: Target | None, image: str) -> RegistryKind:
