@@ -175,6 +175,15 @@ def stop(pid: int, grace: float) -> bool:
     return not alive(pid)
 
 
+def kill_now(pid: int) -> None:
+    """KILL the session `pid` leads, and `pid` itself, without a grace period: what is left behind by a server that
+    was stopped already (a container's shim). Nothing is said about a process that is gone."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)
+
+
 def wait_for(
     ready: Callable[[], bool],
     timeout: float,

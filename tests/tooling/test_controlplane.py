@@ -129,6 +129,19 @@ def test_a_server_that_ignores_term_is_killed_after_its_grace(tmp_path: Path) ->
     assert 1 <= time.monotonic() - started < 10
 
 
+def test_what_a_stopped_server_left_is_killed_at_once_with_its_session(tmp_path: Path) -> None:
+    code = ("import signal, subprocess, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+            "print(child.pid, flush=True); time.sleep(60)")  # fmt: skip
+    log = tmp_path / "shim.log"
+    pid = processes.spawn([sys.executable, "-c", code], log=log, cwd=tmp_path)
+    assert processes.wait_for(lambda: log.read_text().strip().isdigit(), 20, interval=0.1) is None
+    child = int(log.read_text())
+    processes.kill_now(pid)
+    assert processes.wait_for(lambda: not processes.alive(pid) and not processes.alive(child), 5, interval=0.05) is None
+    processes.kill_now(pid)  # gone already: nothing to say
+
+
 def test_a_wait_ends_at_once_when_a_server_dies_and_says_so_at_the_deadline() -> None:
     started = time.monotonic()
     assert processes.wait_for(lambda: False, 30, dead=lambda: "etcd exited", interval=0.05) == "etcd exited"

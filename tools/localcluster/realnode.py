@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from tools import processes
 from tools.localcluster.catalog import ClusterError
 from tools.localcluster.nodeconfig import (
     CNI_BIN,
@@ -308,10 +309,7 @@ def _kill_shims(home: Path) -> None:
         with contextlib.suppress(OSError):
             command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             if "containerd-shim" in command and marker in command:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(int(proc.name), 9)
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(proc.name), 9)
+                processes.kill_now(int(proc.name))
 
 
 def stop(home: Path, node: NodeNetwork) -> None:
