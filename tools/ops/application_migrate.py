@@ -37,7 +37,7 @@ from stacks.config.keys import keys_by_name
 from tools.ops.application_data import Facts, Fingerprint, Record
 from tools.ops.application_reach import Databases, Prober, Reach, Reacher, kubectl_reach
 from tools.ops.application_smoke import check_routes, probe_image, probes, routes
-from tools.ops.operations import OperationError, Workspace, changes, confirmed
+from tools.ops.operations import OperationError, Workspace, confirmed, preview_and_up
 from tools.ops.smoke import Fetch, http_get
 from tools.stack_files import ROOT
 
@@ -128,7 +128,7 @@ def migrate_application(
             )
         if target_outputs.get("services"):
             _check_target(target, new.databases, source_facts, replace_target_data)
-    outputs = _preview_and_up(source, target, workspace, say)
+    outputs = preview_and_up(source, target, workspace, say, steps=9)
     new_namespace = str(outputs.get("namespace") or new_namespace)
     with reach(workspace, source_config, old_namespace) as old, reach(workspace, target_config, new_namespace) as new:
         present = set(new.databases.instances())
@@ -169,24 +169,6 @@ def _stacks(source: str, target: str, workspace: Workspace) -> tuple[Outputs, Ou
             f"({MANAGED_HINT})."
         )
     return source_outputs, target_outputs, source_config, target_config
-
-
-def _preview_and_up(source: str, target: str, workspace: Workspace, say: Callable[[str], None]) -> Mapping[str, Any]:
-    """Steps 1 and 2: the target previewed and brought up; the source untouched whatever happens."""
-    say(f"[1/9] preview {target}")
-    try:
-        summary = workspace.preview(target)
-    except Exception as err:
-        raise OperationError(f"preview of {target!r} failed: {err}\nNothing was changed.") from err
-    say(f"      changes: {changes(summary) or 'none'}")
-    say(f"[2/9] up {target}")
-    try:
-        return workspace.up(target)
-    except Exception as err:
-        raise OperationError(
-            f"up of {target!r} failed: {err}\n{source!r} is untouched and still serving (writes too). Fix the cause "
-            f"and run migrate again, or `python -m tools destroy {target}`."
-        ) from err
 
 
 def _start_probe(plan: _Plan, prober: Prober, namespace: str, say: Callable[[str], None]) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from tools.ops.operations import OperationError, Workspace, changes, cluster_access, confirmed
+from tools.ops.operations import OperationError, Workspace, cluster_access, confirmed, preview_and_up
 from tools.ops.smoke import SmokeResult, cluster_smoke_check, smoke_check
 
 
@@ -34,24 +34,7 @@ def migrate(
     if not source_image:
         raise OperationError(f"stack {source!r} has no `image` output: deploy it first, or use `up {target}`")
 
-    say(f"[1/4] preview {target}")
-    try:
-        summary = workspace.preview(target)
-    except Exception as err:
-        raise OperationError(
-            f"preview of {target!r} failed: {err}\nNothing was changed. Fix the target's config and run migrate again."
-        ) from err
-    say(f"      changes: {changes(summary) or 'none'}")
-
-    say(f"[2/4] up {target}")
-    try:
-        outputs = workspace.up(target)
-    except Exception as err:
-        raise OperationError(
-            f"up of {target!r} failed: {err}\n{source!r} is untouched and still serving. {target!r} may be partly "
-            f"created: fix the cause and run migrate again (up resumes), or remove it with "
-            f"`python -m tools destroy {target}`."
-        ) from err
+    outputs = preview_and_up(source, target, workspace, say, steps=4)
 
     result = _smoke_target(
         source, target, workspace, outputs, source_image, say=say, check=check, cluster_check=cluster_check

@@ -119,6 +119,30 @@ def changes(summary: Mapping[str, int]) -> dict[str, int]:
     return {op: n for op, n in summary.items() if op != "same" and n}
 
 
+def preview_and_up(
+    source: str, target: str, workspace: Workspace, say: Callable[[str], None], *, steps: int
+) -> Mapping[str, Any]:
+    """A migrate's first two steps (of `steps`): the target previewed, then brought up; its outputs. Whatever
+    fails, the source is untouched, and the message says so and what to do next."""
+    say(f"[1/{steps}] preview {target}")
+    try:
+        summary = workspace.preview(target)
+    except Exception as err:
+        raise OperationError(
+            f"preview of {target!r} failed: {err}\nNothing was changed. Fix the target's config and run migrate again."
+        ) from err
+    say(f"      changes: {changes(summary) or 'none'}")
+    say(f"[2/{steps}] up {target}")
+    try:
+        return workspace.up(target)
+    except Exception as err:
+        raise OperationError(
+            f"up of {target!r} failed: {err}\n{source!r} is untouched and still serving. {target!r} may be partly "
+            f"created: fix the cause and run migrate again (up resumes), or remove it with "
+            f"`python -m tools destroy {target}`."
+        ) from err
+
+
 @contextlib.contextmanager
 def cluster_access(workspace: Workspace, config: Mapping[str, str]) -> Iterator[tuple[list[str], str]]:
     """kubectl's arguments to reach a stack's cluster, and its name: the context of a stack on an existing

@@ -49,6 +49,21 @@ class SmokeResult:
     same_digest: bool
 
 
+def retried(attempt: Callable[[], SmokeResult | str], what: str, *, attempts: int, interval: float,
+            sleep: Callable[[float], None]) -> SmokeResult:  # fmt: skip
+    """Up to `attempts` tries of `attempt`, `interval` seconds apart: its result, or, once it never passed, the
+    last reason it gave (a string) in the error."""
+    last = "not checked"
+    for tried in range(attempts):
+        if tried:
+            sleep(interval)
+        outcome = attempt()
+        if isinstance(outcome, SmokeResult):
+            return outcome
+        last = outcome
+    raise OperationError(f"{what} did not pass the smoke check after {attempts} attempts: {last}")
+
+
 def smoke_check(
     url: str,
     source_image: str,
@@ -66,30 +81,26 @@ def smoke_check(
     if not url.startswith(("http://", "https://")):
         raise OperationError(f"the target has no reachable url yet ({url!r}); cannot smoke-check it")
     expected_tag, expected_digest = image_identity(source_image)
-    last = "no answer"
-    for attempt in range(attempts):
-        if attempt:
-            sleep(interval)
+
+    def attempt() -> SmokeResult | str:
         try:
             status, body = fetch(f"{url.rstrip('/')}/healthz")
             if status != 200 or body.strip() != b"ok":
-                last = f"/healthz answered {status} {body[:40]!r}"
-                continue
+                return f"/healthz answered {status} {body[:40]!r}"
             status, body = fetch(f"{url.rstrip('/')}/")
             if status != 200 or PAGE_MARKER not in body:
-                last = f"/ answered {status} without the app's page ({body[:60]!r})"
-                continue
+                return f"/ answered {status} without the app's page ({body[:60]!r})"
             status, body = fetch(f"{url.rstrip('/')}/info")
             info = json.loads(body) if status == 200 else {}
         except (OSError, ValueError) as err:
-            last = f"{type(err).__name__}: {err}"
-            continue
+            return f"{type(err).__name__}: {err}"
         image = str(info.get("image", ""))
         tag, digest = image_identity(image)
         if tag != expected_tag:
             raise OperationError(f"the target serves image {image!r}, not the source's {source_image!r}")
         return SmokeResult(image=image, same_digest=bool(digest) and digest == expected_digest)
-    raise OperationError(f"{url} did not pass the smoke check after {attempts} attempts: {last}")
+
+    return retried(attempt, url, attempts=attempts, interval=interval, sleep=sleep)
 
 
 Kubectl = Callable[[list[str]], str]
@@ -131,18 +142,14 @@ def cluster_smoke_check(
     """
     expected_tag, expected_digest = image_identity(source_image)
     base = [*access, "--namespace", namespace]
-    last = "not checked"
-    for attempt in range(attempts):
-        if attempt:
-            sleep(interval)
+
+    def attempt() -> SmokeResult | str:
         deployments = json.loads(kubectl([*base, "get", "deployments", "-l", WEB_PODS, "-o", "json"]))["items"]
         if len(deployments) != 1:
-            last = f"{len(deployments)} web Deployments in {namespace}"
-            continue
+            return f"{len(deployments)} web Deployments in {namespace}"
         status, wanted = deployments[0].get("status") or {}, int(deployments[0]["spec"].get("replicas", 1))
         if int(status.get("availableReplicas") or 0) < wanted:
-            last = f"{status.get('availableReplicas') or 0} of {wanted} replicas available"
-            continue
+            return f"{status.get('availableReplicas') or 0} of {wanted} replicas available"
         pods = json.loads(kubectl([*base, "get", "pods", "-l", WEB_PODS, "-o", "json"]))["items"]
         running = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
         slices = json.loads(kubectl([*base, "get", "endpointslices", "-o", "json"]))["items"]
@@ -155,8 +162,7 @@ def cluster_smoke_check(
         }
         pod_ips = {p.get("status", {}).get("podIP") for p in running}
         if not pod_ips or not pod_ips <= ready_ips:
-            last = f"the Service's endpoints list {len(ready_ips & pod_ips)} of {len(pod_ips)} web pods as ready"
-            continue
+            return f"the Service's endpoints list {len(ready_ips & pod_ips)} of {len(pod_ips)} web pods as ready"
         images = {c["image"] for p in running for c in p["spec"]["containers"]}
         for image in images:
             tag, _ = image_identity(image)
@@ -165,4 +171,5 @@ def cluster_smoke_check(
         image = sorted(images)[0]
         _, digest = image_identity(image)
         return SmokeResult(image=image, same_digest=bool(digest) and digest == expected_digest)
-    raise OperationError(f"{namespace} did not pass the smoke check after {attempts} attempts: {last}")
+
+    return retried(attempt, namespace, attempts=attempts, interval=interval, sleep=sleep)
