@@ -102,6 +102,28 @@ class AksClusterArgs(ClusterArgs):
     (an application's managed database); False: AKS's own managed network, as without an application."""
 
 
+def role_definition(subscription_id: str, role_id: str) -> str:
+    """The id of the built-in role definition `role_id` in the subscription."""
+    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role_id}"
+
+
+def system_pool(
+    args: AksClusterArgs, nodes_subnet: network.Subnet | None
+) -> containerservice.ManagedClusterAgentPoolProfileArgs:
+    """The cluster's system node pool: Azure Linux nodes without public IPs, in kubeport's subnet if any."""
+    return containerservice.ManagedClusterAgentPoolProfileArgs(
+        name="system",
+        mode="System",
+        count=args.node_count,
+        vm_size=args.node_size or DEFAULT_NODE_SIZE,
+        os_type="Linux",
+        os_sku="AzureLinux",
+        type="VirtualMachineScaleSets",
+        enable_node_public_ip=False,
+        vnet_subnet_id=nodes_subnet.id if nodes_subnet is not None else None,
+    )
+
+
 class AksCluster(pulumi.ComponentResource):
     """Resource group, Entra-integrated AKS with workload identity, ACR, and AcrPull for the kubelet identity."""
 
@@ -125,8 +147,43 @@ class AksCluster(pulumi.ComponentResource):
         self.location = args.location
         self.resource_group_name = group.name
         nodes_subnet = self._network(name, group, args.location, child) if args.database_network else None
+        cluster = self._cluster(name, args, group, nodes_subnet, guarded)
+        registry = self._registry(name, args, group, guarded)
 
-        cluster = containerservice.ManagedCluster(
+        client = authorization.get_client_config_output(opts=invoke)
+        acr_pull, cluster_admin = self._access(name, args, cluster, registry, client=client, child=child)
+
+        # Exec-format user credentials: kubelogin fetches an Entra token at each use; nothing expires into a diff.
+        credentials = containerservice.list_managed_cluster_user_credentials_output(
+            resource_group_name=group.name, resource_name=cluster.name, format="exec", opts=invoke
+        )
+        self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs.apply(lambda k: azurecli_kubeconfig(k[0].value)))
+        self.tenant_id = client.tenant_id
+        self.deployer_object_id = client.object_id
+        """The deploying identity: Entra ID administrator of an application's managed database."""
+        if nodes_subnet is not None:
+            self._subnet_access(name, args, cluster, nodes_subnet, child)
+
+        self.registry_login = self._registry_login(args, registry, client, invoke)
+        self.repository = registry.login_server.apply(lambda server: f"{server}/kubeport-web")
+        self.cluster_name = cluster.name
+        self.identity = cluster.id
+        self.provider = cluster_provider(f"{name}-k8s", self.kubeconfig, self.identity, self, teardown=not args.protect)
+        self.ready: list[pulumi.Resource] = [acr_pull, cluster_admin]
+        self.register_outputs(
+            {"cluster_name": self.cluster_name, "kubeconfig": self.kubeconfig, "repository": self.repository}
+        )
+
+    def _cluster(
+        self,
+        name: str,
+        args: AksClusterArgs,
+        group: resources.ResourceGroup,
+        nodes_subnet: network.Subnet | None,
+        guarded: pulumi.ResourceOptions,
+    ) -> containerservice.ManagedCluster:
+        """The Entra-integrated AKS cluster with workload identity, Cilium and automatic upgrades."""
+        return containerservice.ManagedCluster(
             f"{name}-cluster",
             containerservice.ManagedClusterArgs(
                 resource_group_name=group.name,
@@ -135,19 +192,7 @@ class AksCluster(pulumi.ComponentResource):
                 identity=containerservice.ManagedClusterIdentityArgs(
                     type=containerservice.ResourceIdentityType.SYSTEM_ASSIGNED
                 ),
-                agent_pool_profiles=[
-                    containerservice.ManagedClusterAgentPoolProfileArgs(
-                        name="system",
-                        mode="System",
-                        count=args.node_count,
-                        vm_size=args.node_size or DEFAULT_NODE_SIZE,
-                        os_type="Linux",
-                        os_sku="AzureLinux",
-                        type="VirtualMachineScaleSets",
-                        enable_node_public_ip=False,
-                        vnet_subnet_id=nodes_subnet.id if nodes_subnet is not None else None,
-                    )
-                ],
+                agent_pool_profiles=[system_pool(args, nodes_subnet)],
                 # Entra ID sign-in and Azure RBAC; no local admin account to leak.
                 enable_rbac=True,
                 disable_local_accounts=True,
@@ -179,7 +224,11 @@ class AksCluster(pulumi.ComponentResource):
             opts=guarded,
         )
 
-        registry = containerregistry.Registry(
+    def _registry(
+        self, name: str, args: AksClusterArgs, group: resources.ResourceGroup, guarded: pulumi.ResourceOptions
+    ) -> containerregistry.Registry:
+        """The Azure Container Registry of the app image, without admin user or anonymous pull."""
+        return containerregistry.Registry(
             f"{name}registry",
             containerregistry.RegistryArgs(
                 resource_group_name=group.name,
@@ -191,10 +240,17 @@ class AksCluster(pulumi.ComponentResource):
             opts=guarded,
         )
 
-        def role(role_id: str) -> str:
-            return f"/subscriptions/{args.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role_id}"
-
-        client = authorization.get_client_config_output(opts=invoke)
+    def _access(
+        self,
+        name: str,
+        args: AksClusterArgs,
+        cluster: containerservice.ManagedCluster,
+        registry: containerregistry.Registry,
+        *,
+        client: pulumi.Output[authorization.GetClientConfigResult],
+        child: pulumi.ResourceOptions,
+    ) -> tuple[authorization.RoleAssignment, authorization.RoleAssignment]:
+        """AcrPull for the kubelet identity, AcrPush and cluster admin for the deploying identity."""
         kubelet_object_id = cluster.identity_profile.apply(
             lambda profile: (profile or {})["kubeletidentity"].object_id or ""
         )
@@ -204,7 +260,7 @@ class AksCluster(pulumi.ComponentResource):
             authorization.RoleAssignmentArgs(
                 principal_id=kubelet_object_id,
                 principal_type="ServicePrincipal",
-                role_definition_id=role(ACR_PULL_ROLE),
+                role_definition_id=role_definition(args.subscription_id, ACR_PULL_ROLE),
                 scope=registry.id,
             ),
             opts=child,
@@ -214,39 +270,52 @@ class AksCluster(pulumi.ComponentResource):
         authorization.RoleAssignment(
             f"{name}-deployer-acrpush",
             authorization.RoleAssignmentArgs(
-                principal_id=client.object_id, role_definition_id=role(ACR_PUSH_ROLE), scope=registry.id
+                principal_id=client.object_id,
+                role_definition_id=role_definition(args.subscription_id, ACR_PUSH_ROLE),
+                scope=registry.id,
             ),
             opts=child,
         )
         cluster_admin = authorization.RoleAssignment(
             f"{name}-deployer-cluster-admin",
             authorization.RoleAssignmentArgs(
-                principal_id=client.object_id, role_definition_id=role(AKS_RBAC_CLUSTER_ADMIN_ROLE), scope=cluster.id
+                principal_id=client.object_id,
+                role_definition_id=role_definition(args.subscription_id, AKS_RBAC_CLUSTER_ADMIN_ROLE),
+                scope=cluster.id,
+            ),
+            opts=child,
+        )
+        return acr_pull, cluster_admin
+
+    def _subnet_access(
+        self,
+        name: str,
+        args: AksClusterArgs,
+        cluster: containerservice.ManagedCluster,
+        nodes_subnet: network.Subnet,
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        """Network Contributor on the nodes' subnet for the cluster's identity."""
+        # With its nodes in kubeport's network, the cluster's identity manages that subnet's load balancers.
+        authorization.RoleAssignment(
+            f"{name}-cluster-network",
+            authorization.RoleAssignmentArgs(
+                principal_id=cluster.identity.apply(lambda i: i.principal_id if i else ""),
+                principal_type="ServicePrincipal",
+                role_definition_id=role_definition(args.subscription_id, NETWORK_CONTRIBUTOR_ROLE),
+                scope=nodes_subnet.id,
             ),
             opts=child,
         )
 
-        # Exec-format user credentials: kubelogin fetches an Entra token at each use; nothing expires into a diff.
-        credentials = containerservice.list_managed_cluster_user_credentials_output(
-            resource_group_name=group.name, resource_name=cluster.name, format="exec", opts=invoke
-        )
-        self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs.apply(lambda k: azurecli_kubeconfig(k[0].value)))
-        self.tenant_id = client.tenant_id
-        self.deployer_object_id = client.object_id
-        """The deploying identity: Entra ID administrator of an application's managed database."""
-        if nodes_subnet is not None:
-            # With its nodes in kubeport's network, the cluster's identity manages that subnet's load balancers.
-            authorization.RoleAssignment(
-                f"{name}-cluster-network",
-                authorization.RoleAssignmentArgs(
-                    principal_id=cluster.identity.apply(lambda i: i.principal_id if i else ""),
-                    principal_type="ServicePrincipal",
-                    role_definition_id=role(NETWORK_CONTRIBUTOR_ROLE),
-                    scope=nodes_subnet.id,
-                ),
-                opts=child,
-            )
-
+    def _registry_login(
+        self,
+        args: AksClusterArgs,
+        registry: containerregistry.Registry,
+        client: pulumi.Output[authorization.GetClientConfigResult],
+        invoke: pulumi.InvokeOutputOptions,
+    ) -> RegistryLogin:
+        """The push credentials of the registry: the deploying identity's Entra token exchanged for an ACR one."""
         entra_token = authorization.get_client_token_output(opts=invoke).token
         exchange = args.token_exchange
 
@@ -256,20 +325,12 @@ class AksCluster(pulumi.ComponentResource):
                 return "preview-no-token"
             return exchange(login_server, tenant, token)
 
-        self.registry_login = RegistryLogin(
+        return RegistryLogin(
             address=registry.login_server,
             username=ACR_TOKEN_USER,
             password=pulumi.Output.secret(
                 pulumi.Output.all(registry.login_server, client.tenant_id, entra_token).apply(push_password)
             ),
-        )
-        self.repository = registry.login_server.apply(lambda server: f"{server}/kubeport-web")
-        self.cluster_name = cluster.name
-        self.identity = cluster.id
-        self.provider = cluster_provider(f"{name}-k8s", self.kubeconfig, self.identity, self, teardown=not args.protect)
-        self.ready: list[pulumi.Resource] = [acr_pull, cluster_admin]
-        self.register_outputs(
-            {"cluster_name": self.cluster_name, "kubeconfig": self.kubeconfig, "repository": self.repository}
         )
 
     def _network(

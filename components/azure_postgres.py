@@ -75,29 +75,38 @@ class AzurePostgres(pulumi.ComponentResource):
     def __init__(self, name: str, args: AzurePostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kubeport:azure:AzurePostgres", name, None, opts)
         child = pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(parent=self))
-        zone = privatedns.PrivateZone(
-            f"{name}-dns",
-            privatedns.PrivateZoneArgs(
-                resource_group_name=args.resource_group_name,
-                location="global",
-                private_zone_name=f"{name}.private.postgres.database.azure.com",
-            ),
-            opts=child,
-        )
-        link = privatedns.VirtualNetworkLink(
-            f"{name}-dns-link",
-            privatedns.VirtualNetworkLinkArgs(
-                resource_group_name=args.resource_group_name,
-                private_zone_name=zone.name,
-                location="global",
-                registration_enabled=False,
-                virtual_network=privatedns.SubResourceArgs(id=args.vnet_id),
-            ),
-            opts=child,
-        )
+        zone = _private_zone(name, args, child)
+        link = _zone_link(name, args, zone, child)
         password = GeneratedPassword(f"{name}-password", purpose=f"{name} database", opts=child)
         self.password = pulumi.Output.secret(password.value)
-        self.server = dbforpostgresql.Server(
+        self.server = self._server(name, args, zone, link, child)
+        dbforpostgresql.Database(
+            f"{name}-database",
+            dbforpostgresql.DatabaseArgs(
+                resource_group_name=args.resource_group_name,
+                server_name=self.server.name,
+                database_name=args.database,
+                charset="UTF8",
+                collation="en_US.utf8",
+            ),
+            opts=child,
+        )
+        self._entra_administrator(name, args, child)
+        self._tls_only(name, args, child)
+        self.address = self.server.fully_qualified_domain_name
+        self.ca = CA_ROOTS.read_text()
+        self.register_outputs({"address": self.address})
+
+    def _server(
+        self,
+        name: str,
+        args: AzurePostgresArgs,
+        zone: privatedns.PrivateZone,
+        link: privatedns.VirtualNetworkLink,
+        opts: pulumi.ResourceOptions,
+    ) -> dbforpostgresql.Server:
+        """The flexible server: in the delegated subnet, named in the private zone, no public access."""
+        return dbforpostgresql.Server(
             f"{name}-server",
             dbforpostgresql.ServerArgs(
                 resource_group_name=args.resource_group_name,
@@ -122,19 +131,11 @@ class AzurePostgres(pulumi.ComponentResource):
                 # Storage is always encrypted at rest; the service-managed key, stated so a policy can see it.
                 data_encryption=dbforpostgresql.DataEncryptionArgs(type="SystemAssigned"),
             ),
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.protect, depends_on=[link])),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=args.protect, depends_on=[link])),
         )
-        dbforpostgresql.Database(
-            f"{name}-database",
-            dbforpostgresql.DatabaseArgs(
-                resource_group_name=args.resource_group_name,
-                server_name=self.server.name,
-                database_name=args.database,
-                charset="UTF8",
-                collation="en_US.utf8",
-            ),
-            opts=child,
-        )
+
+    def _entra_administrator(self, name: str, args: AzurePostgresArgs, opts: pulumi.ResourceOptions) -> None:
+        """The server's Entra ID administrator: the deploying identity."""
         dbforpostgresql.AdministratorsMicrosoftEntra(
             f"{name}-entra-admin",
             dbforpostgresql.AdministratorsMicrosoftEntraArgs(
@@ -145,8 +146,11 @@ class AzurePostgres(pulumi.ComponentResource):
                 principal_type=args.administrator_type,
                 tenant_id=args.tenant_id,
             ),
-            opts=child,
+            opts=opts,
         )
+
+    def _tls_only(self, name: str, args: AzurePostgresArgs, opts: pulumi.ResourceOptions) -> None:
+        """The server's `require_secure_transport` setting: TLS only."""
         # TLS only (the service's default, stated so it is kubeport's).
         dbforpostgresql.Configuration(
             f"{name}-tls-only",
@@ -157,8 +161,35 @@ class AzurePostgres(pulumi.ComponentResource):
                 value="ON",
                 source="user-override",
             ),
-            opts=child,
+            opts=opts,
         )
-        self.address = self.server.fully_qualified_domain_name
-        self.ca = CA_ROOTS.read_text()
-        self.register_outputs({"address": self.address})
+
+
+def _private_zone(name: str, args: AzurePostgresArgs, opts: pulumi.ResourceOptions) -> privatedns.PrivateZone:
+    """The private DNS zone the server is named in."""
+    return privatedns.PrivateZone(
+        f"{name}-dns",
+        privatedns.PrivateZoneArgs(
+            resource_group_name=args.resource_group_name,
+            location="global",
+            private_zone_name=f"{name}.private.postgres.database.azure.com",
+        ),
+        opts=opts,
+    )
+
+
+def _zone_link(
+    name: str, args: AzurePostgresArgs, zone: privatedns.PrivateZone, opts: pulumi.ResourceOptions
+) -> privatedns.VirtualNetworkLink:
+    """The zone's link to the cluster's virtual network, so the server's name resolves there (and only there)."""
+    return privatedns.VirtualNetworkLink(
+        f"{name}-dns-link",
+        privatedns.VirtualNetworkLinkArgs(
+            resource_group_name=args.resource_group_name,
+            private_zone_name=zone.name,
+            location="global",
+            registration_enabled=False,
+            virtual_network=privatedns.SubResourceArgs(id=args.vnet_id),
+        ),
+        opts=opts,
+    )

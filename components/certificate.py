@@ -16,10 +16,14 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+
+if TYPE_CHECKING:  # for annotations only: issue() imports cryptography when it runs
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 VALIDITY_DAYS = 825
 """How long a certificate is valid (the CA a day longer)."""
@@ -42,9 +46,9 @@ def issue(
 ) -> Issued:
     """A new CA (P-256, its key discarded on return) and a server certificate for `dns_names` signed by it."""
     from cryptography import x509  # noqa: PLC0415 - imported where the resource is made, not by every program
-    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
     from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: PLC0415
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415
 
     if not dns_names:
         raise ValueError("a server certificate needs at least one DNS name")
@@ -52,7 +56,26 @@ def issue(
     end = start + datetime.timedelta(days=days)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"kubeport CA for {common_name}"[:64])])
-    ca = (
+    ca = _ca_certificate(ca_name, ca_key, start, end)
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = _server_certificate(common_name, dns_names, key, ca_name, ca_key, start=start, end=end)
+    pem = serialization.Encoding.PEM
+    return Issued(
+        ca=ca.public_bytes(pem).decode(),
+        certificate=certificate.public_bytes(pem).decode(),
+        key=key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode(),
+        not_after=end,
+    )
+
+
+def _ca_certificate(
+    ca_name: x509.Name, ca_key: ec.EllipticCurvePrivateKey, start: datetime.datetime, end: datetime.datetime
+) -> x509.Certificate:
+    """The CA's self-signed certificate: it signs server certificates only (no CA below it), valid a day past `end`."""
+    from cryptography import x509  # noqa: PLC0415
+    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
+
+    return (
         x509.CertificateBuilder()
         .subject_name(ca_name)
         .issuer_name(ca_name)
@@ -78,8 +101,24 @@ def issue(
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    key = ec.generate_private_key(ec.SECP256R1())
-    certificate = (
+
+
+def _server_certificate(
+    common_name: str,
+    dns_names: Sequence[str],
+    key: ec.EllipticCurvePrivateKey,
+    ca_name: x509.Name,
+    ca_key: ec.EllipticCurvePrivateKey,
+    *,
+    start: datetime.datetime,
+    end: datetime.datetime,
+) -> x509.Certificate:
+    """The server's certificate for `dns_names`, signed by the CA: for TLS server authentication only."""
+    from cryptography import x509  # noqa: PLC0415
+    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: PLC0415
+
+    return (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64])]))
         .issuer_name(ca_name)
@@ -106,13 +145,6 @@ def issue(
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    return Issued(
-        ca=ca.public_bytes(pem).decode(),
-        certificate=certificate.public_bytes(pem).decode(),
-        key=key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode(),
-        not_after=end,
     )
 
 

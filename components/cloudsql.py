@@ -100,44 +100,7 @@ class CloudSqlPostgres(pulumi.ComponentResource):
     def __init__(self, name: str, args: CloudSqlPostgresArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kubeport:gcp:CloudSqlPostgres", name, None, opts)
         child = pulumi.ResourceOptions.merge(args.provider_opts, pulumi.ResourceOptions(parent=self))
-        self.instance = sql.DatabaseInstance(
-            f"{name}-instance",
-            sql.DatabaseInstanceArgs(
-                region=args.region,
-                database_version=f"POSTGRES_{args.version}",
-                deletion_protection=args.protect,
-                settings=sql.DatabaseInstanceSettingsArgs(
-                    tier=args.size,
-                    # Shared-core tiers exist in the Enterprise edition only (PostgreSQL 16+ defaults to Plus).
-                    edition="ENTERPRISE",
-                    availability_type="REGIONAL" if args.high_availability else "ZONAL",
-                    disk_type="PD_SSD",
-                    disk_size=args.storage_gb,
-                    disk_autoresize=True,
-                    deletion_protection_enabled=args.protect,
-                    backup_configuration=sql.DatabaseInstanceSettingsBackupConfigurationArgs(
-                        enabled=True,
-                        point_in_time_recovery_enabled=True,
-                        transaction_log_retention_days=BACKUP_DAYS,
-                        backup_retention_settings=sql.DatabaseInstanceSettingsBackupConfigurationBackupRetentionSettingsArgs(
-                            retained_backups=BACKUP_DAYS
-                        ),
-                    ),
-                    ip_configuration=sql.DatabaseInstanceSettingsIpConfigurationArgs(
-                        ipv4_enabled=False,
-                        private_network=args.network,
-                        ssl_mode="ENCRYPTED_ONLY",
-                        server_ca_mode="GOOGLE_MANAGED_CAS_CA",
-                    ),
-                    database_flags=[
-                        sql.DatabaseInstanceSettingsDatabaseFlagArgs(name="cloudsql.iam_authentication", value="on")
-                    ],
-                ),
-            ),
-            opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(protect=args.protect, depends_on=[args.access.connection])
-            ),
-        )
+        self.instance = _instance(name, args, child)
         sql.Database(
             f"{name}-database",
             sql.DatabaseArgs(instance=self.instance.name, name=args.database),
@@ -145,6 +108,14 @@ class CloudSqlPostgres(pulumi.ComponentResource):
         )
         password = GeneratedPassword(f"{name}-password", purpose=f"{name} database", opts=child)
         self.password = pulumi.Output.secret(password.value)
+        self._user(name, args, child)
+        record = self._private_name(name, args, child)
+        self.address = record.name.apply(lambda n: n.rstrip("."))
+        self.ca = self.instance.server_ca_certs.apply(lambda certs: "".join(c.cert or "" for c in certs or []))
+        self.register_outputs({"address": self.address})
+
+    def _user(self, name: str, args: CloudSqlPostgresArgs, opts: pulumi.ResourceOptions) -> None:
+        """The built-in user that owns the database: the roles Job signs in as it."""
         sql.User(
             f"{name}-user",
             sql.UserArgs(
@@ -156,8 +127,11 @@ class CloudSqlPostgres(pulumi.ComponentResource):
                 # holds grants, so a delete forgets the user and the instance's deletion takes it along.
                 deletion_policy="ABANDON",
             ),
-            opts=child,
+            opts=opts,
         )
+
+    def _private_name(self, name: str, args: CloudSqlPostgresArgs, opts: pulumi.ResourceOptions) -> dns.RecordSet:
+        """A private DNS zone of the instance's DNS name on the cluster's network, and its A record."""
         # The instance's DNS name (`<uid>.<project>.<region>.sql-psa.goog.`) is what its certificate is for; a zone
         # of exactly that name, private to the cluster's network, resolves it (nothing else of sql-psa.goog. is
         # hidden by it).
@@ -172,9 +146,9 @@ class CloudSqlPostgres(pulumi.ComponentResource):
                     networks=[dns.ManagedZonePrivateVisibilityConfigNetworkArgs(network_url=args.network)]
                 ),
             ),
-            opts=child,
+            opts=opts,
         )
-        record = dns.RecordSet(
+        return dns.RecordSet(
             f"{name}-dns-record",
             dns.RecordSetArgs(
                 managed_zone=zone.name,
@@ -183,8 +157,47 @@ class CloudSqlPostgres(pulumi.ComponentResource):
                 ttl=300,
                 rrdatas=[self.instance.private_ip_address],
             ),
-            opts=child,
+            opts=opts,
         )
-        self.address = record.name.apply(lambda n: n.rstrip("."))
-        self.ca = self.instance.server_ca_certs.apply(lambda certs: "".join(c.cert or "" for c in certs or []))
-        self.register_outputs({"address": self.address})
+
+
+def _instance(name: str, args: CloudSqlPostgresArgs, opts: pulumi.ResourceOptions) -> sql.DatabaseInstance:
+    """The Cloud SQL instance: a private IP only, TLS only, backups with point-in-time recovery, protected."""
+    return sql.DatabaseInstance(
+        f"{name}-instance",
+        sql.DatabaseInstanceArgs(
+            region=args.region,
+            database_version=f"POSTGRES_{args.version}",
+            deletion_protection=args.protect,
+            settings=sql.DatabaseInstanceSettingsArgs(
+                tier=args.size,
+                # Shared-core tiers exist in the Enterprise edition only (PostgreSQL 16+ defaults to Plus).
+                edition="ENTERPRISE",
+                availability_type="REGIONAL" if args.high_availability else "ZONAL",
+                disk_type="PD_SSD",
+                disk_size=args.storage_gb,
+                disk_autoresize=True,
+                deletion_protection_enabled=args.protect,
+                backup_configuration=sql.DatabaseInstanceSettingsBackupConfigurationArgs(
+                    enabled=True,
+                    point_in_time_recovery_enabled=True,
+                    transaction_log_retention_days=BACKUP_DAYS,
+                    backup_retention_settings=sql.DatabaseInstanceSettingsBackupConfigurationBackupRetentionSettingsArgs(
+                        retained_backups=BACKUP_DAYS
+                    ),
+                ),
+                ip_configuration=sql.DatabaseInstanceSettingsIpConfigurationArgs(
+                    ipv4_enabled=False,
+                    private_network=args.network,
+                    ssl_mode="ENCRYPTED_ONLY",
+                    server_ca_mode="GOOGLE_MANAGED_CAS_CA",
+                ),
+                database_flags=[
+                    sql.DatabaseInstanceSettingsDatabaseFlagArgs(name="cloudsql.iam_authentication", value="on")
+                ],
+            ),
+        ),
+        opts=pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(protect=args.protect, depends_on=[args.access.connection])
+        ),
+    )

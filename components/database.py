@@ -97,7 +97,17 @@ class DatabaseEndpoint(pulumi.ComponentResource):
         self.secret_name = secret.metadata.apply(lambda m: m.name or name)
         self.host = pulumi.Output.from_input(database.address)
         self.ca = database.ca
-        roles = DatabaseRoles(
+        roles = self._roles(name, args, admin, ca)
+        self.ready = [roles]
+        self.register_outputs({"host": self.host, "secret_name": self.secret_name})
+
+    def _roles(
+        self, name: str, args: DatabaseEndpointArgs, admin: k8s.core.v1.Secret, ca: k8s.core.v1.ConfigMap
+    ) -> DatabaseRoles:
+        """The Job that makes the application's role on the cloud's database, as its master user."""
+        platform = args.platform
+        database = args.database
+        return DatabaseRoles(
             name,
             DatabaseRolesArgs(
                 application=args.application,
@@ -118,5 +128,3 @@ class DatabaseEndpoint(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.ready = [roles]
-        self.register_outputs({"host": self.host, "secret_name": self.secret_name})

@@ -148,30 +148,22 @@ class DatabaseRoles(pulumi.ComponentResource):
             data={"roles.sql": ROLES_SQL},
             opts=k8s_opts,
         )
-
-        def secret(secret_name: pulumi.Input[str], key: str) -> k8s.core.v1.EnvVarSourceArgs:
-            return k8s.core.v1.EnvVarSourceArgs(
-                secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_name, key=key)
-            )
-
-        env = [
-            k8s.core.v1.EnvVarArgs(name="PGHOST", value=args.host),
-            k8s.core.v1.EnvVarArgs(name="PGPORT", value=str(args.port)),
-            k8s.core.v1.EnvVarArgs(name="PGDATABASE", value=args.database),
-            k8s.core.v1.EnvVarArgs(name="PGUSER", value_from=secret(args.admin_secret, "username")),
-            k8s.core.v1.EnvVarArgs(name="PGPASSWORD", value_from=secret(args.admin_secret, "password")),
-            k8s.core.v1.EnvVarArgs(name="PGSSLMODE", value="verify-full"),
-            k8s.core.v1.EnvVarArgs(name="PGSSLROOTCERT", value=CA_FILE),
-            k8s.core.v1.EnvVarArgs(name="PGCONNECT_TIMEOUT", value="5"),
-            k8s.core.v1.EnvVarArgs(name="PGAPPNAME", value="kubeport-roles"),
-            k8s.core.v1.EnvVarArgs(name="APP_ROLE", value=args.role),
-            k8s.core.v1.EnvVarArgs(name="KUBEPORT_APP_PASSWORD", value_from=secret(args.app_secret, "password")),
-            k8s.core.v1.EnvVarArgs(name="ROLES_SQL", value=f"{ROLES_FOLDER}/roles.sql"),
-            k8s.core.v1.EnvVarArgs(name="ATTEMPTS", value=str(ATTEMPTS)),
-        ]
         # Its template is immutable: a change of what it runs replaces it (the provider deletes the old Job first,
         # the name being the same), and the role is made again, idempotently.
-        self.job = k8s.batch.v1.Job(
+        self.job = self._job(name, args, labels, script, k8s_opts)
+        self._network_policy(name, args, labels, k8s_opts)
+        self.register_outputs({"job": self.job.metadata.apply(lambda m: m.name)})
+
+    def _job(
+        self,
+        name: str,
+        args: DatabaseRolesArgs,
+        labels: Mapping[str, str],
+        script: k8s.core.v1.ConfigMap,
+        opts: pulumi.ResourceOptions,
+    ) -> k8s.batch.v1.Job:
+        """The Job that runs ROLES_SQL once as the administrator, retried a few times within five minutes."""
+        return k8s.batch.v1.Job(
             f"{name}-roles",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=f"{name}-roles",
@@ -186,53 +178,19 @@ class DatabaseRoles(pulumi.ComponentResource):
                 active_deadline_seconds=300,
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        restart_policy="Never",
-                        automount_service_account_token=False,
-                        enable_service_links=False,
-                        image_pull_secrets=list(args.pull_secrets) if args.pull_secrets else None,
-                        security_context=pod_security_context(),
-                        containers=[
-                            k8s.core.v1.ContainerArgs(
-                                name="roles",
-                                image=args.image,
-                                image_pull_policy=args.pull_policy,
-                                command=["/bin/sh", "-c", JOB_SCRIPT],
-                                env=env,
-                                resources=resources("20m", "32Mi", "200m", "64Mi"),
-                                security_context=container_security_context(),
-                                volume_mounts=[
-                                    k8s.core.v1.VolumeMountArgs(name="sql", mount_path=ROLES_FOLDER, read_only=True),
-                                    k8s.core.v1.VolumeMountArgs(name="ca", mount_path=CA_FOLDER, read_only=True),
-                                    k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
-                                ],
-                            )
-                        ],
-                        volumes=[
-                            k8s.core.v1.VolumeArgs(
-                                name="sql",
-                                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                                    name=script.metadata.apply(lambda m: m.name or ""), default_mode=0o444
-                                ),
-                            ),
-                            k8s.core.v1.VolumeArgs(
-                                name="ca",
-                                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                                    name=args.ca_config_map, default_mode=0o444
-                                ),
-                            ),
-                            k8s.core.v1.VolumeArgs(
-                                name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="8Mi")
-                            ),
-                        ],
-                    ),
+                    spec=_pod_spec(args, script.metadata.apply(lambda m: m.name or "")),
                 ),
             ),
             opts=pulumi.ResourceOptions.merge(
-                k8s_opts,
+                opts,
                 pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create=args.timeout, update=args.timeout)),
             ),
         )
+
+    def _network_policy(
+        self, name: str, args: DatabaseRolesArgs, labels: Mapping[str, str], opts: pulumi.ResourceOptions
+    ) -> None:
+        """The Job's NetworkPolicy: no ingress; egress to the server's port and to DNS only."""
         server = args.server
         to = (
             k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=server.cidr))
@@ -255,6 +213,65 @@ class DatabaseRoles(pulumi.ComponentResource):
                     k8s.networking.v1.NetworkPolicyEgressRuleArgs(ports=DNS_PORTS),
                 ],
             ),
-            opts=k8s_opts,
+            opts=opts,
         )
-        self.register_outputs({"job": self.job.metadata.apply(lambda m: m.name)})
+
+
+def _secret(secret_name: pulumi.Input[str], key: str) -> k8s.core.v1.EnvVarSourceArgs:
+    """An environment variable's value taken from `key` of the Secret `secret_name`."""
+    return k8s.core.v1.EnvVarSourceArgs(secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_name, key=key))
+
+
+def _env(args: DatabaseRolesArgs) -> list[k8s.core.v1.EnvVarArgs]:
+    """The Job's environment: where the server is, the administrator's credentials, the role and its password."""
+    return [
+        k8s.core.v1.EnvVarArgs(name="PGHOST", value=args.host),
+        k8s.core.v1.EnvVarArgs(name="PGPORT", value=str(args.port)),
+        k8s.core.v1.EnvVarArgs(name="PGDATABASE", value=args.database),
+        k8s.core.v1.EnvVarArgs(name="PGUSER", value_from=_secret(args.admin_secret, "username")),
+        k8s.core.v1.EnvVarArgs(name="PGPASSWORD", value_from=_secret(args.admin_secret, "password")),
+        k8s.core.v1.EnvVarArgs(name="PGSSLMODE", value="verify-full"),
+        k8s.core.v1.EnvVarArgs(name="PGSSLROOTCERT", value=CA_FILE),
+        k8s.core.v1.EnvVarArgs(name="PGCONNECT_TIMEOUT", value="5"),
+        k8s.core.v1.EnvVarArgs(name="PGAPPNAME", value="kubeport-roles"),
+        k8s.core.v1.EnvVarArgs(name="APP_ROLE", value=args.role),
+        k8s.core.v1.EnvVarArgs(name="KUBEPORT_APP_PASSWORD", value_from=_secret(args.app_secret, "password")),
+        k8s.core.v1.EnvVarArgs(name="ROLES_SQL", value=f"{ROLES_FOLDER}/roles.sql"),
+        k8s.core.v1.EnvVarArgs(name="ATTEMPTS", value=str(ATTEMPTS)),
+    ]
+
+
+def _pod_spec(args: DatabaseRolesArgs, script: pulumi.Input[str]) -> k8s.core.v1.PodSpecArgs:
+    """The Job's pod: psql in a hardened container, with the SQL and the server's CA mounted."""
+    return k8s.core.v1.PodSpecArgs(
+        restart_policy="Never",
+        automount_service_account_token=False,
+        enable_service_links=False,
+        image_pull_secrets=list(args.pull_secrets) if args.pull_secrets else None,
+        security_context=pod_security_context(),
+        containers=[
+            k8s.core.v1.ContainerArgs(
+                name="roles",
+                image=args.image,
+                image_pull_policy=args.pull_policy,
+                command=["/bin/sh", "-c", JOB_SCRIPT],
+                env=_env(args),
+                resources=resources("20m", "32Mi", "200m", "64Mi"),
+                security_context=container_security_context(),
+                volume_mounts=[
+                    k8s.core.v1.VolumeMountArgs(name="sql", mount_path=ROLES_FOLDER, read_only=True),
+                    k8s.core.v1.VolumeMountArgs(name="ca", mount_path=CA_FOLDER, read_only=True),
+                    k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+                ],
+            )
+        ],
+        volumes=[
+            k8s.core.v1.VolumeArgs(
+                name="sql", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=script, default_mode=0o444)
+            ),
+            k8s.core.v1.VolumeArgs(
+                name="ca", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=args.ca_config_map, default_mode=0o444)
+            ),
+            k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="8Mi")),
+        ],
+    )

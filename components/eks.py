@@ -10,11 +10,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.cluster import ClusterArgs, cluster_provider, exec_kubeconfig
+from components.eks_network import VPC_CIDR, vpc_network
 from components.platform import RegistryLogin
 
-VPC_CIDR = "10.0.0.0/16"
-PUBLIC_CIDRS = ("10.0.0.0/20", "10.0.16.0/20")
-PRIVATE_CIDRS = ("10.0.128.0/20", "10.0.144.0/20")
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 DEFAULT_NODE_SIZE = "t3.medium"
 MANAGED_POLICY = "arn:aws:iam::aws:policy/"
@@ -76,6 +74,22 @@ def ecr_lifecycle_policy(keep: int = 20, untagged_days: int = 7) -> str:
     )
 
 
+def eks_kubeconfig(cluster: aws.eks.Cluster, region: str) -> pulumi.Output[str]:
+    """The cluster's kubeconfig (a secret): `aws eks get-token` fetches the credentials at each use."""
+    return pulumi.Output.secret(
+        pulumi.Output.all(cluster.name, cluster.endpoint, cluster.certificate_authority.data).apply(
+            lambda a: exec_kubeconfig(
+                name=a[0],
+                server=a[1],
+                certificate_authority_data=a[2],
+                command="aws",
+                args=["eks", "get-token", "--cluster-name", a[0], "--region", region, "--output", "json"],
+                install_hint="Install the AWS CLI v2 and log in (aws configure or aws sso login).",
+            )
+        )
+    )
+
+
 class EksCluster(pulumi.ComponentResource):
     """VPC (or an existing one), IAM roles, KMS-encrypted EKS cluster, IMDSv2 node group, ECR repository."""
 
@@ -92,164 +106,23 @@ class EksCluster(pulumi.ComponentResource):
         guarded = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.protect))
 
         # An existing VPC is used through its private subnets; EKS finds the VPC from them.
-        private_subnets = list(args.subnet_ids) if args.vpc_id else self._network(name, child)
+        private_subnets = (
+            list(args.subnet_ids)
+            if args.vpc_id
+            else vpc_network(name, child, pulumi.InvokeOutputOptions(parent=self, provider=self.aws))
+        )
+        cluster_role, cluster_policy = self._cluster_role(name, child)
+        secrets_key = self._secrets_key(name, child)
+        cluster = self._cluster(
+            name, args, private_subnets, role=cluster_role, policy=cluster_policy, key=secrets_key, opts=guarded
+        )
+        node_group = self._node_group(name, args, cluster, private_subnets, child)
+        repository = self._repository(name, args, child, guarded)
 
-        cluster_role = aws.iam.Role(
-            f"{name}-cluster-role",
-            aws.iam.RoleArgs(assume_role_policy=assume_role_policy("eks.amazonaws.com")),
-            opts=child,
-        )
-        cluster_policy = aws.iam.RolePolicyAttachment(
-            f"{name}-cluster-policy",
-            aws.iam.RolePolicyAttachmentArgs(
-                role=cluster_role.name, policy_arn=MANAGED_POLICY + "AmazonEKSClusterPolicy"
-            ),
-            opts=child,
-        )
-
-        secrets_key = aws.kms.Key(
-            f"{name}-secrets-key",
-            aws.kms.KeyArgs(
-                description="Encrypts the EKS cluster's Kubernetes Secrets",
-                enable_key_rotation=True,
-                deletion_window_in_days=30,
-            ),
-            opts=child,
-        )
-
-        cluster = aws.eks.Cluster(
-            f"{name}-cluster",
-            aws.eks.ClusterArgs(
-                role_arn=cluster_role.arn,
-                vpc_config=aws.eks.ClusterVpcConfigArgs(
-                    subnet_ids=private_subnets,
-                    endpoint_private_access=True,
-                    endpoint_public_access=not args.private_api,
-                    public_access_cidrs=None if args.private_api else list(args.allowed_cidrs),
-                ),
-                access_config=aws.eks.ClusterAccessConfigArgs(
-                    authentication_mode="API",
-                    bootstrap_cluster_creator_admin_permissions=True,
-                ),
-                enabled_cluster_log_types=CONTROL_PLANE_LOGS,
-                encryption_config=aws.eks.ClusterEncryptionConfigArgs(
-                    resources=["secrets"],
-                    provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=secrets_key.arn),
-                ),
-            ),
-            opts=pulumi.ResourceOptions.merge(guarded, pulumi.ResourceOptions(depends_on=[cluster_policy])),
-        )
-
-        node_role = aws.iam.Role(
-            f"{name}-node-role",
-            aws.iam.RoleArgs(assume_role_policy=assume_role_policy("ec2.amazonaws.com")),
-            opts=child,
-        )
-        node_policies = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-node-{short}",
-                aws.iam.RolePolicyAttachmentArgs(role=node_role.name, policy_arn=MANAGED_POLICY + policy),
-                opts=child,
-            )
-            for short, policy in NODE_POLICIES.items()
-        ]
-
-        launch_template = aws.ec2.LaunchTemplate(
-            f"{name}-nodes",
-            aws.ec2.LaunchTemplateArgs(
-                description="kubeport EKS nodes: IMDSv2 only, encrypted root volume",
-                metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
-                    http_endpoint="enabled",
-                    http_tokens="required",
-                    # One hop: pods cannot borrow the node's credentials from the metadata service.
-                    http_put_response_hop_limit=1,
-                ),
-                block_device_mappings=[
-                    aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
-                        device_name="/dev/xvda",
-                        ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                            volume_size=20, volume_type="gp3", encrypted="true", delete_on_termination="true"
-                        ),
-                    )
-                ],
-            ),
-            opts=child,
-        )
-
-        # The VPC CNI as a managed add-on with its network policy agent on: without it EKS admits NetworkPolicies and
-        # enforces none (AKS's Cilium and GKE's Dataplane V2 enforce them as created). It takes over the self-managed
-        # plugin EKS installs; the nodes join only after it, so no pod runs before the rules hold.
-        network = aws.eks.Addon(
-            f"{name}-vpc-cni",
-            aws.eks.AddonArgs(
-                cluster_name=cluster.name,
-                addon_name="vpc-cni",
-                configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
-                resolve_conflicts_on_create="OVERWRITE",
-                resolve_conflicts_on_update="OVERWRITE",
-            ),
-            opts=child,
-        )
-
-        node_group = aws.eks.NodeGroup(
-            f"{name}-nodes",
-            aws.eks.NodeGroupArgs(
-                cluster_name=cluster.name,
-                node_role_arn=node_role.arn,
-                subnet_ids=private_subnets,
-                instance_types=[args.node_size or DEFAULT_NODE_SIZE],
-                ami_type="AL2023_x86_64_STANDARD",
-                scaling_config=aws.eks.NodeGroupScalingConfigArgs(
-                    desired_size=args.node_count, min_size=args.node_count, max_size=args.node_count + 1
-                ),
-                update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
-                launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
-                    id=launch_template.id, version=launch_template.latest_version.apply(str)
-                ),
-            ),
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[*node_policies, network])),
-        )
-
-        repository = aws.ecr.Repository(
-            f"{name}-repository",
-            aws.ecr.RepositoryArgs(
-                image_tag_mutability="IMMUTABLE",
-                image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
-                encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS")],
-                # Only a deliberate teardown (protection released) may delete a repository holding images.
-                force_delete=not args.protect,
-            ),
-            opts=guarded,
-        )
-        aws.ecr.LifecyclePolicy(
-            f"{name}-repository-lifecycle",
-            aws.ecr.LifecyclePolicyArgs(repository=repository.name, policy=ecr_lifecycle_policy()),
-            opts=child,
-        )
-
-        # ECR tokens last 12 hours; `pulumi refresh --run-program` fetches a fresh one for a refresh.
-        token = aws.ecr.get_authorization_token_output(
-            registry_id=repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=self, provider=self.aws)
-        )
-        self.registry_login = RegistryLogin(
-            address=token.proxy_endpoint.apply(lambda e: e.removeprefix("https://")),
-            username=token.user_name,
-            password=pulumi.Output.secret(token.password),
-        )
+        self.registry_login = self._registry_login(repository)
         self.repository = repository.repository_url
         self.cluster_name = cluster.name
-        self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(cluster.name, cluster.endpoint, cluster.certificate_authority.data).apply(
-                lambda a: exec_kubeconfig(
-                    name=a[0],
-                    server=a[1],
-                    certificate_authority_data=a[2],
-                    command="aws",
-                    args=["eks", "get-token", "--cluster-name", a[0], "--region", args.region, "--output", "json"],
-                    install_hint="Install the AWS CLI v2 and log in (aws configure or aws sso login).",
-                )
-            )
-        )
+        self.kubeconfig = eks_kubeconfig(cluster, args.region)
         self.identity = cluster.arn
         self.provider = cluster_provider(f"{name}-k8s", self.kubeconfig, self.identity, self, teardown=not args.protect)
         if args.metrics_server:
@@ -281,78 +154,192 @@ class EksCluster(pulumi.ComponentResource):
             id=self._existing_vpc_id, opts=pulumi.InvokeOutputOptions(parent=self, provider=self.aws)
         ).cidr_block
 
-    def _network(self, name: str, child: pulumi.ResourceOptions) -> list[pulumi.Input[str]]:
-        """A VPC with a public and a private subnet in each of two zones; nodes egress through one NAT gateway."""
-        zones = aws.get_availability_zones_output(
-            state="available", opts=pulumi.InvokeOutputOptions(parent=self, provider=self.aws)
-        )
-        vpc = aws.ec2.Vpc(
-            f"{name}-vpc",
-            aws.ec2.VpcArgs(cidr_block=VPC_CIDR, enable_dns_hostnames=True, enable_dns_support=True),
+    def _cluster_role(
+        self, name: str, child: pulumi.ResourceOptions
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicyAttachment]:
+        """The control plane's IAM role and its attached AmazonEKSClusterPolicy."""
+        cluster_role = aws.iam.Role(
+            f"{name}-cluster-role",
+            aws.iam.RoleArgs(assume_role_policy=assume_role_policy("eks.amazonaws.com")),
             opts=child,
         )
-        # The default security group of a new VPC allows all traffic between members: close it.
-        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", aws.ec2.DefaultSecurityGroupArgs(vpc_id=vpc.id), opts=child)
-        gateway = aws.ec2.InternetGateway(f"{name}-igw", aws.ec2.InternetGatewayArgs(vpc_id=vpc.id), opts=child)
-        public_routes = aws.ec2.RouteTable(
-            f"{name}-public",
-            aws.ec2.RouteTableArgs(
-                vpc_id=vpc.id, routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=gateway.id)]
+        cluster_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-cluster-policy",
+            aws.iam.RolePolicyAttachmentArgs(
+                role=cluster_role.name, policy_arn=MANAGED_POLICY + "AmazonEKSClusterPolicy"
+            ),
+            opts=child,
+        )
+        return cluster_role, cluster_policy
+
+    def _secrets_key(self, name: str, child: pulumi.ResourceOptions) -> aws.kms.Key:
+        """The rotating KMS key that encrypts the cluster's Kubernetes Secrets."""
+        return aws.kms.Key(
+            f"{name}-secrets-key",
+            aws.kms.KeyArgs(
+                description="Encrypts the EKS cluster's Kubernetes Secrets",
+                enable_key_rotation=True,
+                deletion_window_in_days=30,
             ),
             opts=child,
         )
 
-        def zone(index: int) -> pulumi.Output[str]:
-            return zones.names.apply(lambda names: names[index])
-
-        public, private = [], []
-        for i, (public_cidr, private_cidr) in enumerate(zip(PUBLIC_CIDRS, PRIVATE_CIDRS, strict=True)):
-            public_subnet = aws.ec2.Subnet(
-                f"{name}-public-{i}",
-                aws.ec2.SubnetArgs(
-                    vpc_id=vpc.id,
-                    cidr_block=public_cidr,
-                    availability_zone=zone(i),
-                    map_public_ip_on_launch=False,
-                    tags={"kubernetes.io/role/elb": "1"},
+    def _cluster(
+        self,
+        name: str,
+        args: EksClusterArgs,
+        private_subnets: Sequence[pulumi.Input[str]],
+        *,
+        role: aws.iam.Role,
+        policy: aws.iam.RolePolicyAttachment,
+        key: aws.kms.Key,
+        opts: pulumi.ResourceOptions,
+    ) -> aws.eks.Cluster:
+        """The EKS control plane in the private subnets, with API authentication, logs and envelope encryption."""
+        return aws.eks.Cluster(
+            f"{name}-cluster",
+            aws.eks.ClusterArgs(
+                role_arn=role.arn,
+                vpc_config=aws.eks.ClusterVpcConfigArgs(
+                    subnet_ids=private_subnets,
+                    endpoint_private_access=True,
+                    endpoint_public_access=not args.private_api,
+                    public_access_cidrs=None if args.private_api else list(args.allowed_cidrs),
                 ),
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-public-{i}",
-                aws.ec2.RouteTableAssociationArgs(subnet_id=public_subnet.id, route_table_id=public_routes.id),
-                opts=child,
-            )
-            public.append(public_subnet)
-            private.append(
-                aws.ec2.Subnet(
-                    f"{name}-private-{i}",
-                    aws.ec2.SubnetArgs(
-                        vpc_id=vpc.id,
-                        cidr_block=private_cidr,
-                        availability_zone=zone(i),
-                        tags={"kubernetes.io/role/internal-elb": "1"},
-                    ),
-                    opts=child,
-                )
-            )
-        nat_ip = aws.ec2.Eip(f"{name}-nat", aws.ec2.EipArgs(domain="vpc"), opts=child)
-        nat = aws.ec2.NatGateway(
-            f"{name}-nat",
-            aws.ec2.NatGatewayArgs(subnet_id=public[0].id, allocation_id=nat_ip.id),
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[gateway])),
+                access_config=aws.eks.ClusterAccessConfigArgs(
+                    authentication_mode="API",
+                    bootstrap_cluster_creator_admin_permissions=True,
+                ),
+                enabled_cluster_log_types=CONTROL_PLANE_LOGS,
+                encryption_config=aws.eks.ClusterEncryptionConfigArgs(
+                    resources=["secrets"],
+                    provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=key.arn),
+                ),
+            ),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[policy])),
         )
-        private_routes = aws.ec2.RouteTable(
-            f"{name}-private",
-            aws.ec2.RouteTableArgs(
-                vpc_id=vpc.id, routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)]
+
+    def _node_group(
+        self,
+        name: str,
+        args: EksClusterArgs,
+        cluster: aws.eks.Cluster,
+        private_subnets: Sequence[pulumi.Input[str]],
+        child: pulumi.ResourceOptions,
+    ) -> aws.eks.NodeGroup:
+        """The managed node group, with its role, launch template and the VPC CNI it waits for."""
+        node_role, node_policies = self._node_role(name, child)
+        launch_template = self._launch_template(name, child)
+        network = self._vpc_cni(name, cluster, child)
+        return aws.eks.NodeGroup(
+            f"{name}-nodes",
+            aws.eks.NodeGroupArgs(
+                cluster_name=cluster.name,
+                node_role_arn=node_role.arn,
+                subnet_ids=private_subnets,
+                instance_types=[args.node_size or DEFAULT_NODE_SIZE],
+                ami_type="AL2023_x86_64_STANDARD",
+                scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                    desired_size=args.node_count, min_size=args.node_count, max_size=args.node_count + 1
+                ),
+                update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+                launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                    id=launch_template.id, version=launch_template.latest_version.apply(str)
+                ),
+            ),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[*node_policies, network])),
+        )
+
+    def _node_role(
+        self, name: str, child: pulumi.ResourceOptions
+    ) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
+        """The nodes' IAM role and its attached managed policies (NODE_POLICIES)."""
+        node_role = aws.iam.Role(
+            f"{name}-node-role",
+            aws.iam.RoleArgs(assume_role_policy=assume_role_policy("ec2.amazonaws.com")),
+            opts=child,
+        )
+        node_policies = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{short}",
+                aws.iam.RolePolicyAttachmentArgs(role=node_role.name, policy_arn=MANAGED_POLICY + policy),
+                opts=child,
+            )
+            for short, policy in NODE_POLICIES.items()
+        ]
+        return node_role, node_policies
+
+    def _launch_template(self, name: str, child: pulumi.ResourceOptions) -> aws.ec2.LaunchTemplate:
+        """The nodes' launch template: IMDSv2 only, encrypted root volume."""
+        return aws.ec2.LaunchTemplate(
+            f"{name}-nodes",
+            aws.ec2.LaunchTemplateArgs(
+                description="kubeport EKS nodes: IMDSv2 only, encrypted root volume",
+                metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                    http_endpoint="enabled",
+                    http_tokens="required",
+                    # One hop: pods cannot borrow the node's credentials from the metadata service.
+                    http_put_response_hop_limit=1,
+                ),
+                block_device_mappings=[
+                    aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                        device_name="/dev/xvda",
+                        ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                            volume_size=20, volume_type="gp3", encrypted="true", delete_on_termination="true"
+                        ),
+                    )
+                ],
             ),
             opts=child,
         )
-        for i, subnet in enumerate(private):
-            aws.ec2.RouteTableAssociation(
-                f"{name}-private-{i}",
-                aws.ec2.RouteTableAssociationArgs(subnet_id=subnet.id, route_table_id=private_routes.id),
-                opts=child,
-            )
-        return [s.id for s in private]
+
+    def _vpc_cni(self, name: str, cluster: aws.eks.Cluster, child: pulumi.ResourceOptions) -> aws.eks.Addon:
+        """The VPC CNI managed add-on, with its network policy agent on."""
+        # The VPC CNI as a managed add-on with its network policy agent on: without it EKS admits NetworkPolicies and
+        # enforces none (AKS's Cilium and GKE's Dataplane V2 enforce them as created). It takes over the self-managed
+        # plugin EKS installs; the nodes join only after it, so no pod runs before the rules hold.
+        return aws.eks.Addon(
+            f"{name}-vpc-cni",
+            aws.eks.AddonArgs(
+                cluster_name=cluster.name,
+                addon_name="vpc-cni",
+                configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
+                resolve_conflicts_on_create="OVERWRITE",
+                resolve_conflicts_on_update="OVERWRITE",
+            ),
+            opts=child,
+        )
+
+    def _repository(
+        self, name: str, args: EksClusterArgs, child: pulumi.ResourceOptions, guarded: pulumi.ResourceOptions
+    ) -> aws.ecr.Repository:
+        """The ECR repository of the app image, and its lifecycle policy."""
+        repository = aws.ecr.Repository(
+            f"{name}-repository",
+            aws.ecr.RepositoryArgs(
+                image_tag_mutability="IMMUTABLE",
+                image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
+                encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS")],
+                # Only a deliberate teardown (protection released) may delete a repository holding images.
+                force_delete=not args.protect,
+            ),
+            opts=guarded,
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-repository-lifecycle",
+            aws.ecr.LifecyclePolicyArgs(repository=repository.name, policy=ecr_lifecycle_policy()),
+            opts=child,
+        )
+        return repository
+
+    def _registry_login(self, repository: aws.ecr.Repository) -> RegistryLogin:
+        """The push credentials of the ECR registry: a token the deploying identity gets from ECR."""
+        # ECR tokens last 12 hours; `pulumi refresh --run-program` fetches a fresh one for a refresh.
+        token = aws.ecr.get_authorization_token_output(
+            registry_id=repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=self, provider=self.aws)
+        )
+        return RegistryLogin(
+            address=token.proxy_endpoint.apply(lambda e: e.removeprefix("https://")),
+            username=token.user_name,
+            password=pulumi.Output.secret(token.password),
+        )

@@ -60,17 +60,9 @@ def _tagged_by_the_controller(key: str = "aws:ResourceTag/elbv2.k8s.aws/cluster"
     return {"Null": {key: "false"}}
 
 
-def controller_policy() -> dict[str, Any]:
-    """The controller's IAM policy: discovery anywhere, changes only to what it created and tagged itself."""
-    statements: list[dict[str, Any]] = [
-        {"Sid": "Discover", "Effect": "Allow", "Action": DESCRIBE, "Resource": "*"},
-        {
-            "Sid": "ServiceLinkedRoleForLoadBalancing",
-            "Effect": "Allow",
-            "Action": "iam:CreateServiceLinkedRole",
-            "Resource": "*",
-            "Condition": {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}},
-        },
+def _security_group_statements() -> list[dict[str, Any]]:
+    """EC2: create security groups tagged as the controller's, change only those, open target ports."""
+    return [
         {"Sid": "CreateSecurityGroups", "Effect": "Allow", "Action": "ec2:CreateSecurityGroup", "Resource": "*"},
         {
             "Sid": "TagNewSecurityGroups",
@@ -102,6 +94,12 @@ def controller_policy() -> dict[str, Any]:
             "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
             "Resource": "arn:aws:ec2:*:*:security-group/*",
         },
+    ]
+
+
+def _load_balancer_statements() -> list[dict[str, Any]]:
+    """ELBv2: create load balancers and target groups tagged as the controller's, change only those."""
+    return [
         {
             "Sid": "CreateTaggedLoadBalancers",
             "Effect": "Allow",
@@ -141,6 +139,12 @@ def controller_policy() -> dict[str, Any]:
             "Resource": "*",
             "Condition": _tagged_by_the_controller(),
         },
+    ]
+
+
+def _listener_statements() -> list[dict[str, Any]]:
+    """ELBv2: listeners, rules and target registrations of application load balancers."""
+    return [
         {
             "Sid": "ListenersRulesAndTargets",
             "Effect": "Allow",
@@ -164,6 +168,23 @@ def controller_policy() -> dict[str, Any]:
                 "arn:aws:elasticloadbalancing:*:*:targetgroup/*/*",
             ],
         },
+    ]
+
+
+def controller_policy() -> dict[str, Any]:
+    """The controller's IAM policy: discovery anywhere, changes only to what it created and tagged itself."""
+    statements: list[dict[str, Any]] = [
+        {"Sid": "Discover", "Effect": "Allow", "Action": DESCRIBE, "Resource": "*"},
+        {
+            "Sid": "ServiceLinkedRoleForLoadBalancing",
+            "Effect": "Allow",
+            "Action": "iam:CreateServiceLinkedRole",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}},
+        },
+        *_security_group_statements(),
+        *_load_balancer_statements(),
+        *_listener_statements(),
     ]
     return {"Version": "2012-10-17", "Statement": statements}
 

@@ -47,6 +47,22 @@ def nodes_per_zone(node_count: int, zones: int = NODE_ZONES) -> int:
     return max(1, math.ceil(node_count / zones))
 
 
+def gke_kubeconfig(cluster: container.Cluster) -> pulumi.Output[str]:
+    """The cluster's kubeconfig (a secret): gke-gcloud-auth-plugin fetches the credentials at each use."""
+    return pulumi.Output.secret(
+        pulumi.Output.all(cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate).apply(
+            lambda a: exec_kubeconfig(
+                name=a[0],
+                server=f"https://{a[1]}",
+                certificate_authority_data=a[2] or "",
+                command="gke-gcloud-auth-plugin",
+                install_hint="Install it with: gcloud components install gke-gcloud-auth-plugin",
+                provide_cluster_info=True,
+            )
+        )
+    )
+
+
 class GkeCluster(pulumi.ComponentResource):
     """VPC network, regional private-node cluster without default pool, managed node pool, Artifact Registry."""
 
@@ -65,6 +81,40 @@ class GkeCluster(pulumi.ComponentResource):
         guarded = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.protect))
         invoke = pulumi.InvokeOutputOptions(parent=self, provider=self.gcp)
 
+        network, subnet = self._network(name, args, child)
+        node_account, node_member = self._node_account(name, args, child)
+        cluster = self._cluster(name, args, network, subnet, guarded)
+        node_pool = self._node_pool(name, args, cluster, node_account, child=child, invoke=invoke)
+        registry, reader = self._registry(name, args, node_member, child, guarded)
+
+        registry_host = f"{args.region}-docker.pkg.dev"
+        client = organizations.get_client_config_output(opts=invoke)
+        self.registry_login = RegistryLogin(
+            address=registry_host,
+            username="oauth2accesstoken",
+            # A short-lived OAuth token of the deploying identity (refreshed on every run).
+            password=pulumi.Output.secret(client.access_token),
+        )
+        self.repository = registry.repository_id.apply(
+            lambda repo: f"{registry_host}/{args.project}/{repo}/kubeport-web"
+        )
+        self.cluster_name = cluster.name
+        self.kubeconfig = gke_kubeconfig(cluster)
+        self.network_id = network.id
+        """The cluster's VPC network: where a managed database of the cluster's gets its private IP."""
+        self.gcp_opts = child
+        self.region = args.region
+        self.identity = cluster.id
+        self.provider = cluster_provider(f"{name}-k8s", self.kubeconfig, self.identity, self, teardown=not args.protect)
+        self.ready: list[pulumi.Resource] = [node_pool, reader]
+        self.register_outputs(
+            {"cluster_name": self.cluster_name, "kubeconfig": self.kubeconfig, "repository": self.repository}
+        )
+
+    def _network(
+        self, name: str, args: GkeClusterArgs, child: pulumi.ResourceOptions
+    ) -> tuple[compute.Network, compute.Subnetwork]:
+        """A VPC network and the nodes' subnetwork, with secondary ranges for pods and services."""
         network = compute.Network(f"{name}-network", compute.NetworkArgs(auto_create_subnetworks=False), opts=child)
         subnet = compute.Subnetwork(
             f"{name}-nodes",
@@ -81,7 +131,12 @@ class GkeCluster(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        return network, subnet
 
+    def _node_account(
+        self, name: str, args: GkeClusterArgs, child: pulumi.ResourceOptions
+    ) -> tuple[serviceaccount.Account, pulumi.Output[str]]:
+        """The nodes' service account, with the project roles of NODE_ROLES; returns it and its IAM member."""
         node_account = serviceaccount.Account(
             f"{name}-nodes",
             serviceaccount.AccountArgs(
@@ -96,8 +151,18 @@ class GkeCluster(pulumi.ComponentResource):
                 projects.IAMMemberArgs(project=args.project, role=role, member=node_member),
                 opts=child,
             )
+        return node_account, node_member
 
-        cluster = container.Cluster(
+    def _cluster(
+        self,
+        name: str,
+        args: GkeClusterArgs,
+        network: compute.Network,
+        subnet: compute.Subnetwork,
+        guarded: pulumi.ResourceOptions,
+    ) -> container.Cluster:
+        """The regional cluster: private nodes, Dataplane V2, workload identity, no default node pool."""
+        return container.Cluster(
             f"{name}-cluster",
             container.ClusterArgs(
                 location=args.region,
@@ -142,8 +207,19 @@ class GkeCluster(pulumi.ComponentResource):
             opts=guarded,
         )
 
+    def _node_pool(
+        self,
+        name: str,
+        args: GkeClusterArgs,
+        cluster: container.Cluster,
+        node_account: serviceaccount.Account,
+        *,
+        child: pulumi.ResourceOptions,
+        invoke: pulumi.InvokeOutputOptions,
+    ) -> container.NodePool:
+        """The managed node pool over NODE_ZONES zones: shielded COS nodes under the nodes' service account."""
         zones = compute.get_zones_output(region=args.region, status="UP", opts=invoke)
-        node_pool = container.NodePool(
+        return container.NodePool(
             f"{name}-pool",
             container.NodePoolArgs(
                 cluster=cluster.id,
@@ -169,6 +245,15 @@ class GkeCluster(pulumi.ComponentResource):
             opts=child,
         )
 
+    def _registry(
+        self,
+        name: str,
+        args: GkeClusterArgs,
+        node_member: pulumi.Output[str],
+        child: pulumi.ResourceOptions,
+        guarded: pulumi.ResourceOptions,
+    ) -> tuple[artifactregistry.Repository, artifactregistry.RepositoryIamMember]:
+        """The Artifact Registry repository of the app image, and read access to it for the nodes."""
         registry = artifactregistry.Repository(
             f"{name}-registry",
             artifactregistry.RepositoryArgs(
@@ -198,38 +283,4 @@ class GkeCluster(pulumi.ComponentResource):
             ),
             opts=child,
         )
-
-        registry_host = f"{args.region}-docker.pkg.dev"
-        client = organizations.get_client_config_output(opts=invoke)
-        self.registry_login = RegistryLogin(
-            address=registry_host,
-            username="oauth2accesstoken",
-            # A short-lived OAuth token of the deploying identity (refreshed on every run).
-            password=pulumi.Output.secret(client.access_token),
-        )
-        self.repository = registry.repository_id.apply(
-            lambda repo: f"{registry_host}/{args.project}/{repo}/kubeport-web"
-        )
-        self.cluster_name = cluster.name
-        self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate).apply(
-                lambda a: exec_kubeconfig(
-                    name=a[0],
-                    server=f"https://{a[1]}",
-                    certificate_authority_data=a[2] or "",
-                    command="gke-gcloud-auth-plugin",
-                    install_hint="Install it with: gcloud components install gke-gcloud-auth-plugin",
-                    provide_cluster_info=True,
-                )
-            )
-        )
-        self.network_id = network.id
-        """The cluster's VPC network: where a managed database of the cluster's gets its private IP."""
-        self.gcp_opts = child
-        self.region = args.region
-        self.identity = cluster.id
-        self.provider = cluster_provider(f"{name}-k8s", self.kubeconfig, self.identity, self, teardown=not args.protect)
-        self.ready: list[pulumi.Resource] = [node_pool, reader]
-        self.register_outputs(
-            {"cluster_name": self.cluster_name, "kubeconfig": self.kubeconfig, "repository": self.repository}
-        )
+        return registry, reader

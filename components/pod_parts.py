@@ -129,13 +129,6 @@ def web_pod_spec(
 ) -> k8s.core.v1.PodSpecArgs:
     """The web pods: nginx on APP_PORT under the hardened spec, probes on its locations, /info from the
     downward API, spread over nodes and zones where the cluster has several."""
-
-    def field_env(var: str, path: str) -> k8s.core.v1.EnvVarArgs:
-        return k8s.core.v1.EnvVarArgs(
-            name=var,
-            value_from=k8s.core.v1.EnvVarSourceArgs(field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path=path)),
-        )
-
     return k8s.core.v1.PodSpecArgs(
         automount_service_account_token=False,
         enable_service_links=False,
@@ -165,30 +158,41 @@ def web_pod_spec(
             )
             for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
         ],
-        containers=[
-            k8s.core.v1.ContainerArgs(
-                name="web",
-                image=image,
-                image_pull_policy=pull_policy,
-                ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=APP_PORT, protocol="TCP")],
-                env=[
-                    k8s.core.v1.EnvVarArgs(name="KUBEPORT_TARGET", value=target),
-                    k8s.core.v1.EnvVarArgs(name="KUBEPORT_IMAGE", value=image),
-                    field_env("KUBEPORT_POD", "metadata.name"),
-                    field_env("KUBEPORT_NAMESPACE", "metadata.namespace"),
-                    field_env("KUBEPORT_NODE", "spec.nodeName"),
-                ],
-                readiness_probe=http_probe(READY_PATH, period=5, failures=2),
-                liveness_probe=http_probe(HEALTH_PATH, period=10, failures=3, delay=5),
-                resources=resources("50m", "32Mi", "250m", "64Mi"),
-                security_context=container_security_context(),
-                volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
-                # The kubelet's own sleep (no shell needed in the image), then the image's STOPSIGNAL (SIGQUIT):
-                # nginx finishes what it has in flight.
-                lifecycle=k8s.core.v1.LifecycleArgs(
-                    pre_stop=k8s.core.v1.LifecycleHandlerArgs(sleep=k8s.core.v1.SleepActionArgs(seconds=DRAIN_SECONDS))
-                ),
-            )
-        ],
+        containers=[_web_container(image, target, pull_policy)],
         volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="32Mi"))],
+    )
+
+
+def _web_container(image: pulumi.Input[str], target: str, pull_policy: PullPolicy) -> k8s.core.v1.ContainerArgs:
+    """The web container: nginx on APP_PORT, hardened, told where it runs, draining before it stops."""
+    return k8s.core.v1.ContainerArgs(
+        name="web",
+        image=image,
+        image_pull_policy=pull_policy,
+        ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=APP_PORT, protocol="TCP")],
+        env=[
+            k8s.core.v1.EnvVarArgs(name="KUBEPORT_TARGET", value=target),
+            k8s.core.v1.EnvVarArgs(name="KUBEPORT_IMAGE", value=image),
+            _field_env("KUBEPORT_POD", "metadata.name"),
+            _field_env("KUBEPORT_NAMESPACE", "metadata.namespace"),
+            _field_env("KUBEPORT_NODE", "spec.nodeName"),
+        ],
+        readiness_probe=http_probe(READY_PATH, period=5, failures=2),
+        liveness_probe=http_probe(HEALTH_PATH, period=10, failures=3, delay=5),
+        resources=resources("50m", "32Mi", "250m", "64Mi"),
+        security_context=container_security_context(),
+        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+        # The kubelet's own sleep (no shell needed in the image), then the image's STOPSIGNAL (SIGQUIT):
+        # nginx finishes what it has in flight.
+        lifecycle=k8s.core.v1.LifecycleArgs(
+            pre_stop=k8s.core.v1.LifecycleHandlerArgs(sleep=k8s.core.v1.SleepActionArgs(seconds=DRAIN_SECONDS))
+        ),
+    )
+
+
+def _field_env(var: str, path: str) -> k8s.core.v1.EnvVarArgs:
+    """An environment variable the downward API fills from a field of the pod."""
+    return k8s.core.v1.EnvVarArgs(
+        name=var,
+        value_from=k8s.core.v1.EnvVarSourceArgs(field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path=path)),
     )

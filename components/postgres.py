@@ -30,35 +30,17 @@ from components.exposure import await_annotations
 from components.password import GeneratedPassword
 from components.platform import Platform
 from components.pod_parts import (
-    container_security_context,
     content_digest,
-    pod_security_context,
-    resources,
     scanner_waivers,
 )
+from components.postgres_pod import PORT, pod_spec
 from components.service_spec import Peer
 
-PORT = 5432
-DATA_PATH = "/var/lib/postgresql/data"
-PGDATA = f"{DATA_PATH}/pgdata"
-"""A folder below the volume's root: a fresh cloud disk's root holds lost+found, which initdb refuses."""
-TLS_FOLDER = "/etc/kubeport/tls"
-HBA_FOLDER = "/etc/kubeport/hba"
-SOCKET_FOLDER = "/var/run/postgresql"
 IMAGE = "postgres:17-bookworm@sha256:639ab7ceb90e13123085b741fb31ef493fba25463002f6da665352e7b534b652"
 """The official image, pinned by digest (PostgreSQL 17 on Debian bookworm); kubeport:postgresImage replaces it."""
 WAIVERS = {
     "CKV_K8S_35": "the image's entrypoint reads POSTGRES_PASSWORD from the environment; it comes from a Secret",
 }
-SERVER_SETTINGS = (
-    "ssl=on",
-    f"ssl_cert_file={TLS_FOLDER}/tls.crt",
-    f"ssl_key_file={TLS_FOLDER}/tls.key",
-    "ssl_min_protocol_version=TLSv1.2",
-    "password_encryption=scram-sha-256",
-    f"hba_file={HBA_FOLDER}/pg_hba.conf",
-)
-"""Passed as `-c` options, so they hold for a data directory made by any earlier version too."""
 
 
 def hba_conf(database: str, role: str, admin: str) -> str:
@@ -118,11 +100,7 @@ class InClusterPostgres(pulumi.ComponentResource):
         super().__init__("kubeport:workload:InClusterPostgres", name, None, opts)
         platform = args.platform
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=platform.provider, depends_on=list(platform.depends_on))
-        selector = {
-            "app.kubernetes.io/name": "postgres",
-            "app.kubernetes.io/instance": name,
-            "app.kubernetes.io/part-of": args.application,
-        }
+        selector = _selector(name, args.application)
         labels = {**selector, "app.kubernetes.io/managed-by": "pulumi"}
         self.labels = selector
         self.port = PORT
@@ -143,68 +121,148 @@ class InClusterPostgres(pulumi.ComponentResource):
                 name=f"{name}{suffix}", namespace=args.namespace, labels=labels, annotations=annotations
             )
 
-        host = pulumi.Output.concat(name, ".", args.namespace, ".svc")
-        secret = k8s.core.v1.Secret(
+        secret = self._credentials(name, args.namespace, meta(), k8s_opts)
+        self.secret_name = secret.metadata.apply(lambda m: m.name or name)
+        admin_secret = self._admin_credentials(name, admin, admin_password, meta("-admin"), k8s_opts)
+        admin_secret_name = admin_secret.metadata.apply(lambda m: m.name or f"{name}-admin")
+        certificate = self._certificate(name, args.namespace)
+        self.ca = certificate.ca
+        tls = self._tls(name, certificate, meta("-tls"), k8s_opts)
+        ca = k8s.core.v1.ConfigMap(f"{name}-ca", metadata=meta("-ca"), data={"ca.crt": certificate.ca}, opts=k8s_opts)
+        hba = self._hba(name, admin, meta("-hba"), k8s_opts)
+        service = self._service(name, selector, meta(annotations=await_annotations("ClusterIP")), k8s_opts)
+        self.host = pulumi.Output.concat(service.metadata.apply(lambda m: m.name or name), ".", args.namespace, ".svc")
+        pull_policy = platform.image_pull_policy if platform.image_pull_policy != "Never" else "IfNotPresent"
+        pod = pod_spec(name, args, pull_policy, admin_secret=admin_secret_name, tls=tls, hba=hba)
+        statefulset = self._statefulset(
+            name,
+            args,
+            meta(annotations=scanner_waivers(WAIVERS)),
+            k8s_opts,
+            selector=selector,
+            labels=labels,
+            service=service,
+            certificate=certificate,
+            pod=pod,
+            admin_secret=admin_secret,
+        )
+        roles = self._roles(
+            name, args, selector, admin_secret_name, ca, pull_policy=pull_policy, statefulset=statefulset
+        )
+        self.ready: Sequence[pulumi.Resource] = [roles]
+        """What a client waits for: the role it signs in as exists (after the server is up)."""
+        self._network_policy(name, selector, [*args.clients, roles.labels], meta(), k8s_opts)
+        self.register_outputs({"host": self.host, "secret_name": self.secret_name, "ca": self.ca})
+
+    def _credentials(
+        self,
+        name: str,
+        namespace: pulumi.Input[str],
+        metadata: k8s.meta.v1.ObjectMetaArgs,
+        opts: pulumi.ResourceOptions,
+    ) -> k8s.core.v1.Secret:
+        """The application role's Secret: the `host`, `username`, `database` and `password` its pods read."""
+        host = pulumi.Output.concat(name, ".", namespace, ".svc")
+        return k8s.core.v1.Secret(
             f"{name}-credentials",
-            metadata=meta(),
+            metadata=metadata,
             type="Opaque",
             string_data={"host": host, "username": self.username, "database": self.database, "password": self.password},
-            opts=k8s_opts,
+            opts=opts,
         )
-        self.secret_name = secret.metadata.apply(lambda m: m.name or name)
-        admin_value: pulumi.Output[str] = pulumi.Output.secret(admin_password.value)
-        admin_secret = k8s.core.v1.Secret(
+
+    def _admin_credentials(
+        self,
+        name: str,
+        admin: str,
+        password: GeneratedPassword,
+        metadata: k8s.meta.v1.ObjectMetaArgs,
+        opts: pulumi.ResourceOptions,
+    ) -> k8s.core.v1.Secret:
+        """The administrator's Secret: what the server's image starts with, and what the roles Job signs in as."""
+        admin_value: pulumi.Output[str] = pulumi.Output.secret(password.value)
+        return k8s.core.v1.Secret(
             f"{name}-admin-credentials",
-            metadata=meta("-admin"),
+            metadata=metadata,
             type="Opaque",
             string_data={"username": admin, "database": self.database, "password": admin_value},
-            opts=k8s_opts,
+            opts=opts,
         )
-        admin_secret_name = admin_secret.metadata.apply(lambda m: m.name or f"{name}-admin")
-        names = pulumi.Output.from_input(args.namespace).apply(lambda ns: service_names(name, ns))
-        certificate = IssuedCertificate(
+
+    def _certificate(self, name: str, namespace: pulumi.Input[str]) -> IssuedCertificate:
+        """The server's certificate, for every name of its Service, under a CA of its own."""
+        names = pulumi.Output.from_input(namespace).apply(lambda ns: service_names(name, ns))
+        return IssuedCertificate(
             f"{name}-certificate", common_name=names.apply(lambda n: n[0]), dns_names=names,
             opts=pulumi.ResourceOptions(parent=self),
         )  # fmt: skip
-        self.ca = certificate.ca
-        tls = k8s.core.v1.Secret(
+
+    def _tls(
+        self,
+        name: str,
+        certificate: IssuedCertificate,
+        metadata: k8s.meta.v1.ObjectMetaArgs,
+        opts: pulumi.ResourceOptions,
+    ) -> k8s.core.v1.Secret:
+        """The server's certificate, key and CA as a TLS Secret the pod mounts."""
+        return k8s.core.v1.Secret(
             f"{name}-tls",
-            metadata=meta("-tls"),
+            metadata=metadata,
             type="kubernetes.io/tls",
             string_data={"tls.crt": certificate.certificate, "tls.key": certificate.key, "ca.crt": certificate.ca},
-            opts=k8s_opts,
+            opts=opts,
         )
-        ca = k8s.core.v1.ConfigMap(f"{name}-ca", metadata=meta("-ca"), data={"ca.crt": certificate.ca}, opts=k8s_opts)
-        hba = k8s.core.v1.ConfigMap(
+
+    def _hba(
+        self, name: str, admin: str, metadata: k8s.meta.v1.ObjectMetaArgs, opts: pulumi.ResourceOptions
+    ) -> k8s.core.v1.ConfigMap:
+        """The ConfigMap with the server's pg_hba.conf: who may connect, and how."""
+        return k8s.core.v1.ConfigMap(
             f"{name}-hba",
-            metadata=meta("-hba"),
+            metadata=metadata,
             data={"pg_hba.conf": hba_conf(self.database, self.username, admin)},
-            opts=k8s_opts,
+            opts=opts,
         )
-        service = k8s.core.v1.Service(
+
+    def _service(
+        self,
+        name: str,
+        selector: Mapping[str, str],
+        metadata: k8s.meta.v1.ObjectMetaArgs,
+        opts: pulumi.ResourceOptions,
+    ) -> k8s.core.v1.Service:
+        """The headless Service that gives the server its stable name."""
+        return k8s.core.v1.Service(
             f"{name}-service",
-            metadata=meta(annotations=await_annotations("ClusterIP")),
+            metadata=metadata,
             spec=k8s.core.v1.ServiceSpecArgs(
                 type="ClusterIP",
                 cluster_ip="None",
                 selector=selector,
                 ports=[k8s.core.v1.ServicePortArgs(name="postgres", port=PORT, target_port="postgres", protocol="TCP")],
             ),
-            opts=k8s_opts,
+            opts=opts,
         )
-        self.host = pulumi.Output.concat(service.metadata.apply(lambda m: m.name or name), ".", args.namespace, ".svc")
 
-        def from_secret(secret_name: pulumi.Input[str], key: str) -> k8s.core.v1.EnvVarSourceArgs:
-            return k8s.core.v1.EnvVarSourceArgs(
-                secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_name, key=key)
-            )
-
-        ready = ["pg_isready", f"--host={SOCKET_FOLDER}", f"--port={PORT}", f"--username={admin}", "--quiet"]
-        timeouts = pulumi.CustomTimeouts(create=platform.rollout_timeout, update=platform.rollout_timeout)
-        pull_policy = platform.image_pull_policy if platform.image_pull_policy != "Never" else "IfNotPresent"
-        statefulset = k8s.apps.v1.StatefulSet(
+    def _statefulset(
+        self,
+        name: str,
+        args: InClusterPostgresArgs,
+        metadata: k8s.meta.v1.ObjectMetaArgs,
+        opts: pulumi.ResourceOptions,
+        *,
+        selector: Mapping[str, str],
+        labels: Mapping[str, str],
+        service: k8s.core.v1.Service,
+        certificate: IssuedCertificate,
+        pod: k8s.core.v1.PodSpecArgs,
+        admin_secret: k8s.core.v1.Secret,
+    ) -> k8s.apps.v1.StatefulSet:
+        """The server's StatefulSet: one pod, its data on a volume claim kept when the set is deleted or scaled."""
+        timeouts = pulumi.CustomTimeouts(create=args.platform.rollout_timeout, update=args.platform.rollout_timeout)
+        return k8s.apps.v1.StatefulSet(
             f"{name}-statefulset",
-            metadata=meta(annotations=scanner_waivers(WAIVERS)),
+            metadata=metadata,
             spec=k8s.apps.v1.StatefulSetSpecArgs(
                 service_name=service.metadata.apply(lambda m: m.name or name),
                 replicas=1,
@@ -218,104 +276,38 @@ class InClusterPostgres(pulumi.ComponentResource):
                         labels=labels,
                         annotations={"kubeport.dev/certificate": certificate.certificate.apply(content_digest)},
                     ),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        automount_service_account_token=False,
-                        enable_service_links=False,
-                        image_pull_secrets=list(args.pull_secrets) if args.pull_secrets else None,
-                        # The volume's group is set once, when it is new: a recursive change on every start would
-                        # open PGDATA to the group, which PostgreSQL refuses (and take long on a large database).
-                        security_context=pod_security_context(fs_group_change_policy="OnRootMismatch"),
-                        # PostgreSQL's fast shutdown (SIGINT from the image's STOPSIGNAL) finishes within this.
-                        termination_grace_period_seconds=30,
-                        containers=[
-                            k8s.core.v1.ContainerArgs(
-                                name="postgres",
-                                image=args.image,
-                                image_pull_policy=pull_policy,
-                                args=["postgres", *(part for s in SERVER_SETTINGS for part in ("-c", s))],
-                                ports=[
-                                    k8s.core.v1.ContainerPortArgs(name="postgres", container_port=PORT, protocol="TCP")
-                                ],
-                                env=[
-                                    k8s.core.v1.EnvVarArgs(
-                                        name="POSTGRES_USER", value_from=from_secret(admin_secret_name, "username")
-                                    ),
-                                    k8s.core.v1.EnvVarArgs(
-                                        name="POSTGRES_DB", value_from=from_secret(admin_secret_name, "database")
-                                    ),
-                                    k8s.core.v1.EnvVarArgs(
-                                        name="POSTGRES_PASSWORD", value_from=from_secret(admin_secret_name, "password")
-                                    ),
-                                    k8s.core.v1.EnvVarArgs(name="PGDATA", value=PGDATA),
-                                ],
-                                readiness_probe=k8s.core.v1.ProbeArgs(
-                                    exec_=k8s.core.v1.ExecActionArgs(command=ready),
-                                    period_seconds=5,
-                                    timeout_seconds=3,
-                                    failure_threshold=3,
-                                ),
-                                liveness_probe=k8s.core.v1.ProbeArgs(
-                                    tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="postgres"),
-                                    initial_delay_seconds=30,
-                                    period_seconds=10,
-                                    timeout_seconds=3,
-                                    failure_threshold=6,
-                                ),
-                                resources=resources("100m", "128Mi", "1", "512Mi"),
-                                security_context=container_security_context(),
-                                volume_mounts=[
-                                    k8s.core.v1.VolumeMountArgs(name="data", mount_path=DATA_PATH),
-                                    k8s.core.v1.VolumeMountArgs(name="run", mount_path=SOCKET_FOLDER),
-                                    k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
-                                    k8s.core.v1.VolumeMountArgs(name="tls", mount_path=TLS_FOLDER, read_only=True),
-                                    k8s.core.v1.VolumeMountArgs(name="hba", mount_path=HBA_FOLDER, read_only=True),
-                                ],
-                            )
-                        ],
-                        volumes=[
-                            *(
-                                k8s.core.v1.VolumeArgs(
-                                    name=v, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="16Mi")
-                                )
-                                for v in ("run", "tmp")
-                            ),
-                            # Owned by root, readable by the pod's group only: what PostgreSQL accepts for a key.
-                            k8s.core.v1.VolumeArgs(
-                                name="tls",
-                                secret=k8s.core.v1.SecretVolumeSourceArgs(
-                                    secret_name=tls.metadata.apply(lambda m: m.name or f"{name}-tls"),
-                                    default_mode=0o440,
-                                    items=[
-                                        k8s.core.v1.KeyToPathArgs(key=k, path=k)
-                                        for k in ("tls.crt", "tls.key", "ca.crt")
-                                    ],
-                                ),
-                            ),
-                            k8s.core.v1.VolumeArgs(
-                                name="hba",
-                                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                                    name=hba.metadata.apply(lambda m: m.name or f"{name}-hba"), default_mode=0o444
-                                ),
-                            ),
-                        ],
-                    ),
+                    spec=pod,
                 ),
                 volume_claim_templates=[
                     k8s.core.v1.PersistentVolumeClaimArgs(
                         metadata=k8s.meta.v1.ObjectMetaArgs(name="data", labels=labels),
                         spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
                             access_modes=["ReadWriteOnce"],
-                            storage_class_name=platform.storage_class,
+                            storage_class_name=args.platform.storage_class,
                             resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": args.storage}),
                         ),
                     )
                 ],
             ),
             opts=pulumi.ResourceOptions.merge(
-                k8s_opts, pulumi.ResourceOptions(custom_timeouts=timeouts, depends_on=[admin_secret])
+                opts, pulumi.ResourceOptions(custom_timeouts=timeouts, depends_on=[admin_secret])
             ),
         )
-        roles = DatabaseRoles(
+
+    def _roles(
+        self,
+        name: str,
+        args: InClusterPostgresArgs,
+        selector: Mapping[str, str],
+        admin_secret: pulumi.Input[str],
+        ca: k8s.core.v1.ConfigMap,
+        *,
+        pull_policy: str,
+        statefulset: k8s.apps.v1.StatefulSet,
+    ) -> DatabaseRoles:
+        """The Job that makes the application's role, once the server is up."""
+        platform = args.platform
+        return DatabaseRoles(
             name,
             DatabaseRolesArgs(
                 application=args.application,
@@ -325,7 +317,7 @@ class InClusterPostgres(pulumi.ComponentResource):
                 port=PORT,
                 database=self.database,
                 role=self.username,
-                admin_secret=admin_secret_name,
+                admin_secret=admin_secret,
                 app_secret=self.secret_name,
                 ca_config_map=ca.metadata.apply(lambda m: m.name or f"{name}-ca"),
                 image=args.image,
@@ -337,11 +329,19 @@ class InClusterPostgres(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.ready: Sequence[pulumi.Resource] = [roles]
-        """What a client waits for: the role it signs in as exists (after the server is up)."""
+
+    def _network_policy(
+        self,
+        name: str,
+        selector: Mapping[str, str],
+        clients: Sequence[Mapping[str, str]],
+        metadata: k8s.meta.v1.ObjectMetaArgs,
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        """The server's NetworkPolicy: PostgreSQL's port from `clients` only, and no egress."""
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
-            metadata=meta(),
+            metadata=metadata,
             spec=k8s.networking.v1.NetworkPolicySpecArgs(
                 pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
                 policy_types=["Ingress", "Egress"],
@@ -351,13 +351,21 @@ class InClusterPostgres(pulumi.ComponentResource):
                             k8s.networking.v1.NetworkPolicyPeerArgs(
                                 pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(client))
                             )
-                            for client in [*args.clients, roles.labels]
+                            for client in clients
                         ],
                         ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=PORT, protocol="TCP")],
                     )
                 ],
                 egress=[],
             ),
-            opts=k8s_opts,
+            opts=opts,
         )
-        self.register_outputs({"host": self.host, "secret_name": self.secret_name, "ca": self.ca})
+
+
+def _selector(name: str, application: str) -> dict[str, str]:
+    """The labels that select the server's pod."""
+    return {
+        "app.kubernetes.io/name": "postgres",
+        "app.kubernetes.io/instance": name,
+        "app.kubernetes.io/part-of": application,
+    }

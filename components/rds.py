@@ -73,38 +73,8 @@ class RdsPostgres(pulumi.ComponentResource):
             aws.rds.SubnetGroupArgs(description=f"{name}: the cluster's private subnets", subnet_ids=args.subnet_ids),
             opts=child,
         )
-        security_group = aws.ec2.SecurityGroup(
-            f"{name}-sg",
-            aws.ec2.SecurityGroupArgs(
-                description=f"{name}: PostgreSQL from the cluster's nodes only",
-                vpc_id=args.vpc_id,
-                ingress=[
-                    aws.ec2.SecurityGroupIngressArgs(
-                        description="PostgreSQL from the EKS nodes",
-                        protocol="tcp",
-                        from_port=PORT,
-                        to_port=PORT,
-                        security_groups=[args.client_security_group_id],
-                    )
-                ],
-                egress=[],
-            ),
-            opts=child,
-        )
-        # TLS only: RDS refuses a client that does not encrypt (PostgreSQL 15 and later default to it; stated here so
-        # the setting is kubeport's, not the family's). Static on some engine versions: applied at the next reboot,
-        # and at create.
-        parameters = aws.rds.ParameterGroup(
-            f"{name}-parameters",
-            aws.rds.ParameterGroupArgs(
-                family=f"postgres{args.version}",
-                description=f"{name}: TLS only",
-                parameters=[
-                    aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1", apply_method="pending-reboot")
-                ],
-            ),
-            opts=child,
-        )
+        security_group = _security_group(name, args, child)
+        parameters = _parameter_group(name, args, child)
         password = GeneratedPassword(f"{name}-password", purpose=f"{name} database", opts=child)
         self.secret = aws.secretsmanager.Secret(
             f"{name}-secret",
@@ -115,42 +85,22 @@ class RdsPostgres(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.instance = aws.rds.Instance(
-            f"{name}-instance",
-            aws.rds.InstanceArgs(
-                engine="postgres",
-                engine_version=args.version,
-                instance_class=args.size,
-                allocated_storage=args.storage_gb,
-                storage_type="gp3",
-                storage_encrypted=True,
-                kms_key_id=args.kms_key_arn,
-                db_name=args.database,
-                username=args.database,
-                password=pulumi.Output.secret(password.value),
-                iam_database_authentication_enabled=True,
-                db_subnet_group_name=subnets.name,
-                parameter_group_name=parameters.name,
-                ca_cert_identifier=CA_IDENTIFIER,
-                vpc_security_group_ids=[security_group.id],
-                publicly_accessible=False,
-                port=PORT,
-                multi_az=args.high_availability,
-                backup_retention_period=BACKUP_DAYS,
-                copy_tags_to_snapshot=True,
-                auto_minor_version_upgrade=True,
-                enabled_cloudwatch_logs_exports=["postgresql"],
-                deletion_protection=args.protect,
-                # Every delete leaves a final snapshot (encrypted with kms_key_id) and keeps the automated backups.
-                # Its name must be new in the account: the password's id (random, fixed at create) makes it unique
-                # per database, and stable, so no `up` changes it.
-                skip_final_snapshot=False,
-                final_snapshot_identifier=pulumi.Output.concat(name, "-final-", password.id),
-                delete_automated_backups=False,
-            ),
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.protect)),
+        self.instance = _instance(
+            name, args, child, subnets=subnets, parameters=parameters, security_group=security_group, password=password
         )
-        version = aws.secretsmanager.SecretVersion(
+        version = self._secret_version(name, args, password, child)
+        self.address = self.instance.address
+        self.ca = CA_BUNDLE.read_text()
+        # The pods' Secret takes the password from the Secrets Manager secret, the one place it is kept.
+        kept = version.secret_string.apply(lambda s: str(json.loads(s or "{}")["password"]))
+        self.password = pulumi.Output.secret(kept)
+        self.register_outputs({"address": self.address})
+
+    def _secret_version(
+        self, name: str, args: RdsPostgresArgs, password: GeneratedPassword, opts: pulumi.ResourceOptions
+    ) -> aws.secretsmanager.SecretVersion:
+        """The master user's credentials, with the instance's address, as the Secrets Manager secret's value."""
+        return aws.secretsmanager.SecretVersion(
             f"{name}-secret-version",
             aws.secretsmanager.SecretVersionArgs(
                 secret_id=self.secret.id,
@@ -167,11 +117,93 @@ class RdsPostgres(pulumi.ComponentResource):
                     )
                 ),
             ),
-            opts=child,
+            opts=opts,
         )
-        self.address = self.instance.address
-        self.ca = CA_BUNDLE.read_text()
-        # The pods' Secret takes the password from the Secrets Manager secret, the one place it is kept.
-        kept = version.secret_string.apply(lambda s: str(json.loads(s or "{}")["password"]))
-        self.password = pulumi.Output.secret(kept)
-        self.register_outputs({"address": self.address})
+
+
+def _security_group(name: str, args: RdsPostgresArgs, opts: pulumi.ResourceOptions) -> aws.ec2.SecurityGroup:
+    """The instance's security group: PostgreSQL from the nodes' security group, nothing else in or out."""
+    return aws.ec2.SecurityGroup(
+        f"{name}-sg",
+        aws.ec2.SecurityGroupArgs(
+            description=f"{name}: PostgreSQL from the cluster's nodes only",
+            vpc_id=args.vpc_id,
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    description="PostgreSQL from the EKS nodes",
+                    protocol="tcp",
+                    from_port=PORT,
+                    to_port=PORT,
+                    security_groups=[args.client_security_group_id],
+                )
+            ],
+            egress=[],
+        ),
+        opts=opts,
+    )
+
+
+def _parameter_group(name: str, args: RdsPostgresArgs, opts: pulumi.ResourceOptions) -> aws.rds.ParameterGroup:
+    """The instance's parameter group, kubeport's own: TLS only (`rds.force_ssl`)."""
+    # TLS only: RDS refuses a client that does not encrypt (PostgreSQL 15 and later default to it; stated here so
+    # the setting is kubeport's, not the family's). Static on some engine versions: applied at the next reboot,
+    # and at create.
+    return aws.rds.ParameterGroup(
+        f"{name}-parameters",
+        aws.rds.ParameterGroupArgs(
+            family=f"postgres{args.version}",
+            description=f"{name}: TLS only",
+            parameters=[
+                aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1", apply_method="pending-reboot")
+            ],
+        ),
+        opts=opts,
+    )
+
+
+def _instance(
+    name: str,
+    args: RdsPostgresArgs,
+    opts: pulumi.ResourceOptions,
+    *,
+    subnets: aws.rds.SubnetGroup,
+    parameters: aws.rds.ParameterGroup,
+    security_group: aws.ec2.SecurityGroup,
+    password: GeneratedPassword,
+) -> aws.rds.Instance:
+    """The RDS instance: private, encrypted, backed up, protected, and leaving a final snapshot when deleted."""
+    return aws.rds.Instance(
+        f"{name}-instance",
+        aws.rds.InstanceArgs(
+            engine="postgres",
+            engine_version=args.version,
+            instance_class=args.size,
+            allocated_storage=args.storage_gb,
+            storage_type="gp3",
+            storage_encrypted=True,
+            kms_key_id=args.kms_key_arn,
+            db_name=args.database,
+            username=args.database,
+            password=pulumi.Output.secret(password.value),
+            iam_database_authentication_enabled=True,
+            db_subnet_group_name=subnets.name,
+            parameter_group_name=parameters.name,
+            ca_cert_identifier=CA_IDENTIFIER,
+            vpc_security_group_ids=[security_group.id],
+            publicly_accessible=False,
+            port=PORT,
+            multi_az=args.high_availability,
+            backup_retention_period=BACKUP_DAYS,
+            copy_tags_to_snapshot=True,
+            auto_minor_version_upgrade=True,
+            enabled_cloudwatch_logs_exports=["postgresql"],
+            deletion_protection=args.protect,
+            # Every delete leaves a final snapshot (encrypted with kms_key_id) and keeps the automated backups.
+            # Its name must be new in the account: the password's id (random, fixed at create) makes it unique
+            # per database, and stable, so no `up` changes it.
+            skip_final_snapshot=False,
+            final_snapshot_identifier=pulumi.Output.concat(name, "-final-", password.id),
+            delete_automated_backups=False,
+        ),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=args.protect)),
+    )

@@ -127,6 +127,20 @@ class SmokeCheck(pulumi.ComponentResource):
         facts = {"URL": target_url, "HOST": host, "SERVICE": args.service_name, "APP_PORT": str(APP_PORT),
                  "WINDOW": str(check_window(args.timeout)), "CHECKS": args.revision}  # fmt: skip
 
+        self._network_policy(name, args, labels, selector, k8s_opts)
+
+        self.pod = self._pod(name, args, labels, _container(args, facts, check), k8s_opts)
+        self.register_outputs({})
+
+    def _network_policy(
+        self,
+        name: str,
+        args: SmokeCheckArgs,
+        labels: dict[str, str],
+        selector: dict[str, str],
+        k8s_opts: pulumi.ResourceOptions,
+    ) -> None:
+        """Declares the NetworkPolicy that lets the smoke-check Pod reach DNS and the web pods' port only."""
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=labels),
@@ -158,7 +172,16 @@ class SmokeCheck(pulumi.ComponentResource):
             opts=k8s_opts,
         )
 
-        self.pod = k8s.core.v1.Pod(
+    def _pod(
+        self,
+        name: str,
+        args: SmokeCheckArgs,
+        labels: dict[str, str],
+        container: k8s.core.v1.ContainerArgs,
+        k8s_opts: pulumi.ResourceOptions,
+    ) -> k8s.core.v1.Pod:
+        """Declares the smoke-check Pod, created after what it checks and given the rollout timeout to be Ready."""
+        return k8s.core.v1.Pod(
             name,
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=name,
@@ -176,25 +199,7 @@ class SmokeCheck(pulumi.ComponentResource):
                 # (the provider's Pod await restarts its timeout on every change of the Pod; a restarting container
                 # would keep it waiting far past kubeport:rolloutTimeout).
                 restart_policy="Never",
-                containers=[
-                    k8s.core.v1.ContainerArgs(
-                        name="smoke-check",
-                        image=args.image,
-                        image_pull_policy=args.image_pull_policy,
-                        command=["/bin/sh", "-c", CHECK_SCRIPT],
-                        # A container's environment cannot change in place: a new CHECKS replaces the Pod.
-                        env=[k8s.core.v1.EnvVarArgs(name=n, value=v) for n, v in facts.items() if v != ""],
-                        termination_message_policy="File",
-                        readiness_probe=k8s.core.v1.ProbeArgs(
-                            exec_=k8s.core.v1.ExecActionArgs(command=check),
-                            period_seconds=5,
-                            timeout_seconds=5,
-                            failure_threshold=1,
-                        ),
-                        resources=resources("10m", "16Mi", "100m", "32Mi"),
-                        security_context=container_security_context(),
-                    )
-                ],
+                containers=[container],
             ),
             opts=pulumi.ResourceOptions.merge(
                 k8s_opts,
@@ -204,4 +209,26 @@ class SmokeCheck(pulumi.ComponentResource):
                 ),
             ),
         )
-        self.register_outputs({})
+
+
+def _container(
+    args: SmokeCheckArgs, facts: dict[str, pulumi.Input[str]], check: pulumi.Output[list[str]]
+) -> k8s.core.v1.ContainerArgs:
+    """The smoke-check container: CHECK_SCRIPT with the facts it reads, Ready while `check` gets an answer."""
+    return k8s.core.v1.ContainerArgs(
+        name="smoke-check",
+        image=args.image,
+        image_pull_policy=args.image_pull_policy,
+        command=["/bin/sh", "-c", CHECK_SCRIPT],
+        # A container's environment cannot change in place: a new CHECKS replaces the Pod.
+        env=[k8s.core.v1.EnvVarArgs(name=n, value=v) for n, v in facts.items() if v != ""],
+        termination_message_policy="File",
+        readiness_probe=k8s.core.v1.ProbeArgs(
+            exec_=k8s.core.v1.ExecActionArgs(command=check),
+            period_seconds=5,
+            timeout_seconds=5,
+            failure_threshold=1,
+        ),
+        resources=resources("10m", "16Mi", "100m", "32Mi"),
+        security_context=container_security_context(),
+    )

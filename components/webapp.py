@@ -20,7 +20,7 @@ from components.exposure import (
     url_of,
 )
 from components.options import Autoscaling
-from components.platform import Platform
+from components.platform import Exposure, IngressRoute, Platform
 from components.pod_parts import (
     APP_PORT,
     LOCAL_IMAGE_WAIVERS,
@@ -85,8 +85,6 @@ class WebApp(pulumi.ComponentResource):
         platform = args.platform
         timeouts = pulumi.CustomTimeouts(create=platform.rollout_timeout, update=platform.rollout_timeout)
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=platform.provider, depends_on=list(platform.depends_on))
-        web_labels = common_labels(name, "web")
-        web_selector = selector_labels(name, "web")
         # Waivers follow from the Platform: only a local, unpushed build lacks a digest.
         local_build = platform.image is not None and not platform.image.push
         image_waivers = LOCAL_IMAGE_WAIVERS if local_build else {}
@@ -98,13 +96,63 @@ class WebApp(pulumi.ComponentResource):
         else:
             self.namespace = pulumi.Output.from_input(args.namespace)
 
-        def meta(object_name: str, labels: dict[str, str]) -> k8s.meta.v1.ObjectMetaArgs:
-            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=self.namespace, labels=labels)
-
         pull_secrets = pull_secret(
             name, login=platform.pull_login, namespace=self.namespace, labels=common_labels(name, "pull"), opts=k8s_opts
         )
-        deployment = k8s.apps.v1.Deployment(
+        deployment = self._deployment(name, args, pull_secrets, image_waivers, k8s_opts, timeouts=timeouts)
+
+        route = ingress_route(platform, args.host)
+        exposure = exposure_behind(platform, route)
+        service_spec = _service_spec(exposure, selector_labels(name, "web"))
+        service = self._service(name, service_spec, service_annotations(exposure, route), k8s_opts, timeouts)
+        self.service_name = service.metadata.apply(lambda m: m.name or name)
+
+        self._disruption_budget(name, k8s_opts)
+
+        self._network_policy(name, k8s_opts)
+
+        if args.smoke_check:
+            self._smoke_check(
+                name, args, pull_secrets, image_waivers, deployment, service=service, service_spec=service_spec
+            )
+
+        if args.autoscaling:
+            self._autoscaler(name, args.autoscaling, deployment, self._meta(name, common_labels(name, "web")), k8s_opts)
+
+        self.ingress_address = None
+        if route is not None:
+            self.ingress_address = self._ingress(name, args, route, service, k8s_opts, timeouts=timeouts)
+            self.url = pulumi.Output.from_input(host_url(args.host, args.tls_secret))
+        else:
+            self.url = url_of(exposure, service)
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "service_name": self.service_name,
+                "url": self.url,
+                "ingress_address": self.ingress_address,
+            }
+        )
+
+    def _meta(self, object_name: str, labels: dict[str, str]) -> k8s.meta.v1.ObjectMetaArgs:
+        """The metadata of an object in the app's namespace."""
+        return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=self.namespace, labels=labels)
+
+    def _deployment(
+        self,
+        name: str,
+        args: WebAppArgs,
+        pull_secrets: list[k8s.core.v1.LocalObjectReferenceArgs] | None,
+        image_waivers: dict[str, str],
+        k8s_opts: pulumi.ResourceOptions,
+        *,
+        timeouts: pulumi.CustomTimeouts,
+    ) -> k8s.apps.v1.Deployment:
+        """Declares the Deployment of the web pods."""
+        platform = args.platform
+        web_labels = common_labels(name, "web")
+        web_selector = selector_labels(name, "web")
+        return k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=name,
@@ -143,51 +191,48 @@ class WebApp(pulumi.ComponentResource):
             ),
         )
 
-        route = ingress_route(platform, args.host)
-        exposure = exposure_behind(platform, route)
-        service_spec = k8s.core.v1.ServiceSpecArgs(
-            type=exposure.service_type,
-            selector=web_selector,
-            ports=[
-                k8s.core.v1.ServicePortArgs(
-                    name="http",
-                    port=SERVICE_PORT,
-                    target_port="http",
-                    protocol="TCP",
-                    node_port=exposure.node_port if exposure.service_type == "NodePort" else None,
-                )
-            ],
-        )
-        service = k8s.core.v1.Service(
+    def _service(
+        self,
+        name: str,
+        spec: k8s.core.v1.ServiceSpecArgs,
+        annotations: dict[str, str],
+        k8s_opts: pulumi.ResourceOptions,
+        timeouts: pulumi.CustomTimeouts,
+    ) -> k8s.core.v1.Service:
+        """Declares the Service in front of the web pods."""
+        return k8s.core.v1.Service(
             f"{name}-service",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=name,
                 namespace=self.namespace,
-                labels=web_labels,
-                annotations=service_annotations(exposure, route) or None,
+                labels=common_labels(name, "web"),
+                annotations=annotations or None,
             ),
-            spec=service_spec,
+            spec=spec,
             opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(custom_timeouts=timeouts)),
         )
-        self.service_name = service.metadata.apply(lambda m: m.name or name)
 
+    def _disruption_budget(self, name: str, k8s_opts: pulumi.ResourceOptions) -> None:
+        """Declares the web pods' PodDisruptionBudget: one pod down at a time."""
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
-            metadata=meta(name, web_labels),
+            metadata=self._meta(name, common_labels(name, "web")),
             spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
                 max_unavailable=1,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=web_selector),
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(name, "web")),
                 # Lets a drain evict pods that are not Ready anyway instead of blocking on them.
                 unhealthy_pod_eviction_policy="AlwaysAllow",
             ),
             opts=k8s_opts,
         )
 
+    def _network_policy(self, name: str, k8s_opts: pulumi.ResourceOptions) -> None:
+        """Declares the web pods' NetworkPolicy: the app port in, nothing out."""
         k8s.networking.v1.NetworkPolicy(
             f"{name}-web-netpol",
-            metadata=meta(f"{name}-web", web_labels),
+            metadata=self._meta(f"{name}-web", common_labels(name, "web")),
             spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=web_selector),
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(name, "web")),
                 policy_types=["Ingress", "Egress"],
                 # Public web traffic (node ports, load balancers) arrives from anywhere, on the app port only.
                 ingress=[
@@ -201,59 +246,66 @@ class WebApp(pulumi.ComponentResource):
             opts=k8s_opts,
         )
 
-        if args.smoke_check:
-            SmokeCheck(
-                f"{name}-smoke",
-                SmokeCheckArgs(
-                    app=name,
-                    namespace=self.namespace,
-                    service_name=self.service_name,
-                    image=args.image,
-                    image_pull_policy=platform.image_pull_policy,
-                    provider=platform.provider,
-                    timeout=platform.rollout_timeout,
-                    pull_secrets=pull_secrets,
-                    waivers=image_waivers,
-                    waits_for=platform.depends_on,
-                    checks=[deployment, service],
-                    # The Service as asked for, not as its await returned it: that object can be the one from
-                    # before the update (its condition holds for both), and a stale revision would skip the check.
-                    revision=pulumi.Output.all(
-                        pulumi.Output.from_input(service_spec), deployment.spec.apply(lambda spec: spec.template)
-                    ).apply(revision_of),
-                ),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-
-        if args.autoscaling:
-            self._autoscaler(name, args.autoscaling, deployment, meta(name, web_labels), k8s_opts)
-
-        self.ingress_address = None
-        if route is not None:
-            ingress = host_ingress(
-                f"{name}-ingress",
-                host=args.host,
-                tls_secret=args.tls_secret,
-                paths=[("/", "http")],
-                route=route,
-                service=service,
+    def _smoke_check(
+        self,
+        name: str,
+        args: WebAppArgs,
+        pull_secrets: list[k8s.core.v1.LocalObjectReferenceArgs] | None,
+        image_waivers: dict[str, str],
+        deployment: k8s.apps.v1.Deployment,
+        *,
+        service: k8s.core.v1.Service,
+        service_spec: k8s.core.v1.ServiceSpecArgs,
+    ) -> None:
+        """Declares the SmokeCheck that proves the Service answers inside the cluster."""
+        platform = args.platform
+        SmokeCheck(
+            f"{name}-smoke",
+            SmokeCheckArgs(
+                app=name,
+                namespace=self.namespace,
                 service_name=self.service_name,
-                metadata=meta(name, web_labels),
-                opts=k8s_opts,
-                timeouts=timeouts,
-            )
-            self.ingress_address = ingress.status.apply(reported_address)
-            self.url = pulumi.Output.from_input(host_url(args.host, args.tls_secret))
-        else:
-            self.url = url_of(exposure, service)
-        self.register_outputs(
-            {
-                "namespace": self.namespace,
-                "service_name": self.service_name,
-                "url": self.url,
-                "ingress_address": self.ingress_address,
-            }
+                image=args.image,
+                image_pull_policy=platform.image_pull_policy,
+                provider=platform.provider,
+                timeout=platform.rollout_timeout,
+                pull_secrets=pull_secrets,
+                waivers=image_waivers,
+                waits_for=platform.depends_on,
+                checks=[deployment, service],
+                # The Service as asked for, not as its await returned it: that object can be the one from
+                # before the update (its condition holds for both), and a stale revision would skip the check.
+                revision=pulumi.Output.all(
+                    pulumi.Output.from_input(service_spec), deployment.spec.apply(lambda spec: spec.template)
+                ).apply(revision_of),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
         )
+
+    def _ingress(
+        self,
+        name: str,
+        args: WebAppArgs,
+        route: IngressRoute,
+        service: k8s.core.v1.Service,
+        k8s_opts: pulumi.ResourceOptions,
+        *,
+        timeouts: pulumi.CustomTimeouts,
+    ) -> pulumi.Output[str]:
+        """Declares the Ingress that routes the host to the Service; returns the address its controller reports."""
+        ingress = host_ingress(
+            f"{name}-ingress",
+            host=args.host,
+            tls_secret=args.tls_secret,
+            paths=[("/", "http")],
+            route=route,
+            service=service,
+            service_name=self.service_name,
+            metadata=self._meta(name, common_labels(name, "web")),
+            opts=k8s_opts,
+            timeouts=timeouts,
+        )
+        return ingress.status.apply(reported_address)
 
     def _autoscaler(
         self,
@@ -286,3 +338,20 @@ class WebApp(pulumi.ComponentResource):
             ),
             opts=k8s_opts,
         )
+
+
+def _service_spec(exposure: Exposure, selector: dict[str, str]) -> k8s.core.v1.ServiceSpecArgs:
+    """The Service's spec: its HTTP port, exposed as the target says."""
+    return k8s.core.v1.ServiceSpecArgs(
+        type=exposure.service_type,
+        selector=selector,
+        ports=[
+            k8s.core.v1.ServicePortArgs(
+                name="http",
+                port=SERVICE_PORT,
+                target_port="http",
+                protocol="TCP",
+                node_port=exposure.node_port if exposure.service_type == "NodePort" else None,
+            )
+        ],
+    )

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.service import POSTGRES_CA, service_labels
+from components.service import service_labels
+from components.service_pod import POSTGRES_CA
 from components.service_spec import ContainerSpec, FileSpec, HttpCheck, Peer, PortSpec, RouteSpec
 from stacks.application import provision
 from stacks.application.placeholders import fill, whole_reference

@@ -25,7 +25,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.platform import Platform
-from components.service import POSTGRES_CA
+from components.service_pod import POSTGRES_CA
 from components.service_spec import Peer
 from stacks.application.spec import Application, Resource, Workload
 from stacks.config.keys import Target
