@@ -1,5 +1,6 @@
 """Running other programs: the one process module of the tooling.
 
+- `attached()`: a step a person runs on their terminal and watches (it may ask for a password), without a deadline.
 - `run()`: a command with a deadline (the real runs, the live and kind suites). Every command runs in a process
   group of its own, so a deadline stops it and everything it started (Pulumi and its plugins, kubectl
   port-forwards): first SIGINT (Pulumi cancels cleanly on it), then SIGKILL. A missing program comes back as exit
@@ -119,6 +120,15 @@ def run(
         reader.join(timeout=30)
     stderr = "".join(err_lines) + (f"\ntimed out after {timeout:.0f} s" if timed_out else "")
     return Done(tuple(args), code, "".join(out), stderr, time.monotonic() - started, timed_out)
+
+
+def attached(args: Sequence[str]) -> int:
+    """Run `args` on this terminal (its output shown as it comes; it may ask, as sudo does) until it exits; its exit
+    code. For the steps a person runs and watches (`make up` building the toolchain), never for a test."""
+    try:
+        return subprocess.run(list(args), check=False).returncode
+    except OSError:
+        return NOT_FOUND
 
 
 def follow(stream: IO[str], put: Callable[[str], None]) -> threading.Thread:

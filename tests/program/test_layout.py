@@ -195,6 +195,20 @@ def test_the_shared_modules_of_tools_import_no_package(name: str) -> None:
     assert stray == [], f"tools/{name}.py imports {stray}"
 
 
+RUNS_PROGRAMS_ITSELF = {"processes.py", "ops/dumpstream.py"}
+"""The tooling's one process module, and the dump-to-restore relay (two processes piped through this one, which
+watches the stream); everything else runs, spawns and stops programs through tools.processes."""
+
+
+def test_the_tooling_runs_other_programs_through_its_one_process_module() -> None:
+    direct = sorted(
+        path.relative_to(TOOLS).as_posix()
+        for path in TOOLS.rglob("*.py")
+        if {"subprocess", "os.kill", "os.killpg"} & imported_modules(path) or "os.kill" in path.read_text()
+    )
+    assert direct == sorted(RUNS_PROGRAMS_ITSELF)
+
+
 def test_the_tools_packages_are_the_ones_the_layout_names() -> None:
     packages = sorted(p.parent.name for p in TOOLS.glob("*/__init__.py"))
     assert packages == sorted([*TOOL_PACKAGES, "bench"])

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 START = time.perf_counter()
 
 from stacks.config.target import cloud_sdks  # noqa: E402 - after START: the bench's own clock starts first
+from tools import processes  # noqa: E402
 from tools.stack_files import ROOT  # noqa: E402
 
 CLOUD_PACKAGES = cloud_sdks()
@@ -101,14 +101,11 @@ def measure(kind: str, arg: str, repeat: int, references: object = None) -> tupl
         if references is not None:
             (Path(tmp) / REFERENCES).write_text(json.dumps(references))
         for _ in range(repeat):
-            done = subprocess.run(
-                [sys.executable, "-m", "tools.bench", "--probe", kind, arg, tmp],
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=True,
+            done = processes.run(
+                [sys.executable, "-m", "tools.bench", "--probe", kind, arg, tmp], cwd=ROOT, timeout=600
             )
+            if done.code != 0:
+                raise RuntimeError(f"the bench's probe {kind} {arg} failed: {done.stderr[-2000:]}")
             report = json.loads(done.stdout.strip().splitlines()[-1])
             times.append(float(report["seconds"]))
     return statistics.median(times), report

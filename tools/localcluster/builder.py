@@ -13,13 +13,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools import processes
 from tools.localcluster import registry
 from tools.localcluster.catalog import ClusterError
 from tools.stack_files import ROOT
@@ -137,16 +137,15 @@ def start(
     buildctl = [str(tools.tool("buildctl")), "--addr", builder.address]
 
     def answers() -> bool:
-        return subprocess.run([*buildctl, "debug", "workers"], capture_output=True, timeout=10,
-                              check=False).returncode == 0  # fmt: skip
+        return processes.run([*buildctl, "debug", "workers"], timeout=10).code == 0
 
     wait_until("buildkitd", answers, START_TIMEOUT)
     registry.docker_config(node_registry, builder.docker_config)
-    created = subprocess.run(
+    created = processes.run(
         [str(tools.tool("buildx")), "create", "--name", BUILDER, "--driver", "remote", builder.address],
-        env={**os.environ, **builder.env(tools)}, capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, **builder.env(tools)}, timeout=60,
     )  # fmt: skip
-    if created.returncode != 0:
+    if created.code != 0:
         raise BuilderError(f"buildx create: {created.stderr.strip()}")
     return builder
 
@@ -181,13 +180,13 @@ def standin_rootfs(say: Callable[[str], None] = print, standin: Standin = NGINX)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="kubeport-rootfs-") as tmp:
         target = Path(tmp) / "rootfs.tar.gz"
-        done = subprocess.run(
+        done = processes.run(
             ["mmdebstrap", "--quiet", "--variant=essential", f"--include={','.join(standin.packages)}",
              "--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*",
              "--dpkgopt=path-exclude=/usr/share/locale/*", *standin.hooks, DEBIAN_SUITE, str(target)],
-            capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False,
+            timeout=BUILD_TIMEOUT,
         )  # fmt: skip
-        if done.returncode != 0:
+        if done.code != 0:
             raise BuilderError(f"mmdebstrap failed:\n{done.stderr[-2000:]}")
         shutil.move(str(target), cached)
     say(f"stand-in {standin.name}: root filesystem made in {time.monotonic() - started:.0f} s")
@@ -214,14 +213,13 @@ def base_image(
             shutil.copy2(path, context / path.name)
         shutil.copy(rootfs, context / "rootfs.tar.gz")
         started = time.monotonic()
-        done = subprocess.run(
+        done = processes.run(
             [str(tools.tool("buildctl")), "--addr", builder.address, "build", "--frontend", "dockerfile.v0",
              "--local", f"context={context}", "--local", f"dockerfile={context}",
              "--output", f"type=image,name={repository}:{key},push=true"],
-            env={**os.environ, **builder.env(tools)}, capture_output=True, text=True, timeout=BUILD_TIMEOUT,
-            check=False,
+            env={**os.environ, **builder.env(tools)}, timeout=BUILD_TIMEOUT,
         )  # fmt: skip
-    if done.returncode != 0:
+    if done.code != 0:
         raise BuilderError(f"building the stand-in {standin.name} failed:\n{done.stderr[-3000:]}")
     say(f"stand-in {standin.name}: built and pushed to {repository}:{key} in {time.monotonic() - started:.0f} s")
     return f"{repository}:{key}@{node_registry.digest(standin.repository, key)}"

@@ -15,7 +15,6 @@ change with each start of the registry.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -114,8 +113,7 @@ def up(say: Callable[[str], None] = print) -> int:
     tools = toolchain()
     if tools.missing(NEEDED):
         step(say, "building the toolchain from Go modules (once; about 30 minutes on 2 cores, then cached)", started)
-        done = subprocess.run([str(BUILD_SCRIPT)], check=False)
-        if done.returncode != 0:
+        if processes.attached([str(BUILD_SCRIPT)]) != 0:
             say("the toolchain did not build; see the log it names above")
             return 1
     else:
@@ -125,7 +123,7 @@ def up(say: Callable[[str], None] = print) -> int:
         # The Debian packages: installed (as root, or through sudo), saying which; anything else still missing is
         # named below.
         step(say, "installing the Debian packages the node needs (toolchain/install-packages)", started)
-        subprocess.run([str(PACKAGES_SCRIPT)], check=False)
+        processes.attached([str(PACKAGES_SCRIPT)])
         node_missing = nodekinds.missing_real_node_prerequisites(tools)
     if node_missing:
         say("the local node needs what is not installed:\n" + "\n".join(f"  - {line}" for line in node_missing))

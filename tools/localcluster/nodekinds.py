@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from tools import processes
 from tools.localcluster import builder, nodeconfig, realnode, registry
 from tools.localcluster.catalog import (
     LEFTOVER_GRACE,
@@ -58,12 +58,9 @@ class NodeKind(Protocol):
 
 
 def _apply(cluster: Cluster, tools: Toolchain, items: list[dict[str, Any]], what: str) -> None:
-    applied = subprocess.run(
-        [*cluster.kubectl(tools), "apply", "-f", "-"],
-        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}),
-        text=True, check=False, capture_output=True, timeout=60,
-    )  # fmt: skip
-    if applied.returncode != 0:
+    applied = processes.run([*cluster.kubectl(tools), "apply", "-f", "-"], timeout=60,
+                            input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))  # fmt: skip
+    if applied.code != 0:
         raise ClusterError(f"{cluster.name}: could not create {what}: {applied.stderr.strip()}")
 
 

@@ -4,12 +4,16 @@ home that uses them, never anywhere else."""
 from __future__ import annotations
 
 import ipaddress
-import subprocess
 from pathlib import Path
+
+from tools import processes
+from tools.localcluster.catalog import ClusterError
 
 
 def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+    done = processes.run(["openssl", *args], cwd=cwd, timeout=60)
+    if done.code != 0:
+        raise ClusterError(f"openssl {args[0]} failed in {cwd}: {done.first_line()}")
 
 
 def make_certificates(pki: Path, service_cidr: str, api_address: str = "127.0.0.1") -> None:

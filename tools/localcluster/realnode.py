@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -94,8 +93,8 @@ def missing_prerequisites(tools: Toolchain) -> list[str]:
 
 
 def run(args: Sequence[str], timeout: float = 60, check: bool = True, input_text: str | None = None) -> str:
-    done = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, check=False, input=input_text)
-    if check and done.returncode != 0:
+    done = processes.run(args, timeout=timeout, input_text=input_text)
+    if check and done.code != 0:
         raise NodeError(f"{' '.join(args)}: {done.stderr.strip() or done.stdout.strip()}")
     return done.stdout
 
@@ -212,8 +211,7 @@ def _start_containerd(
     (paths.containerd / "config.toml").write_text(containerd_config(paths, registries))
     spawner.spawn("containerd", node.inside(["containerd", "--config", str(paths.containerd / "config.toml")]))
     ctr = ["ctr", "--address", str(paths.socket), "--namespace", "k8s.io"]
-    wait_until("containerd", lambda: subprocess.run([*ctr, "version"], capture_output=True, timeout=10,
-                                                    check=False).returncode == 0, START_TIMEOUT)  # fmt: skip
+    wait_until("containerd", lambda: processes.run([*ctr, "version"], timeout=10).code == 0, START_TIMEOUT)
     archive = paths.containerd / "pause.tar"
     archive.write_bytes(docker_archive(tools.tool("pause"), PAUSE_IMAGE))
     run([*ctr, "images", "import", "--no-unpack=false", str(archive)], timeout=120)
@@ -235,14 +233,14 @@ def _mounted(path: Path) -> bool:
 
 
 def _link_present(name: str) -> bool:
-    return subprocess.run(["ip", "link", "show", name], capture_output=True, timeout=30, check=False).returncode == 0
+    return processes.run(["ip", "link", "show", name], timeout=30).code == 0
 
 
 def _unmount_below(home: Path) -> None:
     """Unmount everything mounted at or below `home` (deepest first; lazily if busy)."""
     for point in sorted(set(_mounts_below(home)), key=lambda p: -p.count("/")):
-        if subprocess.run(["umount", point], capture_output=True, timeout=30, check=False).returncode != 0:
-            subprocess.run(["umount", "-l", point], capture_output=True, timeout=30, check=False)
+        if processes.run(["umount", point], timeout=30).code != 0:
+            processes.run(["umount", "-l", point], timeout=30)
 
 
 def _remove_containers(paths: NodePaths) -> None:
@@ -328,7 +326,7 @@ def stop(home: Path, node: NodeNetwork) -> None:
     if owned:
         _remove_cgroups(saved.get("cgroups", []))
         for entry in _unused_pod_netns(saved.get("netns", [])):
-            subprocess.run(["umount", str(entry)], capture_output=True, timeout=30, check=False)
+            processes.run(["umount", str(entry)], timeout=30)
             run(["ip", "netns", "delete", entry.name], check=False)
             with contextlib.suppress(OSError):
                 entry.unlink()
@@ -337,7 +335,7 @@ def stop(home: Path, node: NodeNetwork) -> None:
     if _netns_dir_left(saved):
         # `ip netns add` made the folder a mount of itself: undo both.
         if _mounted(NETNS_DIR):
-            subprocess.run(["umount", str(NETNS_DIR)], capture_output=True, timeout=30, check=False)
+            processes.run(["umount", str(NETNS_DIR)], timeout=30)
         with contextlib.suppress(OSError):
             NETNS_DIR.rmdir()
 

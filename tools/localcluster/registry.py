@@ -19,7 +19,6 @@ import os
 import secrets
 import shutil
 import ssl
-import subprocess
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -194,8 +193,9 @@ def running(home: Path) -> Registry | None:
 def htpasswd_line(user: str, password: str) -> str:
     """`user:<bcrypt hash>` for the registry's htpasswd file. The password goes to htpasswd on its standard input
     (-i), not on its command line, which any local user's `ps` reads."""
-    done = subprocess.run(["htpasswd", "-Bin", user], input=password, capture_output=True, text=True, check=True,
-                          timeout=60)  # fmt: skip
+    done = processes.run(["htpasswd", "-Bin", user], input_text=password, timeout=60)
+    if done.code != 0:
+        raise RegistryError(f"htpasswd could not hash {user}'s password: {done.first_line()}")
     return done.stdout
 
 

@@ -30,11 +30,11 @@ import contextlib
 import json
 import secrets
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools import processes
 from tools.ops import dumpstream
 from tools.ops.operations import OperationError
 from tools.ops.smoke import Kubectl, run_kubectl
@@ -325,11 +325,11 @@ class PodDatabases:
             f'dbname=$1 user=$2 sslmode=verify-full sslrootcert={self.ca} connect_timeout=5" -v ON_ERROR_STOP=1 -X -q '
             '-A -t -F "|" -c "$3"'
         )
-        done = subprocess.run(
+        done = processes.run(
             [self.binary, *self.exec_args(instance, script, host, database, role, check, stdin=True)],
-            input=password + "\n", capture_output=True, text=True, timeout=60, check=False,
+            input_text=password + "\n", timeout=60,
         )  # fmt: skip
-        if done.returncode != 0:
+        if done.code != 0:
             raise OperationError(f"{instance}: the application's role {role!r} cannot write: "
                                  f"{done.stderr.strip()[-400:]}")  # fmt: skip
         user, superuser = (done.stdout.strip().splitlines() or ["|"])[-1].split("|")

@@ -10,13 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from tools import processes
 from tools.passphrase import PassphraseError, passphrase_env
 from tools.stack_files import ROOT
 
@@ -100,16 +100,13 @@ class AutomationWorkspace:
         return {k: "[secret]" if v.secret else str(v.value) for k, v in self._stack(stack).get_all_config().items()}
 
     def cluster_kubeconfig(self, reference: str) -> str:
-        done = subprocess.run(
+        done = processes.run(
             ["pulumi", "stack", "output", "kubeconfig", "--show-secrets", "--stack", reference, "--non-interactive"],
             cwd=ROOT,
             env={**os.environ, **self.env},
-            capture_output=True,
-            text=True,
             timeout=120,
-            check=False,
         )
-        if done.returncode != 0 or not done.stdout.strip():
+        if done.code != 0 or not done.stdout.strip():
             raise OperationError(f"cannot read the kubeconfig of cluster stack {reference!r}: {done.stderr.strip()}")
         return done.stdout
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from tools import processes
 from tools.ops.operations import OperationError
 
 PAGE_MARKER = b"<title>kubeport</title>"
@@ -114,11 +114,10 @@ def run_kubectl(args: list[str]) -> str:
     binary = shutil.which("kubectl")
     if binary is None:
         raise OperationError("kubectl is not installed; the smoke check asks the target's API server with it")
-    try:
-        done = subprocess.run([binary, *args], capture_output=True, text=True, timeout=60, check=False)
-    except subprocess.TimeoutExpired as err:
-        raise OperationError(f"kubectl {' '.join(args)} did not answer within 60 s") from err
-    if done.returncode != 0:
+    done = processes.run([binary, *args], timeout=60)
+    if done.timed_out:
+        raise OperationError(f"kubectl {' '.join(args)} did not answer within 60 s")
+    if done.code != 0:
         raise OperationError(f"kubectl {' '.join(args)}: {done.stderr.strip()[-500:]}")
     return done.stdout
 

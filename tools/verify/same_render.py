@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from tools import processes
 from tools.stack_files import ROOT, stack_names
 
 
@@ -37,15 +37,8 @@ def render_all(tree: Path, out: Path) -> dict[str, dict[str, bytes]]:
 
 
 def _rendered_by_cli(tree: Path, stack: str, target: Path) -> dict[str, str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "tools", "render", stack, "--out", str(target)],
-        cwd=tree,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if done.returncode != 0:
+    done = processes.run([sys.executable, "-m", "tools", "render", stack, "--out", str(target)], cwd=tree, timeout=600)
+    if done.code != 0:
         raise RuntimeError(f"render of {stack} in {tree} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
     return {p.name: p.read_text() for p in sorted(target.glob("*.yaml"))}
 
@@ -87,10 +80,10 @@ print(json.dumps({"rows": rows, "files": files}))
 
 def _in_tree(tree: Path, stack: str) -> str:
     """DUMP's answer for `stack`, run in `tree`."""
-    done = subprocess.run([sys.executable, "-c", DUMP, stack], cwd=tree, capture_output=True, timeout=600, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"registrations of {stack} in {tree}: {done.stderr.decode()[-2000:]}")
-    return done.stdout.decode()
+    done = processes.run([sys.executable, "-c", DUMP, stack], cwd=tree, timeout=600)
+    if done.code != 0:
+        raise RuntimeError(f"registrations of {stack} in {tree}: {done.stderr[-2000:]}")
+    return done.stdout
 
 
 def registered_inputs(tree: Path, stack: str) -> bytes:
@@ -137,12 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="kubeport-same-render-") as tmp:
         base = Path(tmp)
         tree = base / "tree"
-        subprocess.run(["git", "worktree", "add", "--detach", str(tree), args.ref], cwd=ROOT, check=True,
-                       capture_output=True, timeout=120)  # fmt: skip
+        added = processes.run(["git", "worktree", "add", "--detach", str(tree), args.ref], cwd=ROOT, timeout=120)
+        if added.code != 0:
+            raise RuntimeError(f"git worktree add {args.ref}: {added.first_line()}")
         try:
             before = render_all(tree, base / "before")
         finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False, timeout=120)
+            processes.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, timeout=120)
         after = render_all(ROOT, base / "after")
     lines = compare(before, after, re.compile(args.allow) if args.allow else None)
     print("\n".join(lines))
