@@ -64,6 +64,18 @@ def test_an_app_stack_deploys_onto_its_cluster_stack_with_a_pull_secret(bench: W
     assert outputs["clusterStack"] == "organization/kubeport/cluster-a" and outputs["namespace"] == NAMESPACE
 
 
+def test_a_stack_file_that_still_names_the_old_target_app_previews_no_change_and_is_warned(bench: Workbench) -> None:
+    ok(bench.pulumi("config", "set", "kubeport:target", "app", "--stack", "shop"))
+    try:
+        preview = ok(bench.pulumi("preview", "--expect-no-changes", "--stack", "shop"))
+        said = preview.stdout + preview.stderr
+        assert "kubeport:target 'app' is now called 'stackref'" in said, said
+    finally:
+        ok(bench.pulumi("config", "set", "kubeport:target", "stackref", "--stack", "shop"))
+    preview = ok(bench.pulumi("preview", "--expect-no-changes", "--stack", "shop"))
+    assert "is now called" not in preview.stdout + preview.stderr
+
+
 def test_moving_the_app_stack_to_another_cluster_stack_is_one_line(bench: Workbench) -> None:
     ok(bench.pulumi("config", "set", "kubeport:clusterStack", "organization/kubeport/cluster-b", "--stack", "shop"))
     steps = preview_steps(ok(bench.pulumi("preview", "--json", "--stack", "shop")).stdout)
