@@ -20,6 +20,7 @@ from contextlib import contextmanager
 
 import pytest
 
+from tests.support import plants
 from tests.support.app_serving import CHROMIUM, CHROMIUM_ARGS, require
 from tests.support.live import ok
 from tests.support.realnode import (
@@ -274,10 +275,9 @@ def test_a_pod_nginx_cannot_start_in_is_caught_by_its_probes_and_the_release_kee
 ) -> None:
     # A broken release of the workload itself: the web pod without its writable /tmp (nginx writes its pid
     # file there) on a read-only root filesystem. The same image, so no build is involved.
-    mount = '                volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],\n'
     with (
         repaired_after(bench, config_set(bench, "rolloutTimeout", "2m")),
-        code_edited(bench, "components/pod_parts.py", mount, ""),
+        code_edited(bench, plants.NO_WRITABLE_TMP),
     ):
         ok(config_set(bench, "rolloutTimeout", ROLLOUT_TIMEOUT)())
         before = running_digests(bench)

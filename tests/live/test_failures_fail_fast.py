@@ -14,7 +14,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support import plants
 from tests.support.live import ok
+from tests.support.plants import Plant
 from tests.support.realnode import code_edited, http_get, service_url, set_up_stack, write_timing
 from tools.localcluster.realrun import Workbench
 from tools.processes import Done
@@ -38,12 +40,12 @@ def deployed(bench: Workbench) -> Iterator[Workbench]:
     ok(bench.pulumi("stack", "rm", "--yes", STACK))
 
 
-def broken_up(bench: Workbench, path: str, old: str, new: str, case: str) -> str:
+def broken_up(bench: Workbench, plant: Plant, case: str) -> str:
     """Run `up` with one edit in the scratch project's code; return what `up` said. The code is put back and a
     good `up` follows, whatever happened."""
     done: Done | None = None
     try:
-        with code_edited(bench, path, old, new):
+        with code_edited(bench, plant):
             done = bench.pulumi("up", "--yes", "--skip-preview", "--stack", STACK, timeout=600)
     finally:
         repaired = bench.pulumi("up", "--yes", "--skip-preview", "--stack", STACK, timeout=600)
@@ -58,37 +60,19 @@ def broken_up(bench: Workbench, path: str, old: str, new: str, case: str) -> str
 
 
 def test_a_service_whose_selector_matches_no_pod(deployed: Workbench) -> None:
-    output = broken_up(
-        deployed,
-        "components/webapp.py",
-        "            selector=web_selector,\n            ports=[",
-        '            selector={**web_selector, "app.kubernetes.io/component": "nobody"},\n            ports=[',
-        "a Service whose selector matches no pod",
-    )
+    output = broken_up(deployed, plants.SELECTOR_MATCHES_NO_POD, "a Service whose selector matches no pod")
     assert "smoke check: http://web.fast.svc/healthz did not answer" in output, output[-3000:]
     assert "its selector matches no ready web pod" in output
 
 
 def test_a_target_port_nginx_does_not_listen_on(deployed: Workbench) -> None:
-    output = broken_up(
-        deployed,
-        "components/webapp.py",
-        'target_port="http",',
-        "target_port=8081,",
-        "a target port nginx does not listen on",
-    )
+    output = broken_up(deployed, plants.WRONG_TARGET_PORT, "a target port nginx does not listen on")
     assert "smoke check: http://web.fast.svc/healthz did not answer" in output, output[-3000:]
     assert "its targetPort is not the port nginx listens on (8080)" in output
 
 
 def test_pods_that_never_turn_ready(deployed: Workbench) -> None:
-    output = broken_up(
-        deployed,
-        "components/pod_parts.py",
-        'READY_PATH = "/readyz"',
-        'READY_PATH = "/never-ready"',
-        "pods that never turn Ready",
-    )
+    output = broken_up(deployed, plants.NEVER_READY, "pods that never turn Ready")
     assert re.search(r"containers with unready status: \[web\]", output), output[-3000:]
     assert "Minimum number of Pods to consider the application live was not attained" in output
     # The running release was never replaced (maxUnavailable 0): its pods still answer.

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.support.live import ok
+from tests.support.plants import Plant
 from tools.localcluster import builder, catalog, nodeconfig, registry
 from tools.localcluster.localstack import application_settings, stack_settings
 from tools.localcluster.realrun import Workbench
@@ -125,12 +126,12 @@ class RequestLoop:
 
 
 @contextmanager
-def code_edited(bench: Workbench, path: str, old: str, new: str) -> Iterator[None]:
-    """The scratch project's `path` with `old` (found exactly once) replaced by `new`, put back afterwards."""
-    file = bench.project / path
+def code_edited(bench: Workbench, plant: Plant) -> Iterator[None]:
+    """The scratch project's code with `plant` made (its text found exactly once), put back afterwards."""
+    file = bench.project / plant.path
     original = file.read_text()
-    assert original.count(old) == 1, f"{path} no longer holds {old!r} exactly once"
-    file.write_text(original.replace(old, new))
+    assert original.count(plant.old) == 1, f"{plant.path} no longer holds {plant.old!r} exactly once"
+    file.write_text(original.replace(plant.old, plant.new))
     try:
         yield
     finally:
