@@ -98,41 +98,40 @@ class ServiceWorkload(pulumi.ComponentResource):
     def __init__(self, name: str, args: ServiceWorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kubeport:workload:ServiceWorkload", name, None, opts)
         platform = args.platform
-        timeouts = pulumi.CustomTimeouts(create=platform.rollout_timeout, update=platform.rollout_timeout)
-        k8s_opts = pulumi.ResourceOptions(
-            parent=self, provider=platform.provider, depends_on=[*platform.depends_on, *args.depends_on]
-        )
         selector = service_labels(args.application, name)
-        labels = {**selector, "app.kubernetes.io/managed-by": "pulumi"}
+        w = _Workload(
+            name=name,
+            args=args,
+            selector=selector,
+            labels={**selector, "app.kubernetes.io/managed-by": "pulumi"},
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=platform.provider, depends_on=[*platform.depends_on, *args.depends_on]
+            ),
+            timeouts=pulumi.CustomTimeouts(create=platform.rollout_timeout, update=platform.rollout_timeout),
+        )
         files = [(c.name, path, f.content, f.mode) for c in args.containers for path, f in c.files.items()]
         if files:
-            self._files(name, args, labels, files, k8s_opts)
-        ca = None if args.trusted_ca is None else self._postgres_ca(name, args, args.trusted_ca, labels, k8s_opts)
+            self._files(w, files)
+        ca = None if args.trusted_ca is None else self._postgres_ca(w, args.trusted_ca)
         volumes = pod.volumes(name, files, ca)
         containers = [pod.container(spec, args, files) for spec in args.containers]
-        self.deployment = self._deployment(
-            name, args, selector, labels, containers=containers, volumes=volumes, k8s_opts=k8s_opts, timeouts=timeouts
-        )
+        self.deployment = self._deployment(w, containers, volumes)
         route = ingress_route(platform, args.host) if args.public and args.ports else None
         exposure = exposure_behind(platform, route) if args.public else Exposure(service_type="ClusterIP")
         service: k8s.core.v1.Service | None = None
         if args.ports:
-            service = self._service(
-                name, args, selector, labels, exposure=exposure, route=route, k8s_opts=k8s_opts, timeouts=timeouts
-            )
+            service = self._service(w, exposure, route)
             self.service_name = service.metadata.apply(lambda m: m.name or name)
         else:
             self.service_name = pulumi.Output.from_input("")
         if args.replicas > 1:
-            self._disruption_budget(name, args, selector, labels, k8s_opts)
-        self._network_policy(name, args, selector, labels, k8s_opts)
+            self._disruption_budget(w)
+        self._network_policy(w)
         self.ingress_address = None
         if service is None:
             self.url = pulumi.Output.from_input("")
         elif route is not None:
-            self.ingress_address = self._ingress(
-                name, args, labels, route, service=service, k8s_opts=k8s_opts, timeouts=timeouts
-            )
+            self.ingress_address = self._ingress(w, route, service)
             self.url = pulumi.Output.from_input(host_url(args.host, args.tls_secret))
         elif args.public:
             self.url = url_of(platform.exposure, service)
@@ -144,62 +143,36 @@ class ServiceWorkload(pulumi.ComponentResource):
             {"service_name": self.service_name, "url": self.url, "ingress_address": self.ingress_address}
         )
 
-    def _files(
-        self,
-        name: str,
-        args: ServiceWorkloadArgs,
-        labels: dict[str, str],
-        files: list[pod.File],
-        k8s_opts: pulumi.ResourceOptions,
-    ) -> None:
+    def _files(self, w: _Workload, files: list[pod.File]) -> None:
         """Declares the ConfigMap of the files the containers declare."""
         k8s.core.v1.ConfigMap(
-            f"{name}-files",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-files", namespace=args.namespace, labels=labels),
+            f"{w.name}-files",
+            metadata=w.meta(f"{w.name}-files"),
             data={pod.file_key(c, i): content for i, (c, _, content, _) in enumerate(files)},
-            opts=k8s_opts,
+            opts=w.opts,
         )
 
-    def _postgres_ca(
-        self,
-        name: str,
-        args: ServiceWorkloadArgs,
-        trusted_ca: pulumi.Input[str],
-        labels: dict[str, str],
-        k8s_opts: pulumi.ResourceOptions,
-    ) -> k8s.core.v1.ConfigMap:
+    def _postgres_ca(self, w: _Workload, trusted_ca: pulumi.Input[str]) -> k8s.core.v1.ConfigMap:
         """Declares the ConfigMap of the CAs of the databases this workload declares."""
         return k8s.core.v1.ConfigMap(
-            f"{name}-postgres-ca",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=f"{name}-postgres-ca",
-                namespace=args.namespace,
-                labels={**labels, "app.kubernetes.io/component": "database-ca"},
-            ),
+            f"{w.name}-postgres-ca",
+            metadata=w.meta(f"{w.name}-postgres-ca", component="database-ca"),
             data={"ca.crt": trusted_ca},
-            opts=k8s_opts,
+            opts=w.opts,
         )
 
     def _deployment(
-        self,
-        name: str,
-        args: ServiceWorkloadArgs,
-        selector: dict[str, str],
-        labels: dict[str, str],
-        *,
-        containers: list[k8s.core.v1.ContainerArgs],
-        volumes: list[k8s.core.v1.VolumeArgs],
-        k8s_opts: pulumi.ResourceOptions,
-        timeouts: pulumi.CustomTimeouts,
+        self, w: _Workload, containers: list[k8s.core.v1.ContainerArgs], volumes: list[k8s.core.v1.VolumeArgs]
     ) -> k8s.apps.v1.Deployment:
         """Declares the Deployment of the workload's pods."""
+        args = w.args
         return k8s.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata=_meta(name, args, labels, scanner_waivers(dict(args.waivers))),
+            f"{w.name}-deployment",
+            metadata=w.meta(annotations=scanner_waivers(dict(args.waivers))),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=args.replicas,
                 revision_history_limit=5,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                selector=_selector(w.selector),
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(
                     type="RollingUpdate",
                     rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
@@ -207,38 +180,27 @@ class ServiceWorkload(pulumi.ComponentResource):
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     # A new CA (a database's certificate was renewed) rolls the pods onto it.
                     metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=labels,
+                        labels=w.labels,
                         annotations=None
                         if args.trusted_ca is None
                         else {
                             "kubeport.dev/trusted-ca": pulumi.Output.from_input(args.trusted_ca).apply(content_digest)
                         },
                     ),
-                    spec=pod.pod_spec(args, selector, containers, volumes),
+                    spec=pod.pod_spec(args, w.selector, containers, volumes),
                 ),
             ),
-            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(custom_timeouts=timeouts)),
+            opts=w.awaited(),
         )
 
-    def _service(
-        self,
-        name: str,
-        args: ServiceWorkloadArgs,
-        selector: dict[str, str],
-        labels: dict[str, str],
-        *,
-        exposure: Exposure,
-        route: IngressRoute | None,
-        k8s_opts: pulumi.ResourceOptions,
-        timeouts: pulumi.CustomTimeouts,
-    ) -> k8s.core.v1.Service:
+    def _service(self, w: _Workload, exposure: Exposure, route: IngressRoute | None) -> k8s.core.v1.Service:
         """Declares the Service on the workload's ports, exposed as the workload is public or not."""
         return k8s.core.v1.Service(
-            f"{name}-service",
-            metadata=_meta(name, args, labels, service_annotations(exposure, route)),
+            f"{w.name}-service",
+            metadata=w.meta(annotations=service_annotations(exposure, route)),
             spec=k8s.core.v1.ServiceSpecArgs(
                 type=exposure.service_type,
-                selector=selector,
+                selector=w.selector,
                 ports=[
                     k8s.core.v1.ServicePortArgs(
                         name=p.name,
@@ -247,91 +209,84 @@ class ServiceWorkload(pulumi.ComponentResource):
                         protocol="TCP",
                         node_port=exposure.node_port if exposure.service_type == "NodePort" and i == 0 else None,
                     )
-                    for i, p in enumerate(args.ports)
+                    for i, p in enumerate(w.args.ports)
                 ],
             ),
-            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(custom_timeouts=timeouts)),
+            opts=w.awaited(),
         )
 
-    def _disruption_budget(
-        self,
-        name: str,
-        args: ServiceWorkloadArgs,
-        selector: dict[str, str],
-        labels: dict[str, str],
-        k8s_opts: pulumi.ResourceOptions,
-    ) -> None:
+    def _disruption_budget(self, w: _Workload) -> None:
         """Declares the PodDisruptionBudget: one pod down at a time."""
         k8s.policy.v1.PodDisruptionBudget(
-            f"{name}-pdb",
-            metadata=_meta(name, args, labels),
+            f"{w.name}-pdb",
+            metadata=w.meta(),
             spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
-                max_unavailable=1,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
-                unhealthy_pod_eviction_policy="AlwaysAllow",
+                max_unavailable=1, selector=_selector(w.selector), unhealthy_pod_eviction_policy="AlwaysAllow"
             ),
-            opts=k8s_opts,
+            opts=w.opts,
         )
 
-    def _network_policy(
-        self,
-        name: str,
-        args: ServiceWorkloadArgs,
-        selector: dict[str, str],
-        labels: dict[str, str],
-        k8s_opts: pulumi.ResourceOptions,
-    ) -> None:
+    def _network_policy(self, w: _Workload) -> None:
         """Declares the NetworkPolicy that admits exactly the calls the workload files declare."""
         k8s.networking.v1.NetworkPolicy(
-            f"{name}-netpol",
-            metadata=_meta(name, args, labels),
+            f"{w.name}-netpol",
+            metadata=w.meta(),
             spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=_selector(selector),
+                pod_selector=_selector(w.selector),
                 policy_types=["Ingress", "Egress"],
-                ingress=_ingress_rules(args),
-                egress=_egress_rules(args),
+                ingress=_ingress_rules(w.args),
+                egress=_egress_rules(w.args),
             ),
-            opts=k8s_opts,
+            opts=w.opts,
         )
 
-    def _ingress(
-        self,
-        name: str,
-        args: ServiceWorkloadArgs,
-        labels: dict[str, str],
-        route: IngressRoute,
-        *,
-        service: k8s.core.v1.Service,
-        k8s_opts: pulumi.ResourceOptions,
-        timeouts: pulumi.CustomTimeouts,
-    ) -> pulumi.Output[str]:
+    def _ingress(self, w: _Workload, route: IngressRoute, service: k8s.core.v1.Service) -> pulumi.Output[str]:
         """Declares the Ingress that routes the public host to the Service; returns the address it reports."""
+        args = w.args
         port_names = {p.port: p.name for p in args.ports}
         routed = host_ingress(
-            f"{name}-ingress",
+            f"{w.name}-ingress",
             host=args.host,
             tls_secret=args.tls_secret,
             paths=[(r.path, port_names[r.port]) for r in args.routes] or [("/", args.ports[0].name)],
             route=route,
             service=service,
             service_name=self.service_name,
-            metadata=_meta(name, args, labels),
-            opts=k8s_opts,
-            timeouts=timeouts,
+            metadata=w.meta(),
+            opts=w.opts,
+            timeouts=w.timeouts,
         )
         return routed.status.apply(reported_address)
 
 
-def _meta(
-    name: str, args: ServiceWorkloadArgs, labels: dict[str, str], annotations: Mapping[str, str] | None = None
-) -> k8s.meta.v1.ObjectMetaArgs:
-    """The metadata of the workload's objects: its name and labels in the application's namespace."""
-    return k8s.meta.v1.ObjectMetaArgs(
-        name=name,
-        namespace=args.namespace,
-        labels=labels,
-        annotations=dict(annotations) if annotations else None,
-    )
+@dataclass(frozen=True)
+class _Workload:
+    """What every object of one ServiceWorkload shares: its name, inputs, labels and options."""
+
+    name: str
+    args: ServiceWorkloadArgs
+    selector: dict[str, str]
+    """The labels that select its pods."""
+    labels: dict[str, str]
+    opts: pulumi.ResourceOptions
+    timeouts: pulumi.CustomTimeouts
+    """How long Pulumi waits for what it awaits (the Deployment, the Service, the Ingress)."""
+
+    def meta(
+        self, object_name: str = "", *, component: str = "", annotations: Mapping[str, str] | None = None
+    ) -> k8s.meta.v1.ObjectMetaArgs:
+        """An object's metadata in the application's namespace: the workload's name (or `object_name`) and labels
+        (with `component`, if given)."""
+        return k8s.meta.v1.ObjectMetaArgs(
+            name=object_name or self.name,
+            namespace=self.args.namespace,
+            labels={**self.labels, "app.kubernetes.io/component": component} if component else self.labels,
+            annotations=dict(annotations) if annotations else None,
+        )
+
+    def awaited(self) -> pulumi.ResourceOptions:
+        """The options of an object whose readiness Pulumi awaits, within the rollout bound."""
+        return pulumi.ResourceOptions.merge(self.opts, pulumi.ResourceOptions(custom_timeouts=self.timeouts))
 
 
 def _ingress_rules(args: ServiceWorkloadArgs) -> list[k8s.networking.v1.NetworkPolicyIngressRuleArgs]:
