@@ -243,6 +243,19 @@ def test_an_image_the_node_cannot_pull_fails_up_in_bounded_time_and_the_release_
         assert "not found" in output, output[-4000:]
         assert loop.failed == [], loop.failed[:10]
         assert running_digests(bench) == {RELEASE_0["image"].partition("@")[2]}
+        # That release is stopped, not undone: its pod waits on the pull. `rollback` (by default the last good
+        # release, the newest update having failed) undoes it from the history, and no pod of it is left.
+        with requests_during(service_url(bench)) as loop:
+            undone = bench.stacks_cli("rollback", "--stack", STACK, "--yes")
+        assert undone.code == 0, undone.describe()
+        write_timing("rollback after a failed release (nothing built)", undone.seconds)
+        assert loop.failed == [], loop.failed[:10]
+        only_release_0 = {RELEASE_0["image"]}
+        deadline = time.monotonic() + 60
+        while (images := {c["image"] for p in web_pods(bench) for c in p["spec"]["containers"]}) != only_release_0:
+            assert time.monotonic() < deadline, f"pods of {sorted(images)} 60 s after the rollback"
+            time.sleep(1)
+        ok(bench.pulumi("preview", "--expect-no-changes", "--stack", STACK))
 
 
 def test_a_wrong_registry_password_fails_up_with_the_registrys_refusal_and_keeps_the_release(
@@ -286,6 +299,53 @@ def test_a_pod_nginx_cannot_start_in_is_caught_by_its_probes_and_the_release_kee
         assert re.search(r"CrashLoopBackOff|terminated|exit code 1", output), output[-4000:]
         assert loop.failed == [], loop.failed[:10]
         assert running_digests(bench) == before
+
+
+def listed_updates(bench: Workbench) -> list[list[str]]:
+    """`python -m tools rollback --list`, each line split: number, date, time, kind, result, image[, <-, default]."""
+    return [line.split() for line in ok(bench.stacks_cli("rollback", "--stack", STACK, "--list")).stdout.splitlines()]
+
+
+def test_rollback_returns_to_the_release_before_last_from_the_history_building_nothing(bench: Workbench) -> None:
+    """Release 2 runs (built by the password test's repair). `rollback` with no number returns to the release
+    before it, release 0, from the stack's history alone: no build, no failed request, and the state matches the
+    stack file. `--to N` then returns to release 2 by its number. The stack file is put back in any case."""
+    stack_file = bench.project / f"Pulumi.{STACK}.yaml"
+    saved = stack_file.read_bytes()
+    running = outputs(bench)["image"]
+    try:
+        updates = listed_updates(bench)
+        default = [u for u in updates if u[-1] == "default"]
+        assert len(default) == 1 and default[0][5] == RELEASE_0["image"], updates
+        failed = next(u[0] for u in updates if u[4] == "failed")
+        refused = bench.stacks_cli("rollback", "--stack", STACK, "--to", failed, "--yes")
+        assert refused.code == 1 and "only a successful update can be returned to" in refused.stderr, refused.describe()
+        assert "Traceback" not in refused.stderr and stack_file.read_bytes() == saved
+
+        with requests_during(service_url(bench)) as loop:
+            back = bench.stacks_cli("rollback", "--stack", STACK, "--yes")
+        assert back.code == 0, back.describe()
+        write_timing("rollback to the release before last (nothing built)", back.seconds)
+        assert f"runs update {default[0][0]}'s release again" in back.stdout, back.stdout[-3000:]
+        assert loop.failed == [] and loop.ok > 20, (loop.failed[:10], loop.ok)
+        settles_on(bench, RELEASE_0["image"].partition("@")[2])
+        assert "release 2" not in http_get(service_url(bench) + "/")[1]
+        assert not [r for r in bench.state_resources(STACK) if r["type"].startswith("docker-build:")], "a build ran"
+        pinned = ok(bench.pulumi("config", "get", "kubeport:image", "--stack", STACK)).stdout.strip()
+        assert pinned == RELEASE_0["image"]
+        ok(bench.pulumi("preview", "--expect-no-changes", "--stack", STACK))
+
+        newest = max(
+            (u for u in listed_updates(bench) if u[4] == "succeeded" and u[5] == running), key=lambda u: int(u[0])
+        )
+        forward = bench.stacks_cli("rollback", "--stack", STACK, "--to", newest[0], "--yes")
+        assert forward.code == 0, forward.describe()
+        write_timing("rollback --to a later release (nothing built)", forward.seconds)
+        settles_on(bench, running.partition("@")[2])
+    finally:
+        stack_file.write_bytes(saved)
+        code, output, _ = up(bench)
+        assert code == 0, output[-4000:]
 
 
 def test_migrate_from_a_kwok_cluster_to_the_real_node_sees_nginx_answer_and_back(bench: Workbench) -> None:

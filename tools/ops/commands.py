@@ -77,6 +77,22 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from tools.ops.operations import OperationError, backend_url, echo_error  # noqa: PLC0415
+    from tools.ops.rollback import listing, read_updates, rollback  # noqa: PLC0415
+
+    try:
+        workspace = open_workspace()
+        if args.list:
+            lines = listing(read_updates(args.stack, workspace, backend_url()))
+            print("\n".join(lines) if lines else f"stack {args.stack!r} has no update yet")
+            return 0
+        rollback(args.stack, workspace, to=args.to, yes=args.yes)
+    except OperationError as err:
+        return echo_error(err)
+    return 0
+
+
 def add(sub: Any, stacks: list[str]) -> None:
     """The commands on real stacks, on the command line's subparsers."""
     preview = sub.add_parser("preview", help="pulumi preview --diff of a stack (Automation API)")
@@ -116,3 +132,16 @@ def add(sub: Any, stacks: list[str]) -> None:
         help="where --replace-target-data keeps the target's rows (default .kubeport/backups, private to you)",
     )
     migrate.set_defaults(func=cmd_migrate)
+
+    rollback = sub.add_parser(
+        "rollback",
+        help="return a stack's app to the image and settings of an earlier successful update, building nothing",
+    )
+    rollback.add_argument("--stack", required=True, choices=stacks)
+    rollback.add_argument(
+        "--to", type=int, metavar="N", help="the update to return to (--list numbers them; default: the release "
+        "before the running one, or the last good one when the newest update failed)",
+    )  # fmt: skip
+    rollback.add_argument("--list", action="store_true", help="list the stack's updates and images; change nothing")
+    rollback.add_argument("--yes", action="store_true", help="do not ask before rolling back")
+    rollback.set_defaults(func=cmd_rollback)

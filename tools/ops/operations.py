@@ -99,13 +99,18 @@ class AutomationWorkspace:
     def config(self, stack: str) -> dict[str, str]:
         return {k: "[secret]" if v.secret else str(v.value) for k, v in self._stack(stack).get_all_config().items()}
 
-    def cluster_kubeconfig(self, reference: str) -> str:
-        done = processes.run(
-            ["pulumi", "stack", "output", "kubeconfig", "--show-secrets", "--stack", reference, "--non-interactive"],
+    def cli(self, *args: str, input_text: str | None = None) -> processes.Done:
+        """`pulumi ARGS` in the project, on this workspace's backend and passphrase, with a deadline."""
+        return processes.run(
+            ["pulumi", *args, "--non-interactive"],
             cwd=ROOT,
             env={**os.environ, **self.env},
             timeout=120,
+            input_text=input_text,
         )
+
+    def cluster_kubeconfig(self, reference: str) -> str:
+        done = self.cli("stack", "output", "kubeconfig", "--show-secrets", "--stack", reference)
         if done.code != 0 or not done.stdout.strip():
             raise OperationError(f"cannot read the kubeconfig of cluster stack {reference!r}: {done.stderr.strip()}")
         return done.stdout
