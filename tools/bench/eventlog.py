@@ -13,7 +13,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,11 @@ def short_name(urn: str) -> str:
     return f"{qualified.rpartition('$')[2].rpartition(':')[2]} {name}"
 
 
+def op_of(event: Event) -> str:
+    """The step's operation: create, update, same, delete-replaced, create-replacement, ..."""
+    return str((event.body.get("metadata") or {}).get("op", ""))
+
+
 @dataclass(frozen=True)
 class Part:
     name: str
@@ -105,12 +110,13 @@ def breakdown(events: list[Event], total: float) -> list[Part]:
         first = steps[0].at
         parts.append(Part("language host, program and plugins, to the first resource step", events[0].at,
                           first - events[0].at))  # fmt: skip
-        done = {e.urn: e for e in events if e.kind in ("resOutputsEvent", "resOpFailedEvent")}
+        # A replacement is several steps of one resource (delete-replaced, replace, create-replacement): each
+        # step's end is the event of the same resource and operation.
+        done = {(e.urn, op_of(e)): e for e in events if e.kind in ("resOutputsEvent", "resOpFailedEvent")}
         for pre in steps:
-            post = done.get(pre.urn)
-            op = str((pre.body.get("metadata") or {}).get("op", ""))
-            if post is not None and op != "same":
-                parts.append(Part(f"{op} {short_name(pre.urn)}", pre.at, post.at - pre.at))
+            post = done.get((pre.urn, op_of(pre)))
+            if post is not None and op_of(pre) != "same":
+                parts.append(Part(f"{op_of(pre)} {short_name(pre.urn)}", pre.at, post.at - pre.at))
     summary = next((e for e in events if e.kind == "summaryEvent"), None)
     last_step = max((e.at for e in events if e.kind in ("resOutputsEvent", "resOpFailedEvent")), default=None)
     if summary is not None and last_step is not None:
@@ -118,11 +124,3 @@ def breakdown(events: list[Event], total: float) -> list[Part]:
     end = summary.at if summary is not None else events[-1].at
     parts.append(Part("after the summary: state written, exit", end, max(0.0, total - end)))
     return parts
-
-
-def resource_seconds(events: list[Event]) -> Iterator[tuple[str, float]]:
-    """Each resource step's duration (create or update, await included)."""
-    starts = {e.urn: e.at for e in events if e.kind == "resourcePreEvent"}
-    for event in events:
-        if event.kind in ("resOutputsEvent", "resOpFailedEvent") and event.urn in starts:
-            yield short_name(event.urn), event.at - starts[event.urn]

@@ -31,11 +31,14 @@ def objects_for_kubectl(run: ProgramRun) -> str:
     return yaml.safe_dump_all(docs, sort_keys=False)
 
 
-def measure_node_chain(bench: realrun.Workbench, rounds: int, log: Path) -> tuple[list[list[str]], list[eventlog.Part]]:
+def measure_node_chain(
+    bench: realrun.Workbench, rounds: int, log: Path
+) -> tuple[list[list[str]], dict[str, list[eventlog.Part]]]:
     """The app's whole chain on the real node, Pulumi against BuildKit + kubectl with the same engine and registry.
 
     Both sides start from the same change (a new page, so a new layer to build and push) with BuildKit's cache
-    warm from earlier builds, and end when the pods of the new build are Ready behind the Service.
+    warm from earlier builds, and end when the pods of the new build are Ready behind the Service. Returns the
+    table's rows and where the last round's first `up` and release spent their time (the engine's events).
 
     Longer than 60 lines: each round times both sides in the order they run, with the closures they share (the
     page, the build, kubectl); spread over helpers, what is inside a timing would be harder to see.
@@ -50,7 +53,7 @@ def measure_node_chain(bench: realrun.Workbench, rounds: int, log: Path) -> tupl
     page = bench.project / "app" / "site" / "index.html"
     original = page.read_text()
     timings = {name: Timing() for name in ("up", "update", "k-up", "k-update")}
-    parts: list[eventlog.Part] = []
+    parts: dict[str, list[eventlog.Part]] = {}
 
     def change_page(marker: str) -> None:
         page.write_text(original.replace("Hello from kubeport", f"Hello from kubeport ({marker})"))
@@ -80,10 +83,12 @@ def measure_node_chain(bench: realrun.Workbench, rounds: int, log: Path) -> tupl
             up, events = eventlog.run_logged(lambda a: bench.pulumi(*a, timeout=1800),
                                              ["up", "--yes", "--skip-preview", "--stack", stack], log)  # fmt: skip
             timings["up"].seconds.append(ok(up))
-            parts = eventlog.breakdown(events, up.seconds)
+            parts["first up"] = eventlog.breakdown(events, up.seconds)
             change_page(f"bench {i} pulumi update")
-            timings["update"].seconds.append(ok(bench.pulumi("up", "--yes", "--skip-preview", "--stack", stack,
-                                                              timeout=1800)))  # fmt: skip
+            update, events = eventlog.run_logged(lambda a: bench.pulumi(*a, timeout=1800),
+                                                 ["up", "--yes", "--skip-preview", "--stack", stack], log)  # fmt: skip
+            timings["update"].seconds.append(ok(update))
+            parts["release (a new page)"] = eventlog.breakdown(events, update.seconds)
             ok(bench.pulumi("destroy", "--yes", "--stack", stack, timeout=900))
             ok(bench.pulumi("stack", "rm", "--yes", stack))
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote
 
 from stacks.config import NAMESPACE, ConfigError, qualified
 from stacks.config.keys import keys_by_name
@@ -191,12 +191,13 @@ def backend_history(url: str, stack: str, project: str = PROJECT) -> list[tuple[
     """Each update of a DIY file backend's stack, oldest first: when it started (Unix seconds) and the image its
     checkpoint left deployed. Pulumi writes `<stack>-<time>.history.json` beside `<stack>-<time>.checkpoint.json`
     under `.pulumi/history/<project>/<stack>/`, gzipped when PULUMI_DIY_BACKEND_GZIP is set."""
-    parsed = urlparse(url)
-    if parsed.scheme != "file":
+    if not url.startswith("file://"):
         raise OperationError(
             f"rollback reads each update's image from a DIY file backend's history; the backend {url!r} is not one"
         )
-    folder = Path(unquote(parsed.path)) / ".pulumi" / "history" / project / stack
+    # file:///abs, file://~/in-home, file://./relative, with or without a query (?no_tmp_dir=true).
+    root = Path(unquote(url.removeprefix("file://").partition("?")[0])).expanduser()
+    folder = root / ".pulumi" / "history" / project / stack
     found: list[tuple[int, Path]] = []
     for path in folder.glob(f"{stack}-*.history.json*"):
         stamp, _, rest = path.name.removeprefix(f"{stack}-").partition(".")
