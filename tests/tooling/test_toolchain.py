@@ -6,6 +6,7 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -117,6 +118,27 @@ def test_the_build_script_parses_and_reads_the_one_versions_file() -> None:
     subprocess.run(["bash", "-n", str(BUILD_SCRIPT)], check=True, timeout=30)
     assert 'source "$here/versions.env"' in BUILD_SCRIPT.read_text()
     assert VERSIONS_FILE.parent == BUILD_SCRIPT.parent
+
+
+def test_make_test_builds_only_cyclonus_and_without_go_says_so_and_goes_on(tmp_path: Path) -> None:
+    """`make test` runs `build-toolchain --only cyclonus`: a wrong name is refused; with no Go on PATH nothing is
+    built, the reason is given and `make test` goes on (the analyzer's tests then skip, or fail under CI=true)."""
+    tools = tmp_path / "bin"  # what the script needs before it looks for Go, and no Go wherever this machine has one
+    tools.mkdir()
+    for name in ("dirname", "mkdir"):
+        (tools / name).symlink_to(str(shutil.which(name)))
+    env = {"PATH": str(tools), "HOME": str(tmp_path), "KUBEPORT_TOOLCHAIN": str(tmp_path / "tc")}
+
+    def build(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["/bin/bash", str(BUILD_SCRIPT), *args], env=env, capture_output=True, text=True,
+                              timeout=30, check=False)  # fmt: skip
+
+    wrong = build("--only", "etcd")
+    assert wrong.returncode == 2 and "--only takes cyclonus" in wrong.stderr
+    no_go = build("--only", "cyclonus")
+    assert no_go.returncode == 0 and "Go (1.26+) is not installed" in no_go.stdout, no_go
+    assert not (tmp_path / "tc" / "bin").exists()
+    assert "cyclonus lint typecheck unit" in (ROOT / "Makefile").read_text()
 
 
 def test_the_cache_lives_outside_the_clone_unless_told_otherwise() -> None:
