@@ -69,6 +69,7 @@ def local_environment(environ: Mapping[str, str]) -> dict[str, str]:
         "KUBEPORT_POD": "serve-local",
         "KUBEPORT_NODE": socket.gethostname(),
         "KUBEPORT_IMAGE": "none: app/site served by the host's nginx",
+        "KUBEPORT_RELEASE": "none: not deployed",
         "KUBEPORT_VERSION": image_version(),
     }
     return {**defaults, **environ}

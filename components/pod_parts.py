@@ -18,6 +18,11 @@ HEALTH_PATH = "/healthz"
 """nginx's liveness location (app/nginx/default.conf): answers 200 while nginx runs."""
 READY_PATH = "/readyz"
 """nginx's readiness location: 200 once the site and /info are in place, 503 before."""
+INFO_PATH = "/info"
+"""Where nginx says where it runs: pod, node, image, release (app/nginx/templates/kubeport/info.json.template)."""
+RELEASE_ANNOTATION = "kubeport.dev/release"
+"""On the web pods' template: a digest of the rest of the template. /info reports it, so the smoke check can tell
+the release it checks from an earlier one that still answers."""
 RUN_AS = 10101
 """Numeric UID/GID the containers run as (>= 10000 keeps clear of host users)."""
 PSS_LEVEL = "restricted"
@@ -173,6 +178,7 @@ def _web_container(image: pulumi.Input[str], target: str, pull_policy: PullPolic
         env=[
             k8s.core.v1.EnvVarArgs(name="KUBEPORT_TARGET", value=target),
             k8s.core.v1.EnvVarArgs(name="KUBEPORT_IMAGE", value=image),
+            _field_env("KUBEPORT_RELEASE", f"metadata.annotations['{RELEASE_ANNOTATION}']"),
             _field_env("KUBEPORT_POD", "metadata.name"),
             _field_env("KUBEPORT_NAMESPACE", "metadata.namespace"),
             _field_env("KUBEPORT_NODE", "spec.nodeName"),

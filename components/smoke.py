@@ -1,4 +1,5 @@
-"""SmokeCheck: a Pod that is Ready only while the app answers through its Service's cluster DNS name.
+"""SmokeCheck: a Pod that is Ready only while the app answers through its Service's cluster DNS name, from the
+release the update rolled out.
 
 Pulumi waits for a Pod to become Ready, so `pulumi up` itself proves in-cluster reachability. Its component
 label differs from the web pods', so the Service never selects it; a NetworkPolicy lets it reach DNS and the
@@ -17,6 +18,7 @@ from components.options import PullPolicy
 from components.pod_parts import (
     APP_PORT,
     HEALTH_PATH,
+    INFO_PATH,
     authority,
     common_labels,
     container_security_context,
@@ -55,13 +57,34 @@ while :; do
     echo "smoke check: $URL did not answer within ${WINDOW}s: $cause ($last)" >"${REPORT:-/dev/termination-log}"
     exit 1
   fi
-  sleep 2
+  sleep 1
+done
+# It answers. From the release this update rolled out? If only pods of an earlier one answer until the window ends,
+# the new pods never turned Ready, whatever the Deployment's await concluded (a stale read can end it early).
+while [ -n "${RELEASE:-}" ]; do
+  info=$(wget -q -T 3 -O - "$INFO_URL" 2>&1) && case "$info" in *"\"release\": \"$RELEASE\""*) break;; esac
+  if [ "$(date +%s)" -ge "$end" ]; then
+    seen=$(printf '%s\n' "$info" | sed -n 's/.*"release": "\([^"]*\)".*/\1/p')
+    echo "smoke check: $INFO_URL answered only from pods of another release (${seen:-none}), not release $RELEASE:" \
+      "the new pods never turned Ready (their readiness probe fails) or their rollout did not finish" \
+      >"${REPORT:-/dev/termination-log}"
+    exit 1
+  fi
+  sleep 1
 done
 # The app image's STOPSIGNAL is nginx's graceful SIGQUIT: the shell ends on it (and TERM, INT) at once.
 trap 'exit 0' TERM QUIT INT
 while :; do sleep 30 & wait $!; done
 """
-"""The smoke container's program (POSIX sh, busybox or Debian: wget, date, grep, tail)."""
+"""The smoke container's program (POSIX sh, busybox or Debian: wget, date, grep, tail, sed)."""
+READY_CHECK = r"""
+if [ -n "${RELEASE:-}" ]; then
+  wget -q -T 3 -O - "$INFO_URL" | grep -q "\"release\": \"$RELEASE\""
+else
+  wget -q -T 3 -O /dev/null "$URL"
+fi
+"""
+"""The readiness probe: the Service answers, from a pod of the release this update rolled out when it is known."""
 
 
 def duration_seconds(text: str) -> int:
@@ -105,10 +128,14 @@ class SmokeCheckArgs:
     revision: pulumi.Input[str] = ""
     """A digest of what the check depends on (the Service's spec, the pod template): when it changes, the Pod is
     replaced, so an update runs the check again instead of trusting an earlier pass."""
+    release: pulumi.Input[str] = ""
+    """The release the web pods of this update run (their RELEASE_ANNOTATION, which /info reports): the Pod turns
+    Ready only on an answer from one of them. Empty: any answer from the Service passes."""
 
 
 class SmokeCheck(pulumi.ComponentResource):
-    """A NetworkPolicy and a Pod whose readiness probe fetches the app's /healthz through its Service."""
+    """A NetworkPolicy and a Pod whose readiness probe asks the app through its Service, and is answered by a pod of
+    the release it checks."""
 
     def __init__(self, name: str, args: SmokeCheckArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kubeport:workload:SmokeCheck", name, None, opts)
@@ -123,9 +150,11 @@ class SmokeCheck(pulumi.ComponentResource):
         # `<service>.<namespace>.svc` resolves through the pod's DNS search path whatever the cluster domain.
         host = pulumi.Output.concat(args.service_name, ".", args.namespace, ".svc")
         target_url = host.apply(lambda h: f"http://{authority(h)}{HEALTH_PATH}")
-        check = target_url.apply(lambda url: ["wget", "-q", "-T", "3", "-O", "/dev/null", url])
-        facts = {"URL": target_url, "HOST": host, "SERVICE": args.service_name, "APP_PORT": str(APP_PORT),
-                 "WINDOW": str(check_window(args.timeout)), "CHECKS": args.revision}  # fmt: skip
+        info_url = host.apply(lambda h: f"http://{authority(h)}{INFO_PATH}")
+        check = ["/bin/sh", "-c", READY_CHECK]
+        facts = {"URL": target_url, "INFO_URL": info_url, "HOST": host, "SERVICE": args.service_name,
+                 "APP_PORT": str(APP_PORT), "WINDOW": str(check_window(args.timeout)), "CHECKS": args.revision,
+                 "RELEASE": args.release}  # fmt: skip
 
         self._network_policy(name, args, labels, selector, k8s_opts)
 
@@ -212,7 +241,7 @@ class SmokeCheck(pulumi.ComponentResource):
 
 
 def _container(
-    args: SmokeCheckArgs, facts: dict[str, pulumi.Input[str]], check: pulumi.Output[list[str]]
+    args: SmokeCheckArgs, facts: dict[str, pulumi.Input[str]], check: list[str]
 ) -> k8s.core.v1.ContainerArgs:
     """The smoke-check container: CHECK_SCRIPT with the facts it reads, Ready while `check` gets an answer."""
     return k8s.core.v1.ContainerArgs(
@@ -223,9 +252,11 @@ def _container(
         # A container's environment cannot change in place: a new CHECKS replaces the Pod.
         env=[k8s.core.v1.EnvVarArgs(name=n, value=v) for n, v in facts.items() if v != ""],
         termination_message_policy="File",
+        # Once a second (one small request): after a release, an answer from the new pods makes it Ready within a
+        # second, not a probe period after one that reached a pod of the release going away.
         readiness_probe=k8s.core.v1.ProbeArgs(
             exec_=k8s.core.v1.ExecActionArgs(command=check),
-            period_seconds=5,
+            period_seconds=1,
             timeout_seconds=5,
             failure_threshold=1,
         ),

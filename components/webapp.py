@@ -24,6 +24,7 @@ from components.platform import Exposure, IngressRoute, Platform
 from components.pod_parts import (
     APP_PORT,
     LOCAL_IMAGE_WAIVERS,
+    RELEASE_ANNOTATION,
     SERVICE_PORT,
     common_labels,
     scanner_waivers,
@@ -75,6 +76,8 @@ class WebApp(pulumi.ComponentResource):
     """The namespace the objects are in."""
     service_name: pulumi.Output[str]
     """The Service's name (its in-cluster DNS name is `<service>.<namespace>.svc`)."""
+    release: pulumi.Output[str]
+    """A digest of the web pods' template: their RELEASE_ANNOTATION, which /info reports."""
     url: pulumi.Output[str]
     """Where the app is reached from outside, or the command that prints it."""
     ingress_address: pulumi.Output[str] | None
@@ -148,10 +151,18 @@ class WebApp(pulumi.ComponentResource):
         *,
         timeouts: pulumi.CustomTimeouts,
     ) -> k8s.apps.v1.Deployment:
-        """Declares the Deployment of the web pods."""
+        """Declares the Deployment of the web pods, their template marked with its release (self.release)."""
         platform = args.platform
         web_labels = common_labels(name, "web")
         web_selector = selector_labels(name, "web")
+        pod_spec = web_pod_spec(
+            image=args.image,
+            target=platform.target,
+            pull_policy=platform.image_pull_policy,
+            selector=web_selector,
+            pull_secrets=pull_secrets,
+        )
+        self.release = pulumi.Output.all(pulumi.Output.from_input(pod_spec), web_labels).apply(revision_of)
         return k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -169,14 +180,10 @@ class WebApp(pulumi.ComponentResource):
                     rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
                 ),
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=web_labels),
-                    spec=web_pod_spec(
-                        image=args.image,
-                        target=platform.target,
-                        pull_policy=platform.image_pull_policy,
-                        selector=web_selector,
-                        pull_secrets=pull_secrets,
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=web_labels, annotations={RELEASE_ANNOTATION: self.release}
                     ),
+                    spec=pod_spec,
                 ),
             ),
             opts=pulumi.ResourceOptions.merge(
@@ -273,6 +280,7 @@ class WebApp(pulumi.ComponentResource):
                 waivers=image_waivers,
                 waits_for=platform.depends_on,
                 checks=[deployment, service],
+                release=self.release,
                 # The Service as asked for, not as its await returned it: that object can be the one from
                 # before the update (its condition holds for both), and a stale revision would skip the check.
                 revision=pulumi.Output.all(

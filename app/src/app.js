@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const FIELDS = ["target", "namespace", "pod", "node", "image", "version"];
+  const FIELDS = ["target", "namespace", "pod", "node", "image", "release", "version"];
   const status = document.getElementById("status");
   const refresh = document.getElementById("refresh");
 

@@ -71,14 +71,15 @@ def test_probes_ask_nginx_locations_on_its_port(run: ProgramRun) -> None:
     assert container["readinessProbe"]["httpGet"]["path"] != container["livenessProbe"]["httpGet"]["path"]
 
 
-def test_the_smoke_pod_asks_the_service_on_its_port_for_a_location_nginx_answers(run: ProgramRun) -> None:
-    command = smoke_pod(run).inputs["spec"]["containers"][0]["readinessProbe"]["exec"]["command"]
-    url = urllib.parse.urlsplit(command[-1])
+def test_the_smoke_pod_asks_the_service_on_its_port_for_locations_nginx_answers(run: ProgramRun) -> None:
+    env = {e["name"]: e.get("value") for e in smoke_pod(run).inputs["spec"]["containers"][0]["env"]}
     service = run.one(SERVICE).inputs["metadata"]
-    assert url.scheme == "http"
-    assert url.hostname == f"{service['name']}.{service['namespace']}.svc"
-    assert (url.port or 80) == service_port(run)["port"]
-    assert nginx_conf.server().answers_200(url.path), url.path
+    for name in ("URL", "INFO_URL"):  # its script's first question, then the one its readiness probe asks
+        url = urllib.parse.urlsplit(env[name])
+        assert url.scheme == "http"
+        assert url.hostname == f"{service['name']}.{service['namespace']}.svc"
+        assert (url.port or 80) == service_port(run)["port"]
+        assert nginx_conf.server().answers_200(url.path), url.path
 
 
 def test_the_url_output_reaches_the_service(run: ProgramRun) -> None:

@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from components.pod_parts import RELEASE_ANNOTATION
+from components.smoke import READY_CHECK
 from tests.support import nginx_conf
 from tests.support.workload import (
     DEPLOYMENT,
@@ -140,12 +142,17 @@ def test_service_selects_the_web_pods_and_not_the_smoke_pod(run: ProgramRun) -> 
     assert web_container(run)["ports"][0]["name"] == "http"
 
 
-def test_smoke_pod_is_ready_only_when_the_service_answers_by_dns(run: ProgramRun) -> None:
+def test_smoke_pod_is_ready_only_when_the_service_answers_by_dns_from_the_new_release(run: ProgramRun) -> None:
     pod = smoke_pod(run)
-    probe = pod.inputs["spec"]["containers"][0]["readinessProbe"]
-    command = probe["exec"]["command"]
-    assert command[0] == "wget"
-    assert command[-1] == "http://web.kubeport.svc/healthz"
+    container = pod.inputs["spec"]["containers"][0]
+    assert container["readinessProbe"]["exec"]["command"] == ["/bin/sh", "-c", READY_CHECK]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["URL"] == "http://web.kubeport.svc/healthz" and env["INFO_URL"] == "http://web.kubeport.svc/info"
+    # The release it waits for is the one the web pods' template carries, which /info reports.
+    template = pod_template(run)
+    assert env["RELEASE"] == template["metadata"]["annotations"][RELEASE_ANNOTATION]
+    release_env = next(e for e in web_container(run)["env"] if e["name"] == "KUBEPORT_RELEASE")
+    assert release_env["valueFrom"]["fieldRef"]["fieldPath"] == f"metadata.annotations['{RELEASE_ANNOTATION}']"
     # Created only after the Deployment and Service it checks.
     deployment, service = run.one(DEPLOYMENT), run.one(SERVICE)
     assert deployment.urn in pod.dependencies and service.urn in pod.dependencies

@@ -110,8 +110,8 @@ def test_page_structure_is_accessible(server: Server, watched: Watched) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Hello from kubeport")
     expect(page.get_by_role("main")).to_have_count(1)
     expect(page.get_by_role("region", name="Where this page runs")).to_be_visible()
-    expect(page.get_by_role("term")).to_have_count(6)
-    expect(page.get_by_role("definition")).to_have_count(6)
+    expect(page.get_by_role("term")).to_have_count(7)
+    expect(page.get_by_role("definition")).to_have_count(7)
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

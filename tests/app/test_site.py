@@ -17,7 +17,7 @@ from components.image import context_files
 APP = Path(__file__).resolve().parents[2] / "app"
 SITE = APP / "site"
 DOCKERFILE = (APP / "Dockerfile").read_text()
-INFO_FIELDS = ["target", "namespace", "pod", "node", "image", "version"]
+INFO_FIELDS = ["target", "namespace", "pod", "node", "image", "release", "version"]
 PAGES = sorted(p.name for p in SITE.glob("*.html"))
 ASSETS = sorted(p.name for p in SITE.iterdir() if build_site.ASSET.match(p.name))
 

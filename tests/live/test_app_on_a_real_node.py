@@ -144,6 +144,8 @@ def test_info_reports_the_real_pod_and_the_url_serves_the_page_to_this_machine(b
         assert info["pod"] in pods and info["namespace"] == NAMESPACE
         assert info["node"] == pods[info["pod"]]["spec"]["nodeName"] == NODE
         assert info["image"] == RELEASE_0["image"]
+        # The release the smoke check waited for: the pod's own template annotation, through the downward API.
+        assert info["release"] == pods[info["pod"]]["metadata"]["annotations"]["kubeport.dev/release"] != ""
         seen.add(info["pod"])
     assert seen, "the Service answered"
 

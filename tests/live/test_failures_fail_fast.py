@@ -73,7 +73,13 @@ def test_a_target_port_nginx_does_not_listen_on(deployed: Workbench) -> None:
 
 def test_pods_that_never_turn_ready(deployed: Workbench) -> None:
     output = broken_up(deployed, plants.NEVER_READY, "pods that never turn Ready")
-    assert re.search(r"containers with unready status: \[web\]", output), output[-3000:]
-    assert "Minimum number of Pods to consider the application live was not attained" in output
+    # The Deployment's await names the unready containers. When a stale read ends that await early (the provider
+    # can take the Deployment as it was before the update for the rolled-out one), the smoke check still refuses
+    # the release: only pods of the earlier release answer.
+    awaited = bool(re.search(r"containers with unready status: \[web\]", output)) and (
+        "Minimum number of Pods to consider the application live was not attained" in output
+    )
+    refused = "answered only from pods of another release" in output and "the new pods never turned Ready" in output
+    assert awaited or refused, output[-3000:]
     # The running release was never replaced (maxUnavailable 0): its pods still answer.
     assert http_get(service_url(deployed, NAMESPACE) + "/healthz")[0] == 200

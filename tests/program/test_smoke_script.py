@@ -11,18 +11,24 @@ from pathlib import Path
 
 import pytest
 
-from components.smoke import CHECK_SCRIPT, check_window
+from components.smoke import CHECK_SCRIPT, READY_CHECK, check_window
 from tests.support.local_http import QuietHandler, serving
+from tools.stack_files import ROOT
 
 pytestmark = pytest.mark.skipif(shutil.which("wget") is None and os.environ.get("CI") != "true", reason="no wget")
 
 
-def run_check(url: str, tmp_path: Path, window: int = 2, timeout: float = 15) -> tuple[int | None, str]:
-    """(exit code, or None while it still runs after `timeout`; what it reported)."""
+def run_check(
+    url: str, tmp_path: Path, window: int = 2, timeout: float = 15, release: str = "", script: str = CHECK_SCRIPT
+) -> tuple[int | None, str]:
+    """(exit code, or None while it still runs after `timeout`; what it reported). With `release`, /info beside
+    `url` must report it."""
     report = tmp_path / "termination-log"
     env = {"PATH": os.environ["PATH"], "URL": url, "HOST": "web.shop.svc", "SERVICE": "web", "APP_PORT": "8080",
-           "WINDOW": str(window), "REPORT": str(report)}  # fmt: skip
-    process = subprocess.Popen(["sh", "-c", CHECK_SCRIPT], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+           "WINDOW": str(window), "REPORT": str(report), "INFO_URL": url.replace("/healthz", "/info")}  # fmt: skip
+    if release:
+        env["RELEASE"] = release
+    process = subprocess.Popen(["sh", "-c", script], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         code: int | None = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -64,6 +70,36 @@ def test_an_answer_keeps_it_running_and_reports_nothing(tmp_path: Path) -> None:
     with serving(Healthy) as base:
         code, report = run_check(f"{base}/healthz", tmp_path, timeout=5)
     assert code is None and report == ""
+
+
+def serving_release(release: str) -> type[QuietHandler]:
+    """The app as nginx serves it: /healthz, and /info as app/nginx/templates/kubeport/info.json.template renders it."""
+    template = (ROOT / "app" / "nginx" / "templates" / "kubeport" / "info.json.template").read_text()
+    info = template.replace("${KUBEPORT_RELEASE}", release).encode()
+
+    class App(QuietHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.reply(200, info if self.path == "/info" else b"ok\n", "application/json")
+
+    return App
+
+
+def test_answers_only_from_an_earlier_release_fail_the_check_naming_both(tmp_path: Path) -> None:
+    with serving(serving_release("0ld0ld0ld0ld0ld0")) as base:
+        code, report = run_check(f"{base}/healthz", tmp_path, release="c61b6dc56db8a228")
+        ready = run_check(f"{base}/healthz", tmp_path, release="c61b6dc56db8a228", script=READY_CHECK, timeout=10)
+    assert code == 1, report
+    assert "answered only from pods of another release (0ld0ld0ld0ld0ld0), not release c61b6dc56db8a228" in report
+    assert "the new pods never turned Ready" in report
+    assert ready[0] == 1, "the readiness probe fails too"
+
+
+def test_an_answer_from_the_release_it_checks_keeps_it_running_and_makes_it_ready(tmp_path: Path) -> None:
+    with serving(serving_release("c61b6dc56db8a228")) as base:
+        code, report = run_check(f"{base}/healthz", tmp_path, timeout=5, release="c61b6dc56db8a228")
+        ready = run_check(f"{base}/healthz", tmp_path, release="c61b6dc56db8a228", script=READY_CHECK, timeout=10)
+    assert code is None and report == ""
+    assert ready[0] == 0
 
 
 @pytest.mark.parametrize(("timeout", "window"), [("30s", 10), ("45s", 15), ("90s", 30), ("10m", 30), ("15m", 30)])

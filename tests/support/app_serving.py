@@ -34,6 +34,7 @@ INFO_ENV = {
     "KUBEPORT_POD": "web-6d5f8b7c9d-x2x4q",
     "KUBEPORT_NODE": "node-a.cluster.test",
     "KUBEPORT_IMAGE": "kubeport-app:0123456789abcdef",
+    "KUBEPORT_RELEASE": "0123456789abcdef",
 }
 """What the Deployment would set; the tests expect exactly these values on /info and on the page."""
 

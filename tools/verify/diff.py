@@ -31,6 +31,13 @@ PLATFORM_CARRIED: list[tuple[re.Pattern[str], str]] = [
     # A digest of the Service and the pod template (components.smoke): it differs exactly when they do, and any
     # difference of theirs is listed and classified on its own.
     (re.compile(r"^Pod .*\.env\.CHECKS\.value$"), "derived: the smoke check's digest of the objects it checks"),
+    # Likewise the web pods' release (components.pod_parts.RELEASE_ANNOTATION), a digest of the rest of their
+    # template, and the smoke check's copy of it.
+    (
+        re.compile(r"^Deployment .*: spec\.template\.metadata\.annotations\.kubeport\.dev/release$"),
+        "derived: the web pods' digest of their template",
+    ),
+    (re.compile(r"^Pod .*\.env\.RELEASE\.value$"), "derived: the release the smoke check waits for"),
     (re.compile(r"^metadata\.waivers\.(CKV_K8S_43|CKV_K8S_15)$"), "registry: waivers for a local image"),
     (re.compile(r"^Service .*: spec\.type$"), "exposure: Service type"),
     (re.compile(r"^Service .*: spec\.ports\.[^.]+\.nodePort$"), "exposure: node port"),
