@@ -153,8 +153,7 @@ def meaningful(config: Mapping[str, Value]) -> dict[str, Value]:
 def plan_for(stack: str, current: Mapping[str, Value], update: Update, running: str) -> Plan:
     """The stack file's `kubeport:*` keys made those of `update`, with its image pinned (pure)."""
     now = meaningful(current)
-    wanted = {k: v for k, v in meaningful(update.config).items() if k not in NOT_RESTORED}
-    wanted[IMAGE_KEY] = (update.image, False)
+    wanted = settings(update.config) | {IMAGE_KEY: (update.image, False)}
     sets = {k: v for k, v in wanted.items() if now.get(k) != v}
     removes = tuple(sorted(k for k in now if k not in wanted))
     replaced = {k: now[k] for k in (*sets, *removes) if k in now}
