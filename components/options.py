@@ -27,3 +27,5 @@ class Autoscaling:
     """Most pods."""
     cpu_target: int
     """Average CPU utilisation the autoscaler aims for, in percent of the pods' CPU request."""
+    scale_down_window: int = 300
+    """Seconds of recommendations the autoscaler looks back over before removing pods (Kubernetes' default)."""

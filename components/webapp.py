@@ -343,6 +343,11 @@ class WebApp(pulumi.ComponentResource):
                         ),
                     )
                 ],
+                behavior=k8s.autoscaling.v2.HorizontalPodAutoscalerBehaviorArgs(
+                    scale_down=k8s.autoscaling.v2.HPAScalingRulesArgs(
+                        stabilization_window_seconds=scaling.scale_down_window
+                    )
+                ),
             ),
             opts=k8s_opts,
         )

@@ -217,6 +217,14 @@ COMMON_KEYS: tuple[Key, ...] = (
         bounds=(1, 100),
     ),
     Key(
+        "scaleDownWindow",
+        "integer",
+        300,
+        "Seconds the autoscaler looks back before it removes pods: it scales down to the highest count it wanted in "
+        "that window, so a short dip in load keeps the pods (0-3600; Kubernetes' default is 300).",
+        bounds=(0, 3600),
+    ),
+    Key(
         "host",
         "string",
         "",

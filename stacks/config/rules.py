@@ -66,11 +66,12 @@ BUILD_KEYS = ("registry", "dockerhubUser", "dockerhubToken", "buildPlatform", "b
 APP_KEYS = (
     "replicas", "namespace", "nodePort", "image", "registry", "dockerhubUser", "dockerhubToken", "registryServer",
     "registryUser", "registryToken", "registryPullUser", "registryPullToken", "smokeCheck", "buildPlatform",
-    "baseImage", "builder", "autoscaling", "minReplicas", "maxReplicas", "cpuTarget", "host", "tlsSecret",
+    "baseImage", "builder", "autoscaling", "minReplicas", "maxReplicas", "cpuTarget", "scaleDownWindow", "host",
+    "tlsSecret",
     "rolloutTimeout", "application", "serviceBaseImage", "postgresImage", "storageClass",
 )  # fmt: skip
 """The keys of the app side: a cluster stack (kubeport:part cluster) deploys no app, so refuses them."""
-AUTOSCALING_KEYS = ("minReplicas", "maxReplicas", "cpuTarget")
+AUTOSCALING_KEYS = ("minReplicas", "maxReplicas", "cpuTarget", "scaleDownWindow")
 APPLICATION_ONLY_KEYS = ("serviceBaseImage", "postgresImage", "storageClass")
 """Keys that mean something only for an application of workload files (kubeport:application)."""
 NOT_WITH_APPLICATION = ("image", "autoscaling")
@@ -335,7 +336,8 @@ def _autoscaling(r: Reader, target: Target) -> Autoscaling | None:
     if high < low:
         r.problem("maxReplicas", f"{high} is below kubeport:minReplicas ({low}); expected at least {low}")
     cpu = r.integer("cpuTarget")
-    return Autoscaling(min_replicas=low, max_replicas=high, cpu_target=cpu)
+    window = r.integer("scaleDownWindow")
+    return Autoscaling(min_replicas=low, max_replicas=high, cpu_target=cpu, scale_down_window=window)
 
 
 def _routing(r: Reader) -> tuple[str, str]:

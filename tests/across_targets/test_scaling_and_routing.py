@@ -38,6 +38,14 @@ def test_the_autoscaler_scales_the_deployment_within_its_bounds(stack: str) -> N
     # Utilisation is a share of the request: every container the autoscaler measures must request CPU.
     assert all(c["resources"]["requests"]["cpu"] for c in deployment["spec"]["template"]["spec"]["containers"])
     assert run.one(HPA).inputs["metadata"]["namespace"] == deployment["metadata"]["namespace"]
+    # It removes pods only after the load has stayed low for the configured window.
+    assert spec["behavior"] == {"scaleDown": {"stabilizationWindowSeconds": 120}}
+
+
+def test_the_scale_down_window_defaults_to_kubernetes_own() -> None:
+    values = {k: v for k, v in features_for("dev").items() if k != "scaleDownWindow"}
+    spec = run_program("dev", values).one(HPA).inputs["spec"]
+    assert spec["behavior"] == {"scaleDown": {"stabilizationWindowSeconds": 300}}
 
 
 def test_up_never_fights_the_autoscaler(stack: str) -> None:
@@ -127,6 +135,8 @@ def test_with_the_features_clouds_still_differ_only_by_the_platform(a: str, b: s
         ("dev", {"autoscaling": "true", "replicas": "3"}, "kubeport:replicas"),
         ("dev", {"autoscaling": "true", "cpuTarget": "0"}, "kubeport:cpuTarget"),
         ("dev", {"autoscaling": "true", "cpuTarget": "101"}, "kubeport:cpuTarget"),
+        ("dev", {"autoscaling": "true", "scaleDownWindow": "3601"}, "kubeport:scaleDownWindow"),
+        ("dev", {"scaleDownWindow": "60"}, "kubeport:scaleDownWindow"),
         ("dev", {"maxReplicas": "8"}, "kubeport:maxReplicas"),
         ("eks", {"autoscaling": "true", "minReplicas": "1"}, "kubeport:minReplicas"),
         ("dev", {"tlsSecret": "shop-tls"}, "kubeport:tlsSecret"),

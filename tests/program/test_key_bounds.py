@@ -16,6 +16,7 @@ CONTEXT: dict[str, dict[str, str]] = {
     "minReplicas": {"autoscaling": "true", "maxReplicas": "1000000"},
     "maxReplicas": {"autoscaling": "true", "minReplicas": "1"},
     "cpuTarget": {"autoscaling": "true"},
+    "scaleDownWindow": {"autoscaling": "true"},
 }
 """Keys that apply only beside others (the autoscaler's), with those others set so only the key's own range counts."""
 

@@ -17,7 +17,14 @@ HOST = "shop.example.com"
 
 
 # minReplicas differs from the default kubeport:replicas (2), so a Deployment started at the wrong one shows.
-FEATURES = {"autoscaling": "true", "minReplicas": "3", "maxReplicas": "6", "cpuTarget": "65", "host": HOST}
+FEATURES = {
+    "autoscaling": "true",
+    "minReplicas": "3",
+    "maxReplicas": "6",
+    "cpuTarget": "65",
+    "scaleDownWindow": "120",
+    "host": HOST,
+}
 
 
 # Which controller serves the Ingress on each target, and how it is named there.
