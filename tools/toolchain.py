@@ -61,6 +61,11 @@ class Toolchain:
     def kwok_stages(self) -> Path:
         return self.root / "kwok-stages"
 
+    @property
+    def gateway_api_crds(self) -> Path:
+        """The Gateway API's standard-channel CRDs, from the sigs.k8s.io/gateway-api module Traefik is built with."""
+        return self.root / "gateway-api-crds"
+
     def tool(self, name: str) -> Path:
         path = self.bin / name
         if not os.access(path, os.X_OK):

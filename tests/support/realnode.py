@@ -196,3 +196,11 @@ def write_timing(name: str, seconds: float) -> None:
     if path:
         with open(path, "a") as out:
             out.write(json.dumps({"name": name, "seconds": round(seconds, 1)}) + "\n")
+
+
+def write_report(name: str, lines: list[str]) -> None:
+    """Lines a real-node test observed (a series over time, a controller's events), printed after the durations."""
+    path = os.environ.get("KUBEPORT_LIVE_TIMINGS")
+    if path:
+        with open(path, "a") as out:
+            out.write(json.dumps({"name": name, "lines": lines}) + "\n")

@@ -220,10 +220,23 @@ def apiserver_args(cluster: Cluster, tools: Toolchain, spec: ClusterSpec) -> lis
         f"--audit-log-path={cluster.audit_log}",
         "--audit-log-format=json",
         "--audit-log-maxsize=200",
-        # Logs and exec reach a real node's kubelet, which accepts only client certificates.
+        # Logs and exec reach a real node's kubelet, which accepts only client certificates; its serving certificate
+        # (the cluster CA's, for the node's address) is verified.
+        f"--kubelet-certificate-authority={pki / 'ca.crt'}",
         f"--kubelet-client-certificate={pki / 'admin.crt'}",
         f"--kubelet-client-key={pki / 'admin.key'}",
         "--kubelet-preferred-address-types=InternalIP",
+        # The aggregation layer (metrics-server's metrics.k8s.io on a real node): the API server proxies with the
+        # front proxy's client certificate, straight to the extension server's endpoint (no Service proxy on the
+        # machine), and names the user in headers the extension server trusts from that CA's clients alone.
+        f"--requestheader-client-ca-file={pki / 'front-proxy-ca.crt'}",
+        "--requestheader-allowed-names=front-proxy-client",
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        f"--proxy-client-cert-file={pki / 'front-proxy-client.crt'}",
+        f"--proxy-client-key-file={pki / 'front-proxy-client.key'}",
+        "--enable-aggregator-routing=true",
     ]
 
 

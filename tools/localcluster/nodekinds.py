@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tools import processes
-from tools.localcluster import builder, nodeconfig, realnode, registry
+from tools.localcluster import builder, nodeaddons, nodeconfig, realnode, registry
 from tools.localcluster.catalog import (
     LEFTOVER_GRACE,
     REAL_NODE,
@@ -31,6 +31,7 @@ from tools.localcluster.catalog import (
     registry_home,
 )
 from tools.localcluster.controlplane import Cluster, Starter
+from tools.localcluster.pki import node_certificates
 from tools.localcluster.storage import local_storage
 from tools.toolchain import Toolchain
 
@@ -82,7 +83,7 @@ def _ready_with_service_accounts(cluster: Cluster, name: str, *, untainted: bool
 KWOK_NODE = "kwok-node-0"
 OWN_STAGES = Path(__file__).resolve().parent / "kwok"
 """kubeport's own kwok stages, beside kwok's: what a controller would do that no kwok node does."""
-INGRESS_CLASS_NAME = "kubeport-local"
+INGRESS_CLASS_NAME = nodeaddons.CLASS_NAME
 INGRESS_CLASS: dict[str, Any] = {
     "apiVersion": "networking.k8s.io/v1",
     "kind": "IngressClass",
@@ -158,6 +159,7 @@ class KwokNode:
 def missing_real_node_prerequisites(tools: Toolchain) -> list[str]:
     """What the node that runs containers, its registry and its builder need and this machine lacks."""
     lines = realnode.missing_prerequisites(tools) + registry.missing_prerequisites()
+    lines += [f"{name} not built (make toolchain)" for name in tools.missing(nodeaddons.TOOLS)]
     lines += [f"{name} not built (make toolchain)" for name in tools.missing(("buildkitd", "buildctl", "buildx"))]
     if shutil.which("mmdebstrap") is None:
         lines.append("`mmdebstrap` not found (Debian: mmdebstrap): it makes the stand-in base image")
@@ -177,8 +179,10 @@ class RealNode:
                 f"{cluster.name} pulls from the registry {REAL_NODE} runs: start {REAL_NODE} first "
                 f"(`python -m tools clusters up {REAL_NODE} {cluster.name}`)"
             )
+        node = nodeconfig.NODES[cluster.name]
+        node_certificates(cluster.pki, node.ip, nodeaddons.metrics_server_dns())
         # Before the API server: a node in a namespace of its own reaches it on the namespace's gateway.
-        realnode.add_network(nodeconfig.NODES[cluster.name], cluster.home, spec.pod_cidr, spec.service_cidr)
+        realnode.add_network(node, cluster.home, spec.pod_cidr, spec.service_cidr)
 
     def start(
         self, cluster: Cluster, tools: Toolchain, spec: ClusterSpec, starter: Starter, environ: Mapping[str, str] | None
@@ -201,6 +205,17 @@ class RealNode:
             node=node,
         )
         _apply(cluster, tools, local_storage(cluster.home, node.name), "the local volumes")
+        nodeaddons.start(
+            home=cluster.home,
+            pki=cluster.pki,
+            kubeconfig=cluster.own_kubeconfig,
+            kubectl=cluster.kubectl(tools),
+            tools=tools,
+            spawn=starter.spawn,
+            wait_until=starter.wait,
+            ports={name: free_port() for name in nodeaddons.PORTS},
+            node=node,
+        )
         if cluster.name == REAL_NODE:
             builder.start(builder_home(environ), tools, node_registry, starter.spawn, starter.wait)
 

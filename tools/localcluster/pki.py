@@ -43,13 +43,35 @@ def make_certificates(pki: Path, service_cidr: str, api_address: str = "127.0.0.
         "etcd-client": ("/CN=kube-apiserver-etcd-client", "extendedKeyUsage=clientAuth"),
     }
     for name, (subject, extension) in etcd_leaves.items():
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", f"{name}.key",
-                "-out", f"{name}.csr", cwd=pki)  # fmt: skip
-        (pki / f"{name}.ext").write_text(extension + "\n")
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "etcd-ca.crt", "-CAkey", "etcd-ca.key",
-                "-CAcreateserial", "-days", "7", "-out", f"{name}.crt", "-extfile", f"{name}.ext", cwd=pki)  # fmt: skip
+        signed_leaf(pki, name, subject, extension, ca="etcd-ca")
     openssl("genrsa", "-out", "sa.key", "2048", cwd=pki)
     openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=pki)
+    # The aggregation layer: the API server proxies to an extension API server (metrics-server) with this client
+    # certificate, from a CA of its own, and tells it who asked in headers that only this CA's clients may set.
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "7", "-subj", "/CN=kubeport-front-proxy-ca",
+            "-keyout", "front-proxy-ca.key", "-out", "front-proxy-ca.crt", cwd=pki)  # fmt: skip
+    signed_leaf(pki, "front-proxy-client", "/CN=front-proxy-client", "extendedKeyUsage=clientAuth",
+                ca="front-proxy-ca")  # fmt: skip
+
+
+def signed_leaf(pki: Path, name: str, subject: str, extension: str, ca: str = "ca") -> None:
+    """`name`.key and `name`.crt in `pki`: a new key and a 7-day certificate for `subject` with `extension`
+    (an openssl extension file's lines), signed by the CA `ca`.crt / `ca`.key there."""
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", f"{name}.key",
+            "-out", f"{name}.csr", cwd=pki)  # fmt: skip
+    (pki / f"{name}.ext").write_text(extension + "\n")
+    openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key", "-CAcreateserial",
+            "-days", "7", "-out", f"{name}.crt", "-extfile", f"{name}.ext", cwd=pki)  # fmt: skip
+
+
+def node_certificates(pki: Path, node_ip: str, metrics_server_dns: str) -> None:
+    """The serving certificates of a node that runs containers, signed by the cluster's CA: the kubelet's for the
+    node's address (metrics-server and the API server verify it there), metrics-server's for its Service's name
+    (the API server's aggregation layer verifies it by that name)."""
+    signed_leaf(pki, "kubelet-serving", "/CN=kubelet-serving",
+                f"subjectAltName=IP:{node_ip}\nextendedKeyUsage=serverAuth")  # fmt: skip
+    signed_leaf(pki, "metrics-server", "/CN=metrics-server",
+                f"subjectAltName=DNS:{metrics_server_dns},IP:{node_ip}\nextendedKeyUsage=serverAuth")  # fmt: skip
 
 
 def registry_certificates(home: Path, ip: str) -> None:

@@ -116,9 +116,16 @@ class Workbench:
         return path
 
     def run(
-        self, args: Sequence[str], timeout: float, cwd: Path | None = None, env: Mapping[str, str] | None = None
+        self,
+        args: Sequence[str],
+        timeout: float,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        input_text: str | None = None,
     ) -> Done:
-        return processes.run(args, timeout=timeout, env={**self.env, **(env or {})}, cwd=cwd or self.project)
+        return processes.run(
+            args, timeout=timeout, env={**self.env, **(env or {})}, cwd=cwd or self.project, input_text=input_text
+        )
 
     def pulumi(
         self, *args: str, timeout: float = 600, env: Mapping[str, str] | None = None, input_text: str | None = None
@@ -134,8 +141,8 @@ class Workbench:
         any local user's `ps` would read it)."""
         return self.pulumi("config", "set", "--secret", key, "--stack", stack, input_text=value)
 
-    def kubectl(self, context: str, *args: str, timeout: float = 60) -> Done:
-        return self.run([str(self.tools.tool("kubectl")), "--context", context, *args], timeout)
+    def kubectl(self, context: str, *args: str, timeout: float = 60, input_text: str | None = None) -> Done:
+        return self.run([str(self.tools.tool("kubectl")), "--context", context, *args], timeout, input_text=input_text)
 
     def kubectl_json(self, context: str, *args: str) -> dict[str, Any]:
         done = self.kubectl(context, *args, "-o", "json")

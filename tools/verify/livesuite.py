@@ -66,6 +66,9 @@ GROUPS: Mapping[str, Group] = {
         _pairs(NODE, "library") | _pairs(NODE_B, "library"),
         frozenset({(NODE, 30035), (NODE_B, 30035)}),
     ),
+    "routing-on-the-node": Group(
+        ("test_routing_and_autoscaling_on_the_node.py",), _pairs(NODE, "routed"), frozenset({(NODE, 30043)})
+    ),
     "failures-on-the-node": Group(("test_failures_fail_fast.py",), _pairs(NODE, "fast"), frozenset({(NODE, 30041)})),
     "application-on-the-node": Group(
         ("test_application_on_a_real_node.py",), _pairs(NODE, "walkthrough"), frozenset({(NODE, 30030)})
@@ -84,11 +87,17 @@ def group_of(file_name: str) -> str:
 
 
 def print_timings(path: Path, say: Callable[[str], object]) -> None:
-    timings = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """The durations the tests measured, then the reports they wrote (a series over time, a controller's events)."""
+    entries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    timings = [e for e in entries if "seconds" in e]
     if timings:
         say("=" * 26 + " measured on the real node " + "=" * 26)
         for entry in timings:
             say(f"{entry['seconds']:7.1f} s  {entry['name']}")
+    for entry in (e for e in entries if "lines" in e):
+        say(f"{'-' * 26} {entry['name']} {'-' * 26}")
+        for line in entry["lines"]:
+            say(f"  {line}")
 
 
 def run(workers: int, pytest_args: Sequence[str], timeout: float, say: Callable[[str], object] = print) -> int:
