@@ -37,7 +37,18 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.support.app_serving import CHROMIUM, CHROMIUM_ARGS, require
 from tests.support.live import eventually, ok
-from tests.support.realnode import NODE, PAGE_MARKER, RequestLoop, http_get, set_up_stack, write_report, write_timing
+from tests.support.realnode import (
+    NODE,
+    PAGE_MARKER,
+    RequestLoop,
+    assert_served,
+    clock,
+    http_get,
+    set_up_stack,
+    why_requests_failed,
+    write_report,
+    write_timing,
+)
 from tools.bench.timeline_plot import timeline_svg
 from tools.localcluster import nodeaddons, nodeconfig
 from tools.localcluster.realrun import Workbench
@@ -319,11 +330,11 @@ class Load:
                 status, _ = http_get(self.url, timeout=5)
             except OSError as err:
                 with self.lock:
-                    self.failed.append(f"{type(err).__name__}: {err}")
+                    self.failed.append(f"{clock()} {type(err).__name__}: {err}")
             else:
                 if status != 200:
                     with self.lock:
-                        self.failed.append(f"HTTP {status}")
+                        self.failed.append(f"{clock()} HTTP {status}")
 
 
 BUSY = "import sys, time\nend = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < end:\n    pass\n"
@@ -391,7 +402,10 @@ def test_load_scales_the_deployment_up_and_it_scales_back_down_without_a_failed_
             process.wait(timeout=30)
     sent_under_load = load.sent
     assert up_to >= 2, f"no scale-up within {LOAD_LIMIT:.0f} s of load: {timeline.samples[-5:]}"
-    assert load.failed == [], f"{len(load.failed)} of {load.sent} requests failed under load: {load.failed[:10]}"
+    assert load.failed == [], (
+        f"{len(load.failed)} of {load.sent} requests failed under load: {load.failed[:10]}\n"
+        + why_requests_failed(bench, NAMESPACE)
+    )
 
     # Light traffic while it scales down: a user's requests, none of which may fail as pods go.
     loop, stop_loop = RequestLoop(url, interval=0.1, limit=300), threading.Event()
@@ -409,7 +423,7 @@ def test_load_scales_the_deployment_up_and_it_scales_back_down_without_a_failed_
         looper.join(timeout=30)
         stop_sampling.set()
         sampler.join(timeout=30)
-    assert loop.failed == [], f"{len(loop.failed)} requests failed while scaling down: {loop.failed[:10]}"
+    assert_served(bench, loop, NAMESPACE)
 
     about_the_hpa = "involvedObject.kind=HorizontalPodAutoscaler,involvedObject.name=web"
     events = bench.kubectl_json(NODE, "--namespace", NAMESPACE, "get", "events", "--field-selector", about_the_hpa)[

@@ -3,6 +3,7 @@ Service in a bounded loop, and reading what runs on the node."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import subprocess
@@ -114,15 +115,54 @@ class RequestLoop:
             try:
                 status, body = http_get(self.url + path, timeout=3)
             except OSError as err:
-                self.failed.append(f"{path}: {type(err).__name__}: {err}")
+                self.failed.append(f"{clock()} {path}: {type(err).__name__}: {err}")
             else:
                 if status == 200:
                     self.ok += 1
                     if path == "/info":
                         self.images.add(json.loads(body)["image"])
                 else:
-                    self.failed.append(f"{path}: HTTP {status}")
+                    self.failed.append(f"{clock()} {path}: HTTP {status}")
             stop.wait(self.interval)
+
+
+def clock() -> str:
+    """The wall-clock time (UTC, to the millisecond) a failed request is recorded with: the events it is read
+    against carry the same clock."""
+    return datetime.datetime.now(datetime.UTC).strftime("%H:%M:%S.%f")[:-3]
+
+
+def why_requests_failed(bench: Workbench, namespace: str) -> str:
+    """What the cluster recorded that can explain failed requests: the namespace's warnings and kills (probes
+    failing, containers restarted or evicted), the node's pressure conditions, and which endpoints are ready now."""
+    events = bench.kubectl_json(NODE, "--namespace", namespace, "get", "events")["items"]
+    lines = [
+        f"{e.get('lastTimestamp') or e.get('eventTime')} {e['involvedObject']['kind']}/{e['involvedObject']['name']} "
+        f"{e['reason']} (x{e.get('count') or 1}): {e['message'][:200]}"
+        for e in events
+        if e.get("type") == "Warning" or e["reason"] in ("Killing", "Evicted", "Preempting")
+    ]
+    node = bench.kubectl_json(NODE, "get", "node", nodeconfig.NODES[NODE].name)
+    pressure = [f"{c['type']}={c['status']}" for c in node["status"]["conditions"] if c["type"] != "Ready"]
+    slices = bench.kubectl_json(NODE, "--namespace", namespace, "get", "endpointslices")["items"]
+    ready = {
+        found["metadata"]["name"]: sum(
+            bool((e.get("conditions") or {}).get("ready")) for e in found.get("endpoints") or []
+        )
+        for found in slices
+    }
+    return "\n".join(["events:", *(lines or ["(no warning or kill)"]), f"node: {', '.join(pressure)}",
+                      f"ready endpoints now: {ready}"])  # fmt: skip
+
+
+def assert_served(bench: Workbench, loop: RequestLoop, namespace: str = NAMESPACE, at_least: int = 0) -> None:
+    """Every request of the loop answered 200 (and more than `at_least` of them); else the failures with their
+    times, and what the cluster recorded about them."""
+    if loop.failed or loop.ok <= at_least:
+        raise AssertionError(
+            f"{len(loop.failed)} requests failed, {loop.ok} answered: {loop.failed[:10]}\n"
+            + why_requests_failed(bench, namespace)
+        )
 
 
 @contextmanager
