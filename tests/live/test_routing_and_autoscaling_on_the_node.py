@@ -183,7 +183,11 @@ def test_the_host_is_served_over_tls_with_the_secrets_certificate(bench: Workben
         found.append(status_of(curl(*secure, f"https://{HOST}/")))
         return found[-1][0] == 200
 
-    eventually("the host served over TLS with the Secret's certificate", served, timeout=60)
+    try:
+        eventually("the host served over TLS with the Secret's certificate", served, timeout=60)
+    except AssertionError as err:
+        code, _, said = found[-1]
+        raise AssertionError(f"{err}; the last answer: {code or 'none'}: {said[:300]}") from None
     assert PAGE_MARKER in found[-1][2]
     code, _, body = status_of(curl(*secure, f"https://{HOST}/info"))
     assert code == 200 and json.loads(body)["namespace"] == NAMESPACE
