@@ -13,7 +13,7 @@ import json
 import ssl
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +102,22 @@ class Cluster:
     def kubectl(self, tools: Toolchain) -> list[str]:
         """kubectl, as the admin, on this cluster alone."""
         return [str(tools.tool("kubectl")), f"--kubeconfig={self.own_kubeconfig}", f"--context={self.name}"]
+
+    def apply(
+        self, tools: Toolchain, items: Sequence[Mapping[str, Any]], what: str, *, server_side: bool = False
+    ) -> None:
+        """`kubectl apply` of `items` as one List (server-side for objects larger than the annotation a client-side
+        apply keeps); a ClusterError naming `what` when the API server refuses."""
+        listed = json.dumps({"apiVersion": "v1", "kind": "List", "items": list(items)})
+        side = ["--server-side"] if server_side else []
+        applied = processes.run([*self.kubectl(tools), "apply", *side, "--filename=-"], timeout=120, input_text=listed)
+        if applied.code != 0:
+            raise ClusterError(f"{self.name}: could not create {what}: {applied.stderr.strip()}")
+
+
+def conditions(obj: Mapping[str, Any]) -> dict[str, str]:
+    """An object's status conditions, type -> status."""
+    return {c["type"]: c["status"] for c in (obj.get("status") or {}).get("conditions") or []}
 
 
 def kubeconfig(clusters: Sequence[Cluster]) -> dict[str, Any]:

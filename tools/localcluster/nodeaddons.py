@@ -35,6 +35,7 @@ import yaml
 
 from tools import processes
 from tools.localcluster.catalog import ClusterError
+from tools.localcluster.controlplane import Cluster, conditions
 from tools.localcluster.nodeconfig import NodeNetwork
 from tools.toolchain import Toolchain
 
@@ -180,17 +181,9 @@ def gateway_api_documents(folder: Path) -> list[dict[str, Any]]:
     return [d for path in sorted(folder.glob("*.yaml")) for d in yaml.safe_load_all(path.read_text()) if d]
 
 
-def _condition(obj: Mapping[str, Any], kind: str) -> str:
-    return next((c.get("status", "") for c in (obj.get("status") or {}).get("conditions") or []
-                 if c.get("type") == kind), "")  # fmt: skip
-
-
 def start(
     *,
-    home: Path,
-    pki: Path,
-    kubeconfig: Path,
-    kubectl: list[str],
+    cluster: Cluster,
     tools: Toolchain,
     spawn: Callable[[str, list[str]], None],
     wait_until: Callable[[str, Callable[[], bool], float], None],
@@ -199,31 +192,23 @@ def start(
 ) -> None:
     """The Gateway API CRDs, Traefik and metrics-server on the node (its kubelet Ready), and their objects; back
     when Traefik answers its health check, the GatewayClass is accepted and the metrics API is available."""
+    kubectl = cluster.kubectl(tools)
     documents = gateway_api_documents(tools.gateway_api_crds)
     crds = [d["metadata"]["name"] for d in documents if d.get("kind") == "CustomResourceDefinition"]
     if not crds:
         raise ClusterError(f"no Gateway API CRDs in {tools.gateway_api_crds}; run `make toolchain`")
-    # Server-side: the CRDs are larger than the annotation a client-side apply keeps.
-    listed = json.dumps({"apiVersion": "v1", "kind": "List", "items": documents})
-    applied = processes.run([*kubectl, "apply", "--server-side", "--filename=-"], timeout=120, input_text=listed)
-    if applied.code != 0:
-        raise ClusterError(f"{node.name}: could not create the Gateway API CRDs: {applied.stderr.strip()}")
+    cluster.apply(tools, documents, "the Gateway API CRDs", server_side=True)
     established = processes.run([*kubectl, "wait", "--for=condition=Established", "--timeout=60s",
                                  *[f"crd/{name}" for name in crds]], timeout=90)  # fmt: skip
     if established.code != 0:
         raise ClusterError(f"{node.name}: the Gateway API CRDs were not established: {established.stderr.strip()}")
 
-    config = home / "traefik.yaml"
+    config = cluster.home / "traefik.yaml"
     config.write_text(yaml.safe_dump(traefik_config(node, ports)))
-    spawn("traefik", node.inside(traefik_args(tools.tool("traefik"), config, kubeconfig)))
-    spawn(
-        "metrics-server", node.inside(metrics_server_args(tools.tool("metrics-server"), kubeconfig, pki, node, ports))
-    )
-    items = manifests(node, ports, (pki / "ca.crt").read_bytes())
-    done = processes.run([*kubectl, "apply", "--filename=-"], timeout=60,
-                         input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))  # fmt: skip
-    if done.code != 0:
-        raise ClusterError(f"{node.name}: could not create the add-ons' objects: {done.stderr.strip()}")
+    spawn("traefik", node.inside(traefik_args(tools.tool("traefik"), config, cluster.own_kubeconfig)))
+    metrics_server = metrics_server_args(tools.tool("metrics-server"), cluster.own_kubeconfig, cluster.pki, node, ports)
+    spawn("metrics-server", node.inside(metrics_server))
+    cluster.apply(tools, manifests(node, ports, (cluster.pki / "ca.crt").read_bytes()), "the add-ons' objects")
 
     def answers(path: str) -> bool:
         try:
@@ -234,7 +219,7 @@ def start(
 
     def status(kind: str, name: str, condition: str) -> bool:
         got = processes.run([*kubectl, "get", kind, name, "--output=json"], timeout=30)
-        return got.code == 0 and _condition(json.loads(got.stdout), condition) == "True"
+        return got.code == 0 and conditions(json.loads(got.stdout)).get(condition) == "True"
 
     wait_until("traefik: /ping answers", lambda: answers("/ping"), 60)
     wait_until(

@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from tools import processes
 from tools.localcluster import builder, nodeaddons, nodeconfig, realnode, registry
 from tools.localcluster.catalog import (
     LEFTOVER_GRACE,
@@ -30,7 +29,7 @@ from tools.localcluster.catalog import (
     free_port,
     registry_home,
 )
-from tools.localcluster.controlplane import Cluster, Starter
+from tools.localcluster.controlplane import Cluster, Starter, conditions
 from tools.localcluster.pki import node_certificates
 from tools.localcluster.storage import local_storage
 from tools.toolchain import Toolchain
@@ -58,17 +57,6 @@ class NodeKind(Protocol):
         ...
 
 
-def _apply(cluster: Cluster, tools: Toolchain, items: list[dict[str, Any]], what: str) -> None:
-    applied = processes.run([*cluster.kubectl(tools), "apply", "-f", "-"], timeout=60,
-                            input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))  # fmt: skip
-    if applied.code != 0:
-        raise ClusterError(f"{cluster.name}: could not create {what}: {applied.stderr.strip()}")
-
-
-def _conditions(node: Mapping[str, Any]) -> dict[str, str]:
-    return {c["type"]: c["status"] for c in (node.get("status") or {}).get("conditions") or []}
-
-
 def _ready_with_service_accounts(cluster: Cluster, name: str, *, untainted: bool) -> bool:
     """The node `name` Ready (and without taints, if asked), and the controllers running (the default
     ServiceAccount made)."""
@@ -77,7 +65,7 @@ def _ready_with_service_accounts(cluster: Cluster, name: str, *, untainted: bool
         return False
     taints = (node.get("spec") or {}).get("taints") or []
     account = cluster.get("/api/v1/namespaces/default/serviceaccounts/default")[0]
-    return _conditions(node).get("Ready") == "True" and not (untainted and taints) and account == 200
+    return conditions(node).get("Ready") == "True" and not (untainted and taints) and account == 200
 
 
 KWOK_NODE = "kwok-node-0"
@@ -146,7 +134,7 @@ class KwokNode:
             raise ClusterError(f"no kwok stages in {tools.kwok_stages}; run `make toolchain`")
         starter.spawn("kwok", kwok_args(cluster, tools, spec, stages))
         items = [node_manifest(KWOK_NODE), INGRESS_CLASS, *local_storage(cluster.home, KWOK_NODE)]
-        _apply(cluster, tools, items, "the node, IngressClass and volumes")
+        cluster.apply(tools, items, "the node, IngressClass and volumes")
         starter.wait(
             f"node {KWOK_NODE} Ready, controllers running",
             lambda: _ready_with_service_accounts(cluster, KWOK_NODE, untainted=True),
@@ -204,12 +192,9 @@ class RealNode:
             node_ready=lambda: _ready_with_service_accounts(cluster, node.name, untainted=False),
             node=node,
         )
-        _apply(cluster, tools, local_storage(cluster.home, node.name), "the local volumes")
+        cluster.apply(tools, local_storage(cluster.home, node.name), "the local volumes")
         nodeaddons.start(
-            home=cluster.home,
-            pki=cluster.pki,
-            kubeconfig=cluster.own_kubeconfig,
-            kubectl=cluster.kubectl(tools),
+            cluster=cluster,
             tools=tools,
             spawn=starter.spawn,
             wait_until=starter.wait,
