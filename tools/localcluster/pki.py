@@ -28,14 +28,7 @@ def make_certificates(pki: Path, service_cidr: str, api_address: str = "127.0.0.
     san = f"subjectAltName={addresses}IP:{service_ip},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc"
     leaves = {"apiserver": ("/CN=kube-apiserver", san), "admin": ("/O=system:masters/CN=kubeport-admin", "")}
     for name, (subject, extension) in leaves.items():
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", f"{name}.key",
-                "-out", f"{name}.csr", cwd=pki)  # fmt: skip
-        sign = ["x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                "-days", "7", "-out", f"{name}.crt"]  # fmt: skip
-        if extension:
-            (pki / f"{name}.ext").write_text(extension + "\n")
-            sign += ["-extfile", f"{name}.ext"]
-        openssl(*sign, cwd=pki)
+        signed_leaf(pki, name, subject, extension)
     openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "7", "-subj", "/CN=kubeport-etcd-ca",
             "-keyout", "etcd-ca.key", "-out", "etcd-ca.crt", cwd=pki)  # fmt: skip
     etcd_leaves = {
@@ -56,12 +49,15 @@ def make_certificates(pki: Path, service_cidr: str, api_address: str = "127.0.0.
 
 def signed_leaf(pki: Path, name: str, subject: str, extension: str, ca: str = "ca") -> None:
     """`name`.key and `name`.crt in `pki`: a new key and a 7-day certificate for `subject` with `extension`
-    (an openssl extension file's lines), signed by the CA `ca`.crt / `ca`.key there."""
+    (an openssl extension file's lines; none when empty), signed by the CA `ca`.crt / `ca`.key there."""
     openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", f"{name}.key",
             "-out", f"{name}.csr", cwd=pki)  # fmt: skip
-    (pki / f"{name}.ext").write_text(extension + "\n")
-    openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key", "-CAcreateserial",
-            "-days", "7", "-out", f"{name}.crt", "-extfile", f"{name}.ext", cwd=pki)  # fmt: skip
+    sign = ["x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key", "-CAcreateserial",
+            "-days", "7", "-out", f"{name}.crt"]  # fmt: skip
+    if extension:
+        (pki / f"{name}.ext").write_text(extension + "\n")
+        sign += ["-extfile", f"{name}.ext"]
+    openssl(*sign, cwd=pki)
 
 
 def node_certificates(pki: Path, node_ip: str, metrics_server_dns: str) -> None:
