@@ -37,8 +37,12 @@ CHECK_SCRIPT = r"""
 # readiness probe keeps getting an answer, or exit 1 with why in the termination message: Pulumi's error for
 # this Pod quotes it.
 end=$(( $(date +%s) + WINDOW ))
+# Each try is bounded as a whole: wget's own -T leaves out its retries (GNU wget tries 20 times) and, in
+# busybox, the name lookup.
 while :; do
-  said=$(wget -T 3 -O /dev/null "$URL" 2>&1) && break
+  said=$(timeout 4 wget -T 3 -O /dev/null "$URL" 2>&1) && break
+  [ $? -eq 124 ] && said="$said
+no answer: timed out after 4s"
   if [ "$(date +%s)" -ge "$end" ]; then
     last=$(printf '%s\n' "$said" | grep -v '^ *$' | tail -n 1)
     case "$said" in
@@ -62,7 +66,7 @@ done
 # It answers. From the release this update rolled out? If only pods of an earlier one answer until the window ends,
 # the new pods never turned Ready, whatever the Deployment's await concluded (a stale read can end it early).
 while [ -n "${RELEASE:-}" ]; do
-  info=$(wget -q -T 3 -O - "$INFO_URL" 2>&1) && case "$info" in *"\"release\": \"$RELEASE\""*) break;; esac
+  info=$(timeout 4 wget -q -T 3 -O - "$INFO_URL" 2>&1) && case "$info" in *"\"release\": \"$RELEASE\""*) break;; esac
   if [ "$(date +%s)" -ge "$end" ]; then
     seen=$(printf '%s\n' "$info" | sed -n 's/.*"release": "\([^"]*\)".*/\1/p')
     echo "smoke check: $INFO_URL answered only from pods of another release (${seen:-none}), not release $RELEASE:" \
@@ -76,7 +80,7 @@ done
 trap 'exit 0' TERM QUIT INT
 while :; do sleep 30 & wait $!; done
 """
-"""The smoke container's program (POSIX sh, busybox or Debian: wget, date, grep, tail, sed)."""
+"""The smoke container's program (POSIX sh, busybox or Debian: wget, timeout, date, grep, tail, sed)."""
 READY_CHECK = r"""
 if [ -n "${RELEASE:-}" ]; then
   wget -q -T 3 -O - "$INFO_URL" | grep -q "\"release\": \"$RELEASE\""

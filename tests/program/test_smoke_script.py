@@ -52,6 +52,17 @@ def test_a_refused_connection_names_the_selector_and_the_target_port(tmp_path: P
     assert "its selector matches no ready web pod, or its targetPort is not the port nginx listens on (8080)" in report
 
 
+def test_a_peer_that_takes_the_connection_and_never_answers_ends_the_check_within_its_window(tmp_path: Path) -> None:
+    # GNU wget retries a timed-out request 20 times; each try must end in seconds, or the check outlasts the
+    # Pod's create timeout and Pulumi reports a bare "timed out waiting to be Ready" instead of the cause.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        code, report = run_check(f"http://127.0.0.1:{silent.getsockname()[1]}/healthz", tmp_path, timeout=12)
+    assert code == 1, "the check still ran 12 s into a 2 s window"
+    assert "did not answer within 2s: nothing answers: a NetworkPolicy drops the traffic" in report
+
+
 def test_an_unhealthy_app_is_told_apart_from_a_missing_route(tmp_path: Path) -> None:
     class Unhealthy(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
