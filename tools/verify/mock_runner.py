@@ -9,6 +9,7 @@ alone does not expose them); the clouds' answers come from `tools.verify.fake_cl
 from __future__ import annotations
 
 import asyncio
+import gc
 import runpy
 import sys
 from collections.abc import Awaitable, Mapping
@@ -216,6 +217,7 @@ def run_program(
         run_to_completion(run_pulumi_func(main))
     except Exception as err:
         error = err
+    _drop_unfinished_rpcs(failed=error is not None)
 
     outputs: dict[str, StackOutput] = {}
     root = pulumi_settings.get_root_resource()
@@ -223,6 +225,29 @@ def run_program(
         for name, value in getattr(root, "outputs", {}).items():
             outputs[name] = _resolve(value)
     return ProgramRun(stack=stack, resources=list(monitor.registered), outputs=outputs, error=error, config=config)
+
+
+def _drop_unfinished_rpcs(*, failed: bool) -> None:
+    """A program that failed mid-way leaves registrations and outputs waiting on the failed one; the SDK keeps
+    them, and their error, on this thread's loop, in its process-wide RPC manager and among its outputs, where the
+    next run in this process would fail on them."""
+    manager = pulumi_settings.SETTINGS.rpc_manager
+    loop = asyncio.get_event_loop()
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    manager.clear()
+    with pulumi_settings.SETTINGS.lock:
+        pulumi_settings.SETTINGS.outputs.clear()
+    if failed:
+        # Their futures hold the error unretrieved: collected later, at any allocation (inside ast.parse, say), each
+        # would log it from its finalizer. Retrieved here, they go quietly.
+        for obj in gc.get_objects():
+            if isinstance(obj, asyncio.Future) and obj.done() and not obj.cancelled():
+                obj.exception()
+        gc.collect()
 
 
 def cluster_references(config: Mapping[str, str], root: Path) -> dict[str, tuple[dict[str, Any], list[str]]]:
