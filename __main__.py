@@ -56,6 +56,7 @@ else:
             autoscaling=settings.autoscaling,
             host=settings.host,
             tls_secret=settings.tls_secret,
+            canary=settings.canary,
         ),
     )
     pulumi.export("target", platform.target)

@@ -77,6 +77,23 @@ class IngressRoute:
 
 
 @dataclass(frozen=True)
+class GatewayRoute:
+    """How a target splits a host's traffic by weight, for canary releases: a Gateway API controller, its
+    metrics, and how the canary's judge reaches the cluster."""
+
+    class_name: str
+    """The GatewayClass of the controller; the workload's Gateway names it."""
+    metrics: str
+    """The controller's Prometheus metrics as `namespace/service:port`, read through the API server's service
+    proxy, so the judge needs no route of its own into the cluster."""
+    kube_context: str = ""
+    """The kubeconfig context the judge reaches the API server through (the provider's own); empty with
+    `kubeconfig`."""
+    kubeconfig: pulumi.Input[str] | None = None
+    """A kubeconfig (secret) for the judge, where the target builds one instead of naming a context."""
+
+
+@dataclass(frozen=True)
 class DatabaseRequest:
     """What a workload file's `postgres` resource asks of a managed database."""
 
@@ -131,6 +148,8 @@ class Platform:
     """Resources the workload must wait for (node pools, pull-right grants)."""
     ingress: IngressRoute | None = None
     """How an Ingress is served here; set when the stack routes a host name (or a cluster stack offers one)."""
+    gateway: GatewayRoute | None = None
+    """How a host's traffic is split by weight here; set when the stack releases by canary."""
     pull_login: RegistryLogin | None = None
     """Credentials the nodes need to pull the image, which WebApp turns into an image pull secret; None where
     they may pull already (the cloud's own registry, granted to the nodes) or the registry is anonymous."""

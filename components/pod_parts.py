@@ -9,6 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.options import PullPolicy
+from components.platform import Exposure
 
 APP_PORT = 8080
 """The container port nginx listens on (unprivileged: no port below 1024)."""
@@ -201,4 +202,47 @@ def _field_env(var: str, path: str) -> k8s.core.v1.EnvVarArgs:
     return k8s.core.v1.EnvVarArgs(
         name=var,
         value_from=k8s.core.v1.EnvVarSourceArgs(field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path=path)),
+    )
+
+
+def web_network_policy(
+    name: str, component: str, namespace: pulumi.Input[str], opts: pulumi.ResourceOptions
+) -> k8s.networking.v1.NetworkPolicy:
+    """The NetworkPolicy of a WebApp's web pods (component `web`, or a canary's `web-canary`): the app port in,
+    nothing out."""
+    return k8s.networking.v1.NetworkPolicy(
+        f"{name}-{component}-netpol",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=f"{name}-{component}", namespace=namespace, labels=common_labels(name, component)
+        ),
+        spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(name, component)),
+            policy_types=["Ingress", "Egress"],
+            # Public web traffic (node ports, load balancers) arrives from anywhere, on the app port only.
+            ingress=[
+                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=APP_PORT, protocol="TCP")]
+                )
+            ],
+            # A static site calls nothing: no egress at all.
+            egress=[],
+        ),
+        opts=opts,
+    )
+
+
+def web_service_spec(exposure: Exposure, selector: dict[str, str]) -> k8s.core.v1.ServiceSpecArgs:
+    """The Service's spec: its HTTP port, exposed as the target says."""
+    return k8s.core.v1.ServiceSpecArgs(
+        type=exposure.service_type,
+        selector=selector,
+        ports=[
+            k8s.core.v1.ServicePortArgs(
+                name="http",
+                port=SERVICE_PORT,
+                target_port="http",
+                protocol="TCP",
+                node_port=exposure.node_port if exposure.service_type == "NodePort" else None,
+            )
+        ],
     )

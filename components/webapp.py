@@ -10,6 +10,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.canary import CanaryRelease, unless_aborted
+from components.canary_rollout import CanaryRollout, CanaryRolloutArgs
 from components.exposure import (
     exposure_behind,
     host_ingress,
@@ -19,17 +21,17 @@ from components.exposure import (
     service_annotations,
     url_of,
 )
-from components.options import Autoscaling
-from components.platform import Exposure, IngressRoute, Platform
+from components.options import Autoscaling, Canary
+from components.platform import IngressRoute, Platform
 from components.pod_parts import (
-    APP_PORT,
     LOCAL_IMAGE_WAIVERS,
     RELEASE_ANNOTATION,
-    SERVICE_PORT,
     common_labels,
     scanner_waivers,
     selector_labels,
+    web_network_policy,
     web_pod_spec,
+    web_service_spec,
 )
 from components.pull import pull_secret, restricted_namespace
 from components.smoke import SmokeCheck, SmokeCheckArgs
@@ -57,6 +59,9 @@ class WebAppArgs:
     """Route this host name to the Service through an Ingress (the Platform says which controller)."""
     tls_secret: str = ""
     """A kubernetes.io/tls Secret for the host: the Ingress serves HTTPS."""
+    canary: Canary | None = None
+    """Release by canary: the host is routed by a weighted HTTPRoute on the Platform's Gateway API controller, and
+    a new release takes a share of its traffic, step by step, before it replaces the running one."""
 
 
 def revision_of(parts: list[Any]) -> str:
@@ -102,22 +107,31 @@ class WebApp(pulumi.ComponentResource):
         pull_secrets = pull_secret(
             name, login=platform.pull_login, namespace=self.namespace, labels=common_labels(name, "pull"), opts=k8s_opts
         )
-        deployment = self._deployment(name, args, pull_secrets, image_waivers, k8s_opts, timeouts=timeouts)
+        self.release = _release_of(name, args, pull_secrets)
+        canary = self._canary(name, args, pull_secrets, image_waivers)
+        deployment = self._deployment(
+            name, args, pull_secrets, image_waivers, k8s_opts, timeouts=timeouts,
+            judged_by=canary.judge if canary is not None else None,
+        )  # fmt: skip
 
-        route = ingress_route(platform, args.host)
+        route = ingress_route(platform, args.host) if canary is None else None
         exposure = exposure_behind(platform, route)
-        service_spec = _service_spec(exposure, selector_labels(name, "web"))
+        service_spec = web_service_spec(exposure, selector_labels(name, "web"))
         service = self._service(name, service_spec, service_annotations(exposure, route), k8s_opts, timeouts)
         self.service_name = service.metadata.apply(lambda m: m.name or name)
 
         self._disruption_budget(name, k8s_opts)
 
-        self._network_policy(name, k8s_opts)
+        web_network_policy(name, "web", self.namespace, k8s_opts)
 
+        checks: list[pulumi.Resource] = [deployment, service]
         if args.smoke_check:
-            self._smoke_check(
+            smoke = self._smoke_check(
                 name, args, pull_secrets, image_waivers, deployment, service=service, service_spec=service_spec
             )
+            checks.append(smoke)
+        if canary is not None:
+            canary.promote(after=checks)
 
         if args.autoscaling:
             self._autoscaler(name, args.autoscaling, deployment, self._meta(name, common_labels(name, "web")), k8s_opts)
@@ -125,16 +139,37 @@ class WebApp(pulumi.ComponentResource):
         self.ingress_address = None
         if route is not None:
             self.ingress_address = self._ingress(name, args, route, service, k8s_opts, timeouts=timeouts)
+        if route is not None or canary is not None:
             self.url = pulumi.Output.from_input(host_url(args.host, args.tls_secret))
         else:
             self.url = url_of(exposure, service)
-        self.register_outputs(
-            {
-                "namespace": self.namespace,
-                "service_name": self.service_name,
-                "url": self.url,
-                "ingress_address": self.ingress_address,
-            }
+        self.register_outputs({"namespace": self.namespace, "service_name": self.service_name, "url": self.url,
+                               "ingress_address": self.ingress_address})  # fmt: skip
+
+    def _canary(
+        self,
+        name: str,
+        args: WebAppArgs,
+        pull_secrets: list[k8s.core.v1.LocalObjectReferenceArgs] | None,
+        image_waivers: dict[str, str],
+    ) -> CanaryRollout | None:
+        """With kubeport:releaseStrategy canary, what the release adds beside the stable objects; else None."""
+        if args.canary is None:
+            return None
+        return CanaryRollout(
+            f"{name}-canary",
+            CanaryRolloutArgs(
+                app=name,
+                namespace=self.namespace,
+                platform=args.platform,
+                settings=args.canary,
+                host=args.host,
+                tls_secret=args.tls_secret,
+                release=self.release,
+                pod_spec=_web_spec(args, selector_labels(name, "web-canary"), pull_secrets, args.image),
+                waivers=image_waivers,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _meta(self, object_name: str, labels: dict[str, str]) -> k8s.meta.v1.ObjectMetaArgs:
@@ -150,19 +185,17 @@ class WebApp(pulumi.ComponentResource):
         k8s_opts: pulumi.ResourceOptions,
         *,
         timeouts: pulumi.CustomTimeouts,
+        judged_by: CanaryRelease | None = None,
     ) -> k8s.apps.v1.Deployment:
-        """Declares the Deployment of the web pods, their template marked with its release (self.release)."""
-        platform = args.platform
+        """Declares the Deployment of the web pods, their template marked with its release (self.release). After
+        a canary's judge, the image waits for its verdict: an aborted release fails the update here, before the
+        Deployment changes."""
         web_labels = common_labels(name, "web")
         web_selector = selector_labels(name, "web")
-        pod_spec = web_pod_spec(
-            image=args.image,
-            target=platform.target,
-            pull_policy=platform.image_pull_policy,
-            selector=web_selector,
-            pull_secrets=pull_secrets,
-        )
-        self.release = pulumi.Output.all(pulumi.Output.from_input(pod_spec), web_labels).apply(revision_of)
+        image: pulumi.Input[str] = args.image
+        if judged_by is not None:
+            image = pulumi.Output.all(judged_by.verdict, judged_by.report, args.image).apply(unless_aborted)
+        pod_spec = _web_spec(args, web_selector, pull_secrets, image)
         return k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -190,6 +223,7 @@ class WebApp(pulumi.ComponentResource):
                 k8s_opts,
                 pulumi.ResourceOptions(
                     custom_timeouts=timeouts,
+                    depends_on=[judged_by] if judged_by is not None else None,
                     # With an autoscaler the count is its own: the minimum to start with, then whatever it chose.
                     # Server-side apply then sends the live count on every update (never resetting it), and
                     # turning the autoscaler on keeps the running count instead of dropping to the default of 1.
@@ -233,26 +267,6 @@ class WebApp(pulumi.ComponentResource):
             opts=k8s_opts,
         )
 
-    def _network_policy(self, name: str, k8s_opts: pulumi.ResourceOptions) -> None:
-        """Declares the web pods' NetworkPolicy: the app port in, nothing out."""
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-web-netpol",
-            metadata=self._meta(f"{name}-web", common_labels(name, "web")),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(name, "web")),
-                policy_types=["Ingress", "Egress"],
-                # Public web traffic (node ports, load balancers) arrives from anywhere, on the app port only.
-                ingress=[
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=APP_PORT, protocol="TCP")]
-                    )
-                ],
-                # A static site calls nothing: no egress at all.
-                egress=[],
-            ),
-            opts=k8s_opts,
-        )
-
     def _smoke_check(
         self,
         name: str,
@@ -263,10 +277,10 @@ class WebApp(pulumi.ComponentResource):
         *,
         service: k8s.core.v1.Service,
         service_spec: k8s.core.v1.ServiceSpecArgs,
-    ) -> None:
-        """Declares the SmokeCheck that proves the Service answers inside the cluster."""
+    ) -> k8s.core.v1.Pod:
+        """Declares the SmokeCheck that proves the Service answers inside the cluster; returns its Pod."""
         platform = args.platform
-        SmokeCheck(
+        smoke = SmokeCheck(
             f"{name}-smoke",
             SmokeCheckArgs(
                 app=name,
@@ -289,6 +303,7 @@ class WebApp(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        return smoke.pod
 
     def _ingress(
         self,
@@ -353,18 +368,26 @@ class WebApp(pulumi.ComponentResource):
         )
 
 
-def _service_spec(exposure: Exposure, selector: dict[str, str]) -> k8s.core.v1.ServiceSpecArgs:
-    """The Service's spec: its HTTP port, exposed as the target says."""
-    return k8s.core.v1.ServiceSpecArgs(
-        type=exposure.service_type,
+def _web_spec(
+    args: WebAppArgs,
+    selector: dict[str, str],
+    pull_secrets: list[k8s.core.v1.LocalObjectReferenceArgs] | None,
+    image: pulumi.Input[str],
+) -> k8s.core.v1.PodSpecArgs:
+    """The web pods' spec for this app (stable or canary, told apart by `selector`)."""
+    return web_pod_spec(
+        image=image,
+        target=args.platform.target,
+        pull_policy=args.platform.image_pull_policy,
         selector=selector,
-        ports=[
-            k8s.core.v1.ServicePortArgs(
-                name="http",
-                port=SERVICE_PORT,
-                target_port="http",
-                protocol="TCP",
-                node_port=exposure.node_port if exposure.service_type == "NodePort" else None,
-            )
-        ],
+        pull_secrets=pull_secrets,
     )
+
+
+def _release_of(
+    name: str, args: WebAppArgs, pull_secrets: list[k8s.core.v1.LocalObjectReferenceArgs] | None
+) -> pulumi.Output[str]:
+    """The release: a digest of the stable pods' template as declared (their RELEASE_ANNOTATION, which /info
+    reports). A canary's pods carry the same."""
+    spec = _web_spec(args, selector_labels(name, "web"), pull_secrets, args.image)
+    return pulumi.Output.all(pulumi.Output.from_input(spec), common_labels(name, "web")).apply(revision_of)

@@ -7,13 +7,14 @@ cluster can pull from.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import cast
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.options import SERVICE_TYPES, ServiceType
-from components.platform import Exposure, IngressRoute, Platform
+from components.platform import Exposure, GatewayRoute, IngressRoute, Platform
 from stacks import kubeconfig, registry
 from stacks.config import Key, Needs, Reader, Settings
 from stacks.config.forms import DNS1123_SUBDOMAIN, is_host
@@ -42,6 +43,24 @@ KEYS: tuple[Key, ...] = (
         "string",
         "",
         "IngressClass of the cluster's ingress controller (target existing; required with a host there).",
+        targets=("existing",),
+    ),
+    Key(
+        "gatewayClass",
+        "string",
+        "",
+        "GatewayClass of the cluster's Gateway API controller, whose weighted routes split a canary's traffic "
+        "(target existing; required with kubeport:releaseStrategy canary).",
+        targets=("existing",),
+    ),
+    Key(
+        "controllerMetrics",
+        "string",
+        "",
+        "Where that controller serves its Prometheus metrics (target existing; required with a canary): "
+        "namespace/service:port for a controller in pods, read through the API server's service proxy, e.g. "
+        "kube-system/traefik:metrics; or a URL the machine running `up` reaches, e.g. http://10.250.0.2:8082/metrics "
+        "(kubeport's local nodes).",
         targets=("existing",),
     ),
 )
@@ -80,6 +99,11 @@ def check(r: Reader, settings: Settings) -> Settings:
         if r.is_set("ingressClass"):
             r.problem("ingressClass", "only applies with kubeport:host (no Ingress without a host name)")
         ingress_class = ""
+    elif settings.part == "all" and settings.canary is not None:
+        # The host is routed by an HTTPRoute on kubeport:gatewayClass, whose weights split a canary's traffic.
+        if r.is_set("ingressClass"):
+            r.problem("ingressClass", "does not apply with a canary: its host is routed through kubeport:gatewayClass")
+        ingress_class = ""
     elif settings.part == "all" and not ingress_class:
         r.problem(
             "ingressClass",
@@ -88,9 +112,46 @@ def check(r: Reader, settings: Settings) -> Settings:
         )
     elif ingress_class and not DNS1123_SUBDOMAIN.match(ingress_class):
         r.problem("ingressClass", f"{ingress_class!r} is not an IngressClass name")
+    gateway_class, controller_metrics = _canary_routing(r, settings)
     return dataclasses.replace(
-        settings, service_type=service_type, node_address=node_address, ingress_class=ingress_class
+        settings,
+        service_type=service_type,
+        node_address=node_address,
+        ingress_class=ingress_class,
+        gateway_class=gateway_class,
+        controller_metrics=controller_metrics,
     )
+
+
+CONTROLLER_METRICS = re.compile(
+    r"^([a-z0-9-]{1,63}/[a-z0-9-]{1,63}:[a-z0-9-]{1,15}"  # namespace/service:port, the port by name or number
+    r"|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?)$"  # or a URL
+)
+
+
+def _canary_routing(r: Reader, settings: Settings) -> tuple[str, str]:
+    """The GatewayClass and the controller's metrics a canary needs; refused without one."""
+    gateway_class, metrics = r.string("gatewayClass"), r.string("controllerMetrics")
+    if settings.canary is None:
+        for name in ("gatewayClass", "controllerMetrics"):
+            if r.is_set(name):
+                r.problem(name, "only applies with kubeport:releaseStrategy canary")
+        return "", ""
+    if not gateway_class:
+        r.problem(
+            "gatewayClass",
+            "is required with a canary on target existing: the GatewayClass of a controller that splits traffic by "
+            "HTTPRoute weights (`kubectl get gatewayclass`)",
+        )
+    elif not DNS1123_SUBDOMAIN.match(gateway_class):
+        r.problem("gatewayClass", f"{gateway_class!r} is not a GatewayClass name")
+    if not CONTROLLER_METRICS.match(metrics):
+        r.problem(
+            "controllerMetrics",
+            f"{metrics!r} is not accepted; expected the controller's Prometheus metrics as namespace/service:port "
+            "(a controller in pods) or a URL, e.g. kube-system/traefik:metrics or http://10.250.0.2:8082/metrics",
+        )
+    return gateway_class, metrics
 
 
 def exposure(settings: Settings) -> Exposure:
@@ -147,6 +208,11 @@ def platform(settings: Settings, needs: Needs) -> Platform:
         image_pull_policy="IfNotPresent",
         rollout_timeout="10m",
         ingress=IngressRoute(class_name=settings.ingress_class) if offers_ingress else None,
+        gateway=(
+            GatewayRoute(settings.gateway_class, settings.controller_metrics, kube_context=settings.kube_context)
+            if settings.canary is not None
+            else None
+        ),
         pull_login=registry.pull_login(settings, image),
         cluster_identity=f"context/{settings.kube_context}",
         kubeconfig=cluster_kubeconfig(settings),

@@ -225,6 +225,42 @@ COMMON_KEYS: tuple[Key, ...] = (
         bounds=(0, 3600),
     ),
     Key(
+        "releaseStrategy",
+        "string",
+        "rolling",
+        "How a release replaces the running one: rolling (a rolling update, judged by readiness and the smoke check) "
+        "| canary (the new release first takes kubeport:canarySteps of the host's traffic through weighted routes, "
+        "each step judged on its error rate and latency, and all traffic returns to the running release when one "
+        "fails; needs kubeport:host and a target with weighted routing).",
+    ),
+    Key(
+        "canarySteps",
+        "string",
+        "10,50,100",
+        "With a canary: its share of the traffic at each step, in percent, comma-separated and rising (1-100).",
+    ),
+    Key(
+        "canaryWindow",
+        "integer",
+        60,
+        "With a canary: seconds each step is judged over (5-3600).",
+        bounds=(5, 3600),
+    ),
+    Key(
+        "canaryMaxErrorRate",
+        "integer",
+        1,
+        "With a canary: the most of its requests, in percent, that may fail (answer 5xx) in a step (0-100).",
+        bounds=(0, 100),
+    ),
+    Key(
+        "canaryMaxLatency",
+        "integer",
+        500,
+        "With a canary: the longest mean response time, in milliseconds, its requests may take in a step (1-60000).",
+        bounds=(1, 60000),
+    ),
+    Key(
         "host",
         "string",
         "",

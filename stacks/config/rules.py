@@ -10,11 +10,12 @@ subscription, VPC, kube context, cluster stack) live in its module as `check(rea
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from collections.abc import Mapping
 from typing import cast
 
-from components.options import Autoscaling
+from components.options import RELEASE_STRATEGIES, Autoscaling, Canary
 from stacks.config.forms import DNS1123_LABEL, DNS1123_SUBDOMAIN
 from stacks.config.keys import (
     CLOUD_TARGETS,
@@ -67,14 +68,15 @@ APP_KEYS = (
     "replicas", "namespace", "nodePort", "image", "registry", "dockerhubUser", "dockerhubToken", "registryServer",
     "registryUser", "registryToken", "registryPullUser", "registryPullToken", "smokeCheck", "buildPlatform",
     "baseImage", "builder", "autoscaling", "minReplicas", "maxReplicas", "cpuTarget", "scaleDownWindow", "host",
-    "tlsSecret",
+    "tlsSecret", "releaseStrategy", "canarySteps", "canaryWindow", "canaryMaxErrorRate", "canaryMaxLatency",
     "rolloutTimeout", "application", "serviceBaseImage", "postgresImage", "storageClass",
 )  # fmt: skip
 """The keys of the app side: a cluster stack (kubeport:part cluster) deploys no app, so refuses them."""
 AUTOSCALING_KEYS = ("minReplicas", "maxReplicas", "cpuTarget", "scaleDownWindow")
+CANARY_KEYS = ("canarySteps", "canaryWindow", "canaryMaxErrorRate", "canaryMaxLatency")
 APPLICATION_ONLY_KEYS = ("serviceBaseImage", "postgresImage", "storageClass")
 """Keys that mean something only for an application of workload files (kubeport:application)."""
-NOT_WITH_APPLICATION = ("image", "autoscaling")
+NOT_WITH_APPLICATION = ("image", "autoscaling", "releaseStrategy")
 """Single-app keys an application does not take (yet): its images come from its files, one per service.
 (host and tlsSecret it takes: its public workload's route goes to that host through an Ingress.)"""
 APPLICATION_FOLDER = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
@@ -180,6 +182,7 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
     # A cluster stack has no app to scale or route to (its app keys were refused above).
     autoscaling = _autoscaling(r, target) if part == "all" else None
     host, tls_secret = _routing(r) if part == "all" else ("", "")
+    canary = _canary(r, host) if part == "all" else None
 
     settings = Settings(
         target=target,
@@ -207,6 +210,7 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
         part=part,
         ingress_controller=r.boolean("ingressController"),
         autoscaling=autoscaling,
+        canary=canary,
         host=host,
         tls_secret=tls_secret,
         application=application,
@@ -214,6 +218,13 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
         postgres_image=r.string("postgresImage"),
         storage_class=r.string("storageClass"),
     )
+    if canary is not None and target != "existing":
+        r.problem(
+            "releaseStrategy",
+            f"canary is not offered on target {target} yet: it needs the cluster's weighted routes and its "
+            "controller's metrics, which kubeport reads on target existing (kubeport:gatewayClass, "
+            "kubeport:controllerMetrics); use rolling here",
+        )
     if target_known:
         settings = target_module(target).check(r, settings)
     if r.problems:
@@ -338,6 +349,46 @@ def _autoscaling(r: Reader, target: Target) -> Autoscaling | None:
     cpu = r.integer("cpuTarget")
     window = r.integer("scaleDownWindow")
     return Autoscaling(min_replicas=low, max_replicas=high, cpu_target=cpu, scale_down_window=window)
+
+
+def _canary(r: Reader, host: str) -> Canary | None:
+    """How a canary release is judged, or None for rolling updates; the canary keys only mean something with one."""
+    strategy = r.choice("releaseStrategy", RELEASE_STRATEGIES) or "rolling"
+    if strategy != "canary":
+        for name in CANARY_KEYS:
+            if r.is_set(name):
+                r.problem(name, "only applies with kubeport:releaseStrategy canary")
+        return None
+    if not host:
+        r.problem(
+            "releaseStrategy",
+            "canary needs kubeport:host: the canary's share of the traffic is the host's, split by the cluster's "
+            "weighted routes (traffic to the Service itself is not split, nor judged)",
+        )
+    steps = canary_steps(r.string("canarySteps"))
+    if steps is None:
+        r.problem(
+            "canarySteps",
+            f"{r.string('canarySteps')!r} is not accepted; expected rising percentages from 1 to 100, "
+            "comma-separated, e.g. 10,50,100",
+        )
+        steps = Canary().steps
+    return Canary(
+        steps=steps,
+        window=r.integer("canaryWindow"),
+        max_error_rate=r.integer("canaryMaxErrorRate"),
+        max_latency_ms=r.integer("canaryMaxLatency"),
+    )
+
+
+def canary_steps(text: str) -> tuple[int, ...] | None:
+    """`10,50,100` -> (10, 50, 100); None unless the steps are integers from 1 to 100, strictly rising."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isdigit() for part in parts):
+        return None
+    steps = tuple(int(part) for part in parts)
+    rising = all(a < b for a, b in itertools.pairwise(steps))
+    return steps if steps and rising and steps[0] >= 1 and steps[-1] <= 100 else None
 
 
 def _routing(r: Reader) -> tuple[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from components.options import Autoscaling, ServiceType
+from components.options import Autoscaling, Canary, ServiceType
 from stacks.config.keys import Part, RegistryKind, Target
 
 
@@ -107,6 +107,12 @@ class Settings:
     tls_secret: str = ""
     ingress_class: str = ""
     """Only on target existing: the IngressClass to use."""
+    canary: Canary | None = None
+    """kubeport:releaseStrategy canary: how a release is judged; None: rolling updates."""
+    gateway_class: str = ""
+    """Only on target existing: the GatewayClass whose controller splits a canary's traffic."""
+    controller_metrics: str = ""
+    """Only on target existing: the controller's Prometheus metrics as `namespace/service:port`."""
     application: str = ""
     """A folder of Score workload files deployed as one application; empty: the single web app."""
     service_base_image: str = ""

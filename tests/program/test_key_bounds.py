@@ -17,6 +17,10 @@ CONTEXT: dict[str, dict[str, str]] = {
     "maxReplicas": {"autoscaling": "true", "minReplicas": "1"},
     "cpuTarget": {"autoscaling": "true"},
     "scaleDownWindow": {"autoscaling": "true"},
+    **{
+        name: {"releaseStrategy": "canary", "host": "shop.example.test"}
+        for name in ("canaryWindow", "canaryMaxErrorRate", "canaryMaxLatency")
+    },
 }
 """Keys that apply only beside others (the autoscaler's), with those others set so only the key's own range counts."""
 

@@ -84,6 +84,7 @@ def test_the_detector_sees_imports_at_any_depth(tmp_path: Path) -> None:
 WORKLOAD = (
     "webapp",
     "smoke",
+    "canary_rollout",
     "pod_parts",
     "exposure",
     "platform",
@@ -113,7 +114,22 @@ def test_the_workload_knows_kubernetes_and_no_cloud(name: str) -> None:
     assert {m for m in imported if m.split(".")[0] not in allowed_roots} == set()
     # of its own package, only the workload's own parts: no cluster component, no image builder
     own = {m for m in imported if m.startswith("components.")}
-    assert {m for m in own if m.split(".")[1] not in WORKLOAD} == set()
+    # The judge's module, whose clients load only inside the dynamic provider, is part of the release.
+    assert {m for m in own if m.split(".")[1] not in (*WORKLOAD, "canary")} == set()
+
+
+JUDGE = {"canary": {"kubernetes", "yaml", "urllib3"}, "canary_judge": {"prometheus_client"}}
+"""The canary's judge runs in Pulumi's dynamic-provider process, not in the program: beside what the workload may
+import, each module its own client libraries (the Kubernetes API; the controller's metrics), and no cloud SDK."""
+
+
+@pytest.mark.parametrize("name", sorted(JUDGE))
+def test_the_canary_judge_knows_its_clients_and_no_cloud(name: str) -> None:
+    allowed_roots = {"pulumi", "components", "__future__", *JUDGE[name], *sys.stdlib_module_names}
+    imported = imported_modules(ROOT / "components" / f"{name}.py")
+    assert {m for m in imported if m.split(".")[0] not in allowed_roots} == set()
+    own = {m.split(".")[1] for m in imported if m.startswith("components.")}
+    assert own <= {"options", *JUDGE}, "the judge reads no other component"
 
 
 LONG_FILE = 400

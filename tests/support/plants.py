@@ -24,12 +24,20 @@ NO_WRITABLE_TMP = Plant(
 )
 """The web pod without its writable /tmp (nginx writes its pid file there) on a read-only root filesystem."""
 SELECTOR_MATCHES_NO_POD = Plant(
-    "components/webapp.py",
+    "components/pod_parts.py",
     "        selector=selector,\n        ports=[",
     '        selector={**selector, "app.kubernetes.io/component": "nobody"},\n        ports=[',
 )
-WRONG_TARGET_PORT = Plant("components/webapp.py", 'target_port="http",', "target_port=8081,")
+WRONG_TARGET_PORT = Plant("components/pod_parts.py", 'target_port="http",', "target_port=8081,")
 """The Service sends to a port nginx does not listen on."""
 NEVER_READY = Plant("components/pod_parts.py", 'READY_PATH = "/readyz"', 'READY_PATH = "/never-ready"')
 """The readiness probe asks a path nginx answers 404 on."""
-PLANTS = (NO_WRITABLE_TMP, SELECTOR_MATCHES_NO_POD, WRONG_TARGET_PORT, NEVER_READY)
+INFO_FAILS = Plant(
+    "app/nginx/default.conf", "        alias /tmp/kubeport/info.json;\n", '        return 500 "broken release\\n";\n'
+)
+"""A release whose /info answers 500 (its probes, on /healthz and /readyz, still pass): a canary's bad release."""
+ANSWERS_SLOWLY = Plant(
+    "app/nginx/default.conf", "    location = /404.html {\n", "    limit_rate 1024;\n\n    location = /404.html {\n"
+)
+"""A release that sends every answer at 1 KB a second: the page takes about 2 s, /info most of a second."""
+PLANTS = (NO_WRITABLE_TMP, SELECTOR_MATCHES_NO_POD, WRONG_TARGET_PORT, NEVER_READY, INFO_FAILS, ANSWERS_SLOWLY)

@@ -125,3 +125,47 @@ def test_with_autoscaling_and_an_ingress_every_stack_is_still_clean(stack: str, 
     assert {"HorizontalPodAutoscaler", "Ingress"} <= {d["kind"] for d in rendered.manifests.values()}
     report = check_manifests(stack, tmp_path)
     assert report.findings == [], report.findings
+
+
+CANARY = {
+    "releaseStrategy": "canary",
+    "host": "shop.example.com",
+    "tlsSecret": "shop-tls",
+    "gatewayClass": "kubeport-local",
+    "controllerMetrics": "http://10.250.0.2:8082/metrics",
+}
+
+
+def gateway_crds() -> Path:
+    """The Gateway API's published CRDs, from the toolchain; skipped without it, a failure under CI."""
+    from tools.toolchain import toolchain
+
+    folder = toolchain().gateway_api_crds
+    if not any(folder.glob("*.yaml")):
+        reason = f"no Gateway API CRDs in {folder}; run `make toolchain`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true: a missing prerequisite is a failure)", pytrace=False)
+        pytest.skip(reason)
+    return folder
+
+
+@pytest.mark.parametrize("stack", [s for s in app_stack_names() if stack_config(s)[0]["kubeport:target"] == "existing"])
+def test_with_a_canary_every_stack_that_offers_one_is_still_clean(stack: str, tmp_path: Path) -> None:
+    gateway_crds()
+    rendered = render(stack, tmp_path, CANARY)
+    kinds = [d["kind"] for d in rendered.manifests.values()]
+    assert kinds.count("HTTPRoute") == 2 and "Gateway" in kinds and kinds.count("Deployment") == 2
+    report = check_manifests(stack, tmp_path)
+    assert report.findings == [], report.findings
+
+
+def test_a_field_the_gateway_api_does_not_know_is_a_finding() -> None:
+    from tools.verify.check import crd_findings, crd_schemas
+
+    backend = {"name": "web", "port": 80, "wieght": 100}
+    route: dict[str, Any] = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                             "metadata": {"name": "web"}, "spec": {"rules": [{"backendRefs": [backend]}]}}  # fmt: skip
+    (finding,) = crd_findings("route.yaml", route, crd_schemas(gateway_crds()))
+    assert finding.check == "spec/rules/0/backendRefs/0" and "'wieght' was unexpected" in finding.message
+    route["spec"]["rules"][0]["backendRefs"][0] = {"name": "web", "port": 80, "weight": 100}
+    assert crd_findings("route.yaml", route, crd_schemas(gateway_crds())) == []

@@ -29,12 +29,12 @@ def by_kind(node: NodeNetwork) -> dict[str, Any]:
 
 @pytest.mark.parametrize("node", NODES, ids=lambda n: n.name)
 def test_traefik_listens_on_the_nodes_address_only_with_tls_on_443(node: NodeNetwork) -> None:
-    config = nodeaddons.traefik_config(node, PORTS)
+    config = nodeaddons.traefik_config(node)
     addresses = {name: entry["address"] for name, entry in config["entryPoints"].items()}
     assert addresses == {
         "web": f"{node.ip}:80",
         "websecure": f"{node.ip}:443",
-        "traefik": f"{node.ip}:{PORTS['traefik-admin']}",
+        "traefik": f"{node.ip}:{nodeaddons.ADMIN_PORT}",
     }
     assert config["entryPoints"]["websecure"]["http"] == {"tls": {}, "aliasHeadersStrategy": "delete"}
     assert config["entryPoints"]["web"]["http"] == {"aliasHeadersStrategy": "delete"}
@@ -49,7 +49,7 @@ def test_traefik_listens_on_the_nodes_address_only_with_tls_on_443(node: NodeNet
 def test_traefik_serves_exactly_the_classes_the_cluster_declares_and_reports_the_nodes_address(
     node: NodeNetwork,
 ) -> None:
-    providers = nodeaddons.traefik_config(node, PORTS)["providers"]
+    providers = nodeaddons.traefik_config(node)["providers"]
     objects = by_kind(node)
     ingress_class, gateway_class = objects["IngressClass"], objects["GatewayClass"]
     nginx = providers["kubernetesIngressNGINX"]
@@ -86,12 +86,12 @@ def test_metrics_server_verifies_the_kubelet_and_serves_on_the_nodes_address(nod
 def test_the_metrics_api_reaches_metrics_server_on_the_node_and_verifies_it_with_the_cluster_ca(
     node: NodeNetwork,
 ) -> None:
-    objects = by_kind(node)
-    api, service, endpoints = objects["APIService"], objects["Service"], objects["EndpointSlice"]
+    api = by_kind(node)["APIService"]
+    namespace, name = nodeaddons.METRICS_SERVER
+    service, endpoints = named(node, "Service", name), named(node, "EndpointSlice", name)
     spec = api["spec"]
     assert base64.b64decode(spec["caBundle"]) == b"CA PEM"
     assert "insecureSkipTLSVerify" not in spec
-    namespace, name = nodeaddons.METRICS_SERVER
     assert spec["service"] == {"name": name, "namespace": namespace, "port": 443}
     assert service["metadata"] == {"name": name, "namespace": namespace}
     assert "selector" not in service["spec"]
@@ -102,6 +102,22 @@ def test_the_metrics_api_reaches_metrics_server_on_the_node_and_verifies_it_with
     assert (
         port["name"] == service_port["name"] and port["port"] == PORTS["metrics-server"] == service_port["targetPort"]
     )
+
+
+def named(node: NodeNetwork, kind: str, name: str) -> dict[str, Any]:
+    (found,) = [
+        o for o in nodeaddons.manifests(node, PORTS, b"CA PEM") if (o["kind"], o["metadata"]["name"]) == (kind, name)
+    ]
+    return found
+
+
+@pytest.mark.parametrize("node", NODES, ids=lambda n: n.name)
+def test_the_controllers_metrics_answer_at_a_fixed_url_on_the_nodes_address(node: NodeNetwork) -> None:
+    # What a canary's judge reads (kubeport:controllerMetrics): a stack file names it, so its port never moves.
+    config = nodeaddons.traefik_config(node)
+    assert config["entryPoints"]["traefik"]["address"] == f"{node.ip}:{nodeaddons.ADMIN_PORT}"
+    assert config["metrics"]["prometheus"]["entryPoint"] == "traefik"
+    assert nodeaddons.traefik_metrics_url(node) == f"http://{node.ip}:{nodeaddons.ADMIN_PORT}/metrics"
 
 
 def load(path: Path) -> x509.Certificate:

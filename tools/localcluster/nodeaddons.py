@@ -48,10 +48,13 @@ INGRESS_CONTROLLER = "k8s.io/ingress-nginx"
 """The IngressClass's controller: Traefik's ingress-nginx provider reads Ingresses as ingress-nginx would."""
 GATEWAY_CONTROLLER = "traefik.io/gateway-controller"
 HTTP_PORT, HTTPS_PORT = 80, 443
+ADMIN_PORT = 8082
+"""Traefik's admin entry point (ping, Prometheus metrics) on the node's address: fixed like 80 and 443, since a
+canary's judge reads the metrics at a URL a stack file names (kubeport:controllerMetrics)."""
 METRICS_SERVER = ("kube-system", "metrics-server")
 METRICS_API = "v1beta1.metrics.k8s.io"
-PORTS = ("traefik-admin", "metrics-server")
-"""The add-ons' own ports on the node's address, each picked free at start (80 and 443 are the node's)."""
+PORTS = ("metrics-server",)
+"""The add-ons' other ports on the node's address, each picked free at start."""
 METRIC_RESOLUTION = "10s"
 """How often metrics-server scrapes the kubelet: its smallest (the default is 60 s)."""
 
@@ -62,7 +65,7 @@ def metrics_server_dns() -> str:
     return f"{name}.{namespace}.svc"
 
 
-def traefik_config(node: NodeNetwork, ports: Mapping[str, int]) -> dict[str, Any]:
+def traefik_config(node: NodeNetwork) -> dict[str, Any]:
     """Traefik's static configuration: the node's entry points, its two Kubernetes providers, health and metrics."""
     return {
         "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
@@ -75,7 +78,7 @@ def traefik_config(node: NodeNetwork, ports: Mapping[str, int]) -> dict[str, Any
                 "address": f"{node.ip}:{HTTPS_PORT}",
                 "http": {"tls": {}, "aliasHeadersStrategy": "delete"},
             },
-            "traefik": {"address": f"{node.ip}:{ports['traefik-admin']}"},
+            "traefik": {"address": f"{node.ip}:{ADMIN_PORT}"},
         },
         "ping": {"entryPoint": "traefik"},
         "metrics": {"prometheus": {"entryPoint": "traefik", "addServicesLabels": True, "addRoutersLabels": True}},
@@ -90,6 +93,13 @@ def traefik_config(node: NodeNetwork, ports: Mapping[str, int]) -> dict[str, Any
             "kubernetesGateway": {"statusAddress": {"ip": node.ip}},
         },
     }
+
+
+def traefik_metrics_url(node: NodeNetwork) -> str:
+    """Where Traefik's Prometheus metrics answer: what a canary's judge reads (kubeport:controllerMetrics). The API
+    server's service proxy cannot reach it: it proxies only to addresses that are pods', and Traefik is a process
+    of the node."""
+    return f"http://{node.ip}:{ADMIN_PORT}/metrics"
 
 
 def traefik_args(traefik: Path, config: Path, kubeconfig: Path) -> list[str]:
@@ -138,12 +148,36 @@ def manifests(node: NodeNetwork, ports: Mapping[str, int], ca: bytes) -> list[di
             "metadata": {"name": CLASS_NAME},
             "spec": {"controllerName": GATEWAY_CONTROLLER},
         },
+        *node_service(namespace, name, ("https", 443), ports["metrics-server"], node),
+        {
+            "apiVersion": "apiregistration.k8s.io/v1",
+            "kind": "APIService",
+            "metadata": {"name": METRICS_API},
+            "spec": {
+                "group": "metrics.k8s.io",
+                "version": "v1beta1",
+                "service": {"name": name, "namespace": namespace, "port": 443},
+                "caBundle": base64.b64encode(ca).decode(),
+                "groupPriorityMinimum": 100,
+                "versionPriority": 100,
+            },
+        },
+    ]
+
+
+def node_service(
+    namespace: str, name: str, port: tuple[str, int], node_port: int, node: NodeNetwork
+) -> list[dict[str, Any]]:
+    """A Service for a process of the node (`port`: its name and number) and the EndpointSlice that is its one
+    endpoint, the node's address on `node_port`: in-cluster clients and the API server's proxy reach it by name."""
+    port_name, number = port
+    return [
         {
             "apiVersion": "v1",
             "kind": "Service",
             "metadata": {"name": name, "namespace": namespace},
             # No selector: its endpoint is the EndpointSlice below, the node's own address.
-            "spec": {"ports": [{"name": "https", "port": 443, "targetPort": ports["metrics-server"]}]},
+            "spec": {"ports": [{"name": port_name, "port": number, "targetPort": node_port}]},
         },
         {
             "apiVersion": "discovery.k8s.io/v1",
@@ -158,20 +192,7 @@ def manifests(node: NodeNetwork, ports: Mapping[str, int], ca: bytes) -> list[di
             },
             "addressType": "IPv4",
             "endpoints": [{"addresses": [node.ip], "conditions": {"ready": True}}],
-            "ports": [{"name": "https", "port": ports["metrics-server"], "protocol": "TCP"}],
-        },
-        {
-            "apiVersion": "apiregistration.k8s.io/v1",
-            "kind": "APIService",
-            "metadata": {"name": METRICS_API},
-            "spec": {
-                "group": "metrics.k8s.io",
-                "version": "v1beta1",
-                "service": {"name": name, "namespace": namespace, "port": 443},
-                "caBundle": base64.b64encode(ca).decode(),
-                "groupPriorityMinimum": 100,
-                "versionPriority": 100,
-            },
+            "ports": [{"name": port_name, "port": node_port, "protocol": "TCP"}],
         },
     ]
 
@@ -204,7 +225,7 @@ def start(
         raise ClusterError(f"{node.name}: the Gateway API CRDs were not established: {established.stderr.strip()}")
 
     config = cluster.home / "traefik.yaml"
-    config.write_text(yaml.safe_dump(traefik_config(node, ports)))
+    config.write_text(yaml.safe_dump(traefik_config(node)))
     spawn("traefik", node.inside(traefik_args(tools.tool("traefik"), config, cluster.own_kubeconfig)))
     metrics_server = metrics_server_args(tools.tool("metrics-server"), cluster.own_kubeconfig, cluster.pki, node, ports)
     spawn("metrics-server", node.inside(metrics_server))
@@ -212,7 +233,7 @@ def start(
 
     def answers(path: str) -> bool:
         try:
-            with urllib.request.urlopen(f"http://{node.ip}:{ports['traefik-admin']}{path}", timeout=2) as response:
+            with urllib.request.urlopen(f"http://{node.ip}:{ADMIN_PORT}{path}", timeout=2) as response:
                 return bool(response.status == 200)
         except (urllib.error.URLError, OSError):
             return False

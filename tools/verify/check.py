@@ -91,8 +91,12 @@ def schema_findings(
     """kubernetes-validate in strict mode: unknown fields and wrong types are errors."""
     import kubernetes_validate  # noqa: PLC0415 - a test tool, imported only for the check
 
-    findings = []
+    findings: list[Finding] = []
+    crds = crd_schemas() if any(_is_crd_kind(doc) for doc in manifests.values()) else {}
     for path, doc in manifests.items():
+        if _is_crd_kind(doc):
+            findings += crd_findings(path.name, doc, crds)
+            continue
         for version in versions:
             try:
                 kubernetes_validate.validate(doc, version, strict=True)
@@ -102,6 +106,67 @@ def schema_findings(
             except kubernetes_validate.InvalidSchemaError as err:
                 findings.append(Finding(f"schema {version}", path.name, "schema", str(err)))
     return findings
+
+
+CRD_GROUPS = ("gateway.networking.k8s.io",)
+"""API groups of custom resources kubeport declares (a canary's Gateway and HTTPRoutes): validated against the
+published CRDs' own schemas, which kubernetes-validate does not carry."""
+
+
+def _is_crd_kind(doc: Mapping[str, Any]) -> bool:
+    return str(doc.get("apiVersion", "")).split("/")[0] in CRD_GROUPS
+
+
+def crd_schemas(folder: Path | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+    """(apiVersion, kind) -> openAPIV3Schema of each served version, from the Gateway API's published CRDs (in the
+    toolchain, from the sigs.k8s.io/gateway-api module)."""
+    if folder is None:
+        from tools.toolchain import toolchain  # noqa: PLC0415 - only when there is a custom resource to check
+
+        folder = toolchain().gateway_api_crds
+    schemas: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        for crd in yaml.safe_load_all(path.read_text()):
+            if not crd or crd.get("kind") != "CustomResourceDefinition":
+                continue
+            spec = crd["spec"]
+            for version in spec["versions"]:
+                if version.get("served"):
+                    key = (f"{spec['group']}/{version['name']}", spec["names"]["kind"])
+                    schemas[key] = version["schema"]["openAPIV3Schema"]
+    return schemas
+
+
+def crd_findings(
+    where: str, doc: Mapping[str, Any], schemas: Mapping[tuple[str, str], dict[str, Any]]
+) -> list[Finding]:
+    """The object against its CRD's schema, unknown fields included (the API server would prune them silently)."""
+    import jsonschema  # noqa: PLC0415
+
+    key = (str(doc.get("apiVersion")), str(doc.get("kind")))
+    if not schemas:
+        return [Finding("schema crd", where, "schema", "no Gateway API CRDs to check against: run `make toolchain`")]
+    if key not in schemas:
+        return [Finding("schema crd", where, "schema", f"{key[0]} {key[1]} is not a served version of the CRDs")]
+    schema = _closed(schemas[key])
+    checked = {k: v for k, v in doc.items() if k != "metadata"}
+    return [
+        Finding("schema crd", where, "/".join(str(p) for p in err.absolute_path) or "(root)", err.message)
+        for err in jsonschema.Draft7Validator(schema).iter_errors(checked)
+    ]
+
+
+def _closed(schema: Any) -> Any:
+    """A CRD schema with unknown fields refused wherever it lists properties and preserves no unknown ones."""
+    if isinstance(schema, list):
+        return [_closed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    closed = {key: _closed(value) for key, value in schema.items() if not key.startswith("x-kubernetes-")}
+    open_ended = "additionalProperties" in schema or schema.get("x-kubernetes-preserve-unknown-fields")
+    if "properties" in schema and not open_ended:
+        closed["additionalProperties"] = False
+    return closed
 
 
 def _checkov(args: list[str]) -> list[dict[str, Any]]:

@@ -69,6 +69,9 @@ GROUPS: Mapping[str, Group] = {
     "routing-on-the-node": Group(
         ("test_routing_and_autoscaling_on_the_node.py",), _pairs(NODE, "routed"), frozenset({(NODE, 30043)})
     ),
+    "canary-on-the-node": Group(
+        ("test_canary_releases_on_the_node.py",), _pairs(NODE, "canary"), frozenset({(NODE, 30044)})
+    ),
     "failures-on-the-node": Group(("test_failures_fail_fast.py",), _pairs(NODE, "fast"), frozenset({(NODE, 30041)})),
     "application-on-the-node": Group(
         ("test_application_on_a_real_node.py",), _pairs(NODE, "walkthrough"), frozenset({(NODE, 30030)})
