@@ -69,7 +69,8 @@ class CanaryReleaseArgs:
     canary: Canary
     """Steps, window and bounds."""
     metrics: str
-    """The controller's Prometheus metrics, `namespace/service:port`, read through the API server's service proxy."""
+    """The controller's Prometheus metrics: `namespace/service:port`, read through the API server's service proxy,
+    or a URL."""
     timeout_seconds: int
     """How long the canary pods may take to become Ready."""
     kube_context: str = ""
@@ -133,6 +134,14 @@ def unless_aborted(values: list[Any]) -> str:
     if verdict == ABORTED:
         raise pulumi.RunError(f"the canary release was aborted; the running release keeps serving:\n{report}")
     return str(image)
+
+
+def promoted_or_fail(values: list[Any]) -> str:
+    """The promotion's verdict; one that could not put the traffic back ends the update, naming what to do."""
+    verdict, report = values
+    if verdict == ABORTED:
+        raise pulumi.RunError(f"the release rolled out, but its canary's promotion failed:\n{report}")
+    return str(verdict)
 
 
 def run_phase(props: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.canary import CanaryObjects, CanaryRelease, CanaryReleaseArgs, Phase
+from components.canary import CanaryObjects, CanaryRelease, CanaryReleaseArgs, Phase, promoted_or_fail
 from components.options import Canary
 from components.platform import Exposure, GatewayRoute, Platform
 from components.pod_parts import (
@@ -95,11 +95,14 @@ class CanaryRollout(pulumi.ComponentResource):
     def promote(self, after: Sequence[pulumi.Resource]) -> CanaryRelease:
         """Declares the promotion: after `after` (the stable Deployment, its Service, the smoke check), all traffic
         back on the stable backend and the canary at 0 replicas."""
-        return CanaryRelease(
+        promotion = CanaryRelease(
             f"{self.canary_name}-promote",
             self._phase("promote"),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.judge, *after]),
         )
+        # The update waits for this check like any output, and fails on it cleanly.
+        pulumi.Output.all(promotion.verdict, promotion.report).apply(promoted_or_fail)
+        return promotion
 
     def _meta(self, object_name: str, component: str = CANARY_COMPONENT) -> k8s.meta.v1.ObjectMetaArgs:
         return k8s.meta.v1.ObjectMetaArgs(

@@ -153,6 +153,23 @@ def test_an_aborted_judge_fails_the_update_cleanly_before_the_stable_deployment_
     assert not [r for r in run.of_type(DYNAMIC) if r.name.endswith("promote")]
 
 
+class PromotionFails(FakeCloud):
+    """The promotion's verdict comes back aborted: the traffic could not be put back."""
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        id_, state = super().new_resource(args)
+        if args.typ == DYNAMIC and args.name.endswith("promote"):
+            state = {**state, "verdict": ABORTED, "report": "the API server answered 403 Forbidden"}
+        return id_, state
+
+
+def test_a_promotion_that_could_not_put_the_traffic_back_fails_the_update_cleanly() -> None:
+    run = run_program(EXISTING[0], CANARY, mocks=PromotionFails())
+    assert isinstance(run.error, pulumi.RunError), run.error
+    assert "the release rolled out, but its canary's promotion failed" in str(run.error)
+    assert "403 Forbidden" in str(run.error)
+
+
 def test_rolling_releases_have_no_canary_objects() -> None:
     run = run_program(EXISTING[0])
     assert run.error is None
