@@ -149,9 +149,11 @@ def gateway_crds() -> Path:
     return folder
 
 
-@pytest.mark.parametrize("stack", [s for s in app_stack_names() if stack_config(s)[0]["kubeport:target"] == "existing"])
-def test_with_a_canary_every_stack_that_offers_one_is_still_clean(stack: str, tmp_path: Path) -> None:
+def test_with_a_canary_the_local_stack_is_still_clean(tmp_path: Path) -> None:
+    # The canary's objects differ between the stacks of target existing only by what their Platform carries, which
+    # tests/across_targets/test_canary_release.py holds under mocks on each; one scan of them is enough.
     gateway_crds()
+    stack = "local"
     rendered = render(stack, tmp_path, CANARY)
     kinds = [d["kind"] for d in rendered.manifests.values()]
     assert kinds.count("HTTPRoute") == 2 and "Gateway" in kinds and kinds.count("Deployment") == 2
