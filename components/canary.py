@@ -205,7 +205,7 @@ def _stop_failed_step(cluster: KubeCluster, props: Mapping[str, Any], window: in
 
     cluster.set_weights(props, 0)
     sample = failing_requests(cluster.canary_log(props, window + WEIGHT_SETTLE_SECONDS), max_latency_ms)
-    cluster.restore(props)
+    cluster.retire_canary(props)
     lines = ["all traffic is back on the running release; the canary is at 0 replicas"]
     return lines + (["failing requests: " + "; ".join(sample)] if sample else [])
 
@@ -319,15 +319,10 @@ class KubeCluster:
                                                        _content_type="application/json-patch+json")))  # fmt: skip
 
     def restore(self, props: Mapping[str, Any]) -> None:
-        """All traffic on the stable backend, then, once the controller applied that, the canary at zero replicas
-        (its pods go only when no request is sent to them); the second is tried even when the first fails, and the
-        first failure is raised."""
+        """All traffic on the stable backend, then the canary retired; the second is tried even when the first
+        fails, and the first failure is raised."""
         failures: list[CanaryError] = []
-        steps: list[Callable[[], None]] = [
-            lambda: self.set_weights(props, 0),
-            lambda: time.sleep(WEIGHT_SETTLE_SECONDS),
-            lambda: self._scale(props, 0),
-        ]
+        steps: list[Callable[[], None]] = [lambda: self.set_weights(props, 0), lambda: self.retire_canary(props)]
         for step in steps:
             try:
                 step()
@@ -335,6 +330,12 @@ class KubeCluster:
                 failures.append(err)
         if failures:
             raise failures[0]
+
+    def retire_canary(self, props: Mapping[str, Any]) -> None:
+        """The canary at zero replicas, once the controller applied weights that send it nothing: its pods go only
+        when no request is sent to them."""
+        time.sleep(WEIGHT_SETTLE_SECONDS)
+        self._scale(props, 0)
 
     def metrics(self, props: Mapping[str, Any]) -> str:
         """The controller's Prometheus exposition: at its URL, or through the API server's service proxy."""

@@ -134,18 +134,24 @@ def test_the_judge_gets_the_steps_bounds_metrics_and_release_of_the_stack(stack:
     assert named(run, DYNAMIC, "web-canary-promote").inputs["phase"] == "promote"
 
 
-class AbortingCloud(FakeCloud):
-    """The judge's verdict comes back aborted."""
+class AbortedPhase(FakeCloud):
+    """The verdict of one phase of the canary (`judge` or `promote`) comes back aborted, with `report`."""
+
+    def __init__(self, phase: str, report: str) -> None:
+        super().__init__()
+        self.phase, self.report = phase, report
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         id_, state = super().new_resource(args)
-        if args.typ == DYNAMIC and args.name.endswith("judge"):
-            state = {**state, "verdict": ABORTED, "report": "step 1 (20% of the traffic, 15s): error rate too high"}
+        if args.typ == DYNAMIC and args.name.endswith(self.phase):
+            state = {**state, "verdict": ABORTED, "report": self.report}
         return id_, state
 
 
 def test_an_aborted_judge_fails_the_update_cleanly_before_the_stable_deployment_changes() -> None:
-    run = run_program(EXISTING[0], CANARY, mocks=AbortingCloud())
+    run = run_program(
+        EXISTING[0], CANARY, mocks=AbortedPhase("judge", "step 1 (20% of the traffic, 15s): error rate too high")
+    )
     assert isinstance(run.error, pulumi.RunError), run.error
     assert "the canary release was aborted; the running release keeps serving" in str(run.error)
     assert "step 1 (20% of the traffic, 15s): error rate too high" in str(run.error)
@@ -153,18 +159,8 @@ def test_an_aborted_judge_fails_the_update_cleanly_before_the_stable_deployment_
     assert not [r for r in run.of_type(DYNAMIC) if r.name.endswith("promote")]
 
 
-class PromotionFails(FakeCloud):
-    """The promotion's verdict comes back aborted: the traffic could not be put back."""
-
-    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        id_, state = super().new_resource(args)
-        if args.typ == DYNAMIC and args.name.endswith("promote"):
-            state = {**state, "verdict": ABORTED, "report": "the API server answered 403 Forbidden"}
-        return id_, state
-
-
 def test_a_promotion_that_could_not_put_the_traffic_back_fails_the_update_cleanly() -> None:
-    run = run_program(EXISTING[0], CANARY, mocks=PromotionFails())
+    run = run_program(EXISTING[0], CANARY, mocks=AbortedPhase("promote", "the API server answered 403 Forbidden"))
     assert isinstance(run.error, pulumi.RunError), run.error
     assert "the release rolled out, but its canary's promotion failed" in str(run.error)
     assert "403 Forbidden" in str(run.error)

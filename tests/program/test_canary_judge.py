@@ -133,6 +133,9 @@ class FakeCluster:
     def restore(self, props: dict[str, Any]) -> None:
         self.calls.append("restore")
 
+    def retire_canary(self, props: dict[str, Any]) -> None:
+        self.calls.append("canary down")
+
     def metrics(self, props: dict[str, Any]) -> str:
         # Each step reads twice: before its window (as things stand) and after (with the step's traffic added).
         if self.reads % 2 == 1:
@@ -168,7 +171,7 @@ def test_a_failing_step_returns_all_traffic_to_the_stable_release_and_says_why()
     cluster = FakeCluster("old", [(40, 10, 0.5)])
     verdict, report = run_judge(cluster)
     assert verdict == ABORTED
-    assert cluster.calls == ["canary up", "weights (90, 10)", "weights (100, 0)", "restore"]
+    assert cluster.calls == ["canary up", "weights (90, 10)", "weights (100, 0)", "canary down"]
     assert "step 1 (10% of the traffic, 30s): error rate too high: 20.0% of 50 requests failed (bound 1%)" in report
     assert "failing requests: GET /info -> 500 in 1 ms" in report
     assert "all traffic is back on the running release" in report
