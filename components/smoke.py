@@ -37,28 +37,34 @@ CHECK_SCRIPT = r"""
 # readiness probe keeps getting an answer, or exit 1 with why in the termination message: Pulumi's error for
 # this Pod quotes it.
 end=$(( $(date +%s) + WINDOW ))
+tries=0 unanswered=0 cause=""
 # Each try is bounded as a whole: wget's own -T leaves out its retries (GNU wget tries 20 times) and, in
 # busybox, the name lookup.
 while :; do
   said=$(timeout 4 wget -T 3 -O /dev/null "$URL" 2>&1) && break
   [ $? -eq 124 ] && said="$said
 no answer: timed out after 4s"
+  tries=$((tries + 1))
+  last=$(printf '%s\n' "$said" | grep -v '^ *$' | tail -n 1)
+  # The cause is the latest definite one: a refusal, a name that does not exist, an HTTP status. A try that got no
+  # answer in time (a lost DNS packet, a busy node) does not hide what the tries before it were told.
+  case "$said" in
+    *"Name or service not known"*|*"bad address"*)
+      cause="the name $HOST does not resolve: cluster DNS does not answer, or there is no Service $SERVICE";;
+    *"refused"*)
+      cause="the Service $SERVICE sends the connection to no pod that takes it: its selector matches no ready"
+      cause="$cause web pod, or its targetPort is not the port nginx listens on ($APP_PORT)";;
+    *" 5"[0-9][0-9]*|*"error 5"*|*"ERROR 5"*)
+      cause="the app answers, but not healthy: $last";;
+    *"timed out"*|*"resolve"*|*"name resolution"*)
+      unanswered=$((unanswered + 1));;
+    *)
+      cause="$last";;
+  esac
   if [ "$(date +%s)" -ge "$end" ]; then
-    last=$(printf '%s\n' "$said" | grep -v '^ *$' | tail -n 1)
-    case "$said" in
-      *"resolve"*|*"bad address"*|*"Name or service not known"*)
-        cause="the name $HOST does not resolve: cluster DNS does not answer, or there is no Service $SERVICE";;
-      *"refused"*)
-        cause="the Service $SERVICE sends the connection to no pod that takes it: its selector matches no ready"
-        cause="$cause web pod, or its targetPort is not the port nginx listens on ($APP_PORT)";;
-      *"timed out"*|*"Connection timed out"*)
-        cause="nothing answers: a NetworkPolicy drops the traffic, or nothing routes to the Service's address";;
-      *" 5"[0-9][0-9]*|*"error 5"*|*"ERROR 5"*)
-        cause="the app answers, but not healthy: $last";;
-      *)
-        cause="$last";;
-    esac
-    echo "smoke check: $URL did not answer within ${WINDOW}s: $cause ($last)" >"${REPORT:-/dev/termination-log}"
+    nothing="nothing answers: a NetworkPolicy drops the traffic, or nothing routes to the Service's address"
+    echo "smoke check: $URL did not answer within ${WINDOW}s: ${cause:-$nothing} (last try: $last;" \
+      "$unanswered of $tries tries got no answer in time)" >"${REPORT:-/dev/termination-log}"
     exit 1
   fi
   sleep 1

@@ -62,13 +62,13 @@ def broken_up(bench: Workbench, plant: Plant, case: str) -> str:
 def test_a_service_whose_selector_matches_no_pod(deployed: Workbench) -> None:
     output = broken_up(deployed, plants.SELECTOR_MATCHES_NO_POD, "a Service whose selector matches no pod")
     assert "smoke check: http://web.fast.svc/healthz did not answer" in output, output[-3000:]
-    assert "its selector matches no ready web pod" in output
+    assert "its selector matches no ready web pod" in output, output[-3000:]
 
 
 def test_a_target_port_nginx_does_not_listen_on(deployed: Workbench) -> None:
     output = broken_up(deployed, plants.WRONG_TARGET_PORT, "a target port nginx does not listen on")
     assert "smoke check: http://web.fast.svc/healthz did not answer" in output, output[-3000:]
-    assert "its targetPort is not the port nginx listens on (8080)" in output
+    assert "its targetPort is not the port nginx listens on (8080)" in output, output[-3000:]
 
 
 def test_pods_that_never_turn_ready(deployed: Workbench) -> None:
