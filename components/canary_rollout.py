@@ -163,10 +163,12 @@ class CanaryRollout(pulumi.ComponentResource):
             api_version=GATEWAY_API,
             kind="Gateway",
             metadata=self._meta(args.app, "web"),
-            spec=gateway_spec(gateway.class_name, args.host, args.tls_secret),
-            opts=k8s_opts,
+            spec=gateway_spec(gateway, args.host, args.tls_secret),
+            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=list(gateway.depends_on))),
         )
-        route_opts = pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[gateway_object]))
+        route_opts = pulumi.ResourceOptions.merge(
+            k8s_opts, pulumi.ResourceOptions(depends_on=[gateway_object, *gateway.depends_on])
+        )
         if args.tls_secret:
             k8s.apiextensions.CustomResource(
                 f"{self.canary_name}-redirect-route",
@@ -186,25 +188,25 @@ class CanaryRollout(pulumi.ComponentResource):
         )
 
 
-def gateway_spec(class_name: str, host: str, tls_secret: str) -> dict[str, Any]:
-    """A Gateway for one host: HTTP on 80, and HTTPS on 443 terminated with `tls_secret` when there is one; routes
-    from its own namespace only."""
+def gateway_spec(gateway: GatewayRoute, host: str, tls_secret: str) -> dict[str, Any]:
+    """A Gateway of the controller's class for one host: HTTP, and HTTPS terminated with `tls_secret` when there is
+    one, on the controller's ports (80 and 443 where it listens on them itself); routes from its own namespace
+    only."""
     same_namespace = {"namespaces": {"from": "Same"}}
-    listeners: list[dict[str, Any]] = [
-        {"name": "http", "protocol": "HTTP", "port": 80, "hostname": host, "allowedRoutes": same_namespace}
-    ]
+    http = {"name": "http", "protocol": "HTTP", "port": gateway.http_port, "hostname": host}
+    listeners: list[dict[str, Any]] = [{**http, "allowedRoutes": same_namespace}]
     if tls_secret:
         listeners.append(
             {
                 "name": "https",
                 "protocol": "HTTPS",
-                "port": 443,
+                "port": gateway.https_port,
                 "hostname": host,
                 "tls": {"mode": "Terminate", "certificateRefs": [{"kind": "Secret", "name": tls_secret}]},
                 "allowedRoutes": same_namespace,
             }
         )
-    return {"gatewayClassName": class_name, "listeners": listeners}
+    return {"gatewayClassName": gateway.class_name, "listeners": listeners}
 
 
 def weighted_route_spec(stable: str, canary: str, host: str, *, tls: bool) -> dict[str, Any]:

@@ -91,6 +91,15 @@ class GatewayRoute:
     `kubeconfig`."""
     kubeconfig: pulumi.Input[str] | None = None
     """A kubeconfig (secret) for the judge, where the target builds one instead of naming a context."""
+    http_port: int = 80
+    """The port of the Gateway's HTTP listener: one the controller listens on (Traefik maps a listener to the
+    entry point on that port; behind a cloud load balancer, its container port)."""
+    https_port: int = 443
+    """The port of the Gateway's HTTPS listener, likewise."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """The controller and the Gateway API CRDs, where kubeport installs them: the Gateway and routes wait."""
+    address: pulumi.Input[str] | None = None
+    """The controller's public address (the stack's ingressAddress), where kubeport installs it."""
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,8 @@ class WebApp(pulumi.ComponentResource):
         self.ingress_address = None
         if route is not None:
             self.ingress_address = self._ingress(name, args, route, service, k8s_opts, timeouts=timeouts)
+        elif canary is not None and platform.gateway is not None and platform.gateway.address is not None:
+            self.ingress_address = pulumi.Output.from_input(platform.gateway.address)
         if route is not None or canary is not None:
             self.url = pulumi.Output.from_input(host_url(args.host, args.tls_secret))
         else:

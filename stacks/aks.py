@@ -50,6 +50,8 @@ SDK = "pulumi_azure_native"
 
 # The Azure load balancer probes the app's liveness endpoint instead of a bare TCP connect.
 SERVICE_ANNOTATIONS = {"service.beta.kubernetes.io/azure-load-balancer-health-probe-request-path": HEALTH_PATH}
+# Traefik's Service (a canary's routing) keeps Azure's TCP probe: an HTTP probe of any path would ask Traefik for
+# a host it does not route and get 404.
 # The application routing add-on (managed NGINX), enabled on the cluster when the stack routes a host.
 INGRESS = IngressRoute(class_name="webapprouting.kubernetes.azure.com")
 
@@ -141,7 +143,7 @@ def platform(settings: Settings, needs: Needs) -> Platform:
 
     own = settings.cloud
     assert isinstance(own, AksSettings), "stacks.aks.check fills the aks settings"
-    offers_ingress = bool(settings.host) or settings.ingress_controller
+    offers_ingress = cloud.host_by_ingress(settings) or settings.ingress_controller
     database = own.database if needs.database else None
     cluster = AksCluster(
         "aks",
@@ -155,7 +157,9 @@ def platform(settings: Settings, needs: Needs) -> Platform:
             database_network=database is not None,
         ),
     )
-    platform = cloud.cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, INGRESS if offers_ingress else None)
+    platform = cloud.cloud_platform(
+        settings, cluster, SERVICE_ANNOTATIONS, INGRESS if offers_ingress else None, gateway_annotations={}
+    )
     if database is None:
         return platform
 

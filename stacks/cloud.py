@@ -13,7 +13,15 @@ from typing import TypedDict
 import pulumi
 
 from components.cluster import ManagedCluster
-from components.platform import DatabaseRequest, Exposure, ImageDestination, IngressRoute, ManagedDatabase, Platform
+from components.platform import (
+    DatabaseRequest,
+    Exposure,
+    GatewayRoute,
+    ImageDestination,
+    IngressRoute,
+    ManagedDatabase,
+    Platform,
+)
 from stacks import registry
 from stacks.config import CLOUD_TARGETS, CloudSettings, DatabaseSettings, Key, Reader, Settings
 
@@ -239,8 +247,10 @@ def cloud_platform(
     cluster: ManagedCluster,
     annotations: Mapping[str, str],
     ingress: IngressRoute | None = None,
+    gateway_annotations: Mapping[str, str] | None = None,
 ) -> Platform:
-    """The cloud's Platform. Behind an Ingress the Service is ClusterIP: no second public load balancer."""
+    """The cloud's Platform. Behind an Ingress the Service is ClusterIP: no second public load balancer. With a
+    canary, the host is routed by Traefik, whose Service takes `gateway_annotations` (default: `annotations`)."""
     image: ImageDestination | None
     if settings.image or settings.part == "cluster":
         image = None  # a prebuilt image (by digest: config.parse insists), or no app here at all
@@ -266,6 +276,11 @@ def cloud_platform(
             "kubectl --kubeconfig kubeconfig --namespace {namespace} get service {service}",
         ),
         ingress=dataclasses.replace(ingress, exposure=Exposure(service_type="ClusterIP")) if ingress else None,
+        gateway=(
+            canary_gateway(cluster, annotations if gateway_annotations is None else gateway_annotations)
+            if settings.canary is not None
+            else None
+        ),
         image_pull_policy="IfNotPresent",
         rollout_timeout=ROLLOUT_TIMEOUT,
         depends_on=list(cluster.ready),
@@ -278,4 +293,30 @@ def cloud_platform(
             "registry": image.repository if image else cluster.repository,
             "kubeconfig": cluster.kubeconfig,
         },
+    )
+
+
+def host_by_ingress(settings: Settings) -> bool:
+    """Whether the stack's host is routed through an Ingress: with a canary it goes through the Gateway instead."""
+    return bool(settings.host) and settings.canary is None
+
+
+def canary_gateway(cluster: ManagedCluster, annotations: Mapping[str, str]) -> GatewayRoute:
+    """A canary's weighted routing on a cloud: Traefik and the Gateway API CRDs in the cluster, behind the cloud's
+    layer-4 load balancer (components.traefik_gateway says why not the cloud's own L7 routing); the judge reads
+    Traefik's metrics through the API server with the cluster's kubeconfig."""
+    from components.traefik_gateway import TraefikGateway, TraefikGatewayArgs  # noqa: PLC0415 - with a canary only
+
+    traefik = TraefikGateway(
+        "canary-gateway",
+        TraefikGatewayArgs(provider=cluster.provider, service_annotations=annotations, waits_for=list(cluster.ready)),
+    )
+    return GatewayRoute(
+        class_name=traefik.class_name,
+        metrics=traefik.metrics,
+        kubeconfig=cluster.kubeconfig,
+        http_port=traefik.http_port,
+        https_port=traefik.https_port,
+        depends_on=traefik.ready,
+        address=traefik.address,
     )

@@ -133,7 +133,8 @@ def platform(settings: Settings, needs: Needs) -> Platform:
             metrics_server=settings.autoscaling is not None or settings.part == "cluster",
         ),
     )
-    route = _alb_route(settings, own, cluster) if settings.host or settings.ingress_controller else None
+    offers_ingress = cloud.host_by_ingress(settings) or settings.ingress_controller
+    route = _alb_route(settings, own, cluster) if offers_ingress else None
     platform = cloud.cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, route)
     database = own.database if needs.database else None
     if database is None:

@@ -85,7 +85,7 @@ def platform(settings: Settings, needs: Needs) -> Platform:
         ),
     )
     # GKE's controller is built in: a cluster stack always offers it to its app stacks.
-    offers_ingress = bool(settings.host) or settings.part == "cluster"
+    offers_ingress = cloud.host_by_ingress(settings) or settings.part == "cluster"
     platform = cloud.cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, INGRESS if offers_ingress else None)
     database = own.database if needs.database else None
     if database is None:

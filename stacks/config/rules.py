@@ -218,12 +218,12 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
         postgres_image=r.string("postgresImage"),
         storage_class=r.string("storageClass"),
     )
-    if canary is not None and target != "existing":
+    if canary is not None and target in ("minikube", "stackref"):
         r.problem(
             "releaseStrategy",
-            f"canary is not offered on target {target} yet: it needs the cluster's weighted routes and its "
-            "controller's metrics, which kubeport reads on target existing (kubeport:gatewayClass, "
-            "kubeport:controllerMetrics); use rolling here",
+            f"canary is not offered on target {target} yet: it needs weighted routes and their controller's "
+            "metrics, which kubeport sets up on eks, aks and gke and reads on target existing "
+            "(kubeport:gatewayClass, kubeport:controllerMetrics); use rolling here",
         )
     if target_known:
         settings = target_module(target).check(r, settings)

@@ -1,5 +1,6 @@
-"""kubeport:releaseStrategy canary under mocks, on each stack of target existing (the target that offers weighted
-routing today), and refused with one message everywhere else and for every key it needs.
+"""kubeport:releaseStrategy canary under mocks, on each stack of target existing (the clouds' own routing is in
+test_canary_on_clouds.py), and refused with one message on minikube and app stacks of a cluster stack, and for
+every key it needs.
 
 What a release by canary adds beside the stable objects: a canary Deployment with the new pod template and no pods
 at rest, its Service and NetworkPolicy, a Gateway of the configured class for the host, the HTTPRoute with the two
@@ -201,7 +202,7 @@ def test_a_canary_setting_that_cannot_work_is_refused_by_name(values: dict[str, 
     assert any(says in problem for problem in found), found
 
 
-@pytest.mark.parametrize("target", ["minikube", "eks", "aks", "gke"])
+@pytest.mark.parametrize("target", ["minikube", "stackref"])
 def test_targets_without_weighted_routing_refuse_a_canary(target: str) -> None:
     stack = next(s for s in app_stack_names() if stack_config(s)[0].get("kubeport:target") == target)
     run = run_program(stack, {"releaseStrategy": "canary", "host": HOST})
