@@ -21,7 +21,7 @@ endif
 export BUILDKIT_PROGRESS ?= plain
 
 .PHONY: help venv dev-venv test test-live test-kind lint typecheck unit render check bench app-serve site bench-app up up-minikube \
-	down preview destroy stack passphrase preflight-pulumi preflight-minikube toolchain cyclonus clusters clusters-down clean setup
+	down preview destroy stack passphrase preflight-pulumi preflight-minikube toolchain test-tools clusters clusters-down clean setup
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,7 +51,7 @@ venv: $(VENV)/.installed ## create the virtualenv with the program's requirement
 
 dev-venv: $(VENV)/.installed-dev .venv-checkov/.installed ## ... plus the test, lint and scan tools
 
-test: setup dev-venv cyclonus lint typecheck unit ## Debian packages and cyclonus when missing, lint, type check, the whole suite (offline)
+test: setup dev-venv test-tools lint typecheck unit ## Debian packages, cyclonus and actionlint when missing, lint, type check, the whole suite (offline)
 
 lint: dev-venv ## ruff: lint and format check
 	$(BIN)/ruff check .
@@ -75,10 +75,10 @@ bench: venv ## program time under mocks vs its import floor; real preview/up/des
 setup: ## install the Debian packages the tests and real runs need (apt-get, as root or through sudo)
 	toolchain/install-packages
 
-cyclonus: ## build the NetworkPolicy analyzer the tests ask (from its Go module; cached, part of `make toolchain` too)
-	toolchain/build-toolchain --only cyclonus
+test-tools: ## build what the tests ask: cyclonus and actionlint (from their Go modules; cached, part of `make toolchain` too)
+	toolchain/build-toolchain --only test-tools
 
-toolchain: ## build the real-run tools from Go modules (Pulumi CLI, providers, control plane, kwok, cyclonus); cached
+toolchain: ## build the real-run tools from Go modules (Pulumi CLI, providers, control plane, kwok, cyclonus, actionlint); cached
 	toolchain/build-toolchain
 
 clusters: venv toolchain ## start the local control planes (kubeport-a, kubeport-b: kwok; kubeport-node, kubeport-node-b: real nodes)

@@ -120,9 +120,10 @@ def test_the_build_script_parses_and_reads_the_one_versions_file() -> None:
     assert VERSIONS_FILE.parent == BUILD_SCRIPT.parent
 
 
-def test_make_test_builds_only_cyclonus_and_without_go_says_so_and_goes_on(tmp_path: Path) -> None:
-    """`make test` runs `build-toolchain --only cyclonus`: a wrong name is refused; with no Go on PATH nothing is
-    built, the reason is given and `make test` goes on (the analyzer's tests then skip, or fail under CI=true)."""
+def test_make_test_builds_only_its_tools_and_without_go_says_so_and_goes_on(tmp_path: Path) -> None:
+    """`make test` runs `build-toolchain --only test-tools` (cyclonus, actionlint): a wrong name is refused; with no
+    Go on PATH nothing is built, the reason is given and `make test` goes on (their tests then skip, or fail under
+    CI=true)."""
     tools = tmp_path / "bin"  # what the script needs before it looks for Go, and no Go wherever this machine has one
     tools.mkdir()
     for name in ("dirname", "mkdir"):
@@ -134,11 +135,11 @@ def test_make_test_builds_only_cyclonus_and_without_go_says_so_and_goes_on(tmp_p
                               timeout=30, check=False)  # fmt: skip
 
     wrong = build("--only", "etcd")
-    assert wrong.returncode == 2 and "--only takes cyclonus" in wrong.stderr
-    no_go = build("--only", "cyclonus")
+    assert wrong.returncode == 2 and "--only takes test-tools" in wrong.stderr
+    no_go = build("--only", "test-tools")
     assert no_go.returncode == 0 and "Go (1.26+) is not installed" in no_go.stdout, no_go
     assert not (tmp_path / "tc" / "bin").exists()
-    assert "cyclonus lint typecheck unit" in (ROOT / "Makefile").read_text()
+    assert "test-tools lint typecheck unit" in (ROOT / "Makefile").read_text()
 
 
 def test_the_cache_lives_outside_the_clone_unless_told_otherwise() -> None:

@@ -1,4 +1,5 @@
-"""The GitHub workflows, offline: the vendored workflow schema, pinned actions, timeouts and concurrency.
+"""The GitHub workflows, offline: the vendored workflow schema, actionlint (with shellcheck), pinned actions,
+timeouts and concurrency.
 
 check-jsonschema validates against the GitHub workflow schema it ships (`--builtin-schema`), so nothing is
 downloaded; the run gets an unreachable proxy to make sure of that. A missing check-jsonschema is a failure,
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,7 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tools.stack_files import ROOT
+from tools.stack_files import ROOT, stack_config, stack_names
+from tools.toolchain import toolchain
 
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
 WORKFLOWS = sorted(p for p in WORKFLOW_DIR.glob("*") if p.suffix in (".yml", ".yaml"))
@@ -53,7 +56,7 @@ def uses_of(node: Any) -> Iterator[str]:
 
 def test_the_workflows_are_there() -> None:
     names = {p.name for p in WORKFLOWS}
-    assert {"test.yml", "live-kind.yml", "preview-clouds.yml"} <= names, names
+    assert {"test.yml", "live-kind.yml", "preview-clouds.yml", "deploy-clouds.yml", "deploy-stack.yml"} <= names, names
 
 
 def test_check_jsonschema_is_installed() -> None:
@@ -138,3 +141,99 @@ def test_the_pull_request_preview_runs_its_code_only_as_a_reviewed_read_only_rol
     for deploying in ("AWS_ROLE_ARN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "secrets.AZURE_CLIENT_ID",
                       "secrets.GCP_SERVICE_ACCOUNT"):  # fmt: skip
         assert deploying not in text, f"{deploying}: a preview signs in as the read-only roles only"
+
+
+def actionlint() -> Path:
+    """actionlint, built from its Go module into the toolchain (`make test-tools`); shellcheck, a Debian package,
+    beside it on PATH, so the workflows' `run:` scripts are checked too."""
+    path = toolchain().bin / "actionlint"
+    missing = [str(path)] if not os.access(path, os.X_OK) else []
+    missing += [] if shutil.which("shellcheck") else ["shellcheck (Debian package)"]
+    if missing:
+        reason = f"not installed: {', '.join(missing)}; run `make test-tools` and `make setup`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true: a missing prerequisite is a failure)", pytrace=False)
+        pytest.skip(reason)
+    return path
+
+
+def run_actionlint(*paths: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(actionlint()), "-no-color", *map(str, paths)], capture_output=True, text=True,
+                          timeout=120, check=False, cwd=ROOT, env={**os.environ, **NO_NETWORK})  # fmt: skip
+
+
+def test_actionlint_finds_nothing_in_the_workflows() -> None:
+    done = run_actionlint(*WORKFLOWS)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_actionlint_refuses_an_injected_expression_and_a_script_error(tmp_path: Path) -> None:
+    # Both planted in a copy of a real workflow: a pull request's title expanded into a shell script, and an
+    # unquoted variable shellcheck warns about.
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    text = (WORKFLOW_DIR / "test.yml").read_text()
+    step = "      - run: echo ${{ github.event.pull_request.title }} && ls $HOME/*\n"
+    lines = text.splitlines(keepends=True)
+    steps_at = next(i for i, line in enumerate(lines) if line.strip() == "steps:")
+    planted = workflows / "test.yml"
+    planted.write_text("".join([*lines[: steps_at + 1], step, *lines[steps_at + 1 :]]))
+    done = run_actionlint(planted)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "github.event.pull_request.title" in done.stdout and "potentially untrusted" in done.stdout, done.stdout
+    assert "shellcheck reported issue" in done.stdout, done.stdout
+
+
+def deploy_lists() -> tuple[list[str], list[str]]:
+    """The cluster stacks and the app stacks deploy-clouds.yml may deploy, from its detection script."""
+    script = load(WORKFLOW_DIR / "deploy-clouds.yml")["jobs"]["credentials"]["steps"][0]["run"]
+    clusters = re.findall(r"clusters\+=\(([^)]*)\)", script)
+    apps = re.findall(r"apps\+=\(([^)]*)\)", script)
+    return ([n for group in clusters for n in re.findall(r'"([\w-]+)"', group)],
+            [n for group in apps for n in re.findall(r'"([\w-]+)"', group)])  # fmt: skip
+
+
+def test_the_deploy_covers_every_cloud_stack_clusters_first() -> None:
+    clouds = ("eks", "aks", "gke")
+
+    def target(stack: str) -> str:
+        config = stack_config(stack)[0]
+        if config.get("kubeport:target") == "stackref":
+            return target(str(config["kubeport:clusterStack"]).rsplit("/", 1)[-1])
+        return str(config.get("kubeport:target"))
+
+    on_clouds = {s for s in stack_names() if target(s) in clouds}
+    clusters, apps = deploy_lists()
+    assert sorted(clusters + apps) == sorted(on_clouds)
+    assert all(stack_config(s)[0].get("kubeport:part") == "cluster" for s in clusters)
+    jobs = load(WORKFLOW_DIR / "deploy-clouds.yml")["jobs"]
+    assert "clusters" in jobs["apps"]["needs"] and "needs.clusters.result != 'failure'" in jobs["apps"]["if"]
+
+
+def test_deploys_run_from_main_in_a_reviewed_environment_as_the_deploying_identity() -> None:
+    """Only a push to main (or a maintainer's dispatch) deploys; nothing runs until the repository says its
+    `deploy-*` environments have reviewers; each stack's job runs in its own environment, signs in through OIDC as
+    the deploying identities only, keeps no token in the checkout, and is never cancelled halfway."""
+    caller = load(WORKFLOW_DIR / "deploy-clouds.yml")
+    assert caller[True] == {"push": {"branches": ["main"]}, "workflow_dispatch": None}
+    assert caller["concurrency"]["cancel-in-progress"] is False
+    assert caller["jobs"]["credentials"]["if"] == "vars.DEPLOY_ENVIRONMENTS == 'reviewed'"
+    for name in ("clusters", "apps"):
+        job = caller["jobs"][name]
+        assert job["uses"] == "./.github/workflows/deploy-stack.yml" and job["with"] == {"stack": "${{ matrix.stack }}"}
+        assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    called = load(WORKFLOW_DIR / "deploy-stack.yml")
+    assert list(called[True]) == ["workflow_call"]
+    assert called["concurrency"] == {"group": "deploy-stack-${{ inputs.stack }}", "cancel-in-progress": False}
+    (up,) = called["jobs"].values()
+    assert up["environment"] == "deploy-${{ inputs.stack }}"
+    assert up["permissions"] == {"contents": "read", "id-token": "write"}
+    checkout = next(s for s in up["steps"] if str(s.get("uses", "")).startswith("actions/checkout@"))
+    assert checkout["with"] == {"persist-credentials": False}
+    text = (WORKFLOW_DIR / "deploy-stack.yml").read_text()
+    for secret in ("AWS_DEPLOY_ROLE_ARN", "AZURE_DEPLOY_CLIENT_ID", "GCP_DEPLOY_SERVICE_ACCOUNT"):
+        assert f"secrets.{secret}" in text
+        assert secret not in (WORKFLOW_DIR / "preview-clouds.yml").read_text(), "previews never deploy"
+    for static in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "client-secret", "credentials_json", "PREVIEW"):
+        assert static not in text, f"{static}: deploys sign in through OIDC as the deploying identity only"
+    assert up["steps"][-1]["run"] == '.venv/bin/python -m tools up "$STACK"'
