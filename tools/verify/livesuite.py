@@ -76,6 +76,7 @@ GROUPS: Mapping[str, Group] = {
     "application-on-the-node": Group(
         ("test_application_on_a_real_node.py",), _pairs(NODE, "walkthrough"), frozenset({(NODE, 30030)})
     ),
+    "team-state": Group(("test_team_state_on_an_object_store.py",), _pairs(A, "team"), frozenset({(A, 30025)})),
 }
 """Live test files by what of the clusters they take. kubeport-a and -b are kwok control planes; kubeport-node and
 -node-b run containers, with one registry, one BuildKit and eight local volumes each, which the groups share."""

@@ -1,0 +1,226 @@
+"""Shared state on an object store, for real: a team's backend (tools/localcluster/objectstore.py: versitygw on
+127.0.0.1 over TLS, with credentials of its own) holding a cluster stack and an app stack on `kubeport-a`, and what
+its lock files do when two updates race or one is killed.
+
+- The stacks go up, preview and are read (StackReference, `python -m tools preview`) through `s3://` alone, and a
+  teammate's checkout (a second scratch project on the same backend) previews them with no diff.
+- Two `up` of one stack: the one started while the other holds the lock stops with Pulumi's lock message, naming
+  the holder; started together, never both run. The state afterwards exports whole, and matches the cluster.
+- An `up` killed with SIGKILL leaves its lock: the next `up` names it (and the dead pid); `pulumi cancel` clears it
+  (on a DIY backend it deletes the stack's lock files, and stops nothing), and nothing of the state is lost: every
+  object the store listed before is still there, and the checkpoint holds every resource it held.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.live import A, eventually, namespace_gone, ok, workload_is_serving
+from tools import processes
+from tools.localcluster import realrun
+from tools.localcluster.objectstore import ObjectStore, running
+from tools.localcluster.realrun import Workbench
+from tools.processes import Done
+from tools.stack_files import ROOT
+
+pytestmark = pytest.mark.live
+
+CLUSTER = "team-cluster"
+APP = "team-shop"
+NAMESPACE = "team"
+LOCKED = "the stack is currently locked by 1 lock(s)"
+STATE = ".pulumi/stacks/kubeport/"
+"""Where the DIY backend keeps the project's checkpoints (`<stack>.json`) in the bucket."""
+
+
+@pytest.fixture(scope="module")
+def store(bench: Workbench) -> Iterator[ObjectStore]:
+    with realrun.scratch("kubeport-store-") as home, running(home, bench.tools.tool("versitygw")) as started:
+        yield started
+
+
+def pulumi(bench: Workbench, store: ObjectStore, *args: str, timeout: float = 600) -> Done:
+    """`pulumi ARGS` on the object store's backend."""
+    return bench.pulumi(*args, timeout=timeout, env=store.environment())
+
+
+@pytest.fixture(scope="module")
+def stacks(bench: Workbench, store: ObjectStore) -> Iterator[None]:
+    bench.add_stack_file(CLUSTER, like="cluster-a")
+    bench.add_stack_file(
+        APP,
+        {"clusterStack": f"organization/kubeport/{CLUSTER}", "namespace": NAMESPACE, "nodePort": "30025"},
+        like="shop",
+    )
+    try:
+        for stack in (CLUSTER, APP):
+            ok(pulumi(bench, store, "stack", "init", stack))
+            ok(pulumi(bench, store, "up", "--yes", "--skip-preview", "--stack", stack))
+        yield
+    finally:
+        for stack in (APP, CLUSTER):
+            pulumi(bench, store, "cancel", "--yes", "--stack", stack, timeout=60)
+            pulumi(bench, store, "destroy", "--yes", "--stack", stack)
+            pulumi(bench, store, "stack", "rm", "--yes", stack, timeout=60)
+
+
+def checkpoint(bench: Workbench, store: ObjectStore, stack: str) -> dict[str, Any]:
+    deployment: dict[str, Any] = json.loads(ok(pulumi(bench, store, "stack", "export", "--stack", stack)).stdout)
+    return deployment
+
+
+def whole(bench: Workbench, store: ObjectStore, replicas: int) -> None:
+    """No lock left; the checkpoint exports with no pending operation; the next preview changes nothing; the
+    cluster runs what it says."""
+    assert store.locks() == []
+    exported = checkpoint(bench, store, APP)["deployment"]
+    assert not exported.get("pending_operations"), exported.get("pending_operations")
+    ok(pulumi(bench, store, "preview", "--expect-no-changes", "--stack", APP))
+    workload_is_serving(bench, A, replicas=replicas, namespace=NAMESPACE)
+
+
+def set_replicas(bench: Workbench, store: ObjectStore, replicas: int) -> None:
+    ok(pulumi(bench, store, "config", "set", "kubeport:replicas", str(replicas), "--stack", APP, timeout=60))
+
+
+def test_the_stacks_live_on_the_object_store_alone(bench: Workbench, store: ObjectStore, stacks: None) -> None:
+    keys = store.keys()
+    assert f"{STATE}{CLUSTER}.json" in keys and f"{STATE}{APP}.json" in keys, keys
+    assert not any(bench.state.rglob("*.json")), "nothing in the file backend"
+    # The app stack read the cluster stack's outputs from the store (StackReference), and serves.
+    workload_is_serving(bench, A, replicas=2, namespace=NAMESPACE)
+    outputs = json.loads(ok(pulumi(bench, store, "stack", "output", "--json", "--stack", APP)).stdout)
+    assert outputs["clusterStack"] == f"organization/kubeport/{CLUSTER}"
+    # python -m tools works on the same backend (the Automation API reads PULUMI_BACKEND_URL).
+    done = ok(bench.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "tools", "preview", APP], 600,
+                        env=store.environment()))  # fmt: skip
+    assert "error" not in done.stdout.lower(), done.stdout
+
+
+def test_a_teammates_checkout_previews_no_diff_and_reads_the_outputs(
+    bench: Workbench, store: ObjectStore, stacks: None
+) -> None:
+    with realrun.scratch("kubeport-teammate-") as base:
+        teammate = Workbench(base, tools=bench.tools, kubeconfig=bench.kubeconfig)
+        for stack in (CLUSTER, APP):
+            # Their own checkout: the stack files as committed, nothing of the first checkout's state.
+            (teammate.project / f"Pulumi.{stack}.yaml").write_text((bench.project / f"Pulumi.{stack}.yaml").read_text())
+            ok(teammate.pulumi("preview", "--expect-no-changes", "--stack", stack, env=store.environment()))
+        mine = ok(pulumi(bench, store, "stack", "output", "--json", "--stack", APP)).stdout
+        theirs = ok(teammate.pulumi("stack", "output", "--json", "--stack", APP, env=store.environment())).stdout
+        assert json.loads(theirs) == json.loads(mine)
+
+
+def wait_for_lock(store: ObjectStore, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if locks := store.locks():
+            return locks[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no lock file in the store within {timeout:.0f} s")
+
+
+def test_an_up_started_while_another_holds_the_lock_stops_naming_it(
+    bench: Workbench, store: ObjectStore, stacks: None
+) -> None:
+    set_replicas(bench, store, 3)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(pulumi, bench, store, "up", "--yes", "--skip-preview", "--stack", APP)
+        try:
+            held = wait_for_lock(store)
+            second = pulumi(bench, store, "up", "--yes", "--skip-preview", "--stack", APP)
+        finally:
+            first_done = first.result()
+    ok(first_done)
+    said = second.stdout + second.stderr
+    assert second.code != 0 and LOCKED in said, said
+    assert held.rsplit("/", 1)[1] in said and re.search(r"created by \S+@\S+ \(pid \d+\)", said), said
+    assert "Traceback" not in said
+    whole(bench, store, replicas=3)
+
+
+def test_two_ups_started_together_never_both_run(bench: Workbench, store: ObjectStore, stacks: None) -> None:
+    set_replicas(bench, store, 2)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = [pool.submit(pulumi, bench, store, "up", "--yes", "--skip-preview", "--stack", APP) for _ in "ab"]
+        done = [r.result() for r in runs]
+    succeeded = [d for d in done if d.code == 0]
+    assert len(succeeded) <= 1, "both updates ran at once"
+    for refused in (d for d in done if d.code != 0):
+        assert LOCKED in refused.stdout + refused.stderr, refused.describe()
+    if not succeeded:
+        # Each saw the other's lock after writing its own (the DIY lock's second look): both stopped; run it again.
+        ok(pulumi(bench, store, "up", "--yes", "--skip-preview", "--stack", APP))
+    whole(bench, store, replicas=2)
+
+
+def in_flight(store: ObjectStore) -> list[dict[str, Any]]:
+    """The pending operations of the app stack's checkpoint as stored now: the engine writes an operation there
+    before it starts it, and takes it out when it ends."""
+    body = store.client().get_object(Bucket=store.bucket, Key=f"{STATE}{APP}.json")["Body"].read()
+    pending: list[dict[str, Any]] = json.loads(body)["checkpoint"]["latest"].get("pending_operations") or []
+    return pending
+
+
+def test_an_up_killed_halfway_leaves_a_lock_the_next_run_names_and_cancel_clears(
+    bench: Workbench, store: ObjectStore, stacks: None
+) -> None:
+    before = set(store.keys(".pulumi/"))
+    resources_before = {r["urn"] for r in checkpoint(bench, store, APP)["deployment"]["resources"]}
+    set_replicas(bench, store, 4)
+    command = [str(bench.tools.tool("pulumi")), "up", "--yes", "--skip-preview", "--stack", APP, "--non-interactive"]
+    killed = subprocess.Popen(command, cwd=bench.project, env={**bench.env, **store.environment()},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        wait_for_lock(store)
+        # Halfway: the checkpoint records an operation in flight (the Deployment's update, awaiting its rollout).
+        deadline = time.monotonic() + 120
+        while not in_flight(store):
+            assert killed.poll() is None, "the update ended before an operation was seen in flight"
+            assert time.monotonic() < deadline, "no operation in flight within 120 s"
+            time.sleep(0.1)
+        os.killpg(killed.pid, signal.SIGKILL)
+        killed.wait(timeout=30)
+    finally:
+        if killed.poll() is None:
+            processes.kill_now(killed.pid)
+    assert not processes.alive(killed.pid)
+    (stale,) = store.locks()
+    next_up = pulumi(bench, store, "up", "--yes", "--skip-preview", "--stack", APP)
+    said = next_up.stdout + next_up.stderr
+    assert next_up.code != 0 and LOCKED in said and f"(pid {killed.pid})" in said, said
+    assert stale.rsplit("/", 1)[1] in said
+    # The recovery docs/teams.md gives: the holder is gone, so its lock goes; the refresh settles what the killed
+    # update left pending; the update runs again.
+    ok(pulumi(bench, store, "cancel", "--yes", "--stack", APP, timeout=60))
+    assert store.locks() == []
+    ok(pulumi(bench, store, "refresh", "--yes", "--clear-pending-creates", "--stack", APP))
+    ok(pulumi(bench, store, "up", "--yes", "--skip-preview", "--stack", APP))
+    whole(bench, store, replicas=4)
+    gone = sorted(before - set(store.keys(".pulumi/")) - {stale})
+    assert gone == [], f"objects the store held before the killed update and no longer does: {gone}"
+    resources_after = {r["urn"] for r in checkpoint(bench, store, APP)["deployment"]["resources"]}
+    assert resources_before <= resources_after, sorted(resources_before - resources_after)
+
+
+def test_destroying_the_stacks_leaves_their_history_and_nothing_in_the_cluster(
+    bench: Workbench, store: ObjectStore, stacks: None
+) -> None:
+    for stack in (APP, CLUSTER):
+        ok(pulumi(bench, store, "destroy", "--yes", "--stack", stack))
+        assert not [r for r in checkpoint(bench, store, stack)["deployment"].get("resources") or []
+                    if r["type"].startswith("kubernetes:") and "providers" not in r["type"]]  # fmt: skip
+    eventually("kubeport-a without the team's namespace", lambda: namespace_gone(bench, A, NAMESPACE))
+    history = [k for k in store.keys(".pulumi/history/kubeport/") if Path(k).parent.name == APP]
+    assert history, "each update's history stays in the store"
