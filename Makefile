@@ -60,8 +60,8 @@ lint: dev-venv ## ruff: lint and format check
 typecheck: dev-venv ## mypy --strict over the program, components, stacks, tools and tests
 	$(BIN)/mypy
 
-unit: dev-venv ## the pytest suite
-	$(BIN)/python -m pytest
+unit: dev-venv ## the pytest suite, its files spread over TEST_WORKERS processes (default: one per core)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 render: venv ## offline preview: STACK's Kubernetes objects and plan.txt into out/STACK
 	$(BIN)/python -m tools render $(STACK)
@@ -88,6 +88,7 @@ clusters-down: venv ## stop the local control planes and remove their files
 	$(BIN)/python -m tools clusters down
 
 LIVE_WORKERS ?= 3
+TEST_WORKERS ?= auto
 
 test-live: dev-venv toolchain ## real runs: preview, up, drift, scale, migrate, move, destroy on the local clusters
 	$(BIN)/python -m tools live --workers $(LIVE_WORKERS)
