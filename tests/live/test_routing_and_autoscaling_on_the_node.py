@@ -16,7 +16,6 @@ autoscaling on is deployed once; then:
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
 import json
 import os
@@ -31,9 +30,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization
 
 from tests.support.app_serving import CHROMIUM, CHROMIUM_ARGS, require
 from tests.support.live import eventually, ok
@@ -50,6 +47,7 @@ from tests.support.realnode import (
     write_timing,
 )
 from tools.bench.timeline_plot import timeline_svg
+from tools.certificates import issue
 from tools.localcluster import nodeaddons, nodeconfig
 from tools.localcluster.realrun import Workbench
 
@@ -90,46 +88,15 @@ class HostCertificates:
 
 
 def make_certificates(folder: Path) -> HostCertificates:
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubeport live test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST)]), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = HostCertificates(folder / "ca.pem", folder / "tls.crt", folder / "tls.key", "", "")
-    paths.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths.cert.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    paths.key.touch(mode=0o600)
-    paths.key.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    issued = issue(folder, "kubeport live test CA", HOST, [x509.DNSName(HOST)])
     spki = base64.b64encode(
         hashlib.sha256(
-            leaf.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+            issued.leaf.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
         ).digest()
     ).decode()
-    return HostCertificates(paths.ca, paths.cert, paths.key, f"sha256//{spki}", spki)
+    return HostCertificates(issued.ca, issued.cert, issued.key, f"sha256//{spki}", spki)
 
 
 def curl(*args: str) -> subprocess.CompletedProcess[str]:

@@ -12,17 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.app_serving import require
 from tools.localcluster.objectstore import ObjectStore, running
 from tools.toolchain import toolchain
 
 
 def versitygw() -> Path:
     path = toolchain().bin / "versitygw"
-    if not os.access(path, os.X_OK):
-        reason = f"versitygw not built ({path}); run `make test-tools`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true: a missing prerequisite is a failure)", pytrace=False)
-        pytest.skip(reason)
+    require(os.access(path, os.X_OK), f"versitygw not built ({path}); run `make test-tools`")
     return path
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.app_serving import require
 from tools.stack_files import ROOT, stack_config, stack_names
 from tools.toolchain import toolchain
 
@@ -149,11 +150,7 @@ def actionlint() -> Path:
     path = toolchain().bin / "actionlint"
     missing = [str(path)] if not os.access(path, os.X_OK) else []
     missing += [] if shutil.which("shellcheck") else ["shellcheck (Debian package)"]
-    if missing:
-        reason = f"not installed: {', '.join(missing)}; run `make test-tools` and `make setup`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true: a missing prerequisite is a failure)", pytrace=False)
-        pytest.skip(reason)
+    require(not missing, f"not installed: {', '.join(missing)}; run `make test-tools` and `make setup`")
     return path
 
 

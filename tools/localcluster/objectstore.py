@@ -10,7 +10,6 @@ SDK's client. The tests make and list the bucket through the S3 API (boto3), ver
 
 from __future__ import annotations
 
-import datetime
 import ipaddress
 import secrets
 import ssl
@@ -22,11 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tools import processes
+from tools.certificates import issue
 from tools.localcluster.catalog import free_port
 
 REGION = "us-east-1"
@@ -85,49 +82,6 @@ class ObjectStore:
         return [key for key in self.keys(LOCKS) if key.endswith(".json")]
 
 
-def _certificates(folder: Path) -> tuple[Path, Path, Path]:
-    """A CA of the store's own and a server certificate for 127.0.0.1 it signs: (ca, cert, key) files."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubeport object store CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )  # certificate and CRL signing only
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    server = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))]), False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = folder / "ca.crt", folder / "server.crt", folder / "server.key"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
-    paths[2].touch(mode=0o600)
-    paths[2].write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return paths
-
-
 def _answers_tls(port: int, ca_file: Path) -> bool:
     """Whether the store completes a TLS handshake on `port` with the certificate its CA signed for 127.0.0.1."""
     import socket  # noqa: PLC0415
@@ -147,7 +101,8 @@ def running(home: Path, versitygw: Path, bucket: str = BUCKET, timeout: float = 
     data, pki = home / "data", home / "pki"
     for folder in (data, pki):
         folder.mkdir(parents=True, exist_ok=True)
-    ca_file, cert, key = _certificates(pki)
+    issued = issue(pki, "kubeport object store CA", "127.0.0.1", [x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))])
+    ca_file, cert, key = issued.ca, issued.cert, issued.key
     port = free_port()
     store = ObjectStore(
         endpoint=f"https://127.0.0.1:{port}",
