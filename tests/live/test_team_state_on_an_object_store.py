@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.live import A, eventually, namespace_gone, ok, workload_is_serving
+from tests.support.live import A, B, eventually, namespace_gone, ok, workload_is_serving
 from tools import processes
 from tools.localcluster import realrun
 from tools.localcluster.objectstore import ObjectStore, running
@@ -36,8 +36,10 @@ from tools.stack_files import ROOT
 
 pytestmark = pytest.mark.live
 
-CLUSTER = "team-cluster"
-APP = "team-shop"
+CLUSTER, CLUSTER_B = "team-cluster", "team-cluster-b"
+APP, APP_B = "team-shop", "team-shop-b"
+"""A cluster stack on kubeport-a and one on kubeport-b; the app stack on the first, and its copy on the second,
+which `migrate` moves it to."""
 NAMESPACE = "team"
 LOCKED = "the stack is currently locked by 1 lock(s)"
 STATE = ".pulumi/stacks/kubeport/"
@@ -55,21 +57,30 @@ def pulumi(bench: Workbench, store: ObjectStore, *args: str, timeout: float = 60
     return bench.pulumi(*args, timeout=timeout, env=store.environment())
 
 
+def tools_cli(bench: Workbench, store: ObjectStore, *args: str) -> Done:
+    """`python -m tools ARGS` (the Automation API) on the object store's backend: what the CI workflows run."""
+    return bench.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "tools", *args], 900, env=store.environment())
+
+
 @pytest.fixture(scope="module")
 def stacks(bench: Workbench, store: ObjectStore) -> Iterator[None]:
-    bench.add_stack_file(CLUSTER, like="cluster-a")
-    bench.add_stack_file(
-        APP,
-        {"clusterStack": f"organization/kubeport/{CLUSTER}", "namespace": NAMESPACE, "nodePort": "30025"},
-        like="shop",
-    )
+    for cluster, like, app in ((CLUSTER, "cluster-a", APP), (CLUSTER_B, "cluster-b", APP_B)):
+        bench.add_stack_file(cluster, like=like)
+        bench.add_stack_file(
+            app,
+            {"clusterStack": f"organization/kubeport/{cluster}", "namespace": NAMESPACE, "nodePort": "30025"},
+            like="shop",
+        )
     try:
-        for stack in (CLUSTER, APP):
+        for stack in (CLUSTER, CLUSTER_B, APP):
             ok(pulumi(bench, store, "stack", "init", stack))
+        for stack in (CLUSTER, CLUSTER_B):
             ok(pulumi(bench, store, "up", "--yes", "--skip-preview", "--stack", stack))
+        # The app stack's first up as deploy-clouds.yml runs it.
+        ok(tools_cli(bench, store, "up", APP))
         yield
     finally:
-        for stack in (APP, CLUSTER):
+        for stack in (APP_B, APP, CLUSTER_B, CLUSTER):
             pulumi(bench, store, "cancel", "--yes", "--stack", stack, timeout=60)
             pulumi(bench, store, "destroy", "--yes", "--stack", stack)
             pulumi(bench, store, "stack", "rm", "--yes", stack, timeout=60)
@@ -102,9 +113,9 @@ def test_the_stacks_live_on_the_object_store_alone(bench: Workbench, store: Obje
     workload_is_serving(bench, A, replicas=2, namespace=NAMESPACE)
     outputs = json.loads(ok(pulumi(bench, store, "stack", "output", "--json", "--stack", APP)).stdout)
     assert outputs["clusterStack"] == f"organization/kubeport/{CLUSTER}"
-    # python -m tools works on the same backend (the Automation API reads PULUMI_BACKEND_URL).
-    done = ok(bench.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "tools", "preview", APP], 600,
-                        env=store.environment()))  # fmt: skip
+    # python -m tools works on the same backend (the Automation API reads PULUMI_BACKEND_URL), as
+    # preview-clouds.yml runs it.
+    done = ok(tools_cli(bench, store, "preview", APP))
     assert "error" not in done.stdout.lower(), done.stdout
 
 
@@ -214,13 +225,23 @@ def test_an_up_killed_halfway_leaves_a_lock_the_next_run_names_and_cancel_clears
     assert resources_before <= resources_after, sorted(resources_before - resources_after)
 
 
+def test_migrate_moves_the_app_to_the_other_cluster_stack_on_the_same_backend(
+    bench: Workbench, store: ObjectStore, stacks: None
+) -> None:
+    done = ok(tools_cli(bench, store, "migrate", "--from", APP, "--to", APP_B, "--destroy-source", "--yes"))
+    assert f"{APP} destroyed; {APP_B} is serving" in done.stdout, done.stdout
+    workload_is_serving(bench, B, replicas=2, namespace=NAMESPACE)  # its stack file's count
+    eventually("kubeport-a without the team's namespace", lambda: namespace_gone(bench, A, NAMESPACE))
+    assert f"{STATE}{APP_B}.json" in store.keys(STATE) and store.locks() == []
+
+
 def test_destroying_the_stacks_leaves_their_history_and_nothing_in_the_cluster(
     bench: Workbench, store: ObjectStore, stacks: None
 ) -> None:
-    for stack in (APP, CLUSTER):
+    for stack in (APP_B, CLUSTER_B, CLUSTER):
         ok(pulumi(bench, store, "destroy", "--yes", "--stack", stack))
         assert not [r for r in checkpoint(bench, store, stack)["deployment"].get("resources") or []
                     if r["type"].startswith("kubernetes:") and "providers" not in r["type"]]  # fmt: skip
-    eventually("kubeport-a without the team's namespace", lambda: namespace_gone(bench, A, NAMESPACE))
+    eventually("kubeport-b without the team's namespace", lambda: namespace_gone(bench, B, NAMESPACE))
     history = [k for k in store.keys(".pulumi/history/kubeport/") if Path(k).parent.name == APP]
     assert history, "each update's history stays in the store"

@@ -66,6 +66,11 @@ GROUPS: Mapping[str, Group] = {
         _pairs(NODE, "library") | _pairs(NODE_B, "library"),
         frozenset({(NODE, 30035), (NODE_B, 30035)}),
     ),
+    "team-state": Group(
+        ("test_team_state_on_an_object_store.py",),
+        _pairs(A, "team") | _pairs(B, "team"),
+        frozenset({(A, 30025), (B, 30025)}),
+    ),
     "routing-on-the-node": Group(
         ("test_routing_and_autoscaling_on_the_node.py",), _pairs(NODE, "routed"), frozenset({(NODE, 30043)})
     ),
@@ -76,7 +81,6 @@ GROUPS: Mapping[str, Group] = {
     "application-on-the-node": Group(
         ("test_application_on_a_real_node.py",), _pairs(NODE, "walkthrough"), frozenset({(NODE, 30030)})
     ),
-    "team-state": Group(("test_team_state_on_an_object_store.py",), _pairs(A, "team"), frozenset({(A, 30025)})),
 }
 """Live test files by what of the clusters they take. kubeport-a and -b are kwok control planes; kubeport-node and
 -node-b run containers, with one registry, one BuildKit and eight local volumes each, which the groups share."""
