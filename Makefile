@@ -51,7 +51,7 @@ venv: $(VENV)/.installed ## create the virtualenv with the program's requirement
 
 dev-venv: $(VENV)/.installed-dev .venv-checkov/.installed ## ... plus the test, lint and scan tools
 
-test: setup dev-venv test-tools lint typecheck unit ## Debian packages, cyclonus, actionlint, versitygw when missing, lint, type check, the whole suite (offline)
+test: setup dev-venv test-tools lint typecheck unit ## Debian packages, cyclonus, actionlint, versitygw, local-kms when missing, lint, type check, the whole suite (offline)
 
 lint: dev-venv ## ruff: lint and format check
 	$(BIN)/ruff check .
@@ -75,7 +75,7 @@ bench: venv ## program time under mocks vs its import floor; real preview/up/des
 setup: ## install the Debian packages the tests and real runs need (apt-get, as root or through sudo)
 	toolchain/install-packages
 
-test-tools: ## build what the tests ask: cyclonus, actionlint, versitygw (from their Go modules; cached, part of `make toolchain` too)
+test-tools: ## build what the tests ask: cyclonus, actionlint, versitygw, local-kms (from their Go modules; cached, part of `make toolchain` too)
 	toolchain/build-toolchain --only test-tools
 
 toolchain: ## build the real-run tools from Go modules (Pulumi CLI, providers, control plane, kwok, cyclonus, actionlint); cached

@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.support.live import A, B, eventually, namespace_gone, ok, workload_is_serving
 from tools import processes
-from tools.localcluster import realrun
+from tools.localcluster import keyservice, realrun
 from tools.localcluster.objectstore import ObjectStore, running
 from tools.localcluster.realrun import Workbench
 from tools.processes import Done
@@ -233,6 +234,59 @@ def test_migrate_moves_the_app_to_the_other_cluster_stack_on_the_same_backend(
     workload_is_serving(bench, B, replicas=2, namespace=NAMESPACE)  # its stack file's count
     eventually("kubeport-a without the team's namespace", lambda: namespace_gone(bench, A, NAMESPACE))
     assert f"{STATE}{APP_B}.json" in store.keys(STATE) and store.locks() == []
+
+
+SECRETS_STACK = "team-secrets"
+TOKEN = "a-token-only-the-key-service-unlocks"
+
+
+def without_passphrase(bench: Workbench, store: ObjectStore, *args: str) -> Done:
+    """`pulumi ARGS` on the object store with no PULUMI_CONFIG_PASSPHRASE at all: a stack whose secrets are the key
+    service's needs none."""
+    env = {k: v for k, v in {**bench.env, **store.environment()}.items() if k != "PULUMI_CONFIG_PASSPHRASE"}
+    command = [str(bench.tools.tool("pulumi")), *args, "--non-interactive"]
+    return processes.run(command, timeout=600, env=env, cwd=bench.project)
+
+
+def test_a_stacks_secrets_move_to_the_key_service_and_are_unreadable_with_its_key_disabled(
+    bench: Workbench, store: ObjectStore, stacks: None
+) -> None:
+    with realrun.scratch("kubeport-kms-") as home, keyservice.running(home, bench.tools.tool("local-kms")) as kms:
+        bench.add_stack_file(SECRETS_STACK, like="cluster-a")
+        try:
+            ok(pulumi(bench, store, "stack", "init", SECRETS_STACK))
+            ok(bench.pulumi("config", "set", "--secret", "team:token", "--stack", SECRETS_STACK, input_text=TOKEN,
+                            env=store.environment()))  # fmt: skip
+            ok(pulumi(bench, store, "up", "--yes", "--skip-preview", "--stack", SECRETS_STACK))
+            # An existing stack changes provider (docs/teams.md): its secrets re-encrypted under the key service.
+            provider = kms.secrets_provider()
+            ok(pulumi(bench, store, "stack", "change-secrets-provider", provider, "--stack", SECRETS_STACK))
+            stack_file = yaml.safe_load((bench.project / f"Pulumi.{SECRETS_STACK}.yaml").read_text())
+            assert stack_file["secretsprovider"] == provider and stack_file["encryptedkey"]
+            assert "encryptionsalt" not in stack_file, "no passphrase is involved any more"
+            said = ok(without_passphrase(bench, store, "config", "get", "team:token", "--stack", SECRETS_STACK))
+            assert said.stdout.strip() == TOKEN
+            ok(without_passphrase(bench, store, "up", "--yes", "--skip-preview", "--stack", SECRETS_STACK))
+            ok(without_passphrase(bench, store, "preview", "--expect-no-changes", "--stack", SECRETS_STACK))
+            exported = json.loads(
+                ok(without_passphrase(bench, store, "stack", "export", "--stack", SECRETS_STACK)).stdout
+            )
+            secrets = exported["deployment"]["secrets_providers"]
+            assert secrets["type"] == "cloud" and secrets["state"]["url"] == provider
+            assert secrets["state"]["encryptedkey"] == stack_file["encryptedkey"]
+            kubeconfig = ok(without_passphrase(bench, store, "stack", "output", "kubeconfig", "--show-secrets",
+                                               "--stack", SECRETS_STACK)).stdout  # fmt: skip
+            assert "clusters:" in kubeconfig and "clusters:" not in json.dumps(exported), "outputs kept as ciphertext"
+            kms.disable()
+            for args in (("config", "get", "team:token"), ("stack", "output", "kubeconfig", "--show-secrets")):
+                refused = without_passphrase(bench, store, *args, "--stack", SECRETS_STACK)
+                text = refused.stdout + refused.stderr
+                assert refused.code != 0 and TOKEN not in text and "clusters:" not in text, text
+                assert "Traceback" not in text
+        finally:
+            kms.enable()
+            pulumi(bench, store, "destroy", "--yes", "--stack", SECRETS_STACK)
+            pulumi(bench, store, "stack", "rm", "--yes", SECRETS_STACK, timeout=60)
 
 
 def test_destroying_the_stacks_leaves_their_history_and_nothing_in_the_cluster(
