@@ -111,7 +111,7 @@ class TraefikGateway(pulumi.ComponentResource):
     """The load balancer's address (an IP, or a DNS name on EKS): where the host's DNS record points."""
 
     def __init__(self, name: str, args: TraefikGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("kubeport:workload:TraefikGateway", name, None, opts)
+        super().__init__("kubeport:cluster:TraefikGateway", name, None, opts)
         on_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.waits_for))
         crds = k8s.yaml.v2.ConfigFile(f"{name}-gateway-api-crds", file=GATEWAY_API_CRDS, opts=on_cluster)
         namespace = k8s.core.v1.Namespace(
