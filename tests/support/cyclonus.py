@@ -4,7 +4,6 @@ traffic questions about rendered policies with Kubernetes' own semantics."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import zlib
@@ -12,21 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tools.toolchain import toolchain
+from tests.support.built import built
 
 POD_IPS = {"web": "10.244.0.10", "smoke": "10.244.0.11", "neighbour": "10.244.0.12", "stranger": "10.244.1.13"}
 
 
 def cyclonus() -> Path:
-    path = toolchain().bin / "cyclonus"
-    if not os.access(path, os.X_OK):
-        reason = f"cyclonus not built ({path}); run `make toolchain`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true: a missing prerequisite is a failure)", pytrace=False)
-        pytest.skip(reason)
-    return path
+    return built("cyclonus")
 
 
 @dataclass(frozen=True)

@@ -3,27 +3,18 @@ loopback only (the build patches its listen address), refusing a disabled key's 
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.support.app_serving import require
+from tests.support.built import built
 from tools.localcluster.keyservice import KeyService, running
-from tools.toolchain import toolchain
-
-
-def local_kms() -> Path:
-    path = toolchain().bin / "local-kms"
-    require(os.access(path, os.X_OK), f"local-kms not built ({path}); run `make test-tools`")
-    return path
 
 
 @pytest.fixture(scope="module")
 def kms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyService]:
-    with running(tmp_path_factory.mktemp("kms"), local_kms()) as started:
+    with running(tmp_path_factory.mktemp("kms"), built("local-kms")) as started:
         yield started
 
 

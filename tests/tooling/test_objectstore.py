@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import ssl
 from collections.abc import Iterator
@@ -12,20 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.app_serving import require
+from tests.support.built import built
 from tools.localcluster.objectstore import ObjectStore, running
-from tools.toolchain import toolchain
-
-
-def versitygw() -> Path:
-    path = toolchain().bin / "versitygw"
-    require(os.access(path, os.X_OK), f"versitygw not built ({path}); run `make test-tools`")
-    return path
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectStore]:
-    with running(tmp_path_factory.mktemp("store"), versitygw()) as started:
+    with running(tmp_path_factory.mktemp("store"), built("versitygw")) as started:
         yield started
 
 

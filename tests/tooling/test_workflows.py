@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from tests.support.app_serving import require
+from tests.support.built import built
 from tools.stack_files import ROOT, stack_config, stack_names
-from tools.toolchain import toolchain
 
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
 WORKFLOWS = sorted(p for p in WORKFLOW_DIR.glob("*") if p.suffix in (".yml", ".yaml"))
@@ -147,11 +147,8 @@ def test_the_pull_request_preview_runs_its_code_only_as_a_reviewed_read_only_rol
 def actionlint() -> Path:
     """actionlint, built from its Go module into the toolchain (`make test-tools`); shellcheck, a Debian package,
     beside it on PATH, so the workflows' `run:` scripts are checked too."""
-    path = toolchain().bin / "actionlint"
-    missing = [str(path)] if not os.access(path, os.X_OK) else []
-    missing += [] if shutil.which("shellcheck") else ["shellcheck (Debian package)"]
-    require(not missing, f"not installed: {', '.join(missing)}; run `make test-tools` and `make setup`")
-    return path
+    require(shutil.which("shellcheck") is not None, "shellcheck not installed; run `make setup`")
+    return built("actionlint")
 
 
 def run_actionlint(*paths: Path) -> subprocess.CompletedProcess[str]:
