@@ -71,7 +71,12 @@ def test_a_try_that_gets_no_answer_does_not_hide_the_refusals_before_it(tmp_path
     port = free_port()
     with socket.socket() as silent:
         silent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        timer = threading.Timer(1.5, lambda: (silent.bind(("127.0.0.1", port)), silent.listen(16)))
+
+        def take_the_port() -> None:
+            silent.bind(("127.0.0.1", port))
+            silent.listen(16)
+
+        timer = threading.Timer(1.5, take_the_port)
         timer.start()
         try:
             code, report = run_check(f"http://127.0.0.1:{port}/healthz", tmp_path, window=3, timeout=15)
