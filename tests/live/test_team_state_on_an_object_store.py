@@ -13,6 +13,7 @@ its lock files do when two updates race or one is killed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -147,18 +148,26 @@ def test_an_up_started_while_another_holds_the_lock_stops_naming_it(
     bench: Workbench, store: ObjectStore, stacks: None
 ) -> None:
     set_replicas(bench, store, 3)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        first = pool.submit(pulumi, bench, store, "up", "--yes", "--skip-preview", "--stack", APP)
-        try:
-            held = wait_for_lock(store)
-            second = pulumi(bench, store, "up", "--yes", "--skip-preview", "--stack", APP)
-        finally:
-            first_done = first.result()
-    ok(first_done)
+    # The first update is held still (SIGSTOP) once its lock is in the store, as a slow update would be: the second
+    # one meets the lock however fast the first would have ended.
+    first = subprocess.Popen(
+        [str(bench.tools.tool("pulumi")), "up", "--yes", "--skip-preview", "--stack", APP, "--non-interactive"],
+        cwd=bench.project, env={**bench.env, **store.environment()}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        held = wait_for_lock(store)
+        os.killpg(first.pid, signal.SIGSTOP)
+        second = pulumi(bench, store, "up", "--yes", "--skip-preview", "--stack", APP)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(first.pid, signal.SIGCONT)
+        first_said, _ = first.communicate(timeout=600)
+    assert first.returncode == 0, first_said
     said = second.stdout + second.stderr
     assert second.code != 0 and LOCKED in said, said
-    assert held.rsplit("/", 1)[1] in said and re.search(r"created by \S+@\S+ \(pid \d+\)", said), said
-    assert "Traceback" not in said
+    assert held.rsplit("/", 1)[1] in said and f"(pid {first.pid})" in said, said
+    assert re.search(r"created by \S+@\S+ \(pid \d+\)", said) and "Traceback" not in said, said
     whole(bench, store, replicas=3)
 
 
