@@ -189,7 +189,7 @@ def test_two_ups_started_together_never_both_run(bench: Workbench, store: Object
 def in_flight(store: ObjectStore) -> list[dict[str, Any]]:
     """The pending operations of the app stack's checkpoint as stored now: the engine writes an operation there
     before it starts it, and takes it out when it ends."""
-    body = store.client().get_object(Bucket=store.bucket, Key=f"{STATE}{APP}.json")["Body"].read()
+    body = store.client.get_object(Bucket=store.bucket, Key=f"{STATE}{APP}.json")["Body"].read()
     pending: list[dict[str, Any]] = json.loads(body)["checkpoint"]["latest"].get("pending_operations") or []
     return pending
 

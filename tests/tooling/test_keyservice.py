@@ -29,7 +29,7 @@ def test_it_listens_on_the_loopback_only(kms: KeyService) -> None:
 def test_a_disabled_key_decrypts_nothing_until_it_is_enabled_again(kms: KeyService) -> None:
     import botocore.exceptions  # type: ignore[import-untyped]
 
-    client = kms.client()
+    client = kms.client
     sealed = client.encrypt(KeyId=kms.key_id, Plaintext=b"a stack's data key")["CiphertextBlob"]
     kms.disable()
     try:

@@ -22,7 +22,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectStore]:
 
 
 def test_objects_go_in_and_are_listed(store: ObjectStore) -> None:
-    client = store.client()
+    client = store.client
     client.put_object(Bucket=store.bucket, Key=".pulumi/locks/organization/kubeport/s/one.json", Body=b"{}")
     client.put_object(Bucket=store.bucket, Key=".pulumi/stacks/kubeport/s.json", Body=b"{}")
     assert store.locks() == [".pulumi/locks/organization/kubeport/s/one.json"]

@@ -9,6 +9,7 @@ transport or access control, and is reached on the loopback only.
 
 from __future__ import annotations
 
+import functools
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,7 @@ class KeyService:
         query = urllib.parse.urlencode({"region": REGION, "endpoint": self.endpoint})
         return f"awskms://{self.key_id}?{query}"
 
+    @functools.cached_property
     def client(self) -> Any:
         """A KMS client of the service (boto3); local-kms accepts any signature."""
         import boto3  # type: ignore[import-untyped]  # noqa: PLC0415 - a test and dev dependency only
@@ -48,10 +50,10 @@ class KeyService:
 
     def disable(self) -> None:
         """Revoke the key: every decrypt with it is refused until `enable`."""
-        self.client().disable_key(KeyId=self.key_id)
+        self.client.disable_key(KeyId=self.key_id)
 
     def enable(self) -> None:
-        self.client().enable_key(KeyId=self.key_id)
+        self.client.enable_key(KeyId=self.key_id)
 
 
 @contextmanager
@@ -72,14 +74,14 @@ def running(home: Path, local_kms: Path, timeout: float = 30) -> Iterator[KeySer
     try:
         probe = KeyService(endpoint, "")
         why = processes.wait_for(
-            lambda: bool(probe.client().list_keys()),
+            lambda: bool(probe.client.list_keys()),
             timeout,
             dead=lambda: None if processes.alive(pid) else f"local-kms exited:\n{processes.log_tail(log)}",
             transient=(Exception,),
         )
         if why is not None:
             raise RuntimeError(f"the key service did not start: {why}")
-        key = probe.client().create_key(Description="kubeport stack secrets (live test)")["KeyMetadata"]["KeyId"]
+        key = probe.client.create_key(Description="kubeport stack secrets (live test)")["KeyMetadata"]["KeyId"]
         yield KeyService(endpoint, key)
     finally:
         processes.stop(pid, grace=10)

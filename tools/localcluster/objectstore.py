@@ -10,6 +10,7 @@ SDK's client. The tests make and list the bucket through the S3 API (boto3), ver
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import secrets
 import ssl
@@ -57,8 +58,9 @@ class ObjectStore:
             "AWS_CA_BUNDLE": str(self.ca_file),
         }
 
+    @functools.cached_property
     def client(self) -> Any:
-        """An S3 client of the store (boto3), verifying its certificate against the store's CA."""
+        """An S3 client of the store (boto3), verifying its certificate against the store's CA; made once."""
         import boto3  # type: ignore[import-untyped]  # noqa: PLC0415 - a test and dev dependency only
 
         return boto3.client(
@@ -73,7 +75,7 @@ class ObjectStore:
     def keys(self, prefix: str = "") -> list[str]:
         """Every object's key under `prefix`, through the S3 API's listing."""
         found: list[str] = []
-        for page in self.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
             found.extend(item["Key"] for item in page.get("Contents", []))
         return sorted(found)
 
@@ -131,7 +133,7 @@ def running(home: Path, versitygw: Path, bucket: str = BUCKET, timeout: float = 
         )
         if why is not None:
             raise RuntimeError(f"the object store did not start: {why}")
-        store.client().create_bucket(Bucket=bucket)
+        store.client.create_bucket(Bucket=bucket)
         yield store
     finally:
         processes.stop(pid, grace=10)
