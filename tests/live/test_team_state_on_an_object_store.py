@@ -9,6 +9,7 @@ its lock files do when two updates race or one is killed.
 - An `up` killed with SIGKILL leaves its lock: the next `up` names it (and the dead pid); `pulumi cancel` clears it
   (on a DIY backend it deletes the stack's lock files, and stops nothing), and nothing of the state is lost: every
   object the store listed before is still there, and the checkpoint holds every resource it held.
+- `python -m tools rollback` reads the stack's history from the bucket and returns to the release before.
 """
 
 from __future__ import annotations
@@ -233,6 +234,26 @@ def test_an_up_killed_halfway_leaves_a_lock_the_next_run_names_and_cancel_clears
     assert gone == [], f"objects the store held before the killed update and no longer does: {gone}"
     resources_after = {r["urn"] for r in checkpoint(bench, store, APP)["deployment"]["resources"]}
     assert resources_before <= resources_after, sorted(resources_before - resources_after)
+
+
+def test_rollback_reads_the_history_from_the_store_and_returns_to_the_release_before(
+    bench: Workbench, store: ObjectStore, stacks: None
+) -> None:
+    """`python -m tools rollback` with the bucket as backend: every update's record (the CLI's) is paired with the
+    checkpoint it left in the bucket, read through the S3 API, and the stack returns to the release before (the
+    one with 2 replicas; the running one has 4), building nothing."""
+    records = json.loads(ok(pulumi(bench, store, "stack", "history", "--json", "--page-size", "1000",
+                                   "--stack", APP)).stdout)  # fmt: skip
+    listed = ok(tools_cli(bench, store, "rollback", "--stack", APP, "--list")).stdout.splitlines()
+    assert len(listed) == len(records) >= 4, listed
+    (image,) = [r["outputs"]["image"] for r in checkpoint(bench, store, APP)["deployment"]["resources"]
+                if r["type"] == "pulumi:pulumi:Stack"]  # fmt: skip
+    releases = [line for line in listed if " update " in line and " succeeded " in line]
+    assert releases and all(line.split()[5] == image for line in releases), listed
+    assert sum(line.endswith("<- default") for line in listed) == 1, listed
+    done = ok(tools_cli(bench, store, "rollback", "--stack", APP, "--yes"))
+    assert "kubeport:replicas: 4 -> " in done.stdout and "runs update" in done.stdout, done.stdout
+    whole(bench, store, replicas=2)
 
 
 def test_migrate_moves_the_app_to_the_other_cluster_stack_on_the_same_backend(

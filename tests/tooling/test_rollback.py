@@ -159,8 +159,8 @@ def test_the_backend_history_pairs_each_record_with_its_checkpoints_image_oldest
         (1796613390, ""),
     ]
     assert backend_history(f"file://{tmp_path}?no_tmp_dir=true", "local")[0] == (1796613330, IMAGE_0)
-    with pytest.raises(OperationError, match="not one"):
-        backend_history("s3://bucket/state", "local")
+    with pytest.raises(OperationError, match=r"is neither \(azblob:// and gs:// are not read yet"):
+        backend_history("gs://bucket/state", "local")
 
 
 class FakePulumi:

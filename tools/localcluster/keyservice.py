@@ -38,7 +38,7 @@ class KeyService:
     @functools.cached_property
     def client(self) -> Any:
         """A KMS client of the service (boto3); local-kms accepts any signature."""
-        import boto3  # type: ignore[import-untyped]  # noqa: PLC0415 - a test and dev dependency only
+        import boto3  # type: ignore[import-untyped]  # noqa: PLC0415 - only the key service needs it
 
         return boto3.client(
             "kms",

@@ -61,7 +61,7 @@ class ObjectStore:
     @functools.cached_property
     def client(self) -> Any:
         """An S3 client of the store (boto3), verifying its certificate against the store's CA; made once."""
-        import boto3  # type: ignore[import-untyped]  # noqa: PLC0415 - a test and dev dependency only
+        import boto3  # type: ignore[import-untyped]  # noqa: PLC0415 - only the store needs it
 
         return boto3.client(
             "s3",

@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import unquote
 
 from stacks.config import NAMESPACE, ConfigError, qualified
 from stacks.config.keys import keys_by_name
 from stacks.config.reader import Reader
 from stacks.config.rules import BUILD_KEYS, parse
+from tools.ops.backend_files import BackendFiles, backend_files
 from tools.ops.operations import OperationError, backend_url, confirmed
 from tools.processes import Done
 from tools.stack_files import PROJECT, ROOT, SECRET_PLACEHOLDER
@@ -181,32 +181,30 @@ def image_of(checkpoint: Mapping[str, Any]) -> str:
     return ""
 
 
-def _read_json(path: Path) -> Any:
-    data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    return json.loads(data)
+def _json(data: bytes, name: str) -> Any:
+    return json.loads(gzip.decompress(data) if name.endswith(".gz") else data)
 
 
-def backend_history(url: str, stack: str, project: str = PROJECT) -> list[tuple[int, str]]:
-    """Each update of a DIY file backend's stack, oldest first: when it started (Unix seconds) and the image its
+def backend_history(
+    url: str, stack: str, project: str = PROJECT, files: BackendFiles | None = None
+) -> list[tuple[int, str]]:
+    """Each update of a DIY backend's stack, oldest first: when it started (Unix seconds) and the image its
     checkpoint left deployed. Pulumi writes `<stack>-<time>.history.json` beside `<stack>-<time>.checkpoint.json`
-    under `.pulumi/history/<project>/<stack>/`, gzipped when PULUMI_DIY_BACKEND_GZIP is set."""
-    if not url.startswith("file://"):
-        raise OperationError(
-            f"rollback reads each update's image from a DIY file backend's history; the backend {url!r} is not one"
-        )
-    # file:///abs, file://~/in-home, file://./relative, with or without a query (?no_tmp_dir=true).
-    root = Path(unquote(url.removeprefix("file://").partition("?")[0])).expanduser()
-    folder = root / ".pulumi" / "history" / project / stack
-    found: list[tuple[int, Path]] = []
-    for path in folder.glob(f"{stack}-*.history.json*"):
-        stamp, _, rest = path.name.removeprefix(f"{stack}-").partition(".")
-        if stamp.isdigit() and rest in ("history.json", "history.json.gz"):  # not the blob store's .attrs files
-            found.append((int(stamp), path))
+    under `.pulumi/history/<project>/<stack>/`, gzipped when PULUMI_DIY_BACKEND_GZIP is set. `files` is the
+    backend's files (default: read where `url` says)."""
+    files = files or backend_files(url)
+    folder = f".pulumi/history/{project}/{stack}"
+    names = set(files.names(folder))
+    found: list[tuple[int, str]] = []
+    for name in names:
+        stamp, _, rest = name.removeprefix(f"{stack}-").partition(".")
+        if name.startswith(f"{stack}-") and stamp.isdigit() and rest in ("history.json", "history.json.gz"):
+            found.append((int(stamp), name))  # not the blob store's .attrs files
     history: list[tuple[int, str]] = []
-    for _, path in sorted(found):
-        checkpoint = path.with_name(path.name.replace(".history.json", ".checkpoint.json"))
-        image = image_of(_read_json(checkpoint)) if checkpoint.exists() else ""
-        history.append((int(_read_json(path).get("startTime") or 0), image))
+    for _, name in sorted(found):
+        checkpoint = name.replace(".history.json", ".checkpoint.json")
+        image = image_of(_json(files.read(folder, checkpoint), checkpoint)) if checkpoint in names else ""
+        history.append((int(_json(files.read(folder, name), name).get("startTime") or 0), image))
     return history
 
 
