@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from stacks.application.catalogue import REFUSED, required
 from stacks.application.placeholders import references
 from stacks.application.source import InputError, bounded, covered, load, read_text, schema_problems
 from stacks.application.spec import (
@@ -60,32 +61,16 @@ PORT_NAME = re.compile(r"^(?=.{1,15}$)(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 """A container port's name, as Kubernetes takes it (IANA service name): the Service targets it by name."""
 PORT_RANGE = (1, 65535)
 
-TOP_FIELDS = {"apiVersion": True, "metadata": True, "containers": True, "service": False, "resources": False}
-METADATA_FIELDS = {"name": True, "annotations": False}
-CONTAINER_FIELDS = {
-    "image": True,
-    "command": False,
-    "args": False,
-    "variables": False,
-    "files": False,
-    "livenessProbe": False,
-    "readinessProbe": False,
-    "resources": False,
-}
-FILE_FIELDS = {"target": True, "content": True, "mode": False, "noExpand": False}
-PROBE_FIELDS = {"httpGet": True}
-HTTP_GET_FIELDS = {"path": True, "port": True, "scheme": False}
-PORT_FIELDS = {"port": True, "targetPort": False, "protocol": False}
-RESOURCE_FIELDS = {"type": True, "params": False}
-REQUIREMENT_FIELDS = {"cpu": False, "memory": False}
-NOT_SUPPORTED = {
-    "volumes": "volumes are not supported (kubeport mounts only an emptyDir on /tmp)",
-    "source": "files from `source` are not supported; inline the file with `content`",
-    "binaryContent": "binary files are not supported; use `content`",
-    "exec": "exec probes are not supported; use httpGet",
-    "id": "shared resource ids are not supported",
-    "class": "resource classes are not supported",
-}
+TOP_FIELDS = required("")
+METADATA_FIELDS = required("metadata")
+CONTAINER_FIELDS = required("containers.<name>")
+FILE_FIELDS = required("containers.<name>.files.<target>")
+PROBE_FIELDS = required("containers.<name>.livenessProbe|readinessProbe")
+HTTP_GET_FIELDS = required("containers.<name>.*Probe.httpGet")
+PORT_FIELDS = required("service.ports.<name>")
+RESOURCE_FIELDS = required("resources.<name>")
+REQUIREMENT_FIELDS = required("containers.<name>.resources.requests|limits")
+NOT_SUPPORTED = REFUSED
 
 
 class _Checker:

@@ -106,6 +106,8 @@ def postgres_provisioned(
 
 
 def in_cluster_postgres(request: Request) -> Provisioned:
+    """An in-cluster PostgreSQL of kubeport's: one pod, a PersistentVolumeClaim, TLS with a certificate it issues,
+    a NetworkPolicy admitting only the declaring workload."""
     from components.postgres import IMAGE, InClusterPostgres, InClusterPostgresArgs  # noqa: PLC0415
 
     database = InClusterPostgres(

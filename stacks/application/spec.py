@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stacks.application.catalogue import RESOURCE_TYPES
 from stacks.application.source import bounded
 
 API_VERSION = "score.dev/v1b1"
@@ -21,25 +22,16 @@ BUILD_ANNOTATION = "kubeport.dev/build"
 """`metadata.annotations` key: the folder (relative to the file) whose Dockerfile builds an `image: .`."""
 
 
-RESOURCE_OUTPUTS: Mapping[str, tuple[str, ...]] = {
-    "postgres": ("host", "port", "name", "database", "username", "password", "sslmode", "sslrootcert"),
-    "service-port": ("hostname", "port"),
-    "dns": ("host",),
-    "route": (),
-}
-"""What each supported resource type provides to placeholders: the names score-k8s uses, and for postgres how the
-client verifies the server (`sslmode` verify-full, `sslrootcert` the CA's path in the container)."""
+RESOURCE_OUTPUTS: Mapping[str, tuple[str, ...]] = {name: tuple(t.outputs) for name, t in RESOURCE_TYPES.items()}
+"""What each supported resource type provides to placeholders (stacks/application/catalogue.py)."""
 
 
-SECRET_OUTPUTS: Mapping[str, frozenset[str]] = {"postgres": frozenset({"password"})}
+SECRET_OUTPUTS: Mapping[str, frozenset[str]] = {name: t.secret_outputs for name, t in RESOURCE_TYPES.items()}
 """Outputs that are credentials: a variable holding one is read from a Kubernetes Secret, never inlined."""
 
 
 RESOURCE_PARAMS: Mapping[str, Mapping[str, bool]] = {
-    "postgres": {},
-    "service-port": {"workload": True, "port": True},
-    "dns": {},
-    "route": {"host": True, "path": True, "port": True},
+    name: {param: spec.required for param, spec in t.params.items()} for name, t in RESOURCE_TYPES.items()
 }
 """Each type's params: name -> required."""
 

@@ -225,9 +225,9 @@ def test_a_folder_without_files_is_refused(tmp_path: Path) -> None:
 
 def test_the_docs_say_what_of_score_kubeport_supports() -> None:
     docs = (ROOT / "docs" / "application.md").read_text()
-    for field in ("metadata.name", "containers", "service.ports", "postgres", "service-port", "route", "dns"):
+    for field in ("metadata", "containers", "service.ports", "postgres", "service-port", "route", "dns"):
         assert f"`{field}" in docs, field
-    assert "Not supported" in docs
+    assert "refused by name" in docs
 
 
 def test_the_readme_shows_the_application_as_its_files_draw_it() -> None:

@@ -49,7 +49,17 @@ def test_stacks_holds_only_what_the_program_imports() -> None:
     assert packages == {"config", "application"}, "stacks/ holds two packages: the config model, the workload files"
 
 
-APPLICATION_PIPELINE = ("source", "spec", "placeholders", "parse", "provision", "checks", "convert", "deploy")
+APPLICATION_PIPELINE = (
+    "catalogue",
+    "source",
+    "spec",
+    "placeholders",
+    "parse",
+    "provision",
+    "checks",
+    "convert",
+    "deploy",
+)
 """stacks/application/, in the order an application goes through it."""
 
 

@@ -1,4 +1,5 @@
-"""`python -m tools gen-config`: Pulumi.yaml's config block and the docs' key table come from the key table."""
+"""`python -m tools gen-config`: Pulumi.yaml's config block and the docs' key table come from the key table, and
+docs/application.md's workload-file tables from the catalogue."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import dataclasses
 
 import yaml
 
+from stacks.application import catalogue
+from stacks.application.catalogue import Field, ResourceType
 from stacks.config import all_keys
 from tests.support.features import DISABLED_DEFAULT_PROVIDERS
 from tools.stack_files import ROOT
@@ -43,3 +46,38 @@ def test_the_generated_block_keeps_the_projects_own_settings() -> None:
     assert list(declared) == [k.name for k in all_keys()]
     secret = [k.name for k in all_keys() if k.secret]
     assert secret and all("--secret" in declared[name]["description"] for name in secret)
+
+
+# docs/application.md: the workload-file tables from stacks/application/catalogue.py.
+
+
+def test_a_hand_edit_of_the_workload_file_tables_is_caught() -> None:
+    doc = gen_config.APPLICATION_DOC.read_text()
+    edited = doc.replace("| `image` | yes |", "| `image` |  |", 1)
+    assert edited != doc and gen_config.application_doc(edited) != edited
+
+
+def test_a_type_or_field_added_to_the_catalogue_appears_in_the_tables_with_where_it_is_provisioned() -> None:
+    cache = ResourceType(
+        "a cache", {"host": "its name", "password": "its password"}, secret_outputs=frozenset({"password"})
+    )
+    fields = dict(catalogue.FIELDS) | {"metadata": dict(catalogue.FIELDS["metadata"]) | {"labels": Field(False, "x")}}
+    tables = gen_config.application_tables(
+        gen_config.Catalogue(fields=fields, types=dict(catalogue.RESOURCE_TYPES) | {"redis": cache}),
+        {"redis": {"minikube": lambda: None, "existing": lambda: None}},
+    )
+    assert "| `metadata` | `labels` |  | x |" in tables
+    row = next(line for line in tables.splitlines() if line.startswith("| `redis` |"))
+    assert "`password` (a credential): its password" in row
+    assert "minikube, existing: <lambda><br>refused on eks, aks, gke, stackref, naming the resource" in row
+
+
+def test_every_type_the_parser_takes_and_every_provisioned_type_is_in_the_catalogue() -> None:
+    from stacks.application.provision import PROVISIONERS
+
+    assert set(PROVISIONERS) <= set(catalogue.RESOURCE_TYPES)
+    doc = gen_config.APPLICATION_DOC.read_text()
+    for kind in catalogue.RESOURCE_TYPES:
+        assert f"| `{kind}` |" in doc
+    for name in catalogue.REFUSED:
+        assert f"| `{name}` |" in doc

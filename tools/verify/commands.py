@@ -164,9 +164,11 @@ def add(sub: Any) -> None:
     same.set_defaults(func=cmd_same_render)
 
     gen = sub.add_parser(
-        "gen-config", help="write Pulumi.yaml's config block and docs/configuration.md's key table from the key table"
+        "gen-config",
+        help="write Pulumi.yaml's config block, docs/configuration.md's key table and docs/application.md's "
+        "workload-file tables from their tables in code",
     )
-    gen.add_argument("--check", action="store_true", help="write nothing; exit 1 if either file is out of date")
+    gen.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file is out of date")
     gen.set_defaults(func=cmd_gen_config)
 
     graph = sub.add_parser(
