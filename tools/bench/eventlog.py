@@ -100,6 +100,50 @@ class Part:
     seconds: float
 
 
+SERIAL = (
+    "CLI and engine start, to the engine's first event",
+    "language host, program and plugins, to the first resource step",
+    "engine finish, to the summary",
+    "after the summary: state written, exit",
+)
+"""The parts of a command no resource step overlaps: before the first step and after the last."""
+
+
+def serial_seconds(parts: list[Part]) -> float:
+    """The time of a command's serial parts: what any run of the same program on the same engine pays whatever its
+    resources do (an `up` that changes nothing is little more)."""
+    return sum(p.seconds for p in parts if p.name in SERIAL)
+
+
+def proof_seconds(parts: list[Part], name: str = "Pod web-smoke") -> float:
+    """The time of a release's smoke check: its Pod's steps (the old one deleted, the new one Ready only on an answer
+    from the new release through the Service)."""
+    return sum(p.seconds for p in parts if p.name.endswith(f" {name}"))
+
+
+def release_floor(serial: float, by_hand: float, proof: float, release: float, goal: float = 1.5) -> str:
+    """Why a Pulumi release is or is not within `goal` times the hand-made one (pure). A release pays the engine's
+    serial parts (its start, the program to its first step, its finish), at least the hand-made work (the same
+    build, push and rollout) and its smoke check, which the hand-made release does not do: their sum is its
+    floor. Ratios are compared as they are printed, to two places."""
+    bare = serial + by_hand
+    floor = bare + proof
+    ratio, bare_ratio = round(floor / by_hand, 2), round(bare / by_hand, 2)
+    if ratio <= goal:
+        verdict = f"within {goal}x: the release could gain {release - floor:.2f} s"
+    elif bare_ratio <= goal:
+        verdict = f"within {goal}x only without the smoke check, the proof the hand-made release lacks"
+    else:
+        verdict = f"out of reach on this engine: its serial parts alone are more than {goal - 1:.0%} of the hand-made"
+    return (
+        f"A release's floor: the engine's serial parts {serial:.2f} s (its start, the program, its finish) + the "
+        f"hand-made release {by_hand:.2f} s + the smoke check {proof:.2f} s = {floor:.2f} s, {ratio:.2f}x the "
+        f"hand-made ({bare_ratio:.2f}x without the check): {verdict}. The release took {release:.2f} s, "
+        f"{release - floor:.2f} s above its floor: the engine's hand-offs between dependent steps (the image's digest "
+        "back to the program, the Deployment registered after it) and its rollout's await against `rollout status`."
+    )
+
+
 def breakdown(events: list[Event], total: float) -> list[Part]:
     """The command's time, part by part, from its events (total: the command's wall time)."""
     if not events:

@@ -33,12 +33,13 @@ def objects_for_kubectl(run: ProgramRun) -> str:
 
 def measure_node_chain(
     bench: realrun.Workbench, rounds: int, log: Path
-) -> tuple[list[list[str]], dict[str, list[eventlog.Part]]]:
+) -> tuple[list[list[str]], dict[str, list[eventlog.Part]], str]:
     """The app's whole chain on the real node, Pulumi against BuildKit + kubectl with the same engine and registry.
 
     Both sides start from the same change (a new page, so a new layer to build and push) with BuildKit's cache
-    warm from earlier builds, and end when the pods of the new build are Ready behind the Service. Returns the
-    table's rows and where the last round's first `up` and release spent their time (the engine's events).
+    warm from earlier builds, and end when the pods of the new build are Ready behind the Service. Then an `up`
+    that changes nothing times the engine's fixed cost. Returns the table's rows, where the last round's first
+    `up`, release and unchanged `up` spent their time (the engine's events), and the release's floor.
 
     Longer than 60 lines: each round times both sides in the order they run, with the closures they share (the
     page, the build, kubectl); spread over helpers, what is inside a timing would be harder to see.
@@ -52,7 +53,8 @@ def measure_node_chain(
     env = node_builder.env(bench.tools)
     page = bench.project / "app" / "site" / "index.html"
     original = page.read_text()
-    timings = {name: Timing() for name in ("up", "update", "k-up", "k-update")}
+    timings = {name: Timing() for name in ("up", "update", "noop", "k-up", "k-update")}
+    serial, proof = Timing(), Timing()
     parts: dict[str, list[eventlog.Part]] = {}
 
     def change_page(marker: str) -> None:
@@ -89,6 +91,13 @@ def measure_node_chain(
                                                  ["up", "--yes", "--skip-preview", "--stack", stack], log)  # fmt: skip
             timings["update"].seconds.append(ok(update))
             parts["release (a new page)"] = eventlog.breakdown(events, update.seconds)
+            serial.seconds.append(eventlog.serial_seconds(parts["release (a new page)"]))
+            proof.seconds.append(eventlog.proof_seconds(parts["release (a new page)"]))
+            # The same stack again, nothing changed: what the engine and the program cost any release.
+            noop, events = eventlog.run_logged(lambda a: bench.pulumi(*a, timeout=1800),
+                                               ["up", "--yes", "--skip-preview", "--stack", stack], log)  # fmt: skip
+            timings["noop"].seconds.append(ok(noop))
+            parts["up that changes nothing"] = eventlog.breakdown(events, noop.seconds)
             ok(bench.pulumi("destroy", "--yes", "--stack", stack, timeout=900))
             ok(bench.pulumi("stack", "rm", "--yes", stack))
 
@@ -126,4 +135,7 @@ def measure_node_chain(
         ratio = timings[pulumi].median / timings[kube].median
         rows.append([f"pulumi {what_p}", f"{timings[pulumi].median:.2f} s", f"kubectl: {what_k}",
                      f"{timings[kube].median:.2f} s", f"{ratio:.2f}x"])  # fmt: skip
-    return rows, parts
+    rows.append(["pulumi up that changes nothing (the engine's and the program's fixed cost)",
+                 f"{timings['noop'].median:.2f} s", "-", "-", "-"])  # fmt: skip
+    floor = eventlog.release_floor(serial.median, timings["k-update"].median, proof.median, timings["update"].median)
+    return rows, parts, floor

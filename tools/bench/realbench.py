@@ -320,13 +320,14 @@ def run(
                 bench.env["PULUMI_PARALLEL"] = str(parallel)  # the CLI's --parallel; default 4 per core
             log = base / "events.jsonl"
             met = measure_on_kwok(bench, rounds, scale, log, say) if kwok else True
-            chain, parts = measure_node_chain(bench, rounds, log)
+            chain, parts, floor = measure_node_chain(bench, rounds, log)
             say(f"\nThe app's chain on {NODE} (BuildKit, the local registry, a node that runs containers), medians")
             say(table(["pulumi", "s", "the same by hand", "s", "ratio"], chain))
             for what, steps in parts.items():
                 say(f"\nWhere the chain's {what} spends its time (`pulumi up`, engine events, last round):")
                 say(table(["part", "from (s)", "seconds"], [[p.name, f"{p.start:.2f}", f"{p.seconds:.2f}"]
                                                             for p in steps]))  # fmt: skip
+            say(f"\n{floor}")
             say(f"\n{'all goals met' if met else 'a goal is missed'}")
             return 0 if met else 1
     finally:
