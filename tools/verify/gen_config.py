@@ -101,7 +101,7 @@ def doc_table(keys: tuple[Key, ...]) -> str:
     for key in keys:
         kind = f"{key.kind}, secret" if key.secret else key.kind
         targets = "all" if set(key.targets) == set(TARGETS) else ", ".join(key.targets)
-        meaning = key.description.replace("|", "\\|").replace("*", "\\*").replace("<", "&lt;").replace(">", "&gt;")
+        meaning = cell(key.description).replace("*", "\\*").replace("<", "&lt;").replace(">", "&gt;")
         rows.append(f"| `{key.name}` | {kind} | {doc_default(key)} | {targets} | {meaning} |")
     return "\n".join(rows)
 
