@@ -113,7 +113,7 @@ def test_the_history_is_read_from_the_bucket_under_its_prefix_one_folder_deep() 
     stubber.add_response(
         "get_object", {"Body": body(record)}, {"Bucket": "kubeport-state", "Key": f"{key}shop-100.history.json.gz"}
     )
-    assert backend_history("", "shop", files=files) == [(1796613330, IMAGE)]
+    assert backend_history(files, "shop") == [(1796613330, IMAGE)]
     stubber.assert_no_pending_responses()
 
 
@@ -123,4 +123,4 @@ def test_a_refused_listing_is_named_with_the_stores_answer() -> None:
     with pytest.raises(
         OperationError, match=r"listing s3://kubeport-state/\.pulumi/history/kubeport/shop/ failed: .*AccessDenied"
     ):
-        backend_history("", "shop", files=files)
+        backend_history(files, "shop")

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tools.ops.backend_files import backend_files
 from tools.ops.operations import OperationError
 from tools.ops.rollback import (
     Update,
@@ -153,14 +154,14 @@ def test_the_backend_history_pairs_each_record_with_its_checkpoints_image_oldest
     write_update(folder, "local", 1796613399000000000, 1796613390, None)
     (folder / "local-1796613341659565763.history.json.attrs").write_text("{}")
     write_update(tmp_path / ".pulumi" / "history" / "kubeport", "local-b", 1796613300000000000, 1, IMAGE_2)
-    assert backend_history(f"file://{tmp_path}", "local") == [
+    assert backend_history(backend_files(f"file://{tmp_path}"), "local") == [
         (1796613330, IMAGE_0),
         (1796613338, IMAGE_1),
         (1796613390, ""),
     ]
-    assert backend_history(f"file://{tmp_path}?no_tmp_dir=true", "local")[0] == (1796613330, IMAGE_0)
+    assert backend_history(backend_files(f"file://{tmp_path}?no_tmp_dir=true"), "local")[0] == (1796613330, IMAGE_0)
     with pytest.raises(OperationError, match=r"is neither \(azblob:// and gs:// are not read yet"):
-        backend_history("gs://bucket/state", "local")
+        backend_files("gs://bucket/state")
 
 
 class FakePulumi:

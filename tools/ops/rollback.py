@@ -185,14 +185,11 @@ def _json(data: bytes, name: str) -> Any:
     return json.loads(gzip.decompress(data) if name.endswith(".gz") else data)
 
 
-def backend_history(
-    url: str, stack: str, project: str = PROJECT, files: BackendFiles | None = None
-) -> list[tuple[int, str]]:
+def backend_history(files: BackendFiles, stack: str, project: str = PROJECT) -> list[tuple[int, str]]:
     """Each update of a DIY backend's stack, oldest first: when it started (Unix seconds) and the image its
     checkpoint left deployed. Pulumi writes `<stack>-<time>.history.json` beside `<stack>-<time>.checkpoint.json`
-    under `.pulumi/history/<project>/<stack>/`, gzipped when PULUMI_DIY_BACKEND_GZIP is set. `files` is the
-    backend's files (default: read where `url` says)."""
-    files = files or backend_files(url)
+    under `.pulumi/history/<project>/<stack>/`, gzipped when PULUMI_DIY_BACKEND_GZIP is set. `files`: the backend's
+    files (`backend_files(url)`)."""
     folder = f".pulumi/history/{project}/{stack}"
     names = set(files.names(folder))
     found: list[tuple[int, str]] = []
@@ -236,7 +233,7 @@ def read_updates(stack: str, pulumi: Pulumi, url: str) -> list[Update]:
         or "[]"
     )
     records.reverse()  # the CLI lists the newest first
-    backend = backend_history(url, stack)
+    backend = backend_history(backend_files(url), stack)
     if len(backend) != len(records):
         raise OperationError(
             f"the history of stack {stack!r} has {len(records)} updates, its backend's folder "
