@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from components.cluster import ClusterArgs, cluster_provider, exec_kubeconfig
 from components.eks_network import VPC_CIDR, vpc_network
+from components.eks_storage import ebs_csi_driver
 from components.platform import RegistryLogin
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -36,6 +37,8 @@ class EksClusterArgs(ClusterArgs):
     """Private subnets of `vpc_id` for the nodes (at least two zones)."""
     metrics_server: bool = False
     """Install EKS's metrics-server add-on (a HorizontalPodAutoscaler needs the resource metrics API)."""
+    volumes: bool = False
+    """Install the EBS CSI driver (components.eks_storage): an application's volumes need it."""
 
 
 def assume_role_policy(service: str) -> str:
@@ -131,6 +134,10 @@ class EksCluster(pulumi.ComponentResource):
                 aws.eks.AddonArgs(cluster_name=cluster.name, addon_name="metrics-server"),
                 opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[node_group])),
             )
+        self.volume_driver = (
+            ebs_csi_driver(name, cluster.name, secrets_key.arn, [node_group], child) if args.volumes else None
+        )
+        """The EBS CSI add-on, when asked for: what the volumes' StorageClass waits for."""
         self.vpc_id = cluster.vpc_config.apply(lambda config: config.vpc_id or "")
         self.private_subnet_ids: list[pulumi.Input[str]] = list(private_subnets)
         """The nodes' private subnets: where a managed database of the cluster's goes."""

@@ -169,7 +169,8 @@ class Platform:
     nodes_pull_from: Sequence[pulumi.Input[str]] = ()
     """Registry hosts the nodes may pull from without credentials (the cloud's own registry)."""
     storage_class: str | None = None
-    """StorageClass for the volumes of in-cluster databases; None: the cluster's default class."""
+    """StorageClass for the volumes of in-cluster databases and of an application's `volume` resources (a cloud's
+    target module makes its own when the files declare one); None: the cluster's default class."""
     outputs: Mapping[str, Any] = field(default_factory=dict)
     """Extra stack outputs the target adds (cluster, registry, kubeconfig)."""
     postgres: ManagedPostgres | None = None

@@ -73,6 +73,9 @@ class ServiceWorkloadArgs:
     calls: Sequence[Peer] = ()
     """What this workload calls in the namespace: other workloads, its databases."""
     replicas: int = 2
+    claims: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """PersistentVolumeClaims the containers mount (ContainerSpec.mounts name them by key). With any, the workload
+    runs one pod, replaced on a release (Recreate): a ReadWriteOnce volume is attached to one node at a time."""
     pull_secrets: Sequence[k8s.core.v1.LocalObjectReferenceArgs] | None = None
     waivers: Mapping[str, str] = field(default_factory=dict)
     """checkov waivers the image brings (a local, unpushed build's)."""
@@ -113,7 +116,9 @@ class ServiceWorkload(pulumi.ComponentResource):
         if files:
             self._files(w, files)
         ca = None if args.trusted_ca is None else self._postgres_ca(w, args.trusted_ca)
-        volumes = pod.volumes(name, files, ca)
+        if args.claims and args.replicas != 1:
+            raise ValueError(f"{name}: a workload that mounts a volume runs one pod, not {args.replicas}")
+        volumes = pod.volumes(name, files, ca, args.claims)
         containers = [pod.container(spec, args, files) for spec in args.containers]
         self.deployment = self._deployment(w, containers, volumes)
         route = ingress_route(platform, args.host) if args.public and args.ports else None
@@ -173,7 +178,9 @@ class ServiceWorkload(pulumi.ComponentResource):
                 replicas=args.replicas,
                 revision_history_limit=5,
                 selector=_selector(w.selector),
-                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate")
+                if args.claims
+                else k8s.apps.v1.DeploymentStrategyArgs(
                     type="RollingUpdate",
                     rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
                 ),

@@ -3,6 +3,7 @@ volumes they mount (a writable /tmp, the databases' CAs, the declared files) and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import pulumi
@@ -23,8 +24,10 @@ File = tuple[str, str, pulumi.Input[str], int]
 """A file one container declares: the container, the path it sees, the content and the mode."""
 
 
-def volumes(name: str, files: list[File], ca: k8s.core.v1.ConfigMap | None) -> list[k8s.core.v1.VolumeArgs]:
-    """The pods' volumes: a writable /tmp, the databases' CAs, the declared files."""
+def volumes(
+    name: str, files: list[File], ca: k8s.core.v1.ConfigMap | None, claims: Mapping[str, pulumi.Input[str]]
+) -> list[k8s.core.v1.VolumeArgs]:
+    """The pods' volumes: a writable /tmp, the databases' CAs, the declared files, the workload's claims."""
     volumes = [k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="32Mi"))]
     if ca is not None:
         volumes.append(
@@ -48,7 +51,19 @@ def volumes(name: str, files: list[File], ca: k8s.core.v1.ConfigMap | None) -> l
                 ),
             )
         )
+    volumes += [
+        k8s.core.v1.VolumeArgs(
+            name=claim_volume(index),
+            persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(claim_name=claim),
+        )
+        for index, claim in enumerate(claims.values())
+    ]
     return volumes
+
+
+def claim_volume(index: int) -> str:
+    """The pod's name for its `index`th claim (a resource's name could be `tmp` or `files`, or too long)."""
+    return f"claim-{index}"
 
 
 def container(spec: ContainerSpec, args: ServiceWorkloadArgs, files: list[File]) -> k8s.core.v1.ContainerArgs:
@@ -62,6 +77,16 @@ def container(spec: ContainerSpec, args: ServiceWorkloadArgs, files: list[File])
         k8s.core.v1.VolumeMountArgs(name="files", mount_path=path, sub_path=file_key(c, i), read_only=True)
         for i, (c, path, _, _) in enumerate(files)
         if c == spec.name
+    ]
+    order = list(args.claims)
+    mounts += [
+        k8s.core.v1.VolumeMountArgs(
+            name=claim_volume(order.index(m.claim)),
+            mount_path=m.target,
+            sub_path=m.sub_path or None,
+            read_only=m.read_only or None,
+        )
+        for m in spec.mounts
     ]
     requests = {**DEFAULT_REQUESTS, **spec.requests}
     limits = {**DEFAULT_LIMITS, **spec.limits}

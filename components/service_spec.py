@@ -45,6 +45,17 @@ class FileSpec:
 
 
 @dataclass(frozen=True)
+class MountSpec:
+    """A claim of the workload's (ServiceWorkloadArgs.claims, by its key) a container sees at `target`: the volume's
+    root, or `sub_path` inside it."""
+
+    claim: str
+    target: str
+    sub_path: str = ""
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
 class Peer:
     """Pods in the same namespace, by their labels, on one port; or, with `cidr`, addresses outside the cluster
     (a managed database in the cluster's network)."""
@@ -66,6 +77,8 @@ class ContainerSpec:
     args: Sequence[str] = ()
     files: Mapping[str, FileSpec] = field(default_factory=dict)
     """Absolute path -> the file."""
+    mounts: Sequence[MountSpec] = ()
+    """The workload's claims this container mounts."""
     liveness: HttpCheck | None = None
     readiness: HttpCheck | None = None
     requests: Mapping[str, str] = field(default_factory=dict)

@@ -29,7 +29,7 @@ only; the tooling and the tests import it."""
 __all__ = [
     "ROOT",
     "Settings",
-    "declares_postgres",
+    "declares",
     "export_cluster",
     "keep_heap_until_exit",
     "load_application",
@@ -98,9 +98,10 @@ def export_cluster(settings: Settings, platform: Platform) -> None:
     handoff.export_cluster(platform, CLOUD_BUILD_PLATFORM if settings.target in CLOUD_TARGETS else ())
 
 
-def declares_postgres(application: Application | None) -> bool:
-    """Whether the application's workload files declare a `postgres` resource (the managed database's reason)."""
-    return application is not None and any(w.resources_of("postgres") for w in application.workloads)
+def declares(application: Application | None, kind: str) -> bool:
+    """Whether the application's workload files declare a resource of type `kind` (a `postgres`: the managed
+    database's reason; a `volume`: the cloud's StorageClass's)."""
+    return application is not None and any(w.resources_of(kind) for w in application.workloads)
 
 
 def platform_for(settings: Settings, application: Application | None = None) -> Platform:
@@ -113,7 +114,9 @@ def platform_for(settings: Settings, application: Application | None = None) -> 
     """
     if not under_mocks():
         preflight.check(settings)
-    platform = target_module(settings.target).platform(settings, Needs(database=declares_postgres(application)))
+    platform = target_module(settings.target).platform(
+        settings, Needs(database=declares(application, "postgres"), volumes=declares(application, "volume"))
+    )
     if settings.rollout_timeout:
         platform = dataclasses.replace(platform, rollout_timeout=settings.rollout_timeout)
     return platform

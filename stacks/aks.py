@@ -160,6 +160,10 @@ def platform(settings: Settings, needs: Needs) -> Platform:
     platform = cloud.cloud_platform(
         settings, cluster, SERVICE_ANNOTATIONS, INGRESS if offers_ingress else None, gateway_annotations={}
     )
+    if needs.volumes:
+        from components.volume_class import azure_disk  # noqa: PLC0415
+
+        platform = cloud.with_volume_class(platform, azure_disk())
     if database is None:
         return platform
 

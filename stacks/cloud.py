@@ -22,6 +22,7 @@ from components.platform import (
     ManagedDatabase,
     Platform,
 )
+from components.volume_class import VolumeClassSpec, volume_class
 from stacks import registry
 from stacks.config import CLOUD_TARGETS, CloudSettings, DatabaseSettings, Key, Reader, Settings
 
@@ -240,6 +241,13 @@ def shared_cluster_args(own: CloudSettings) -> SharedClusterArgs:
         "node_size": own.node_size,
         "protect": not own.release_protection,
     }
+
+
+def with_volume_class(platform: Platform, spec: VolumeClassSpec, driver: Sequence[pulumi.Resource] = ()) -> Platform:
+    """The Platform with the cloud's StorageClass for an application's volumes (made here, after `driver`), which
+    the workloads wait for."""
+    made = volume_class(spec, platform.provider, driver)
+    return dataclasses.replace(platform, storage_class=spec.name, depends_on=[*platform.depends_on, made])
 
 
 def cloud_platform(

@@ -131,11 +131,16 @@ def platform(settings: Settings, needs: Needs) -> Platform:
             subnet_ids=own.subnet_ids,
             # A cluster stack prepares metrics for whichever app stack turns its autoscaler on.
             metrics_server=settings.autoscaling is not None or settings.part == "cluster",
+            volumes=needs.volumes,
         ),
     )
     offers_ingress = cloud.host_by_ingress(settings) or settings.ingress_controller
     route = _alb_route(settings, own, cluster) if offers_ingress else None
     platform = cloud.cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, route)
+    if cluster.volume_driver is not None:
+        from components.volume_class import ebs_gp3  # noqa: PLC0415
+
+        platform = cloud.with_volume_class(platform, ebs_gp3(cluster.secrets_key_arn), [cluster.volume_driver])
     database = own.database if needs.database else None
     if database is None:
         return platform

@@ -87,6 +87,10 @@ def platform(settings: Settings, needs: Needs) -> Platform:
     # GKE's controller is built in: a cluster stack always offers it to its app stacks.
     offers_ingress = cloud.host_by_ingress(settings) or settings.part == "cluster"
     platform = cloud.cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, INGRESS if offers_ingress else None)
+    if needs.volumes:
+        from components.volume_class import pd_balanced  # noqa: PLC0415
+
+        platform = cloud.with_volume_class(platform, pd_balanced())
     database = own.database if needs.database else None
     if database is None:
         return platform

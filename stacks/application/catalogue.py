@@ -63,6 +63,10 @@ FIELDS: Mapping[str, Mapping[str, Field]] = {
             "a mapping of absolute target paths to files (or the older list of files, each with its `target`); "
             "one file per target"
         ),
+        "volumes": opt(
+            "a mapping of absolute mount paths to volumes (or the older list of volumes, each with its `target`): "
+            "each the `source` `${resources.<name>}` of a `volume` resource of the file"
+        ),
         "livenessProbe": opt("`httpGet` only"),
         "readinessProbe": opt("`httpGet` only"),
         "resources": opt("`requests` and `limits`, each of `cpu` and `memory`"),
@@ -74,6 +78,12 @@ FIELDS: Mapping[str, Mapping[str, Field]] = {
         ),
         "mode": opt("a quoted octal string such as `'0644'` (unquoted, YAML reads 0644 as 420); default `'0444'`"),
         "noExpand": opt("`true`: placeholders left as written"),
+    },
+    "containers.<name>.volumes.<target>": {
+        "target": req("the absolute mount path (in the list form only: the mapping's key is the target); not /tmp"),
+        "source": req("`${resources.<name>}`: a `volume` resource of this file"),
+        "path": opt("a folder inside the volume, relative, mounted instead of its root"),
+        "readOnly": opt("`true`: mounted read-only"),
     },
     "containers.<name>.livenessProbe|readinessProbe": {
         "httpGet": req("an HTTP GET the kubelet sends"),
@@ -116,6 +126,12 @@ RESOURCE_TYPES: Mapping[str, ResourceType] = {
         },
         secret_outputs=frozenset({"password"}),
     ),
+    "volume": ResourceType(
+        "a PersistentVolumeClaim of the workload's own (ReadWriteOnce) on the target's StorageClass, kept across pod "
+        "restarts and releases; a workload mounting one runs one pod, replaced by the Recreate strategy",
+        {},
+        params={"size": opt("a Kubernetes quantity in Mi or Gi (`512Mi`, `10Gi`); default `1Gi`")},
+    ),
     "service-port": ResourceType(
         "another file's service port: how a file declares that its workload calls another; the NetworkPolicies "
         "follow it",
@@ -140,14 +156,14 @@ RESOURCE_TYPES: Mapping[str, ResourceType] = {
 
 
 REFUSED: Mapping[str, str] = {
-    "volumes": "volumes are not supported (kubeport mounts only an emptyDir on /tmp)",
     "source": "files from `source` are not supported; inline the file with `content`",
     "binaryContent": "binary files are not supported; use `content`",
     "exec": "exec probes are not supported; use httpGet",
     "id": "shared resource ids are not supported",
     "class": "resource classes are not supported",
 }
-"""Fields of the Score specification kubeport does not read: refused by name wherever they appear, with why."""
+"""Fields of the Score specification kubeport does not read: refused by name, with why, wherever they appear and
+are not a field of that mapping (a volume's `source` is read)."""
 
 
 def required(path: str) -> dict[str, bool]:

@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 
 from components.service import service_labels
 from components.service_pod import POSTGRES_CA
-from components.service_spec import ContainerSpec, FileSpec, HttpCheck, Peer, PortSpec, RouteSpec
+from components.service_spec import ContainerSpec, FileSpec, HttpCheck, MountSpec, Peer, PortSpec, RouteSpec
 from stacks.application import provision
 from stacks.application.placeholders import fill, whole_reference
 from stacks.application.spec import SECRET_OUTPUTS, Application, Container, HttpProbe, Workload
@@ -31,6 +31,8 @@ class Provided:
     outputs: dict[str, Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
     secrets: dict[str, Mapping[str, tuple[pulumi.Input[str], str]]] = field(default_factory=dict)
     trusted: list[pulumi.Input[str]] = field(default_factory=list)
+    claims: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Each `volume` resource's PersistentVolumeClaim, by the resource's name."""
 
 
 def resolve(text: str, workload: str, outputs: Mapping[str, Mapping[str, pulumi.Input[str]]]) -> pulumi.Output[str]:
@@ -141,6 +143,7 @@ def container_spec(
         command=container.command,
         args=container.args,
         files=files,
+        mounts=[MountSpec(m.source, m.target, m.path, m.read_only) for m in container.volumes],
         liveness=_check(container.liveness),
         readiness=_check(container.readiness),
         requests=container.requests,

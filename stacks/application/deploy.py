@@ -135,6 +135,8 @@ def _provide(
             provided.outputs[resource.name] = provisioned.outputs
             provided.secrets[resource.name] = provisioned.secrets
             waits += provisioned.depends_on
+            if provisioned.claim is not None:
+                provided.claims[resource.name] = provisioned.claim
             if provisioned.trusted_ca is not None:
                 provided.trusted.append(provisioned.trusted_ca)
             if provisioned.peer is not None:
@@ -193,7 +195,9 @@ def deploy(application: Application, settings: Settings, platform: Platform) -> 
                 routes=convert.routes(workload),
                 callers=callers[workload.name],
                 calls=calls[workload.name],
-                replicas=settings.replicas,
+                # A ReadWriteOnce volume is attached to one node, and two pods writing one folder would meet.
+                replicas=1 if workload.keeps_data else settings.replicas,
+                claims=provided.claims,
                 pull_secrets=shared.pull_secrets,
                 waivers=waivers,
                 trusted_ca=pulumi.Output.all(*provided.trusted).apply("".join) if provided.trusted else None,

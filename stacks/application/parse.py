@@ -10,19 +10,20 @@ The part of the Score specification kubeport supports (anything else is refused,
 - `containers.<name>`: `image` (a reference, or `.` to build the folder named by the annotation
   `kubeport.dev/build`, a folder inside the project), `command`, `args`, `variables`, `files` (a mapping of
   targets to `content`, `mode`, `noExpand`, or the older list with a `target` each),
+  `volumes` (a mapping of mount paths to `source: ${resources.<volume>}`, `path`, `readOnly`, or the older list),
   `livenessProbe` / `readinessProbe` with `httpGet` (`path`, `port`, `scheme: HTTP`), `resources`
   (`requests` / `limits` of `cpu` and `memory`);
 - `service.ports.<name>`: `port`, `targetPort`, `protocol` (TCP);
-- `resources.<name>` by `type`: `postgres`, `service-port` (`params.workload`, `params.port`: another file's
-  service port; the one way to declare that a workload calls another), `dns`, `route` (`params.host`,
-  `params.path`, `params.port`: makes the workload public);
+- `resources.<name>` by `type`: `postgres`, `volume` (`params.size`), `service-port` (`params.workload`,
+  `params.port`: another file's service port; the one way to declare that a workload calls another), `dns`,
+  `route` (`params.host`, `params.path`, `params.port`: makes the workload public);
 - placeholders `${metadata.name}` and `${resources.<name>.<output>}` in variables and file contents
   (`$${` for a literal `${`).
 The file's bytes and YAML are read by `stacks.application.source`, which also holds the result to the published schema.
 The module is longer than 400 lines because each supported field has its check and its message here, in one
 place, beside the list of what is supported.
 
-Not supported: `containers.*.volumes`, `files` with `source` or `binaryContent`, `exec` probes, resource
+Not supported: `files` with `source` or `binaryContent`, `exec` probes, resource
 `id` / `class` / `metadata`, more than one public workload.
 """
 
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from stacks.application.catalogue import REFUSED, required
-from stacks.application.placeholders import references
+from stacks.application.placeholders import references, whole_reference
 from stacks.application.source import InputError, bounded, covered, load, read_text, schema_problems
 from stacks.application.spec import (
     API_VERSION,
@@ -50,6 +51,7 @@ from stacks.application.spec import (
     Resource,
     ScoreError,
     ServicePort,
+    VolumeMount,
     Workload,
 )
 from stacks.config.forms import DNS1123_LABEL
@@ -60,11 +62,15 @@ QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|k|M|G)?$")
 PORT_NAME = re.compile(r"^(?=.{1,15}$)(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 """A container port's name, as Kubernetes takes it (IANA service name): the Service targets it by name."""
 PORT_RANGE = (1, 65535)
+VOLUME_SIZE = re.compile(r"^[1-9][0-9]{0,5}(Mi|Gi)$")
+RESERVED_MOUNTS = ("/tmp",)
+"""Paths kubeport mounts itself in every container (a writable emptyDir)."""
 
 TOP_FIELDS = required("")
 METADATA_FIELDS = required("metadata")
 CONTAINER_FIELDS = required("containers.<name>")
 FILE_FIELDS = required("containers.<name>.files.<target>")
+VOLUME_FIELDS = required("containers.<name>.volumes.<target>")
 PROBE_FIELDS = required("containers.<name>.livenessProbe|readinessProbe")
 HTTP_GET_FIELDS = required("containers.<name>.*Probe.httpGet")
 PORT_FIELDS = required("service.ports.<name>")
@@ -93,9 +99,11 @@ class _Checker:
         if fields is not None:
             for key in value:
                 where = f"{path}.{key}" if path else str(key)
+                if key in fields:
+                    continue
                 if key in NOT_SUPPORTED:
                     self.problem(where, f"not supported: {NOT_SUPPORTED[key]}")
-                elif key not in fields:
+                else:
                     self.problem(where, f"unknown field; expected one of: {', '.join(fields)}")
             for key, required in fields.items():
                 if required and key not in value:
@@ -169,6 +177,7 @@ def _container(check: _Checker, name: str, value: Any, build: Path | None, annot
             check.problem(f"{path}.variables.{key}", f"expected a string, got {type(text).__name__}{hint}")
         variables[str(key)] = str(text)
     files = _files(check, spec.get("files", []), f"{path}.files")
+    volumes = _volumes(check, spec.get("volumes", {}), f"{path}.volumes", {f.target for f in files})
     requirements = check.mapping(spec.get("resources", {}), f"{path}.resources", {"requests": False, "limits": False})
     return Container(
         name=name,
@@ -177,6 +186,7 @@ def _container(check: _Checker, name: str, value: Any, build: Path | None, annot
         args=check.strings(spec["args"], f"{path}.args") if "args" in spec else (),
         variables=variables,
         files=tuple(files),
+        volumes=tuple(volumes),
         liveness=_probe(check, spec["livenessProbe"], f"{path}.livenessProbe") if "livenessProbe" in spec else None,
         readiness=_probe(check, spec["readinessProbe"], f"{path}.readinessProbe") if "readinessProbe" in spec else None,
         requests=_requirements(check, requirements.get("requests", {}), f"{path}.resources.requests"),
@@ -187,27 +197,8 @@ def _container(check: _Checker, name: str, value: Any, build: Path | None, annot
 def _files(check: _Checker, value: Any, path: str) -> list[ContainerFile]:
     """`files` as the specification has it, a mapping of target paths to files, or its older list of files each
     with its `target`; two files with one target refused."""
-    if isinstance(value, dict):
-        entries = [(f"{path}.{target}", target, item) for target, item in value.items()]
-        fields = {k: v for k, v in FILE_FIELDS.items() if k != "target"}
-    elif isinstance(value, list):
-        entries = [(f"{path}[{i}]", None, item) for i, item in enumerate(value)]
-        fields = dict(FILE_FIELDS)
-    else:
-        check.problem(path, "expected a mapping of target paths to files (or a list of files)")
-        return []
     files: list[ContainerFile] = []
-    seen: dict[str, str] = {}
-    for where, key, item in entries:
-        entry = check.mapping(item, where, fields)
-        target = (
-            check.string(key, where) if key is not None else check.string(entry.get("target", ""), f"{where}.target")
-        )
-        if target and not target.startswith("/"):
-            check.problem(where if key is not None else f"{where}.target", f"{target!r} must be an absolute path")
-        elif target in seen:
-            check.problem(where, f"{target!r} is also the target of {seen[target]}: one file per target")
-        seen.setdefault(target, where)
+    for where, target, entry in _entries(check, value, path, FILE_FIELDS, "file"):
         mode = entry.get("mode", "0444")
         if isinstance(mode, int) and not isinstance(mode, bool):
             # YAML reads an unquoted 0644 as the octal number 420: what arrives is no longer what was written.
@@ -217,6 +208,68 @@ def _files(check: _Checker, value: Any, path: str) -> list[ContainerFile]:
         content = check.string(entry.get("content", ""), f"{where}.content")
         files.append(ContainerFile(target, content, str(mode), entry.get("noExpand") is True, where))
     return files
+
+
+def _entries(
+    check: _Checker, value: Any, path: str, fields: Mapping[str, bool], what: str
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """The entries of `files` or `volumes` as (where, target, fields): the specification's mapping of targets to
+    entries, or its older list of entries each with its `target`; targets absolute, each once."""
+    if isinstance(value, dict):
+        raw = [(f"{path}.{target}", target, item) for target, item in value.items()]
+        fields = {k: v for k, v in fields.items() if k != "target"}
+    elif isinstance(value, list):
+        raw = [(f"{path}[{i}]", None, item) for i, item in enumerate(value)]
+    else:
+        check.problem(path, f"expected a mapping of target paths to {what}s (or a list of {what}s)")
+        return []
+    found: list[tuple[str, str, dict[str, Any]]] = []
+    seen: dict[str, str] = {}
+    for where, key, item in raw:
+        entry = check.mapping(item, where, fields)
+        target = (
+            check.string(key, where) if key is not None else check.string(entry.get("target", ""), f"{where}.target")
+        )
+        if target and not target.startswith("/"):
+            check.problem(where if key is not None else f"{where}.target", f"{target!r} must be an absolute path")
+        elif target in seen:
+            check.problem(where, f"{target!r} is also the target of {seen[target]}: one {what} per target")
+        seen.setdefault(target, where)
+        found.append((where, target, entry))
+    return found
+
+
+def _volumes(check: _Checker, value: Any, path: str, file_targets: set[str]) -> list[VolumeMount]:
+    """`volumes`: each the `source` `${resources.<name>}` (which resource: _check_volumes), mounted at an absolute
+    path that is not kubeport's own /tmp, nor a file's, nor above either; `path` a folder inside the volume."""
+    mounts: list[VolumeMount] = []
+    for where, target, entry in _entries(check, value, path, VOLUME_FIELDS, "volume"):
+        if target.startswith("/"):
+            clean = "/" + "/".join(p for p in target.split("/") if p)
+            taken = [*RESERVED_MOUNTS, *sorted(file_targets)]
+            clash = next((t for t in taken if t == clean or t.startswith(clean + "/") or clean.startswith(t + "/")
+                          or clean == "/"), None)  # fmt: skip
+            if clash is not None:
+                whose = "kubeport's writable /tmp" if clash in RESERVED_MOUNTS else f"the file {clash!r}"
+                check.problem(where, f"{target!r} would hide or sit inside {whose}; mount the volume elsewhere")
+            elif ".." in target.split("/"):
+                check.problem(where, f"{target!r} must not contain '..'")
+        source = check.string(entry.get("source", ""), f"{where}.source") if "source" in entry else ""
+        reference = (whole_reference(source) or "").split(".")
+        named = reference[1] if len(reference) == 2 and reference[0] == "resources" else ""
+        if source and not named:
+            check.problem(f"{where}.source", f"{source!r} is not a volume resource; expected ${{resources.<name>}}")
+        sub = entry.get("path", "")
+        if not isinstance(sub, str):
+            check.problem(f"{where}.path", f"expected a string, got {type(sub).__name__}")
+            sub = ""
+        elif sub.startswith("/") or ".." in sub.split("/"):
+            check.problem(f"{where}.path", f"{sub!r} must be a folder inside the volume: relative, without '..'")
+        read_only = entry.get("readOnly", False)
+        if not isinstance(read_only, bool):
+            check.problem(f"{where}.readOnly", f"expected true or false, got {read_only!r}")
+        mounts.append(VolumeMount(target, named, sub.strip("/"), read_only is True, where))
+    return mounts
 
 
 def _build_folder(check: _Checker, file: Path, value: Any, project: Path | None) -> Path | None:
@@ -250,6 +303,8 @@ def _resource(check: _Checker, name: str, value: Any) -> Resource:
         check.problem(f"{path}.type", f"{kind!r} is not supported; kubeport provisions: {', '.join(RESOURCE_OUTPUTS)}")
         return Resource(name, kind)
     params = check.mapping(spec.get("params", {}), f"{path}.params", RESOURCE_PARAMS.get(kind, {}))
+    if kind == "volume" and "size" in params and not VOLUME_SIZE.match(str(params["size"])):
+        check.problem(f"{path}.params.size", f"{params['size']!r} is not a size in Mi or Gi (e.g. 512Mi, 10Gi)")
     return Resource(name, kind, params)
 
 
@@ -307,6 +362,7 @@ def read_workload(file: Path, text: str, project: Path | None = None) -> tuple[W
         build=build,
     )
     _check_placeholders(check, workload)
+    _check_volumes(check, workload)
     # What the published schema refuses and kubeport's own checks did not already name (those say it better).
     for path, said in schema_problems(document):
         if not covered(path, check.paths):
@@ -347,6 +403,26 @@ def _check_placeholders(check: _Checker, workload: Workload) -> None:
                 ):
                     # A variable's whole value is read from a Secret; a file's content goes into a ConfigMap.
                     check.problem(path, f"${{{reference}}} is a credential: it may only be a variable's whole value")
+
+
+def _check_volumes(check: _Checker, workload: Workload) -> None:
+    """Each mount's source is a `volume` resource of the file, and each `volume` resource is mounted."""
+    by_name = {r.name: r for r in workload.resources}
+    mounted: set[str] = set()
+    for container in workload.containers:
+        for mount in container.volumes:
+            if not mount.source:
+                continue
+            where = f"{mount.where}.source"
+            resource = by_name.get(mount.source)
+            if resource is None:
+                check.problem(where, f"${{resources.{mount.source}}}: no resource {mount.source!r} in this file")
+            elif resource.type != "volume":
+                check.problem(where, f"${{resources.{mount.source}}} is a {resource.type} resource, not a volume")
+            mounted.add(mount.source)
+    for resource in workload.resources_of("volume"):
+        if resource.name not in mounted:
+            check.problem(f"resources.{resource.name}", "a volume no container mounts; mount it or remove it")
 
 
 def _check_application(workloads: Sequence[Workload]) -> list[str]:

@@ -12,8 +12,10 @@ certificate chains to, which the declaring workload's containers find at POSTGRE
 `postgres` is an in-cluster PostgreSQL (components.InClusterPostgres) on minikube and existing clusters, and the
 cloud's managed PostgreSQL on eks, aks and gke (RDS, Azure Database for PostgreSQL flexible server, Cloud SQL:
 made by the Platform's `postgres`, which the cloud's target module fills in), reached through an in-cluster
-name and Secret of the same shape (components.DatabaseEndpoint). An app stack (target stackref) has no provisioner:
-it refuses a `postgres` resource, naming the target.
+name and Secret of the same shape (components.DatabaseEndpoint). `volume` is a PersistentVolumeClaim everywhere, on
+kubeport:storageClass or the StorageClass the cloud's target module makes (gp3 on EKS, an Azure disk on AKS,
+pd-balanced on GKE: encrypted, retained when the claim goes). An app stack (target stackref) has no provisioner:
+it refuses a `postgres` or `volume` resource, naming the target.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class Provisioned:
     """In-cluster pods the workload must be let through to (its egress NetworkPolicy rule)."""
     trusted_ca: pulumi.Input[str] | None = None
     """A CA (PEM) the workload's containers trust, at POSTGRES_CA: the one its server's certificate chains to."""
+    claim: pulumi.Input[str] | None = None
+    """A `volume`'s PersistentVolumeClaim: the name the workload's pods mount it by."""
     depends_on: Sequence[pulumi.Resource] = ()
 
 
@@ -170,6 +174,47 @@ def managed_postgres(request: Request) -> Provisioned:
     )
 
 
+CLAIM_AWAIT = {"pulumi.com/skipAwait": "true"}
+"""A claim is not awaited on its own: the Deployment that mounts it is, and its pods are Ready only once it is
+bound. Awaiting the claim itself hangs an update of a bound claim on a WaitForFirstConsumer class until the timeout
+in the pinned provider (pulumi/pulumi-kubernetes#4179, fixed after it)."""
+
+
+def volume_claim(request: Request) -> Provisioned:
+    """A PersistentVolumeClaim of the workload's own on the target's StorageClass (kubeport:storageClass, or the
+    Platform's: a cloud's encrypted, retained class), ReadWriteOnce, of the file's size. On a cloud it is protected
+    like the managed databases (kubeport:releaseProtection releases it), and its class keeps the disk when the claim
+    goes: a volume's data never leaves with an `up`."""
+    from stacks.application.spec import DEFAULT_VOLUME_SIZE  # noqa: PLC0415
+
+    cloud = request.settings.cloud
+    protect = cloud is not None and not cloud.release_protection
+    name = request.workload.provisioned_name(request.resource)
+    claim = k8s.core.v1.PersistentVolumeClaim(
+        name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=name,
+            namespace=request.namespace,
+            labels={
+                "app.kubernetes.io/part-of": request.application,
+                "app.kubernetes.io/name": request.workload.name,
+                "app.kubernetes.io/component": "volume",
+                "app.kubernetes.io/managed-by": "pulumi",
+            },
+            annotations=dict(CLAIM_AWAIT),
+        ),
+        spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+            access_modes=["ReadWriteOnce"],
+            storage_class_name=request.platform.storage_class,
+            resources=k8s.core.v1.VolumeResourceRequirementsArgs(
+                requests={"storage": str(request.resource.params.get("size", DEFAULT_VOLUME_SIZE))}
+            ),
+        ),
+        opts=pulumi.ResourceOptions.merge(request.opts, pulumi.ResourceOptions(protect=protect)),
+    )
+    return Provisioned(outputs={}, claim=claim.metadata.apply(lambda m: m.name or name), depends_on=[claim])
+
+
 PROVISIONERS: Mapping[str, Mapping[Target, Provisioner]] = {
     "postgres": {
         "minikube": in_cluster_postgres,
@@ -177,6 +222,13 @@ PROVISIONERS: Mapping[str, Mapping[Target, Provisioner]] = {
         "eks": managed_postgres,
         "aks": managed_postgres,
         "gke": managed_postgres,
+    },
+    "volume": {
+        "minikube": volume_claim,
+        "existing": volume_claim,
+        "eks": volume_claim,
+        "aks": volume_claim,
+        "gke": volume_claim,
     },
 }
 """Resource type -> target -> provisioner. service-port, dns and route are wiring, not provisioned objects."""
@@ -191,8 +243,8 @@ def problems(application: Application, target: Target) -> list[str]:
             if by_target is not None and target not in by_target:
                 found.append(
                     f"{workload.file.name}: resources.{resource.name}: target {target!r} has no {resource.type} "
-                    f"provisioner (an app stack deploys onto another stack's cluster, which makes no database for "
-                    f"it); {resource.type} is provisioned on: {', '.join(by_target)}"
+                    f"provisioner (an app stack deploys onto another stack's cluster, which makes no database or "
+                    f"storage for it); {resource.type} is provisioned on: {', '.join(by_target)}"
                 )
     return found
 

@@ -75,6 +75,23 @@ class ContainerFile:
 
 
 @dataclass(frozen=True)
+class VolumeMount:
+    """A `volume` resource of the file (`source`) the container sees at `target`: its root, or `path` inside it."""
+
+    target: str
+    source: str
+    """The resource's name."""
+    path: str = ""
+    read_only: bool = False
+    where: str = ""
+    """Its path in the file, for messages: `containers.main.volumes./data`, or `containers.main.volumes[0]`."""
+
+
+DEFAULT_VOLUME_SIZE = "1Gi"
+"""A `volume` resource's size when its params give none."""
+
+
+@dataclass(frozen=True)
 class Container:
     name: str
     image: str
@@ -83,6 +100,7 @@ class Container:
     args: tuple[str, ...] = ()
     variables: Mapping[str, str] = field(default_factory=dict)
     files: tuple[ContainerFile, ...] = ()
+    volumes: tuple[VolumeMount, ...] = ()
     liveness: HttpProbe | None = None
     readiness: HttpProbe | None = None
     requests: Mapping[str, str] = field(default_factory=dict)
@@ -114,6 +132,12 @@ class Workload:
     resources: tuple[Resource, ...] = ()
     build: Path | None = None
     """The folder an `image: .` builds (its Dockerfile), from the `kubeport.dev/build` annotation."""
+
+    @property
+    def keeps_data(self) -> bool:
+        """It mounts a `volume`: one pod at a time, replaced (not rolled) on a release, since a ReadWriteOnce volume
+        is attached to one node and two writers of one folder would meet."""
+        return bool(self.resources_of("volume"))
 
     @property
     def public(self) -> bool:

@@ -293,7 +293,8 @@ COMMON_KEYS: tuple[Key, ...] = (
         "storageClass",
         "string",
         "",
-        "With an application: the StorageClass of in-cluster database volumes. Empty: the cluster's default.",
+        "With an application: the StorageClass of in-cluster database volumes and of the files' `volume` resources. "
+        "Empty: the cluster's default (on a cloud, kubeport's encrypted, retained class when a file declares a volume).",
         shown_default="the cluster's",
     ),
     Key(

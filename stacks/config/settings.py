@@ -26,6 +26,8 @@ class Needs:
 
     database: bool = False
     """A managed PostgreSQL: the application's workload files declare a `postgres` resource."""
+    volumes: bool = False
+    """A StorageClass for the application's volumes: its workload files declare a `volume` resource."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ class Settings:
     postgres_image: str = ""
     """The image in-cluster postgres resources run; empty: the pinned official one."""
     storage_class: str = ""
-    """StorageClass of in-cluster database volumes; empty: the cluster's default."""
+    """StorageClass of in-cluster database volumes and of the files' volumes; empty: the target's choice."""
     cloud: CloudSettings | None = None
     """The cloud's own settings on eks, aks and gke (a CloudSettings of that cloud's module); None elsewhere."""
     notices: tuple[str, ...] = ()

@@ -34,6 +34,15 @@ resources:
 """
 
 
+WITH_VOLUME = (
+    GOOD.replace(
+        "    readinessProbe:",
+        "    volumes:\n      /data: {source: '${resources.data}', path: files}\n    readinessProbe:",
+    )
+    + "  data:\n    type: volume\n    params: {size: 2Gi}\n"
+)
+
+
 def problems_of(text: str, name: str = "payments.score.yaml") -> list[str]:
     workload, problems = read_workload(Path("/nowhere") / name, text)
     assert (workload is None) == bool(problems)
@@ -54,12 +63,30 @@ def test_a_good_file_reads() -> None:
     assert problems_of(GOOD) == []
 
 
+def test_a_volume_is_read_in_both_forms_with_its_folder_and_mode() -> None:
+    listed = WITH_VOLUME.replace(
+        "      /data: {source: '${resources.data}', path: files}\n",
+        "      - {source: '${resources.data}', target: /data, path: files}\n"
+        "      - {source: '${resources.data}', target: /srv/seen, readOnly: true}\n",
+    )
+    for text in (WITH_VOLUME, listed):
+        workload, problems = read_workload(Path("/nowhere/payments.score.yaml"), text)
+        assert problems == []
+        assert workload is not None and workload.keeps_data
+        (main,) = workload.containers
+        assert [(v.target, v.source, v.path, v.read_only) for v in main.volumes][0] == ("/data", "data", "files", False)
+        assert workload.resources_of("volume")[0].params == {"size": "2Gi"}
+    workload, _ = read_workload(Path("/nowhere/payments.score.yaml"), listed)
+    assert workload is not None
+    assert [(v.target, v.read_only) for v in workload.containers[0].volumes] == [("/data", False), ("/srv/seen", True)]
+
+
 BAD = {
     "unknown field": (
         GOOD.replace("    image:", "    imag:"),
         [
             "payments.score.yaml: containers.main.imag: unknown field; expected one of: image, command, args, "
-            "variables, files, livenessProbe, readinessProbe, resources",
+            "variables, files, volumes, livenessProbe, readinessProbe, resources",
             "payments.score.yaml: containers.main.image: required",
         ],
     ),
@@ -82,7 +109,7 @@ BAD = {
         GOOD.replace("type: postgres", "type: redis"),
         [
             "payments.score.yaml: resources.db.type: 'redis' is not supported; kubeport provisions: postgres, "
-            "service-port, dns, route"
+            "volume, service-port, dns, route"
         ],
     ),
     "placeholder to a missing resource": (
@@ -120,13 +147,53 @@ BAD = {
             "15 lowercase letters, digits and -, with a letter)"
         ],
     ),
-    "volumes": (
+    "volume from a resource of another type": (
         GOOD.replace(
-            "    readinessProbe:", "    volumes:\n      - source: data\n        target: /data\n    readinessProbe:"
+            "    readinessProbe:", "    volumes:\n      /data: {source: '${resources.db}'}\n    readinessProbe:"
         ),
         [
-            "payments.score.yaml: containers.main.volumes: not supported: volumes are not supported (kubeport mounts "
-            "only an emptyDir on /tmp)"
+            "payments.score.yaml: containers.main.volumes./data.source: ${resources.db} is a postgres resource, not a "
+            "volume"
+        ],
+    ),
+    "volume source not a resource": (
+        WITH_VOLUME.replace("source: '${resources.data}'", "source: data"),
+        [
+            "payments.score.yaml: containers.main.volumes./data.source: 'data' is not a volume resource; expected "
+            "${resources.<name>}",
+            "payments.score.yaml: resources.data: a volume no container mounts; mount it or remove it",
+        ],
+    ),
+    "volume over kubeport's /tmp": (
+        WITH_VOLUME.replace("/data:", "/tmp/data:"),
+        [
+            "payments.score.yaml: containers.main.volumes./tmp/data: '/tmp/data' would hide or sit inside kubeport's "
+            "writable /tmp; mount the volume elsewhere"
+        ],
+    ),
+    "volume not mounted": (
+        WITH_VOLUME.replace("    volumes:\n      /data: {source: '${resources.data}', path: files}\n", ""),
+        ["payments.score.yaml: resources.data: a volume no container mounts; mount it or remove it"],
+    ),
+    "volume path out of the volume": (
+        WITH_VOLUME.replace("path: files", "path: ../etc"),
+        [
+            "payments.score.yaml: containers.main.volumes./data.path: '../etc' must be a folder inside the volume: "
+            "relative, without '..'"
+        ],
+    ),
+    "volume size": (
+        WITH_VOLUME.replace("size: 2Gi", "size: 2TB"),
+        ["payments.score.yaml: resources.data.params.size: '2TB' is not a size in Mi or Gi (e.g. 512Mi, 10Gi)"],
+    ),
+    "two volumes on one target, list form": (
+        WITH_VOLUME.replace(
+            "      /data: {source: '${resources.data}', path: files}\n",
+            "      - {source: '${resources.data}', target: /data}\n      - {source: '${resources.data}', target: /data}\n",
+        ),
+        [
+            "payments.score.yaml: containers.main.volumes[1]: '/data' is also the target of containers.main.volumes[0]: "
+            "one volume per target"
         ],
     ),
     "exec probe": (
