@@ -5,7 +5,8 @@ the same stack, or the same database, on both sides (nothing overrides this); a 
 already, the leftover of an earlier migrate (`--allow-read-only-source`); a target database that holds rows in
 any table (`--replace-target-data`: its rows are first dumped to a file, whose path migrate prints); a target on a
 cloud, whose databases are the cloud's managed ones, and a source whose declared database is not a pod in its
-cluster (nothing overrides these: the rows would be left behind).
+cluster (nothing overrides these: the rows would be left behind); an application whose files declare a `volume`
+(its files would be left behind: migrate moves PostgreSQL rows only).
  Then: preview and up the target → start the probe Pod (tools/ops/application_smoke.py) → stop writes on the target's
 databases and, with the flag, copy what they hold to a file → stop writes on the source's
 (`default_transaction_read_only`, open sessions ended; reads go on) → dump each and restore it into the target's, in one
@@ -42,6 +43,7 @@ from tools.ops.smoke import Fetch, http_get
 from tools.stack_files import ROOT
 
 MANAGED_HINT = "docs/application.md#moving-the-data-between-clouds"
+VOLUME_HINT = "docs/application.md#volumes"
 CLOUD_TARGETS = ("eks", "aks", "gke")
 BACKUPS = ROOT / ".kubeport" / "backups"
 """Where `--replace-target-data` keeps the target's rows (outside git, private to the user)."""
@@ -185,10 +187,20 @@ def _start_probe(plan: _Plan, prober: Prober, namespace: str, say: Callable[[str
 
 
 def _application(folder: Path, project: Path) -> Application:
+    """The application's files, read; refused when a file declares data migrate does not move (a `volume`)."""
     try:
-        return read_application(folder, project)
+        application = read_application(folder, project)
     except ScoreError as err:
         raise OperationError(err.message()) from err
+    unmoved = [f"{w.file.name}: resources.{r.name} ({w.provisioned_name(r)})" for w in application.workloads
+               for r in w.resources_of("volume")]  # fmt: skip
+    if unmoved:
+        raise OperationError(
+            f"migrate moves PostgreSQL rows only, and these volumes' files would be left behind: {'; '.join(unmoved)}. "
+            f"Nothing was changed, and nothing overrides this. Copy the files yourself ({VOLUME_HINT}), then `up` the "
+            "target."
+        )
+    return application
 
 
 def _check_source(source: str, old: Reach, declared: Sequence[str], allow_read_only: bool) -> dict[str, Facts]:
