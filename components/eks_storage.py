@@ -10,26 +10,14 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
-MANAGED_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+from components.eks_ingress import pod_identity_trust
+
+AWS_MANAGED = "arn:aws:iam::aws:policy/"
+DRIVER_POLICY = AWS_MANAGED + "service-role/AmazonEBSCSIDriverPolicy"
+"""AWS's managed policy for the driver: create, attach, snapshot and delete EBS volumes."""
 CONTROLLER_ACCOUNT = "ebs-csi-controller-sa"
 """The add-on's controller's service account, in kube-system: the one the role is associated with."""
 KEY_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
-
-
-def pod_identity_trust() -> str:
-    """The trust policy of a role EKS Pod Identity hands a pod."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "pods.eks.amazonaws.com"},
-                    "Action": ["sts:AssumeRole", "sts:TagSession"],
-                }
-            ],
-        }
-    )
 
 
 def key_policy(key_arn: str) -> str:
@@ -67,7 +55,7 @@ def ebs_csi_driver(
     role = aws.iam.Role(f"{name}-ebs-csi-role", aws.iam.RoleArgs(assume_role_policy=pod_identity_trust()), opts=child)
     attached = aws.iam.RolePolicyAttachment(
         f"{name}-ebs-csi-policy",
-        aws.iam.RolePolicyAttachmentArgs(role=role.name, policy_arn=MANAGED_POLICY),
+        aws.iam.RolePolicyAttachmentArgs(role=role.name, policy_arn=DRIVER_POLICY),
         opts=child,
     )
     key_use = aws.iam.RolePolicy(

@@ -1,6 +1,7 @@
 """ServiceWorkload: one service of an application (a Score workload file), hardened like the web app.
 
-A Deployment, its Service (ClusterIP unless the service is public), a PodDisruptionBudget, a ConfigMap for the
+A Deployment (a StatefulSet of one pod when it mounts a volume), its Service (ClusterIP unless the service is
+public), a PodDisruptionBudget, a ConfigMap for the
 files the containers declare, and one NetworkPolicy that admits exactly the calls the files declare: from the
 workloads named as callers, and to the peers this one calls (plus cluster DNS). A public service with a host
 name also gets an Ingress for it on the Platform's controller, as the web app does. A workload without service
@@ -75,7 +76,8 @@ class ServiceWorkloadArgs:
     replicas: int = 2
     claims: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """PersistentVolumeClaims the containers mount (ContainerSpec.mounts name them by key). With any, the workload
-    runs one pod, replaced on a release (Recreate): a ReadWriteOnce volume is attached to one node at a time."""
+    is a StatefulSet of one pod, stopped before its replacement starts: a ReadWriteOnce volume is attached to one
+    node at a time, and two pods writing one folder would meet."""
     pull_secrets: Sequence[k8s.core.v1.LocalObjectReferenceArgs] | None = None
     waivers: Mapping[str, str] = field(default_factory=dict)
     """checkov waivers the image brings (a local, unpushed build's)."""
@@ -96,7 +98,8 @@ class ServiceWorkload(pulumi.ComponentResource):
     in-cluster URL; empty without ports."""
     ingress_address: pulumi.Output[str] | None
     """With a host: the address the Ingress controller reports, where the host's DNS record must point."""
-    deployment: k8s.apps.v1.Deployment
+    pods: k8s.apps.v1.Deployment | k8s.apps.v1.StatefulSet
+    """What runs its pods: a Deployment; with claims, a StatefulSet of one pod."""
 
     def __init__(self, name: str, args: ServiceWorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kubeport:workload:ServiceWorkload", name, None, opts)
@@ -120,7 +123,9 @@ class ServiceWorkload(pulumi.ComponentResource):
             raise ValueError(f"{name}: a workload that mounts a volume runs one pod, not {args.replicas}")
         volumes = pod.volumes(name, files, ca, args.claims)
         containers = [pod.container(spec, args, files) for spec in args.containers]
-        self.deployment = self._deployment(w, containers, volumes)
+        self.pods = (
+            self._stateful_set(w, containers, volumes) if args.claims else self._deployment(w, containers, volumes)
+        )
         route = ingress_route(platform, args.host) if args.public and args.ports else None
         exposure = exposure_behind(platform, route) if args.public else Exposure(service_type="ClusterIP")
         service: k8s.core.v1.Service | None = None
@@ -178,26 +183,42 @@ class ServiceWorkload(pulumi.ComponentResource):
                 replicas=args.replicas,
                 revision_history_limit=5,
                 selector=_selector(w.selector),
-                strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate")
-                if args.claims
-                else k8s.apps.v1.DeploymentStrategyArgs(
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
                     type="RollingUpdate",
                     rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
                 ),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    # A new CA (a database's certificate was renewed) rolls the pods onto it.
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=w.labels,
-                        annotations=None
-                        if args.trusted_ca is None
-                        else {
-                            "kubeport.dev/trusted-ca": pulumi.Output.from_input(args.trusted_ca).apply(content_digest)
-                        },
-                    ),
-                    spec=pod.pod_spec(args, w.selector, containers, volumes),
-                ),
+                template=_template(w, containers, volumes),
             ),
             opts=w.awaited(),
+        )
+
+    def _stateful_set(
+        self, w: _Workload, containers: list[k8s.core.v1.ContainerArgs], volumes: list[k8s.core.v1.VolumeArgs]
+    ) -> k8s.apps.v1.StatefulSet:
+        """Declares the StatefulSet of a workload that mounts a volume: one pod, never two at once (a Deployment's
+        Recreate starts a deleted pod's replacement while the old one still runs).
+
+        A release replaces the StatefulSet, deleted first: the provider deletes in the foreground, so its pod is gone
+        before the new StatefulSet starts the release's, and `up` waits for that pod as a creation. Updating it in
+        place would not be waited for: the pinned provider's StatefulSet await reads the status the controller has
+        not yet updated, takes the old pod for the new one and ends `up` at once (seen on the node; fixed upstream by
+        pulumi/pulumi-kubernetes#4094, after the pinned provider), as its Deployment await does with Recreate."""
+        args = w.args
+        return k8s.apps.v1.StatefulSet(
+            f"{w.name}-statefulset",
+            metadata=w.meta(annotations=scanner_waivers(dict(args.waivers))),
+            spec=k8s.apps.v1.StatefulSetSpecArgs(
+                replicas=1,
+                service_name=w.name,
+                revision_history_limit=5,
+                selector=_selector(w.selector),
+                update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
+                pod_management_policy="OrderedReady",
+                template=_template(w, containers, volumes),
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                w.awaited(), pulumi.ResourceOptions(replace_on_changes=["spec"], delete_before_replace=True)
+            ),
         )
 
     def _service(self, w: _Workload, exposure: Exposure, route: IngressRoute | None) -> k8s.core.v1.Service:
@@ -336,6 +357,23 @@ def _egress_rules(args: ServiceWorkloadArgs) -> list[k8s.networking.v1.NetworkPo
     if args.calls:
         egress.append(k8s.networking.v1.NetworkPolicyEgressRuleArgs(ports=DNS_PORTS))
     return egress
+
+
+def _template(
+    w: _Workload, containers: list[k8s.core.v1.ContainerArgs], volumes: list[k8s.core.v1.VolumeArgs]
+) -> k8s.core.v1.PodTemplateSpecArgs:
+    """The workload's pod template, labelled; a new CA (a database's certificate was renewed) rolls the pods onto
+    it."""
+    trusted_ca = w.args.trusted_ca
+    return k8s.core.v1.PodTemplateSpecArgs(
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            labels=w.labels,
+            annotations=None
+            if trusted_ca is None
+            else {"kubeport.dev/trusted-ca": pulumi.Output.from_input(trusted_ca).apply(content_digest)},
+        ),
+        spec=pod.pod_spec(w.args, w.selector, containers, volumes),
+    )
 
 
 def _selector(labels: Mapping[str, str]) -> k8s.meta.v1.LabelSelectorArgs:

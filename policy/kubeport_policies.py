@@ -20,7 +20,7 @@ from pulumi_policy import (
 )
 
 CLOUD_TARGETS = ("eks", "aks", "gke")
-WORKLOADS = ("kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Pod")
+WORKLOADS = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:Pod")
 PROTECTED_TYPES = (
     "aws:eks/cluster:Cluster",
     "aws:ecr/repository:Repository",
@@ -35,6 +35,8 @@ PROTECTED_TYPES = (
 RDS = "aws:rds/instance:Instance"
 AZURE_POSTGRES = "azure-native:dbforpostgresql:Server"
 CLOUD_SQL = "gcp:sql/databaseInstance:DatabaseInstance"
+STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
+CLOUD_DISK_DRIVERS = ("ebs.csi.aws.com", "disk.csi.azure.com", "pd.csi.storage.gke.io")
 
 
 def _get(value: Any, *path: str) -> Any:
@@ -46,8 +48,8 @@ def _get(value: Any, *path: str) -> Any:
 
 
 def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The pod spec of a Deployment or a bare Pod; None for anything else."""
-    if resource_type == "kubernetes:apps/v1:Deployment":
+    """The pod spec of a Deployment, a StatefulSet or a bare Pod; None for anything else."""
+    if resource_type in ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"):
         spec = _get(props, "spec", "template", "spec")
     elif resource_type == "kubernetes:core/v1:Pod":
         spec = _get(props, "spec")
@@ -287,6 +289,28 @@ def encrypted_database_storage(args: ResourceValidationArgs, report: ReportViola
         )
 
 
+def cloud_volumes(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A StorageClass on a cloud's disk driver keeps the disk when its claim goes (Retain), and its disks are not
+    left unencrypted (EBS: encrypted with a KMS key; Azure and Google disks always are) nor exportable or public
+    (Azure: no SAS export, no public endpoint)."""
+    p = args.props
+    driver = p.get("provisioner")
+    if args.resource_type != STORAGE_CLASS or driver not in CLOUD_DISK_DRIVERS:
+        return
+    parameters = p.get("parameters") or {}
+    _require(report, p.get("reclaimPolicy") == "Retain", f"{driver}: keep the disk when its claim goes (Retain)")
+    if driver == "ebs.csi.aws.com":
+        _require(report, parameters.get("encrypted") == "true", 'EBS volumes: encrypted "true"')
+        _require(report, bool(parameters.get("kmsKeyId")), "EBS volumes: encrypted with the cluster's KMS key")
+    elif driver == "disk.csi.azure.com":
+        _require(
+            report,
+            parameters.get("networkAccessPolicy") == "DenyAll" and parameters.get("publicNetworkAccess") == "Disabled",
+            "Azure disks: no SAS export (networkAccessPolicy DenyAll), no public endpoint (publicNetworkAccess "
+            "Disabled)",
+        )
+
+
 # --- stack policies -------------------------------------------------------------------------------
 
 
@@ -425,6 +449,12 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
         name="encrypted-database-storage",
         description="Managed databases encrypt their storage at rest (RDS with the cluster's KMS key).",
         validate=encrypted_database_storage,
+        enforcement_level=MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="cloud-volumes",
+        description="A cloud disk StorageClass retains its disks, encrypted (EBS with a KMS key), never exportable.",
+        validate=cloud_volumes,
         enforcement_level=MANDATORY,
     ),
     StackValidationPolicy(

@@ -128,7 +128,8 @@ RESOURCE_TYPES: Mapping[str, ResourceType] = {
     ),
     "volume": ResourceType(
         "a PersistentVolumeClaim of the workload's own (ReadWriteOnce) on the target's StorageClass, kept across pod "
-        "restarts and releases; a workload mounting one runs one pod, replaced by the Recreate strategy",
+        "restarts and releases; a workload mounting one is a StatefulSet of one pod, stopped before its replacement "
+        "starts",
         {},
         params={"size": opt("a Kubernetes quantity in Mi or Gi (`512Mi`, `10Gi`); default `1Gi`")},
     ),

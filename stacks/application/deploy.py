@@ -195,7 +195,7 @@ def deploy(application: Application, settings: Settings, platform: Platform) -> 
                 routes=convert.routes(workload),
                 callers=callers[workload.name],
                 calls=calls[workload.name],
-                # A ReadWriteOnce volume is attached to one node, and two pods writing one folder would meet.
+                # A ReadWriteOnce volume is attached to one node, and two pods writing one folder would meet: one pod.
                 replicas=1 if workload.keeps_data else settings.replicas,
                 claims=provided.claims,
                 pull_secrets=shared.pull_secrets,

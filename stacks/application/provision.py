@@ -210,7 +210,9 @@ def volume_claim(request: Request) -> Provisioned:
                 requests={"storage": str(request.resource.params.get("size", DEFAULT_VOLUME_SIZE))}
             ),
         ),
-        opts=pulumi.ResourceOptions.merge(request.opts, pulumi.ResourceOptions(protect=protect)),
+        opts=pulumi.ResourceOptions.merge(
+            request.opts, pulumi.ResourceOptions(provider=request.platform.provider, protect=protect)
+        ),
     )
     return Provisioned(outputs={}, claim=claim.metadata.apply(lambda m: m.name or name), depends_on=[claim])
 

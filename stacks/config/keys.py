@@ -294,7 +294,7 @@ COMMON_KEYS: tuple[Key, ...] = (
         "string",
         "",
         "With an application: the StorageClass of in-cluster database volumes and of the files' `volume` resources. "
-        "Empty: the cluster's default (on a cloud, kubeport's encrypted, retained class when a file declares a volume).",
+        "Empty: the cluster's default (on a cloud, kubeport's encrypted, retained class when a file declares one).",
         shown_default="the cluster's",
     ),
     Key(

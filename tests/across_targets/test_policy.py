@@ -96,6 +96,7 @@ RESOURCE_POLICIES = [
     kp.gke_cluster,
     kp.no_public_database,
     kp.encrypted_database_storage,
+    kp.cloud_volumes,
 ]
 
 
@@ -289,7 +290,7 @@ def test_load_balancer_on_minikube_is_a_violation(runs: dict[str, ProgramRun]) -
 
 def test_the_pack_holds_every_policy_once() -> None:
     names = [p.name for p in kp.POLICIES]
-    assert len(names) == len(set(names)) == 13
+    assert len(names) == len(set(names)) == 14
 
 
 def test_a_cloud_autoscaler_allowed_below_two_pods_is_a_violation(runs: dict[str, ProgramRun]) -> None:
@@ -299,3 +300,34 @@ def test_a_cloud_autoscaler_allowed_below_two_pods_is_a_violation(runs: dict[str
 
     found = violations(kp.cloud_availability, stack_args(runs["gke+features"], to_one))
     assert any("at least 2 replicas" in v for v in found), found
+
+
+@pytest.fixture(scope="module")
+def volume_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ProgramRun]:
+    """An application with a `volume` on each cloud (tests/application/test_volumes.py's)."""
+    from tests.application.test_volumes import CLOUD_CLASSES, NOTES
+    from tests.support.application import API, run_files
+
+    found = {}
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for stack in CLOUD_CLASSES:
+            found[stack] = run_files(monkeypatch, tmp_path_factory.mktemp(stack), {"notes": NOTES, "api": API}, stack)
+            assert found[stack].error is None, found[stack].error
+    return found
+
+
+def test_each_clouds_volume_class_passes_and_an_unsafe_one_is_a_violation(volume_runs: dict[str, ProgramRun]) -> None:
+    unsafe = {
+        "walkthrough-eks": [{"encrypted": "false"}, {"kmsKeyId": ""}],
+        "walkthrough-aks": [{"networkAccessPolicy": "AllowAll"}, {"publicNetworkAccess": "Enabled"}],
+        "walkthrough-gke": [],
+    }
+    for stack, run in volume_runs.items():
+        (made,) = run.of_type(kp.STORAGE_CLASS)
+        assert violations(kp.cloud_volumes, resource_args(made)) == [], stack
+        deleted = copy.deepcopy(made.inputs) | {"reclaimPolicy": "Delete"}
+        assert violations(kp.cloud_volumes, resource_args(made, deleted)), f"{stack}: a class that deletes its disks"
+        for change in unsafe[stack]:
+            props = copy.deepcopy(made.inputs)
+            props["parameters"] = {**props["parameters"], **change}
+            assert violations(kp.cloud_volumes, resource_args(made, props)), f"{stack}: {change}"

@@ -1,5 +1,5 @@
 """A workload file's `volume`: a PersistentVolumeClaim of the workload's own, mounted where the file says, on the
-target's StorageClass; the workload runs one pod, replaced by the Recreate strategy. On each cloud the class is
+target's StorageClass; the workload is a StatefulSet of one pod. On each cloud the class is
 kubeport's: encrypted (EKS with the cluster's KMS key), retained when the claim goes, never public (AKS), its
 driver reaching the cloud without a static key (EKS Pod Identity); and the claim is protected like the databases.
 One stack profile at a time, under mocks."""
@@ -17,6 +17,7 @@ from tools.verify.mock_runner import ProgramRun, Registered
 
 PVC = "kubernetes:core/v1:PersistentVolumeClaim"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
 SECRET = "kubernetes:core/v1:Secret"
 NOTES = """\
@@ -50,6 +51,9 @@ CLOUD_CLASSES = {
 def run_notes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, stack: str) -> ProgramRun:
     run = run_files(monkeypatch, tmp_path, {"notes": NOTES, "api": API}, stack=stack)
     assert run.error is None, run.error
+    # Every stack disables the default Kubernetes provider: an object without the Platform's fails the real `up`.
+    deployment = named(run, STATEFULSET)["notes"]
+    assert claim_of(run).provider == deployment.provider and deployment.provider.split("::")[-2] != "default"
     return run
 
 
@@ -58,13 +62,18 @@ def claim_of(run: ProgramRun) -> Registered:
 
 
 def mounts_problems(run: ProgramRun) -> list[str]:
-    """The notes pod mounts its claim twice (the root, and `shared` read-only), one pod, replaced by Recreate; the
-    other workload keeps its replicas and rolling updates."""
+    """The notes pod mounts its claim twice (the root, and `shared` read-only), a StatefulSet of one pod; the other
+    workload keeps its Deployment, replicas and rolling updates."""
     found = []
-    notes = named(run, DEPLOYMENT)["notes"].inputs["spec"]
+    if "notes" in named(run, DEPLOYMENT):
+        found.append("notes is a Deployment: a deleted pod's replacement would start beside it on the volume")
+    owner = named(run, STATEFULSET)["notes"]
+    if owner.replace_on_changes != ["spec"] or not owner.delete_before_replace:
+        found.append("a release updates the StatefulSet in place: the pinned provider's await would not wait for it")
+    notes = owner.inputs["spec"]
     api = named(run, DEPLOYMENT)["api"].inputs["spec"]
-    if notes["replicas"] != 1 or notes["strategy"] != {"type": "Recreate"}:
-        found.append(f"notes: {notes['replicas']} replicas, {notes['strategy']}")
+    if notes["replicas"] != 1 or notes["podManagementPolicy"] != "OrderedReady":
+        found.append(f"notes: {notes['replicas']} replicas, {notes['podManagementPolicy']}")
     if api["replicas"] == 1 or api["strategy"]["type"] != "RollingUpdate":
         found.append(f"api: {api['replicas']} replicas, {api['strategy']}")
     pod = notes["template"]["spec"]
@@ -114,7 +123,7 @@ def test_on_each_cloud_the_claim_is_on_kubeports_class_retained_and_protected(
     claim = claim_of(run)
     assert claim.inputs["spec"]["storageClassName"] == name
     assert claim.protect, "a cloud's claim is protected like its databases"
-    assert made.urn in dependencies_of(run, named(run, DEPLOYMENT)["notes"]), "the pods wait for the class"
+    assert made.urn in dependencies_of(run, named(run, STATEFULSET)["notes"]), "the pods wait for the class"
     assert mounts_problems(run) == []
     assert volume_class_problems(run, stack) == []
 
@@ -144,7 +153,7 @@ def volume_class_problems(run: ProgramRun, stack: str) -> list[str]:
         addons = {r.inputs.get("addonName"): r for r in run.resources if r.type == "aws:eks/addon:Addon"}
         driver = addons.get("aws-ebs-csi-driver")
         if driver is None or "eks-pod-identity-agent" not in addons:
-            found.append(f"no EBS CSI driver with the Pod Identity agent: {sorted(addons)}")
+            found.append(f"no EBS CSI driver with the Pod Identity agent: {sorted(str(a) for a in addons)}")
         else:
             associations = driver.inputs.get("podIdentityAssociations") or []
             roles = {r.state.get("arn"): r for r in run.resources if r.type == "aws:iam/role:Role"}

@@ -74,7 +74,8 @@ def test_a_volume_is_read_in_both_forms_with_its_folder_and_mode() -> None:
         assert problems == []
         assert workload is not None and workload.keeps_data
         (main,) = workload.containers
-        assert [(v.target, v.source, v.path, v.read_only) for v in main.volumes][0] == ("/data", "data", "files", False)
+        first = main.volumes[0]
+        assert (first.target, first.source, first.path, first.read_only) == ("/data", "data", "files", False)
         assert workload.resources_of("volume")[0].params == {"size": "2Gi"}
     workload, _ = read_workload(Path("/nowhere/payments.score.yaml"), listed)
     assert workload is not None
@@ -189,11 +190,12 @@ BAD = {
     "two volumes on one target, list form": (
         WITH_VOLUME.replace(
             "      /data: {source: '${resources.data}', path: files}\n",
-            "      - {source: '${resources.data}', target: /data}\n      - {source: '${resources.data}', target: /data}\n",
+            "      - {source: '${resources.data}', target: /data}\n"
+            "      - {source: '${resources.data}', target: /data}\n",
         ),
         [
-            "payments.score.yaml: containers.main.volumes[1]: '/data' is also the target of containers.main.volumes[0]: "
-            "one volume per target"
+            "payments.score.yaml: containers.main.volumes[1]: '/data' is also the target of "
+            "containers.main.volumes[0]: one volume per target"
         ],
     ),
     "exec probe": (

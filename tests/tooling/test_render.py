@@ -56,7 +56,9 @@ def test_plan_lists_every_resource_with_parent_provider_and_protect(stack: str, 
         cluster_rows = [r for r in rows if ":Cluster " in r or ":ManagedCluster " in r]
         assert cluster_rows and all(r.rstrip().endswith("yes") for r in cluster_rows)
     if stack in app_stack_names() or stack in application_stack_names() or stack in cloud_application_stack_names():
-        deployment_row = next(r for r in rows if r.startswith("kubernetes:apps/v1:Deployment"))
+        deployment_row = next(
+            r for r in rows if r.startswith(("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"))
+        )
         assert "pulumi:providers:kubernetes::" in deployment_row
     else:
         assert rendered.manifests == {}, "a cluster stack deploys no app"

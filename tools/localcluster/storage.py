@@ -10,8 +10,8 @@ STORAGE_CLASS = "kubeport-local"
 """The StorageClass every local cluster offers: local volumes made in advance (no provisioner runs)."""
 
 
-VOLUMES = 8
-"""Local volumes per cluster: enough for the databases of a test run (a released volume is not reused)."""
+VOLUMES = 12
+"""Local volumes per cluster: enough for the databases and volumes of a test run (a released volume is not reused)."""
 
 
 def local_storage(home: Path, node: str) -> list[dict[str, Any]]:

@@ -79,11 +79,13 @@ GROUPS: Mapping[str, Group] = {
     ),
     "failures-on-the-node": Group(("test_failures_fail_fast.py",), _pairs(NODE, "fast"), frozenset({(NODE, 30041)})),
     "application-on-the-node": Group(
-        ("test_application_on_a_real_node.py",), _pairs(NODE, "walkthrough"), frozenset({(NODE, 30030)})
+        ("test_application_on_a_real_node.py", "test_volumes_on_a_real_node.py"),
+        _pairs(NODE, "walkthrough", "notebook"),
+        frozenset({(NODE, 30030)}),
     ),
 }
 """Live test files by what of the clusters they take. kubeport-a and -b are kwok control planes; kubeport-node and
--node-b run containers, with one registry, one BuildKit and eight local volumes each, which the groups share."""
+-node-b run containers, with one registry, one BuildKit and twelve local volumes each, which the groups share."""
 TIMINGS_FILE = "KUBEPORT_LIVE_TIMINGS"
 """The environment variable naming the file the tests append their measured durations to (one JSON line each)."""
 LIVE = ROOT / "tests" / "live"

@@ -67,6 +67,9 @@ class Registered:
     """create/update/delete durations the engine waits for the resource; only those that are set."""
     additional_secret_outputs: list[str] = field(default_factory=list)
     """Outputs the resource asked to keep secret in the state whatever its inputs (a generated password)."""
+    replace_on_changes: list[str] = field(default_factory=list)
+    """Input paths whose change replaces the resource instead of updating it."""
+    delete_before_replace: bool = False
 
 
 @dataclass
@@ -145,6 +148,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     if request.HasField("customTimeouts") and getattr(request.customTimeouts, op)
                 },
                 additional_secret_outputs=list(request.additionalSecretOutputs),
+                replace_on_changes=list(request.replaceOnChanges),
+                delete_before_replace=bool(request.deleteBeforeReplace),
             )
         )
         return response

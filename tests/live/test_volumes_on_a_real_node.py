@@ -1,0 +1,126 @@
+"""A workload file's `volume` for real, on the node that runs containers (kubeport-node).
+
+The notebook of tests/apps/notebook: `up` builds it, claims a local volume (StorageClass kubeport-local) and mounts
+it where the file says, once whole and once a folder of it read-only. A page written into the pod survives the
+pod's deletion and a release (a StatefulSet of one pod: its replacement starts once it is gone), the read-only
+mount refuses a write, and the next `preview` shows no change. `destroy` removes the claim; the class keeps the
+folder (Retain). Everything is in one test, whose `finally` destroys the stack.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from typing import Any
+
+import pytest
+
+from tests.support.live import ok
+from tests.support.realnode import NODE, set_up_application, write_timing
+from tools.localcluster.realrun import Workbench
+from tools.stack_files import ROOT
+
+pytestmark = pytest.mark.live
+
+STACK = "notebook"
+POD = "notes-0"
+NAMESPACE = "notebook"
+APPS = ROOT / "tests" / "apps"
+WRITE = "import sys; open(sys.argv[1], 'w').write(sys.argv[2])"
+READ = (
+    "import sys, urllib.request\n"
+    "print(urllib.request.urlopen('http://127.0.0.1:8080/' + sys.argv[1], timeout=5).read().decode(), end='')\n"
+)
+
+
+def kubectl(bench: Workbench, *args: str, timeout: float = 60) -> str:
+    return ok(bench.kubectl(NODE, "-n", NAMESPACE, *args, timeout=timeout)).stdout
+
+
+def in_pod(bench: Workbench, script: str, *args: str) -> str:
+    return kubectl(bench, "exec", POD, "--", "python3", "-c", script, *args)
+
+
+def pods(bench: Workbench) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = json.loads(
+        kubectl(bench, "get", "pods", "-l", "app.kubernetes.io/name=notes", "-o", "json")
+    )["items"]
+    return found
+
+
+def ready(pod: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
+
+
+def only_pod(bench: Workbench) -> str:
+    """The uid of the workload's one pod, Ready; never two pods at once."""
+    (pod,) = pods(bench)
+    assert pod["metadata"]["name"] == POD and ready(pod), pod["status"]
+    return str(pod["metadata"]["uid"])
+
+
+def replaced(bench: Workbench, before: str) -> str:
+    """Waits (bounded) for a Ready pod other than the one of uid `before`, never seeing two at once; its uid."""
+    deadline = time.monotonic() + 120
+    while True:
+        found = pods(bench)
+        assert len(found) <= 1, [p["metadata"]["uid"] for p in found]
+        if found and found[0]["metadata"]["uid"] != before and ready(found[0]):
+            return str(found[0]["metadata"]["uid"])
+        assert time.monotonic() < deadline, f"no Ready pod replaced {before} in 120 s"
+        time.sleep(0.5)
+
+
+def test_a_volume_keeps_its_files_across_a_restart_and_a_release(bench: Workbench) -> None:
+    for app in ("notebook", "library"):
+        shutil.copytree(
+            APPS / app, bench.project / "tests" / "apps" / app, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    set_up_application(bench, STACK, like="walkthrough", **{"kubeport:application": "tests/apps/notebook",
+                                                           "kubeport:namespace": NAMESPACE})  # fmt: skip
+    try:
+        done = bench.pulumi("up", "--yes", "--skip-preview", "--stack", STACK, timeout=900)
+        assert done.code == 0, done.describe()
+        write_timing("notebook up (built, pushed, its volume claimed and mounted)", done.seconds)
+        claim = json.loads(kubectl(bench, "get", "pvc", "notes-pages", "-o", "json"))
+        assert claim["status"]["phase"] == "Bound" and claim["spec"]["storageClassName"] == "kubeport-local"
+        owner = json.loads(kubectl(bench, "get", "statefulset", "notes", "-o", "json"))["spec"]
+        assert owner["replicas"] == 1 and owner["template"]["spec"]["volumes"][-1]["persistentVolumeClaim"] == {
+            "claimName": "notes-pages"
+        }
+        first = only_pod(bench)
+        in_pod(bench, "import os; os.makedirs('/var/lib/notes/published', exist_ok=True)")
+        in_pod(bench, WRITE, "/var/lib/notes/published/page.txt", "written before the restart")
+        assert in_pod(bench, READ, "published/page.txt") == "written before the restart"
+        # The read-only mount shows the same folder and refuses a write.
+        assert in_pod(bench, "print(open('/srv/published/page.txt').read(), end='')") == "written before the restart"
+        refused = bench.kubectl(NODE, "-n", NAMESPACE, "exec", POD, "--", "python3", "-c", WRITE,
+                                "/srv/published/other.txt", "x")  # fmt: skip
+        assert refused.code != 0 and "Read-only file system" in refused.stdout + refused.stderr, refused.describe()
+
+        started = time.monotonic()
+        kubectl(bench, "delete", "pod", POD, "--wait=false", timeout=120)
+        second = replaced(bench, first)
+        write_timing("volume's pod deleted, replaced and Ready again", time.monotonic() - started)
+        assert in_pod(bench, READ, "published/page.txt") == "written before the restart", "the file is on the volume"
+
+        # A release through `up` (the file changed: a new pod template) replaces the pod, which finds the same files.
+        in_pod(bench, WRITE, "/var/lib/notes/published/page.txt", "written before the release")
+        file = bench.project / "tests" / "apps" / "notebook" / "notes.score.yaml"
+        file.write_text(file.read_text().replace("    readinessProbe:", '    variables:\n      RELEASE: "2"\n'
+                                                 "    readinessProbe:"))  # fmt: skip
+        started = time.monotonic()
+        done = bench.pulumi("up", "--yes", "--skip-preview", "--stack", STACK, timeout=600)
+        assert done.code == 0, done.describe()
+        write_timing("notebook release by up (the pod stopped, its replacement Ready)", time.monotonic() - started)
+        # `up` ends when the release's pod is Ready: the one pod is the new one.
+        assert only_pod(bench) != second
+        assert in_pod(bench, READ, "published/page.txt") == "written before the release"
+        again = bench.pulumi("preview", "--expect-no-changes", "--stack", STACK, timeout=600)
+        assert again.code == 0, again.describe()
+    finally:
+        destroyed = bench.pulumi("destroy", "--yes", "--skip-preview", "--stack", STACK, timeout=600)
+    assert destroyed.code == 0, destroyed.describe()
+    gone = bench.kubectl(NODE, "-n", NAMESPACE, "get", "pvc", "notes-pages")
+    assert gone.code != 0 or "Terminating" in gone.stdout, gone.stdout
