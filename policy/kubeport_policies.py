@@ -138,8 +138,9 @@ def probes_and_resources(args: ResourceValidationArgs, report: ReportViolation) 
         name = container.get("name")
         if not container.get("readinessProbe"):
             report(f"container {name!r}: no readinessProbe", None)
-        # A Deployment's containers serve traffic and must be restarted when stuck; the smoke Pod only checks.
-        if args.resource_type == "kubernetes:apps/v1:Deployment" and not container.get("livenessProbe"):
+        # A Deployment's or StatefulSet's containers serve traffic and must be restarted when stuck; the smoke Pod
+        # only checks.
+        if args.resource_type in WORKLOADS[:2] and not container.get("livenessProbe"):
             report(f"container {name!r}: no livenessProbe", None)
         resources = container.get("resources") or {}
         for kind in ("requests", "limits"):
