@@ -52,8 +52,8 @@ def container(deployment: Registered) -> dict[str, Any]:
     return dict(only)
 
 
-def test_the_application_stacks_are_the_walkthroughs() -> None:
-    assert application_stack_names() == ["walkthrough", "walkthrough-a", "walkthrough-b"]
+def test_the_application_stacks_are_the_walkthroughs_and_the_notebook() -> None:
+    assert application_stack_names() == ["notebook", "walkthrough", "walkthrough-a", "walkthrough-b"]
 
 
 @pytest.mark.parametrize("profile", PROFILES)

@@ -16,7 +16,7 @@ import yaml
 
 from stacks.application.parse import read_application
 from tests.support.cyclonus import Peer, Question, ask, cyclonus
-from tests.support.variants import APPLICATIONS, application_run
+from tests.support.variants import APPLICATIONS_WITH_DATABASES, application_run
 from tools.stack_files import ROOT
 from tools.verify.mock_runner import ProgramRun, run_program
 
@@ -32,7 +32,7 @@ def library_run() -> ProgramRun:
     return run
 
 
-RUNS = {stack: (lambda s=stack: application_run(s)) for stack in APPLICATIONS} | {"library": library_run}
+RUNS = {stack: (lambda s=stack: application_run(s)) for stack in APPLICATIONS_WITH_DATABASES} | {"library": library_run}
 
 
 def pods(run: ProgramRun) -> dict[str, Peer]:

@@ -1,9 +1,10 @@
 """A workload file's `volume` for real, on the node that runs containers (kubeport-node).
 
-The notebook of tests/apps/notebook: `up` builds it, claims a local volume (StorageClass kubeport-local) and mounts
-it where the file says, once whole and once a folder of it read-only. A page written into the pod survives the
-pod's deletion and a release (a StatefulSet of one pod: its replacement starts once it is gone), the read-only
-mount refuses a write, and the next `preview` shows no change. `destroy` removes the claim; the class keeps the
+The notebook of tests/apps/notebook (the `notebook` stack): `up` builds it, claims a local volume (StorageClass
+kubeport-local) and mounts it where the file says, once whole and once a folder of it read-only. A page written into
+the pod survives the pod's deletion and a release by `up` (a StatefulSet of one pod, replaced on a release: never two
+pods at once, and `up` ends with the release's pod Ready), the read-only mount refuses a write, and the next
+`preview` shows no change. `destroy` removes the claim; the class keeps the
 folder (Retain). Everything is in one test, whose `finally` destroys the stack.
 """
 
@@ -77,8 +78,7 @@ def test_a_volume_keeps_its_files_across_a_restart_and_a_release(bench: Workbenc
         shutil.copytree(
             APPS / app, bench.project / "tests" / "apps" / app, ignore=shutil.ignore_patterns("__pycache__")
         )
-    set_up_application(bench, STACK, like="walkthrough", **{"kubeport:application": "tests/apps/notebook",
-                                                           "kubeport:namespace": NAMESPACE})  # fmt: skip
+    set_up_application(bench, STACK, like=STACK)
     try:
         done = bench.pulumi("up", "--yes", "--skip-preview", "--stack", STACK, timeout=900)
         assert done.code == 0, done.describe()

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from functools import cache
 
+from stacks.application.parse import read_application
 from tests.support.features import features_for
 from tools.stack_files import (
+    ROOT,
     app_stack_names,
     application_stack_names,
     cloud_application_stack_names,
@@ -46,6 +48,15 @@ def run_of(label: str) -> ProgramRun:
 
 APPLICATIONS = [*application_stack_names(), *cloud_application_stack_names()]
 """Every stack that deploys an application of workload files (kubeport:application), locally and on each cloud."""
+
+
+def _declares_postgres(stack: str) -> bool:
+    folder = ROOT / stack_config(stack)[0]["kubeport:application"]
+    return any(w.resources_of("postgres") for w in read_application(folder, ROOT).workloads)
+
+
+APPLICATIONS_WITH_DATABASES = [stack for stack in APPLICATIONS if _declares_postgres(stack)]
+"""The application stacks whose files declare a `postgres` database."""
 
 
 @cache
