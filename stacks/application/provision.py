@@ -29,7 +29,7 @@ import pulumi_kubernetes as k8s
 from components.platform import Platform
 from components.service_pod import POSTGRES_CA
 from components.service_spec import Peer
-from stacks.application.spec import Application, Resource, Workload
+from stacks.application.spec import DEFAULT_VOLUME_SIZE, Application, Resource, Workload
 from stacks.config.keys import Target
 from stacks.config.settings import Settings
 
@@ -175,7 +175,7 @@ def managed_postgres(request: Request) -> Provisioned:
 
 
 CLAIM_AWAIT = {"pulumi.com/skipAwait": "true"}
-"""A claim is not awaited on its own: the Deployment that mounts it is, and its pods are Ready only once it is
+"""A claim is not awaited on its own: the StatefulSet that mounts it is, and its pod is Ready only once it is
 bound. Awaiting the claim itself hangs an update of a bound claim on a WaitForFirstConsumer class until the timeout
 in the pinned provider (pulumi/pulumi-kubernetes#4179, fixed after it)."""
 
@@ -185,8 +185,6 @@ def volume_claim(request: Request) -> Provisioned:
     Platform's: a cloud's encrypted, retained class), ReadWriteOnce, of the file's size. On a cloud it is protected
     like the managed databases (kubeport:releaseProtection releases it), and its class keeps the disk when the claim
     goes: a volume's data never leaves with an `up`."""
-    from stacks.application.spec import DEFAULT_VOLUME_SIZE  # noqa: PLC0415
-
     cloud = request.settings.cloud
     protect = cloud is not None and not cloud.release_protection
     name = request.workload.provisioned_name(request.resource)
