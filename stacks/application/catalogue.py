@@ -128,8 +128,8 @@ RESOURCE_TYPES: Mapping[str, ResourceType] = {
     ),
     "volume": ResourceType(
         "a PersistentVolumeClaim of the workload's own (ReadWriteOnce) on the target's StorageClass, kept across pod "
-        "restarts and releases; a workload mounting one is a StatefulSet of one pod, stopped before its replacement "
-        "starts",
+        "restarts and releases, mounted by the declaring workload's pods alone (an admission policy; Kubernetes "
+        "1.30+); a workload mounting one is a StatefulSet of one pod, stopped before its replacement starts",
         {},
         params={"size": opt("a Kubernetes quantity in Mi or Gi (`512Mi`, `10Gi`); default `1Gi`")},
     ),

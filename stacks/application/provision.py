@@ -212,7 +212,18 @@ def volume_claim(request: Request) -> Provisioned:
             request.opts, pulumi.ResourceOptions(provider=request.platform.provider, protect=protect)
         ),
     )
-    return Provisioned(outputs={}, claim=claim.metadata.apply(lambda m: m.name or name), depends_on=[claim])
+    from components.claim_guard import guard_claim  # noqa: PLC0415
+
+    # Any pod of the namespace could mount the claim; the API server admits only the declaring workload's.
+    guard = guard_claim(
+        name,
+        claim=name,
+        namespace=request.settings.namespace,
+        workload=request.workload.name,
+        labels=request.client_labels,
+        opts=pulumi.ResourceOptions.merge(request.opts, pulumi.ResourceOptions(provider=request.platform.provider)),
+    )
+    return Provisioned(outputs={}, claim=claim.metadata.apply(lambda m: m.name or name), depends_on=[claim, *guard])
 
 
 PROVISIONERS: Mapping[str, Mapping[Target, Provisioner]] = {

@@ -19,6 +19,10 @@ PVC = "kubernetes:core/v1:PersistentVolumeClaim"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
+POLICY = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
+BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
+NAMESPACE = "walkthrough"
+"""The namespace of every stack profile here (the walkthrough stacks')."""
 SECRET = "kubernetes:core/v1:Secret"
 NOTES = """\
 apiVersion: score.dev/v1b1
@@ -94,6 +98,37 @@ def mounts_problems(run: ProgramRun) -> list[str]:
     return found
 
 
+def guard_problems(run: ProgramRun) -> list[str]:
+    """The API server's own policy admits only the notes pods (their selector labels) mounting notes-data, in the
+    application's namespace alone; it is in place before the pods start."""
+    found = []
+    policies = named(run, POLICY)
+    bindings = named(run, BINDING)
+    name = f"kubeport-{NAMESPACE}-notes-data"
+    if set(policies) != {name} or set(bindings) != {name}:
+        return [f"guards: {sorted(policies)}, bindings: {sorted(bindings)}"]
+    spec = policies[name].inputs["spec"]
+    (rule,) = spec["validations"]
+    owner = named(run, STATEFULSET)["notes"]
+    labels = owner.inputs["spec"]["template"]["metadata"]["labels"]
+    selector = owner.inputs["spec"]["selector"]["matchLabels"]
+    if "v.persistentVolumeClaim.claimName != 'notes-data'" not in rule["expression"]:
+        found.append(f"the rule names another claim: {rule['expression']}")
+    for key, value in selector.items():
+        if f"object.metadata.labels['{key}'] == '{value}'" not in rule["expression"] or labels.get(key) != value:
+            found.append(f"the rule does not hold the pods to {key}={value}")
+    if spec["failurePolicy"] != "Fail" or spec["matchConstraints"]["resourceRules"][0]["resources"] != ["pods"]:
+        found.append(f"the rule can be skipped: {spec}")
+    binding = bindings[name].inputs["spec"]
+    if binding["validationActions"] != ["Deny"] or binding["policyName"] != name:
+        found.append(f"the binding does not deny: {binding}")
+    if binding["matchResources"]["namespaceSelector"]["matchLabels"] != {"kubernetes.io/metadata.name": NAMESPACE}:
+        found.append(f"the binding is not the namespace's: {binding['matchResources']}")
+    if not {policies[name].urn, bindings[name].urn} <= dependencies_of(run, owner):
+        found.append("the pods may start before the guard is in place")
+    return found
+
+
 def test_locally_the_claim_is_on_the_stacks_storage_class_and_mounted_where_the_file_says(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -107,6 +142,7 @@ def test_locally_the_claim_is_on_the_stacks_storage_class_and_mounted_where_the_
     assert claim.inputs["metadata"]["namespace"] == "walkthrough"
     assert not claim.protect, "a local cluster's claim is not protected (its class keeps the folder)"
     assert mounts_problems(run) == []
+    assert guard_problems(run) == []
     assert not run.of_type(STORAGE_CLASS), "a local cluster offers its own class: kubeport makes none"
 
 
@@ -125,6 +161,7 @@ def test_on_each_cloud_the_claim_is_on_kubeports_class_retained_and_protected(
     assert claim.protect, "a cloud's claim is protected like its databases"
     assert made.urn in dependencies_of(run, named(run, STATEFULSET)["notes"]), "the pods wait for the class"
     assert mounts_problems(run) == []
+    assert guard_problems(run) == []
     assert volume_class_problems(run, stack) == []
 
 

@@ -3,9 +3,9 @@
 The notebook of tests/apps/notebook (the `notebook` stack): `up` builds it, claims a local volume (StorageClass
 kubeport-local) and mounts it where the file says, once whole and once a folder of it read-only. A page written into
 the pod survives the pod's deletion and a release by `up` (a StatefulSet of one pod, replaced on a release: never two
-pods at once, and `up` ends with the release's pod Ready), the read-only mount refuses a write, and the next
-`preview` shows no change. `destroy` removes the claim; the class keeps the
-folder (Retain). Everything is in one test, whose `finally` destroys the stack.
+pods at once, and `up` ends with the release's pod Ready), the read-only mount refuses a write, the API server
+refuses a pod of no declaring workload that mounts the claim, and the next `preview` shows no change. `destroy`
+removes the claim; the class keeps the folder (Retain). Everything is in one test, whose `finally` destroys the stack.
 """
 
 from __future__ import annotations
@@ -73,6 +73,26 @@ def replaced(bench: Workbench, before: str) -> str:
         time.sleep(0.5)
 
 
+def intruder(image: str, labels: dict[str, str]) -> str:
+    """A pod no workload file declares as the volume's user, hardened as the namespace's Pod Security requires (so
+    that only the volume's guard can refuse it), mounting the notebook's claim."""
+    return json.dumps({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "intruder", "namespace": NAMESPACE, "labels": labels},
+        "spec": {
+            "automountServiceAccountToken": False,
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{
+                "name": "main", "image": image, "command": ["python3", "-c", "print(open('/x/page.txt').read())"],
+                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                "volumeMounts": [{"name": "pages", "mountPath": "/x"}],
+            }],
+            "volumes": [{"name": "pages", "persistentVolumeClaim": {"claimName": "notes-pages"}}],
+        },
+    })  # fmt: skip
+
+
 def test_a_volume_keeps_its_files_across_a_restart_and_a_release(bench: Workbench) -> None:
     for app in ("notebook", "library"):
         shutil.copytree(
@@ -98,6 +118,15 @@ def test_a_volume_keeps_its_files_across_a_restart_and_a_release(bench: Workbenc
         refused = bench.kubectl(NODE, "-n", NAMESPACE, "exec", POD, "--", "python3", "-c", WRITE,
                                 "/srv/published/other.txt", "x")  # fmt: skip
         assert refused.code != 0 and "Read-only file system" in refused.stdout + refused.stderr, refused.describe()
+
+        # The API server admits no other pod mounting the claim: not one of another workload, nor one that copies
+        # only the application's label; and creating it changes nothing.
+        image = owner["template"]["spec"]["containers"][0]["image"]
+        for labels in ({"app.kubernetes.io/name": "other"}, {"app.kubernetes.io/part-of": "notebook"}):
+            made = bench.kubectl(NODE, "create", "-f", "-", input_text=intruder(image, labels))
+            said = made.stdout + made.stderr
+            assert made.code != 0 and "only the pods of notes may mount the volume notes-pages" in said, made.describe()
+        assert [p["metadata"]["uid"] for p in pods(bench)] == [first]
 
         started = time.monotonic()
         kubectl(bench, "delete", "pod", POD, "--wait=false", timeout=120)
