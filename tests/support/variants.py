@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import cache
 
+from stacks import declares
 from stacks.application.parse import read_application
 from tests.support.features import features_for
 from tools.stack_files import (
@@ -50,12 +51,11 @@ APPLICATIONS = [*application_stack_names(), *cloud_application_stack_names()]
 """Every stack that deploys an application of workload files (kubeport:application), locally and on each cloud."""
 
 
-def _declares_postgres(stack: str) -> bool:
-    folder = ROOT / stack_config(stack)[0]["kubeport:application"]
-    return any(w.resources_of("postgres") for w in read_application(folder, ROOT).workloads)
-
-
-APPLICATIONS_WITH_DATABASES = [stack for stack in APPLICATIONS if _declares_postgres(stack)]
+APPLICATIONS_WITH_DATABASES = [
+    stack
+    for stack in APPLICATIONS
+    if declares(read_application(ROOT / stack_config(stack)[0]["kubeport:application"], ROOT), "postgres")
+]
 """The application stacks whose files declare a `postgres` database."""
 
 
