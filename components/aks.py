@@ -99,7 +99,8 @@ class AksClusterArgs(ClusterArgs):
     """Enable the application routing add-on (managed NGINX Ingress controller)."""
     database_network: bool = False
     """Put the nodes in a virtual network of kubeport's with a subnet delegated to PostgreSQL flexible servers
-    (an application's managed database); False: AKS's own managed network, as without an application."""
+    (an application's managed database; a managed cache's private endpoint goes into the nodes' subnet); False:
+    AKS's own managed network, as without an application."""
 
 
 def role_definition(subscription_id: str, role_id: str) -> str:
@@ -371,4 +372,5 @@ class AksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[nodes])),
         )
         self.database_subnet_id = database.id
+        self.nodes_subnet_id = nodes.id
         return nodes

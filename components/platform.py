@@ -138,6 +138,30 @@ ManagedPostgres = Callable[[DatabaseRequest], ManagedDatabase]
 
 
 @dataclass(frozen=True)
+class ManagedCache:
+    """A cloud's managed Redis as the application's pods reach it: privately, over TLS, with an AUTH password."""
+
+    address: pulumi.Output[str]
+    """The DNS name the pods connect to (a private address only; the server's certificate names it)."""
+    port: int
+    username: str
+    """The user the password signs in as (`default`: the clouds' AUTH token or access key is that user's)."""
+    password: pulumi.Output[str]
+    """Secret: the AUTH token or access key."""
+    network: pulumi.Input[str]
+    """The CIDR block the cache's private address is in: the declaring workload's egress rule admits it."""
+    ca: pulumi.Input[str]
+    """The CA certificates (PEM) the server's certificate chains to."""
+    resources: Sequence[pulumi.Resource] = ()
+    """What the workload waits for (the cache itself)."""
+
+
+ManagedRedis = Callable[[str], ManagedCache]
+"""How a cloud target makes a managed Redis (ElastiCache, Azure Cache for Redis, Memorystore), named by the
+provisioned resource's name (`<workload>-<resource>`)."""
+
+
+@dataclass(frozen=True)
 class Platform:
     """What one target provides; produced by `stacks.<target>.platform(settings)`."""
 
@@ -176,3 +200,6 @@ class Platform:
     postgres: ManagedPostgres | None = None
     """The cloud's managed PostgreSQL for an application's `postgres` resources; None: the target has none (local
     targets run PostgreSQL in the cluster)."""
+    redis: ManagedRedis | None = None
+    """The cloud's managed Redis for an application's `redis` resources; None: the target has none (local targets
+    run Redis in the cluster)."""

@@ -4,6 +4,7 @@ probes and the scanners' waivers. Plain builders of `pulumi_kubernetes` Args, sh
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -245,4 +246,38 @@ def web_service_spec(exposure: Exposure, selector: dict[str, str]) -> k8s.core.v
                 node_port=exposure.node_port if exposure.service_type == "NodePort" else None,
             )
         ],
+    )
+
+
+def server_network_policy(
+    resource_name: str,
+    selector: Mapping[str, str],
+    clients: Sequence[Mapping[str, str]],
+    *,
+    port: int,
+    metadata: k8s.meta.v1.ObjectMetaArgs,
+    opts: pulumi.ResourceOptions,
+) -> k8s.networking.v1.NetworkPolicy:
+    """An in-cluster server's NetworkPolicy (PostgreSQL's, Redis's): its `port` from the `clients`' pods only, and
+    no egress at all."""
+    return k8s.networking.v1.NetworkPolicy(
+        resource_name,
+        metadata=metadata,
+        spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(selector)),
+            policy_types=["Ingress", "Egress"],
+            ingress=[
+                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=[
+                        k8s.networking.v1.NetworkPolicyPeerArgs(
+                            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(client))
+                        )
+                        for client in clients
+                    ],
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")],
+                )
+            ],
+            egress=[],
+        ),
+        opts=opts,
     )

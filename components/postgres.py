@@ -29,10 +29,7 @@ from components.database_roles import DatabaseRoles, DatabaseRolesArgs, app_role
 from components.exposure import await_annotations
 from components.password import GeneratedPassword
 from components.platform import Platform
-from components.pod_parts import (
-    content_digest,
-    scanner_waivers,
-)
+from components.pod_parts import content_digest, scanner_waivers, server_network_policy
 from components.postgres_pod import PORT, pod_spec
 from components.service_spec import Peer
 
@@ -151,7 +148,9 @@ class InClusterPostgres(pulumi.ComponentResource):
         )
         self.ready: Sequence[pulumi.Resource] = [roles]
         """What a client waits for: the role it signs in as exists (after the server is up)."""
-        self._network_policy(name, selector, [*args.clients, roles.labels], meta(), k8s_opts)
+        server_network_policy(
+            f"{name}-netpol", selector, [*args.clients, roles.labels], port=PORT, metadata=meta(), opts=k8s_opts
+        )
         self.register_outputs({"host": self.host, "secret_name": self.secret_name, "ca": self.ca})
 
     def _credentials(
@@ -328,37 +327,6 @@ class InClusterPostgres(pulumi.ComponentResource):
                 depends_on=[*platform.depends_on, statefulset],
             ),
             opts=pulumi.ResourceOptions(parent=self),
-        )
-
-    def _network_policy(
-        self,
-        name: str,
-        selector: Mapping[str, str],
-        clients: Sequence[Mapping[str, str]],
-        metadata: k8s.meta.v1.ObjectMetaArgs,
-        opts: pulumi.ResourceOptions,
-    ) -> None:
-        """The server's NetworkPolicy: PostgreSQL's port from `clients` only, and no egress."""
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-netpol",
-            metadata=metadata,
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
-                policy_types=["Ingress", "Egress"],
-                ingress=[
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        from_=[
-                            k8s.networking.v1.NetworkPolicyPeerArgs(
-                                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(client))
-                            )
-                            for client in clients
-                        ],
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=PORT, protocol="TCP")],
-                    )
-                ],
-                egress=[],
-            ),
-            opts=opts,
         )
 
 

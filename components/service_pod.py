@@ -16,8 +16,10 @@ if TYPE_CHECKING:
     from components.service import ServiceWorkloadArgs
 
 POSTGRES_CA = "/etc/kubeport/postgres/ca.crt"
-"""Where a workload's containers find the CAs of the databases it declares (one bundle): a Score postgres
-resource's `sslrootcert`, and libpq's PGSSLROOTCERT there."""
+"""Where a workload's containers find the CAs of the servers it declares, databases and caches (one bundle): a
+Score postgres resource's `sslrootcert`, and libpq's PGSSLROOTCERT there."""
+TRUSTED_CA = POSTGRES_CA
+"""The same bundle, as a redis resource's `cacert` (the path keeps the name it had when only databases had one)."""
 DEFAULT_REQUESTS = {"cpu": "50m", "memory": "32Mi"}
 DEFAULT_LIMITS = {"cpu": "250m", "memory": "128Mi"}
 File = tuple[str, str, pulumi.Input[str], int]

@@ -312,6 +312,51 @@ def cloud_volumes(args: ResourceValidationArgs, report: ReportViolation) -> None
         )
 
 
+ELASTICACHE = "aws:elasticache/replicationGroup:ReplicationGroup"
+AZURE_REDIS = "azure-native:redis:Redis"
+MEMORYSTORE = "gcp:redis/instance:Instance"
+
+
+def cloud_caches(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A managed Redis is private, encrypted and password-protected: ElastiCache in a subnet group of private
+    subnets, TLS required, encrypted at rest with a KMS key, an AUTH token; Azure Cache for Redis without public
+    network access or its non-TLS port, TLS 1.2 at least; Memorystore through private services access, TLS, AUTH."""
+    p = args.props
+    if args.resource_type == ELASTICACHE:
+        _require(report, bool(p.get("subnetGroupName")), "ElastiCache: a subnet group of the cluster's private subnets")
+        _require(
+            report,
+            p.get("transitEncryptionEnabled") is True and p.get("transitEncryptionMode", "required") == "required",
+            "ElastiCache: TLS required (transitEncryptionEnabled, transitEncryptionMode required)",
+        )
+        _require(
+            report,
+            p.get("atRestEncryptionEnabled") is True and bool(p.get("kmsKeyId")),
+            "ElastiCache: encrypted at rest with the cluster's KMS key (atRestEncryptionEnabled, kmsKeyId)",
+        )
+        _require(report, bool(p.get("authToken")), "ElastiCache: an AUTH token (authToken)")
+    elif args.resource_type == AZURE_REDIS:
+        _require(
+            report,
+            p.get("publicNetworkAccess") == "Disabled",
+            "Azure Cache for Redis: public network access must be Disabled (a private endpoint only)",
+        )
+        _require(report, p.get("enableNonSslPort") is not True, "Azure Cache for Redis: the non-TLS port must be off")
+        _require(report, p.get("minimumTlsVersion") == "1.2", "Azure Cache for Redis: TLS 1.2 at least")
+    elif args.resource_type == MEMORYSTORE:
+        _require(
+            report,
+            p.get("connectMode") == "PRIVATE_SERVICE_ACCESS",
+            "Memorystore: connect through private services access (connectMode PRIVATE_SERVICE_ACCESS)",
+        )
+        _require(
+            report,
+            p.get("transitEncryptionMode") == "SERVER_AUTHENTICATION",
+            "Memorystore: TLS (transitEncryptionMode SERVER_AUTHENTICATION)",
+        )
+        _require(report, p.get("authEnabled") is True, "Memorystore: AUTH on (authEnabled)")
+
+
 # --- stack policies -------------------------------------------------------------------------------
 
 
@@ -456,6 +501,12 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
         name="cloud-volumes",
         description="A cloud disk StorageClass retains its disks, encrypted (EBS with a KMS key), never exportable.",
         validate=cloud_volumes,
+        enforcement_level=MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="cloud-caches",
+        description="A managed Redis is private, TLS only, encrypted at rest (ElastiCache with a KMS key), with AUTH.",
+        validate=cloud_caches,
         enforcement_level=MANDATORY,
     ),
     StackValidationPolicy(

@@ -115,7 +115,12 @@ def platform_for(settings: Settings, application: Application | None = None) -> 
     if not under_mocks():
         preflight.check(settings)
     platform = target_module(settings.target).platform(
-        settings, Needs(database=declares(application, "postgres"), volumes=declares(application, "volume"))
+        settings,
+        Needs(
+            database=declares(application, "postgres"),
+            volumes=declares(application, "volume"),
+            cache=declares(application, "redis"),
+        ),
     )
     if settings.rollout_timeout:
         platform = dataclasses.replace(platform, rollout_timeout=settings.rollout_timeout)

@@ -8,13 +8,17 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from components.platform import DatabaseRequest, IngressRoute, ManagedDatabase, Platform
+from components.platform import DatabaseRequest, IngressRoute, ManagedCache, ManagedDatabase, Platform
 from components.pod_parts import HEALTH_PATH
 from stacks import cloud
 from stacks.config import CloudSettings, Key, Needs, Reader, Settings
 from stacks.config.keys import RegistryKind
 from stacks.environment import under_mocks
+
+if TYPE_CHECKING:  # pulumi_azure_native only when the target is selected: platform() imports it
+    from components.aks import AksCluster
 
 LOCATION = re.compile(r"^[a-z][a-z0-9]{2,30}$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -138,6 +142,37 @@ def check(r: Reader, settings: Settings) -> Settings:
     return dataclasses.replace(settings, cloud=own)
 
 
+def _azure_redis(name: str, cluster: AksCluster) -> ManagedCache:
+    """An application's `redis`: Azure Cache for Redis behind a private endpoint in the nodes' subnet."""
+    from components.aks import NODES_CIDR  # noqa: PLC0415
+    from components.azure_redis import PORT, AzureRedis, AzureRedisArgs  # noqa: PLC0415
+
+    made = AzureRedis(
+        name,
+        AzureRedisArgs(
+            opts=cluster.azure_opts,
+            resource_group_name=cluster.resource_group_name,
+            location=cluster.location,
+            vnet_id=cluster.vnet_id,
+            subnet_id=cluster.nodes_subnet_id,
+        ),
+    )
+    return cloud.managed_cache(
+        made, address=made.address, port=PORT, password=made.password, network=NODES_CIDR, ca=made.ca
+    )
+
+
+def _with_storage(platform: Platform, needs: Needs, cluster: AksCluster) -> Platform:
+    """The Platform with what the files' volumes and caches need: the disks' class, Azure Cache for Redis."""
+    if needs.volumes:
+        from components.volume_class import azure_disk  # noqa: PLC0415
+
+        platform = cloud.with_volume_class(platform, azure_disk())
+    if needs.cache:
+        platform = dataclasses.replace(platform, redis=lambda name: _azure_redis(name, cluster))
+    return platform
+
+
 def platform(settings: Settings, needs: Needs) -> Platform:
     from components.aks import AksCluster, AksClusterArgs, acr_refresh_token  # noqa: PLC0415 - only when selected
 
@@ -154,16 +189,13 @@ def platform(settings: Settings, needs: Needs) -> Platform:
             # Offline runs must not call the registry.
             token_exchange=None if under_mocks() else acr_refresh_token,
             app_routing=offers_ingress,
-            database_network=database is not None,
+            database_network=database is not None or needs.cache,
         ),
     )
     platform = cloud.cloud_platform(
         settings, cluster, SERVICE_ANNOTATIONS, INGRESS if offers_ingress else None, gateway_annotations={}
     )
-    if needs.volumes:
-        from components.volume_class import azure_disk  # noqa: PLC0415
-
-        platform = cloud.with_volume_class(platform, azure_disk())
+    platform = _with_storage(platform, needs, cluster)
     if database is None:
         return platform
 

@@ -19,6 +19,7 @@ from components.platform import (
     GatewayRoute,
     ImageDestination,
     IngressRoute,
+    ManagedCache,
     ManagedDatabase,
     Platform,
 )
@@ -141,6 +142,28 @@ def managed_database(
         network=network,
         ca=ca,
         resources=[made],
+    )
+
+
+CACHE_USER = "default"
+"""The user a cloud's AUTH token or access key signs in as (Redis 6 and later take `AUTH default <token>` for
+`AUTH <token>`)."""
+
+
+def managed_cache(
+    made: pulumi.Resource,
+    *,
+    address: pulumi.Output[str],
+    port: int,
+    password: pulumi.Output[str],
+    network: pulumi.Input[str],
+    ca: pulumi.Input[str],
+) -> ManagedCache:
+    """A cloud's cache (`made`: ElastiCache's, Azure's or Memorystore's component) as the pods reach it: its private
+    name on its TLS port, the default user with the AUTH token the cloud keeps, and the CA its certificate chains
+    to."""
+    return ManagedCache(
+        address=address, port=port, username=CACHE_USER, password=password, network=network, ca=ca, resources=[made]
     )
 
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from components.platform import DatabaseRequest, IngressRoute, ManagedDatabase, Platform
+from components.platform import DatabaseRequest, IngressRoute, ManagedCache, ManagedDatabase, Platform
 from components.pod_parts import READY_PATH
 from stacks import cloud
 from stacks.config import CloudSettings, Key, Needs, Reader, Settings
@@ -117,6 +117,25 @@ def _alb_route(settings: Settings, own: EksSettings, cluster: EksCluster) -> Ing
     return IngressRoute(class_name=controller.ingress_class, annotations=annotations, depends_on=[controller.release])
 
 
+def _elasticache(name: str, cluster: EksCluster) -> ManagedCache:
+    """An application's `redis`: ElastiCache for Valkey in the cluster's private subnets, encrypted with its key."""
+    from components.elasticache import PORT, ElastiCacheRedis, ElastiCacheRedisArgs  # noqa: PLC0415
+
+    made = ElastiCacheRedis(
+        name,
+        ElastiCacheRedisArgs(
+            aws_provider=cluster.aws,
+            vpc_id=cluster.vpc_id,
+            subnet_ids=cluster.private_subnet_ids,
+            client_security_group_id=cluster.node_security_group_id,
+            kms_key_arn=cluster.secrets_key_arn,
+        ),
+    )
+    return cloud.managed_cache(
+        made, address=made.address, port=PORT, password=made.password, network=cluster.vpc_cidr(), ca=made.ca
+    )
+
+
 def platform(settings: Settings, needs: Needs) -> Platform:
     from components.eks import EksCluster, EksClusterArgs  # noqa: PLC0415 - pulumi_aws only when selected
 
@@ -141,6 +160,8 @@ def platform(settings: Settings, needs: Needs) -> Platform:
         from components.volume_class import ebs_gp3  # noqa: PLC0415
 
         platform = cloud.with_volume_class(platform, ebs_gp3(cluster.secrets_key_arn), [cluster.volume_driver])
+    if needs.cache:
+        platform = dataclasses.replace(platform, redis=lambda name: _elasticache(name, cluster))
     database = own.database if needs.database else None
     if database is None:
         return platform

@@ -8,11 +8,16 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from components.platform import DatabaseRequest, IngressRoute, ManagedDatabase, Platform
+from components.platform import DatabaseRequest, IngressRoute, ManagedCache, ManagedDatabase, Platform
 from stacks import cloud
 from stacks.config import CloudSettings, Key, Needs, Reader, Settings
 from stacks.config.keys import RegistryKind
+
+if TYPE_CHECKING:  # pulumi_gcp only when the target is selected: platform() imports it
+    from components.cloudsql import PrivateServicesAccess
+    from components.gke import GkeCluster
 
 REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
 GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
@@ -71,6 +76,21 @@ def check(r: Reader, settings: Settings) -> Settings:
     return dataclasses.replace(settings, cloud=own)
 
 
+def _memorystore(name: str, cluster: GkeCluster, access: PrivateServicesAccess) -> ManagedCache:
+    """An application's `redis`: Memorystore for Redis on the cluster's network through private services access."""
+    from components.memorystore import PORT, MemorystoreRedis, MemorystoreRedisArgs  # noqa: PLC0415
+
+    made = MemorystoreRedis(
+        name,
+        MemorystoreRedisArgs(
+            provider_opts=cluster.gcp_opts, region=cluster.region, network=cluster.network_id, access=access
+        ),
+    )
+    return cloud.managed_cache(
+        made, address=made.address, port=PORT, password=made.password, network=access.cidr, ca=made.ca
+    )
+
+
 def platform(settings: Settings, needs: Needs) -> Platform:
     from components.gke import GkeCluster, GkeClusterArgs  # noqa: PLC0415 - pulumi_gcp only when selected
 
@@ -92,14 +112,18 @@ def platform(settings: Settings, needs: Needs) -> Platform:
 
         platform = cloud.with_volume_class(platform, pd_balanced())
     database = own.database if needs.database else None
-    if database is None:
+    if database is None and not needs.cache:
         return platform
     from components.cloudsql import CloudSqlPostgres, CloudSqlPostgresArgs, PrivateServicesAccess  # noqa: PLC0415
 
-    # One reserved range and peering per network, for every database of the stack.
+    # One reserved range and peering per network, for every database and cache of the stack.
     access = PrivateServicesAccess(
         "gke-services", cluster.network_id, cluster.gcp_opts, protect=not own.release_protection
     )
+    if needs.cache:
+        platform = dataclasses.replace(platform, redis=lambda name: _memorystore(name, cluster, access))
+    if database is None:
+        return platform
 
     def postgres(request: DatabaseRequest) -> ManagedDatabase:
         assert database is not None

@@ -126,6 +126,20 @@ RESOURCE_TYPES: Mapping[str, ResourceType] = {
         },
         secret_outputs=frozenset({"password"}),
     ),
+    "redis": ResourceType(
+        "a Redis cache of the workload's own, reached over TLS the client verifies against `cacert`, as its own "
+        "user with a password; in the cluster nothing is kept on disk (a restart empties it), on a cloud it is the "
+        "cloud's managed Redis in the cluster's private network",
+        {
+            "host": "the server's name",
+            "port": "its port (TLS only)",
+            "username": "the application's user",
+            "password": "its password (or the cloud's AUTH token)",
+            "tls": "`true`: connect over TLS, always",
+            "cacert": "the CA bundle's path in the container, `/etc/kubeport/postgres/ca.crt` (shared with postgres)",
+        },
+        secret_outputs=frozenset({"password"}),
+    ),
     "volume": ResourceType(
         "a PersistentVolumeClaim of the workload's own (ReadWriteOnce) on the target's StorageClass, kept across pod "
         "restarts and releases, mounted by the declaring workload's pods alone (an admission policy; Kubernetes "

@@ -110,7 +110,7 @@ def _env(container: Container, workload: Workload, provided: Provided) -> tuple[
                 ),
             )
         )
-    if provided.trusted:
+    if workload.resources_of("postgres"):
         # libpq's own variables: any libpq client verifies its databases' servers against their CAs.
         env += [
             k8s.core.v1.EnvVarArgs(name=variable, value=value)

@@ -27,7 +27,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.platform import Platform
-from components.service_pod import POSTGRES_CA
+from components.service_pod import POSTGRES_CA, TRUSTED_CA
 from components.service_spec import Peer
 from stacks.application.spec import DEFAULT_VOLUME_SIZE, Application, Resource, Workload
 from stacks.config.keys import Target
@@ -74,6 +74,16 @@ class Provisioned:
 Provisioner = Callable[[Request], Provisioned]
 
 
+def owned(request: Request, component: str) -> dict[str, str]:
+    """The labels of an object provisioned for the declaring workload (its claim, its cache's Secret)."""
+    return {
+        "app.kubernetes.io/part-of": request.application,
+        "app.kubernetes.io/name": request.workload.name,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/managed-by": "pulumi",
+    }
+
+
 def database_name(request: Request) -> str:
     """The database a workload's postgres resource gets: the workload's name as an SQL identifier."""
     return request.workload.name.replace("-", "_")
@@ -92,16 +102,30 @@ def postgres_provisioned(
 ) -> Provisioned:
     """A postgres resource's outputs, the same names on every target; the password from the Secret `secret_name`,
     the server verified against `ca`."""
+    outputs = {
+        "host": host,
+        "port": str(port),
+        "name": database,
+        "database": database,
+        "username": username,
+        "sslmode": POSTGRES_SSLMODE,
+        "sslrootcert": POSTGRES_CA,
+    }
+    return tls_server(outputs, secret_name=secret_name, peer=peer, ca=ca, depends_on=depends_on)
+
+
+def tls_server(
+    outputs: Mapping[str, pulumi.Input[str]],
+    *,
+    secret_name: pulumi.Input[str],
+    peer: Peer,
+    ca: pulumi.Input[str],
+    depends_on: Sequence[pulumi.Resource],
+) -> Provisioned:
+    """A server the workload signs in to over TLS it verifies: its plain outputs, its `password` from the Secret
+    `secret_name`, the egress rule to it, and the CA its clients trust."""
     return Provisioned(
-        outputs={
-            "host": host,
-            "port": str(port),
-            "name": database,
-            "database": database,
-            "username": username,
-            "sslmode": POSTGRES_SSLMODE,
-            "sslrootcert": POSTGRES_CA,
-        },
+        outputs=outputs,
         secrets={"password": (secret_name, "password")},
         peer=peer,
         trusted_ca=ca,
@@ -193,12 +217,7 @@ def volume_claim(request: Request) -> Provisioned:
         metadata=k8s.meta.v1.ObjectMetaArgs(
             name=name,
             namespace=request.namespace,
-            labels={
-                "app.kubernetes.io/part-of": request.application,
-                "app.kubernetes.io/name": request.workload.name,
-                "app.kubernetes.io/component": "volume",
-                "app.kubernetes.io/managed-by": "pulumi",
-            },
+            labels=owned(request, "volume"),
             annotations=dict(CLAIM_AWAIT),
         ),
         spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
@@ -226,6 +245,86 @@ def volume_claim(request: Request) -> Provisioned:
     return Provisioned(outputs={}, claim=claim.metadata.apply(lambda m: m.name or name), depends_on=[claim, *guard])
 
 
+REDIS_TLS = "true"
+"""The only way kubeport's clients reach a cache: over TLS, verifying the server against `cacert`."""
+
+
+def redis_provisioned(
+    *,
+    host: pulumi.Input[str],
+    port: int,
+    username: str,
+    secret_name: pulumi.Input[str],
+    peer: Peer,
+    ca: pulumi.Input[str],
+    depends_on: Sequence[pulumi.Resource],
+) -> Provisioned:
+    """A redis resource's outputs, the same names on every target; the password from the Secret `secret_name`,
+    the server verified against `ca`."""
+    outputs = {"host": host, "port": str(port), "username": username, "tls": REDIS_TLS, "cacert": TRUSTED_CA}
+    return tls_server(outputs, secret_name=secret_name, peer=peer, ca=ca, depends_on=depends_on)
+
+
+def redis_username(request: Request) -> str:
+    """The ACL user of an in-cluster Redis: the workload's name."""
+    return request.workload.name
+
+
+def in_cluster_redis(request: Request) -> Provisioned:
+    """An in-cluster Redis of kubeport's: one pod, TLS with a certificate it issues, the application's user alone,
+    a NetworkPolicy admitting only the declaring workload, nothing kept on disk."""
+    from components.redis import IMAGE, InClusterRedis, InClusterRedisArgs  # noqa: PLC0415
+
+    cache = InClusterRedis(
+        request.workload.provisioned_name(request.resource),
+        InClusterRedisArgs(
+            application=request.application,
+            platform=request.platform,
+            namespace=request.namespace,
+            username=redis_username(request),
+            clients=[request.client_labels],
+            image=request.settings.redis_image or IMAGE,
+            pull_secrets=request.pull_secrets,
+        ),
+        opts=request.opts,
+    )
+    return redis_provisioned(
+        host=cache.host,
+        port=cache.port,
+        username=cache.username,
+        secret_name=cache.secret_name,
+        peer=Peer(labels=cache.labels, port=cache.port),
+        ca=cache.ca,
+        depends_on=[cache, *cache.ready],
+    )
+
+
+def managed_redis(request: Request) -> Provisioned:
+    """The cloud's managed Redis, made by the Platform; its AUTH password in a Secret of the application's."""
+    make = request.platform.redis
+    if make is None:
+        raise ValueError(f"target {request.settings.target!r} offers no managed Redis on its Platform")
+    name = request.workload.provisioned_name(request.resource)
+    cache = make(name)
+    secret = k8s.core.v1.Secret(
+        f"{name}-credentials",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=request.namespace, labels=owned(request, "cache")),
+        type="Opaque",
+        string_data={"host": cache.address, "port": str(cache.port), "username": cache.username,
+                     "password": cache.password},
+        opts=pulumi.ResourceOptions.merge(request.opts, pulumi.ResourceOptions(provider=request.platform.provider)),
+    )  # fmt: skip
+    return redis_provisioned(
+        host=cache.address,
+        port=cache.port,
+        username=cache.username,
+        secret_name=secret.metadata.apply(lambda m: m.name or name),
+        peer=Peer(labels={}, port=cache.port, cidr=cache.network),
+        ca=cache.ca,
+        depends_on=[secret, *cache.resources],
+    )
+
+
 PROVISIONERS: Mapping[str, Mapping[Target, Provisioner]] = {
     "postgres": {
         "minikube": in_cluster_postgres,
@@ -233,6 +332,13 @@ PROVISIONERS: Mapping[str, Mapping[Target, Provisioner]] = {
         "eks": managed_postgres,
         "aks": managed_postgres,
         "gke": managed_postgres,
+    },
+    "redis": {
+        "minikube": in_cluster_redis,
+        "existing": in_cluster_redis,
+        "eks": managed_redis,
+        "aks": managed_redis,
+        "gke": managed_redis,
     },
     "volume": {
         "minikube": volume_claim,

@@ -290,6 +290,14 @@ COMMON_KEYS: tuple[Key, ...] = (
         shown_default="postgres 17, pinned",
     ),
     Key(
+        "redisImage",
+        "string",
+        "",
+        "With an application: the image in-cluster redis resources run, pinned by digest. Empty: the official "
+        "redis:7.2-bookworm pinned by digest.",
+        shown_default="redis 7.2, pinned",
+    ),
+    Key(
         "storageClass",
         "string",
         "",

@@ -28,6 +28,8 @@ class Needs:
     """A managed PostgreSQL: the application's workload files declare a `postgres` resource."""
     volumes: bool = False
     """A StorageClass for the application's volumes: its workload files declare a `volume` resource."""
+    cache: bool = False
+    """A managed Redis: the application's workload files declare a `redis` resource."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,8 @@ class Settings:
     """What the application's own services build FROM; empty: their Dockerfiles' pinned base."""
     postgres_image: str = ""
     """The image in-cluster postgres resources run; empty: the pinned official one."""
+    redis_image: str = ""
+    """The image in-cluster redis resources run; empty: the pinned official one."""
     storage_class: str = ""
     """StorageClass of in-cluster database volumes and of the files' volumes; empty: the target's choice."""
     cloud: CloudSettings | None = None

@@ -97,6 +97,7 @@ RESOURCE_POLICIES = [
     kp.no_public_database,
     kp.encrypted_database_storage,
     kp.cloud_volumes,
+    kp.cloud_caches,
 ]
 
 
@@ -290,7 +291,7 @@ def test_load_balancer_on_minikube_is_a_violation(runs: dict[str, ProgramRun]) -
 
 def test_the_pack_holds_every_policy_once() -> None:
     names = [p.name for p in kp.POLICIES]
-    assert len(names) == len(set(names)) == 14
+    assert len(names) == len(set(names)) == 15
 
 
 def test_a_cloud_autoscaler_allowed_below_two_pods_is_a_violation(runs: dict[str, ProgramRun]) -> None:

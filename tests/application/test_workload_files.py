@@ -107,9 +107,9 @@ BAD = {
         ],
     ),
     "unsupported resource type": (
-        GOOD.replace("type: postgres", "type: redis"),
+        GOOD.replace("type: postgres", "type: mongodb"),
         [
-            "payments.score.yaml: resources.db.type: 'redis' is not supported; kubeport provisions: postgres, "
+            "payments.score.yaml: resources.db.type: 'mongodb' is not supported; kubeport provisions: postgres, redis, "
             "volume, service-port, dns, route"
         ],
     ),

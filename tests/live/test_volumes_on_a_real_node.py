@@ -1,11 +1,17 @@
-"""A workload file's `volume` for real, on the node that runs containers (kubeport-node).
+"""A workload file's `volume` and `redis` for real, on the node that runs containers (kubeport-node).
 
 The notebook of tests/apps/notebook (the `notebook` stack): `up` builds it, claims a local volume (StorageClass
 kubeport-local) and mounts it where the file says, once whole and once a folder of it read-only. A page written into
 the pod survives the pod's deletion and a release by `up` (a StatefulSet of one pod, replaced on a release: never two
 pods at once, and `up` ends with the release's pod Ready), the read-only mount refuses a write, the API server
 refuses a pod of no declaring workload that mounts the claim, and the next `preview` shows no change. `destroy`
-removes the claim; the class keeps the folder (Retain). Everything is in one test, whose `finally` destroys the stack.
+removes the claim; the class keeps the folder (Retain).
+
+Its cache (a `redis` resource, kubeport's in-cluster Redis from the stand-in image): the notes pod sets and gets a
+key over TLS it verifies against the bundle the file's `cacert` names, as its own user; a wrong password and the
+`default` user are refused by the server; and a pod of no declaring workload, let out by a NetworkPolicy of the
+test's own, cannot even open a connection to the cache's pod: the cache's NetworkPolicy drops it.
+Everything is in one test, whose `finally` removes the test's own objects and destroys the stack.
 """
 
 from __future__ import annotations
@@ -33,6 +39,40 @@ READ = (
     "import sys, urllib.request\n"
     "print(urllib.request.urlopen('http://127.0.0.1:8080/' + sys.argv[1], timeout=5).read().decode(), end='')\n"
 )
+
+
+CACHE = (
+    "import os, sys, redis\n"
+    "user, password = os.environ['CACHE_USER'], os.environ['CACHE_PASSWORD']\n"
+    "if sys.argv[1] == 'wrong-password': password = password + 'x'\n"
+    "if sys.argv[1] == 'default-user': user, password = None, None\n"
+    "r = redis.Redis(host=os.environ['CACHE_HOST'], port=int(os.environ['CACHE_PORT']), username=user,\n"
+    "                password=password, ssl=True, ssl_ca_certs=os.environ['CACHE_CA'], ssl_cert_reqs='required',\n"
+    "                ssl_check_hostname=True, socket_timeout=5, socket_connect_timeout=5)\n"
+    "try:\n"
+    "    if sys.argv[1] == 'set': print(r.set(sys.argv[2], sys.argv[3]), end='')\n"
+    "    elif sys.argv[1] == 'get': print(r.get(sys.argv[2]).decode(), end='')\n"
+    "    else: print(r.ping(), end='')\n"
+    "except redis.exceptions.RedisError as err:\n"
+    "    print(type(err).__name__, err, end='')\n"
+)
+"""The notes container's Redis client (redis-py, in the image), with the file's variables; TLS verified by name."""
+CONNECT = (
+    "import socket, sys\n"
+    "try:\n"
+    "    socket.create_connection((sys.argv[1], 6379), timeout=5).close()\n"
+    "    print('connected')\n"
+    "except OSError as err:\n"
+    "    print('no connection:', type(err).__name__)\n"
+)
+OUTSIDER_EGRESS = json.dumps({
+    "apiVersion": "networking.k8s.io/v1",
+    "kind": "NetworkPolicy",
+    "metadata": {"name": "outsider-egress", "namespace": NAMESPACE},
+    "spec": {"podSelector": {"matchLabels": {"kubeport-test": "outsider"}}, "policyTypes": ["Egress"],
+             "egress": [{}]},
+})  # fmt: skip
+"""Lets the test's outsider pod out, so that only the cache's own NetworkPolicy can stop it."""
 
 
 def kubectl(bench: Workbench, *args: str, timeout: float = 60) -> str:
@@ -93,6 +133,60 @@ def intruder(image: str, labels: dict[str, str]) -> str:
     })  # fmt: skip
 
 
+def outsider(image: str, address: str, pull: list[dict[str, str]]) -> str:
+    """A pod no workload file declares as the cache's caller, hardened as the namespace's Pod Security requires,
+    that tries to open a connection to the cache's pod at `address`."""
+    return json.dumps({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "outsider", "namespace": NAMESPACE, "labels": {"kubeport-test": "outsider"}},
+        "spec": {
+            "automountServiceAccountToken": False,
+            "restartPolicy": "Never",
+            "imagePullSecrets": pull,
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{
+                "name": "main", "image": image, "command": ["python3", "-c", CONNECT, address],
+                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}},
+            }],
+        },
+    })  # fmt: skip
+
+
+def outsider_says(bench: Workbench, image: str, address: str, pull: list[dict[str, str]]) -> str:
+    """What the outsider pod printed (bounded: 90 s)."""
+    ok(bench.kubectl(NODE, "create", "-f", "-", input_text=OUTSIDER_EGRESS))
+    ok(bench.kubectl(NODE, "create", "-f", "-", input_text=outsider(image, address, pull)))
+    deadline = time.monotonic() + 90
+    while True:
+        phase = kubectl(bench, "get", "pod", "outsider", "-o", "jsonpath={.status.phase}")
+        if phase in ("Succeeded", "Failed"):
+            return kubectl(bench, "logs", "outsider").strip()
+        assert time.monotonic() < deadline, f"the outsider pod is still {phase!r} after 90 s"
+        time.sleep(1)
+
+
+def check_the_cache(bench: Workbench, pod: dict[str, Any]) -> None:
+    """The notes pod uses its cache; nobody else gets in."""
+    assert in_pod(bench, CACHE, "set", "greeting", "hello from notes") == "True"
+    assert in_pod(bench, CACHE, "get", "greeting") == "hello from notes"
+    # The server refuses a wrong password, and anyone who does not sign in (its `default` user is off).
+    wrong = in_pod(bench, CACHE, "wrong-password")
+    assert "WRONGPASS" in wrong, wrong
+    anonymous = in_pod(bench, CACHE, "default-user")
+    assert "NOAUTH" in anonymous or "Authentication required" in anonymous, anonymous
+    address = kubectl(bench, "get", "pods", "-l", "app.kubernetes.io/instance=notes-cache", "-o",
+                      "jsonpath={.items[0].status.podIP}")  # fmt: skip
+    said = outsider_says(bench, pod["containers"][0]["image"], address, pod.get("imagePullSecrets", []))
+    assert said.startswith("no connection"), f"a pod no file declares reached the cache: {said}"
+
+
+def remove_outsider(bench: Workbench) -> None:
+    bench.kubectl(NODE, "-n", NAMESPACE, "delete", "pod/outsider", "networkpolicy/outsider-egress",
+                  "--ignore-not-found", "--wait=false")  # fmt: skip
+
+
 def test_a_volume_keeps_its_files_across_a_restart_and_a_release(bench: Workbench) -> None:
     for app in ("notebook", "library"):
         shutil.copytree(
@@ -110,6 +204,11 @@ def test_a_volume_keeps_its_files_across_a_restart_and_a_release(bench: Workbenc
             "claimName": "notes-pages"
         }
         first = only_pod(bench)
+        started = time.monotonic()
+        check_the_cache(bench, owner["template"]["spec"])
+        write_timing(
+            "notebook's cache used over TLS, a wrong password and an outsider refused", time.monotonic() - started
+        )
         in_pod(bench, "import os; os.makedirs('/var/lib/notes/published', exist_ok=True)")
         in_pod(bench, WRITE, "/var/lib/notes/published/page.txt", "written before the restart")
         assert in_pod(bench, READ, "published/page.txt") == "written before the restart"
@@ -137,8 +236,7 @@ def test_a_volume_keeps_its_files_across_a_restart_and_a_release(bench: Workbenc
         # A release through `up` (the file changed: a new pod template) replaces the pod, which finds the same files.
         in_pod(bench, WRITE, "/var/lib/notes/published/page.txt", "written before the release")
         file = bench.project / "tests" / "apps" / "notebook" / "notes.score.yaml"
-        file.write_text(file.read_text().replace("    readinessProbe:", '    variables:\n      RELEASE: "2"\n'
-                                                 "    readinessProbe:"))  # fmt: skip
+        file.write_text(file.read_text().replace("    variables:\n", '    variables:\n      RELEASE: "2"\n'))
         started = time.monotonic()
         done = bench.pulumi("up", "--yes", "--skip-preview", "--stack", STACK, timeout=600)
         assert done.code == 0, done.describe()
@@ -149,6 +247,7 @@ def test_a_volume_keeps_its_files_across_a_restart_and_a_release(bench: Workbenc
         again = bench.pulumi("preview", "--expect-no-changes", "--stack", STACK, timeout=600)
         assert again.code == 0, again.describe()
     finally:
+        remove_outsider(bench)
         destroyed = bench.pulumi("destroy", "--yes", "--skip-preview", "--stack", STACK, timeout=600)
     assert destroyed.code == 0, destroyed.describe()
     gone = bench.kubectl(NODE, "-n", NAMESPACE, "get", "pvc", "notes-pages")

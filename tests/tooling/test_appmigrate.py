@@ -339,18 +339,34 @@ def test_with_the_flag_the_targets_rows_are_kept_in_a_file_before_the_source_sto
     assert not found.target.dbs[DB].read_only and steps(found, "prove-writable")
 
 
-def test_an_application_with_a_volume_is_refused_naming_it_before_anything_changes(tmp_path: Path) -> None:
+UNMOVED_FILES = {
+    "a volume": (
+        "    volumes:\n      /data:\n        source: ${resources.data}\nresources:\n  data: {type: volume}\n",
+        "notes.score.yaml: resources.data (notes-data)",
+    ),
+    "a cache": (
+        "    variables:\n      CACHE: ${resources.cache.host}\nresources:\n  cache: {type: redis}\n",
+        "notes.score.yaml: resources.cache (notes-cache)",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(UNMOVED_FILES))
+def test_an_application_with_data_migrate_does_not_move_is_refused_naming_it_before_anything_changes(
+    kind: str, tmp_path: Path
+) -> None:
+    declared, named = UNMOVED_FILES[kind]
     folder = tmp_path / "walkthrough"
     folder.mkdir()
     (folder / "notes.score.yaml").write_text(
         "apiVersion: score.dev/v1b1\nmetadata: {name: notes}\ncontainers:\n  main:\n    image: r.example/notes:1\n"
-        "    volumes:\n      /data:\n        source: ${resources.data}\nresources:\n  data: {type: volume}\n"
+        + declared
     )
     found, workspace = clusters(), FakeWorkspace()
     with pytest.raises(OperationError) as refused:
         migrate(found, workspace=workspace, root=tmp_path)
     message = str(refused.value)
-    assert "notes.score.yaml: resources.data (notes-data)" in message
+    assert named in message
     assert "would be left behind" in message and "nothing overrides this" in message
     assert workspace.calls == [] and found.log == []
 

@@ -61,8 +61,9 @@ NGINX = Standin(
         '--customize-hook=mkdir -p "$1"/etc/nginx/templates',
     ),
 )
-PYTHON = Standin("python", ("python3", "python3-psycopg"))
-"""For python:3.12-slim-bookworm: Debian's Python 3.11, and psycopg (the services' PostgreSQL client) from Debian."""
+PYTHON = Standin("python", ("python3", "python3-psycopg", "python3-redis"))
+"""For python:3.12-slim-bookworm: Debian's Python 3.11, psycopg and redis-py (the services' PostgreSQL and Redis
+clients) from Debian."""
 POSTGRES = Standin(
     "postgres",
     # PostgreSQL 15 (bookworm's), libnss-wrapper for an arbitrary non-root uid, as the official image does.
@@ -70,7 +71,13 @@ POSTGRES = Standin(
     # Debian's package makes a cluster of its own at install; the image initialises its own in PGDATA.
     ('--customize-hook=rm -rf "$1"/var/lib/postgresql/15 "$1"/etc/postgresql/15',),
 )
-STANDINS = {s.name: s for s in (NGINX, PYTHON, POSTGRES)}
+REDIS = Standin(
+    "redis",
+    # Redis 7.0 (bookworm's), built with TLS; its package's own configuration and data folder are not used.
+    ("redis-server",),
+    ('--customize-hook=rm -rf "$1"/etc/redis "$1"/var/lib/redis',),
+)
+STANDINS = {s.name: s for s in (NGINX, PYTHON, POSTGRES, REDIS)}
 START_TIMEOUT = 60.0
 BUILD_TIMEOUT = 900.0
 

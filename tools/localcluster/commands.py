@@ -111,7 +111,7 @@ def add(sub: Any) -> None:
     local_login.add_argument(
         "--application",
         action="store_true",
-        help="an application of workload files: also the stand-ins for python and postgres",
+        help="an application of workload files: also the stand-ins for python, postgres and redis",
     )
     local_login.set_defaults(func=cmd_local)
 

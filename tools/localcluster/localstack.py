@@ -64,8 +64,8 @@ def stack_settings(node_registry: registry.Registry, base_image: str) -> tuple[d
 
 def application_settings(tools: Toolchain) -> tuple[dict[str, str], dict[str, str]]:
     """What an application stack on kubeport-node takes from this start of the registry: its login, and the
-    stand-ins (tools/standin) for the three images Docker Hub would give: nginx-unprivileged, python,
-    postgres."""
+    stand-ins (tools/standin) for the four images Docker Hub would give: nginx-unprivileged, python,
+    postgres, redis."""
     node_registry = registry.Registry(catalog.registry_home())
     node_builder = builder.Builder(catalog.builder_home())
 
@@ -76,6 +76,7 @@ def application_settings(tools: Toolchain) -> tuple[dict[str, str], dict[str, st
     plain |= {
         "kubeport:serviceBaseImage": standin(builder.PYTHON),
         "kubeport:postgresImage": standin(builder.POSTGRES),
+        "kubeport:redisImage": standin(builder.REDIS),
     }
     return plain, secret
 

@@ -44,6 +44,15 @@ from tools.stack_files import ROOT
 
 MANAGED_HINT = "docs/application.md#moving-the-data-between-clouds"
 VOLUME_HINT = "docs/application.md#volumes"
+CACHE_HINT = "docs/application.md#caches"
+UNMOVED = {
+    "volume": ("volumes' files", f"Copy the files yourself ({VOLUME_HINT})"),
+    "redis": (
+        "caches' keys",
+        f"A cache starts empty on the target; if the application needs its keys, copy them yourself ({CACHE_HINT})",
+    ),
+}
+"""Resource types whose data migrate does not move: what would be left behind, and what to do instead."""
 CLOUD_TARGETS = ("eks", "aks", "gke")
 BACKUPS = ROOT / ".kubeport" / "backups"
 """Where `--replace-target-data` keeps the target's rows (outside git, private to the user)."""
@@ -187,19 +196,20 @@ def _start_probe(plan: _Plan, prober: Prober, namespace: str, say: Callable[[str
 
 
 def _application(folder: Path, project: Path) -> Application:
-    """The application's files, read; refused when a file declares data migrate does not move (a `volume`)."""
+    """The application's files, read; refused when a file declares data migrate does not move (a `volume`, a
+    `redis` cache)."""
     try:
         application = read_application(folder, project)
     except ScoreError as err:
         raise OperationError(err.message()) from err
-    unmoved = [f"{w.file.name}: resources.{r.name} ({w.provisioned_name(r)})" for w in application.workloads
-               for r in w.resources_of("volume")]  # fmt: skip
-    if unmoved:
-        raise OperationError(
-            f"migrate moves PostgreSQL rows only, and these volumes' files would be left behind: {'; '.join(unmoved)}. "
-            f"Nothing was changed, and nothing overrides this. Copy the files yourself ({VOLUME_HINT}), then `up` the "
-            "target."
-        )
+    for kind, (what, advice) in UNMOVED.items():
+        unmoved = [f"{w.file.name}: resources.{r.name} ({w.provisioned_name(r)})" for w in application.workloads
+                   for r in w.resources_of(kind)]  # fmt: skip
+        if unmoved:
+            raise OperationError(
+                f"migrate moves PostgreSQL rows only, and these {what} would be left behind: {'; '.join(unmoved)}. "
+                f"Nothing was changed, and nothing overrides this. {advice}, then `up` the target."
+            )
     return application
 
 

@@ -133,6 +133,8 @@ class FakeCloud(pulumi_mocks.Mocks):
             state["latestVersion"] = 1
         elif typ == "aws:rds/instance:Instance":
             state["address"] = f"{name}.c0ffee123456.{region}.rds.amazonaws.com"
+        elif typ == "aws:elasticache/replicationGroup:ReplicationGroup":
+            state["primaryEndpointAddress"] = f"master.{name}.abc123.euw1.cache.amazonaws.com"
         elif typ.startswith("azure-native:"):
             state.setdefault("name", auto_name.replace("-", ""))
             resource_id = f"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/{typ}/{name}"
@@ -149,22 +151,34 @@ class FakeCloud(pulumi_mocks.Mocks):
                 state["loginServer"] = f"{state['name']}.azurecr.io"
             elif typ == "azure-native:dbforpostgresql:Server":
                 state["fullyQualifiedDomainName"] = f"{state['name']}.postgres.database.azure.com"
+            elif typ == "azure-native:redis:Redis":
+                state["hostName"] = f"{state['name']}.redis.cache.windows.net"
             return resource_id
         elif typ.startswith("gcp:"):
-            state.setdefault("name", auto_name)
-            resource_id = f"projects/acme/locations/europe-west1/{name}"
-            if typ == "gcp:container/cluster:Cluster":
-                state["endpoint"] = "34.0.0.1"
-                state["masterAuth"] = {**(state.get("masterAuth") or {}), "clusterCaCertificate": FAKE_CA}
-            elif typ == "gcp:sql/databaseInstance:DatabaseInstance":
-                state["privateIpAddress"] = "10.60.0.3"
-                # With the CA Service's server CA, the instance's DNS name (its certificate's) and that CA.
-                state["dnsName"] = f"{name}-0a1b2c3d.acme.europe-west1.sql-psa.goog."
-                state["serverCaCerts"] = [{"cert": CLOUD_SQL_CA, "sha1Fingerprint": "00"}]
-            elif typ == "gcp:serviceaccount/account:Account":
-                state["email"] = f"{state['accountId']}@acme.iam.gserviceaccount.com"
-            return resource_id
+            return FakeCloud._gcp_outputs(typ, name, state)
         return None
+
+    @staticmethod
+    def _gcp_outputs(typ: str, name: str, state: dict[str, Any]) -> str:
+        """Google Cloud's computed outputs; the resource id."""
+        auto_name = f"{name}-1a2b3c4"
+        state.setdefault("name", auto_name)
+        resource_id = f"projects/acme/locations/europe-west1/{name}"
+        if typ == "gcp:container/cluster:Cluster":
+            state["endpoint"] = "34.0.0.1"
+            state["masterAuth"] = {**(state.get("masterAuth") or {}), "clusterCaCertificate": FAKE_CA}
+        elif typ == "gcp:sql/databaseInstance:DatabaseInstance":
+            state["privateIpAddress"] = "10.60.0.3"
+            # With the CA Service's server CA, the instance's DNS name (its certificate's) and that CA.
+            state["dnsName"] = f"{name}-0a1b2c3d.acme.europe-west1.sql-psa.goog."
+            state["serverCaCerts"] = [{"cert": CLOUD_SQL_CA, "sha1Fingerprint": "00"}]
+        elif typ == "gcp:redis/instance:Instance":
+            state["host"] = "10.60.0.11"
+            state["authString"] = "fake-memorystore-auth-string"
+            state["serverCaCerts"] = [{"cert": CLOUD_SQL_CA, "sha1Fingerprint": "01"}]
+        elif typ == "gcp:serviceaccount/account:Account":
+            state["email"] = f"{state['accountId']}@acme.iam.gserviceaccount.com"
+        return resource_id
 
     @staticmethod
     def _service_status(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -201,6 +215,7 @@ class FakeCloud(pulumi_mocks.Mocks):
                 "tenantId": "11111111-2222-3333-4444-555555555555",
             },
             "azure-native:authorization:getClientToken": {"token": "fake-entra-token"},
+            "azure-native:redis:listRedisKeys": {"primaryKey": "fake-redis-key", "secondaryKey": "fake-redis-key-2"},
             "gcp:compute/getZones:getZones": {"names": ["europe-west1-d", "europe-west1-b", "europe-west1-c"]},
             "gcp:organizations/getClientConfig:getClientConfig": {
                 "accessToken": "fake-gcp-access-token",
