@@ -40,7 +40,8 @@ class MemorystoreRedis(pulumi.ComponentResource):
     """A private Memorystore for Redis instance, TLS only, with AUTH."""
 
     address: pulumi.Output[str]
-    """The instance's private IP address (its certificate names it)."""
+    """The instance's private IP address: Memorystore gives no DNS name, so a client checking the certificate's
+    name checks it against this address (not verified here: no real run reaches Google)."""
     password: pulumi.Output[str]
     """Secret: the AUTH string."""
     ca: pulumi.Output[str]

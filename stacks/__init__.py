@@ -107,9 +107,9 @@ def declares(application: Application | None, kind: str) -> bool:
 def platform_for(settings: Settings, application: Application | None = None) -> Platform:
     """The Platform of the configured target, from its own module (imported only now).
 
-    A cloud's managed database, and whatever it needs on the cloud's side (AKS's virtual network, GKE's private
-    services access), exist only when the application's files declare a `postgres` resource: an application
-    without one leaves the cluster exactly as a stack without an application has it.
+    A cloud's managed database or cache, and whatever it needs on the cloud's side (AKS's virtual network, GKE's
+    private services access), exist only when the application's files declare a `postgres` or `redis` resource:
+    an application without one leaves the cluster exactly as a stack without an application has it.
     A real run (not under mocks) first checks that the target's local tools are installed.
     """
     if not under_mocks():

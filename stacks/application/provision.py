@@ -14,8 +14,11 @@ cloud's managed PostgreSQL on eks, aks and gke (RDS, Azure Database for PostgreS
 made by the Platform's `postgres`, which the cloud's target module fills in), reached through an in-cluster
 name and Secret of the same shape (components.DatabaseEndpoint). `volume` is a PersistentVolumeClaim everywhere, on
 kubeport:storageClass or the StorageClass the cloud's target module makes (gp3 on EKS, an Azure disk on AKS,
-pd-balanced on GKE: encrypted, retained when the claim goes). An app stack (target stackref) has no provisioner:
-it refuses a `postgres` or `volume` resource, naming the target.
+pd-balanced on GKE: encrypted, retained when the claim goes). `redis` is an in-cluster Redis (components.redis) on
+minikube and existing clusters and the cloud's managed Redis on eks, aks and gke (ElastiCache, Azure Cache for
+Redis, Memorystore: made by the Platform's `redis`), TLS only either way, its CA in the same bundle as the
+databases' (`cacert`). An app stack (target stackref) has no provisioner: it refuses a `postgres`, `redis` or
+`volume` resource, naming the target.
 """
 
 from __future__ import annotations
