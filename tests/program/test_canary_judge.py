@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 
-from components.canary import ABORTED, FIRST, PROMOTED, UNCHANGED, CanaryError, judge, unless_aborted
+from components.canary import (
+    ABORTED,
+    FIRST,
+    PROMOTED,
+    UNCHANGED,
+    judge,
+    promote,
+    unless_aborted,
+)
+from components.canary_cluster import WEIGHT_SETTLE_SECONDS, CanaryError
 from components.canary_judge import Bounds, Traffic, failing_requests, judge_step, traffic_of, weights
 
 NAMESPACE = "shop"
@@ -116,6 +125,7 @@ class FakeCluster:
     def __init__(self, running: str | None, per_step: list[tuple[int, int, float]], fail_start: bool = False) -> None:
         self.running, self.per_step, self.fail_start = running, per_step, fail_start
         self.calls: list[str] = []
+        self.left: list[str] = []
         self.totals = Traffic()
         self.reads = 0
 
@@ -132,6 +142,10 @@ class FakeCluster:
 
     def restore(self, props: dict[str, Any]) -> None:
         self.calls.append("restore")
+
+    def await_release_alone(self, props: dict[str, Any], **_: Any) -> list[str]:
+        self.calls.append("old pods gone")
+        return self.left
 
     def retire_canary(self, props: dict[str, Any]) -> None:
         self.calls.append("canary down")
@@ -189,6 +203,20 @@ def test_nothing_is_judged_without_a_running_release_or_a_new_one(running: str |
     cluster = FakeCluster(running, [])
     assert run_judge(cluster)[0] == expected
     assert cluster.calls == []
+
+
+def test_a_promotion_moves_the_traffic_back_only_once_the_old_pods_are_gone_and_the_controller_settled() -> None:
+    cluster = FakeCluster("old", [])
+    verdict, report = promote(cluster, PROPS, sleep=lambda s: cluster.calls.append(f"sleep {s}"), clock=lambda: 0.0)  # type: ignore[arg-type]
+    assert verdict == PROMOTED and report == "all traffic on the stable release; the canary at 0 replicas"
+    assert cluster.calls == ["old pods gone", f"sleep {WEIGHT_SETTLE_SECONDS}", "restore"]
+    # A pod that never goes is named; the traffic moves back all the same.
+    cluster = FakeCluster("old", [])
+    cluster.left = ["web-5d8f-abcde"]
+    verdict, report = promote(cluster, {**PROPS, "stable": "web", "timeoutSeconds": 600}, sleep=lambda _: None,  # type: ignore[arg-type]
+                              clock=lambda: 0.0)  # fmt: skip
+    assert verdict == PROMOTED and cluster.calls[-1] == "restore"
+    assert "pods of an earlier release still behind web after 600s: web-5d8f-abcde" in report
 
 
 def test_an_aborted_verdict_ends_the_update_cleanly_and_any_other_lets_the_image_through() -> None:

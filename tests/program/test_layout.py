@@ -128,7 +128,11 @@ def test_the_workload_knows_kubernetes_and_no_cloud(name: str) -> None:
     assert {m for m in own if m.split(".")[1] not in (*WORKLOAD, "canary")} == set()
 
 
-JUDGE = {"canary": {"kubernetes", "yaml", "urllib3"}, "canary_judge": {"prometheus_client"}}
+JUDGE = {
+    "canary": {"kubernetes", "yaml"},
+    "canary_cluster": {"kubernetes", "yaml", "urllib3"},
+    "canary_judge": {"prometheus_client"},
+}
 """The canary's judge runs in Pulumi's dynamic-provider process, not in the program: beside what the workload may
 import, each module its own client libraries (the Kubernetes API; the controller's metrics), and no cloud SDK."""
 
