@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from pulumi_policy import ResourceValidationArgs
 
-from tests.support.application import API, NETPOL, named, run_files
+from tests.support.application import API, NETPOL, named, only_container, run_files
 from tools.stack_files import ROOT
 from tools.verify.mock_runner import ProgramRun, Registered
 
@@ -60,7 +60,7 @@ def run_notes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, stack: str) -> Pr
 
 
 def env_of(run: ProgramRun) -> dict[str, Any]:
-    (container,) = named(run, DEPLOYMENT)["notes"].inputs["spec"]["template"]["spec"]["containers"]
+    container = only_container(named(run, DEPLOYMENT)["notes"])
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
 
 
@@ -108,7 +108,7 @@ def test_locally_the_cache_is_kubeports_redis_tls_only_its_user_alone_reached_by
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert pod["automountServiceAccountToken"] is False
     # Only the notes pods reach it, on its port; it reaches nothing.
-    (policy,) = [p for p in run.of_type(NETPOL) if p.inputs["metadata"]["name"] == "notes-cache"]
+    policy = named(run, NETPOL)["notes-cache"]
     (rule,) = policy.inputs["spec"]["ingress"]
     assert [p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in rule["from"]] == ["notes"]
     assert rule["ports"] == [{"port": 6379, "protocol": "TCP"}] and policy.inputs["spec"]["egress"] == []
@@ -117,10 +117,10 @@ def test_locally_the_cache_is_kubeports_redis_tls_only_its_user_alone_reached_by
         for r in egress_of(run)
     ), "the notes pods may reach their cache"
     # The workload trusts the cache's own CA (the certificate kubeport issued), mounted at the bundle's path.
-    (ca,) = [c for c in run.of_type(CONFIG_MAP) if c.inputs["metadata"]["name"] == "notes-postgres-ca"]
+    ca = named(run, CONFIG_MAP)["notes-postgres-ca"]
     certificate = next(r for r in run.resources if r.name == "notes-cache-certificate")
     assert ca.inputs["data"]["ca.crt"] == certificate.state["ca"]
-    assert "api" not in {c.inputs["metadata"]["name"] for c in run.of_type(CONFIG_MAP)}
+    assert "api" not in named(run, CONFIG_MAP)
 
 
 def test_the_server_configuration_is_tls_only_with_the_default_user_off() -> None:

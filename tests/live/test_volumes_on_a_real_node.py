@@ -113,45 +113,45 @@ def replaced(bench: Workbench, before: str) -> str:
         time.sleep(0.5)
 
 
-def intruder(image: str, labels: dict[str, str]) -> str:
-    """A pod no workload file declares as the volume's user, hardened as the namespace's Pod Security requires (so
-    that only the volume's guard can refuse it), mounting the notebook's claim."""
+def hardened_pod(
+    name: str, labels: dict[str, str], image: str, command: list[str], pod: dict[str, Any], container: dict[str, Any]
+) -> str:
+    """A pod no workload file declares, hardened as the namespace's Pod Security requires (so that only the check
+    under test can stop it), with `pod`'s and `container`'s fields added."""
     return json.dumps({
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": "intruder", "namespace": NAMESPACE, "labels": labels},
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": labels},
         "spec": {
             "automountServiceAccountToken": False,
+            **pod,
             "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
             "containers": [{
-                "name": "main", "image": image, "command": ["python3", "-c", "print(open('/x/page.txt').read())"],
+                "name": "main", "image": image, "command": command,
                 "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-                "volumeMounts": [{"name": "pages", "mountPath": "/x"}],
+                **container,
             }],
-            "volumes": [{"name": "pages", "persistentVolumeClaim": {"claimName": "notes-pages"}}],
         },
     })  # fmt: skip
+
+
+def intruder(image: str, labels: dict[str, str]) -> str:
+    """A pod no workload file declares as the volume's user, mounting the notebook's claim."""
+    return hardened_pod(
+        "intruder", labels, image, ["python3", "-c", "print(open('/x/page.txt').read())"],
+        pod={"volumes": [{"name": "pages", "persistentVolumeClaim": {"claimName": "notes-pages"}}]},
+        container={"volumeMounts": [{"name": "pages", "mountPath": "/x"}]},
+    )  # fmt: skip
 
 
 def outsider(image: str, address: str, pull: list[dict[str, str]]) -> str:
-    """A pod no workload file declares as the cache's caller, hardened as the namespace's Pod Security requires,
-    that tries to open a connection to the cache's pod at `address`."""
-    return json.dumps({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "outsider", "namespace": NAMESPACE, "labels": {"kubeport-test": "outsider"}},
-        "spec": {
-            "automountServiceAccountToken": False,
-            "restartPolicy": "Never",
-            "imagePullSecrets": pull,
-            "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{
-                "name": "main", "image": image, "command": ["python3", "-c", CONNECT, address],
-                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-                "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}},
-            }],
-        },
-    })  # fmt: skip
+    """A pod no workload file declares as the cache's caller, that tries to open a connection to the cache's pod at
+    `address`."""
+    return hardened_pod(
+        "outsider", {"kubeport-test": "outsider"}, image, ["python3", "-c", CONNECT, address],
+        pod={"restartPolicy": "Never", "imagePullSecrets": pull},
+        container={"resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}},
+    )  # fmt: skip
 
 
 def outsider_says(bench: Workbench, image: str, address: str, pull: list[dict[str, str]]) -> str:
