@@ -140,6 +140,18 @@ RESOURCE_TYPES: Mapping[str, ResourceType] = {
         },
         secret_outputs=frozenset({"password"}),
     ),
+    "s3": ResourceType(
+        "an object store bucket of the workload's own, reached over HTTPS (path-style requests); the declaring "
+        "workload's containers get the AWS SDKs' own variables: `AWS_REGION`, `AWS_CA_BUNDLE` (the CA bundle of "
+        "`postgres`'s `sslrootcert`) and, on a target without workload identity, `AWS_ACCESS_KEY_ID` and "
+        "`AWS_SECRET_ACCESS_KEY` from a Secret (unless the file sets them); in the cluster it is kubeport's "
+        "versitygw, its objects on a volume; at most one per workload",
+        {
+            "endpoint": "the store's HTTPS URL",
+            "bucket": "the bucket, named after the workload and the resource",
+            "region": "the bucket's region",
+        },
+    ),
     "volume": ResourceType(
         "a PersistentVolumeClaim of the workload's own (ReadWriteOnce) on the target's StorageClass, kept across pod "
         "restarts and releases, mounted by the declaring workload's pods alone (an admission policy; Kubernetes "

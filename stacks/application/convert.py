@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.s3_store import CREDENTIALS
 from components.service import service_labels
-from components.service_pod import POSTGRES_CA
+from components.service_pod import POSTGRES_CA, TRUSTED_CA
 from components.service_spec import ContainerSpec, FileSpec, HttpCheck, MountSpec, Peer, PortSpec, RouteSpec
 from stacks.application import provision
 from stacks.application.placeholders import fill, whole_reference
@@ -91,8 +92,8 @@ def peers(application: Application) -> tuple[dict[str, list[Peer]], dict[str, li
 
 
 def _env(container: Container, workload: Workload, provided: Provided) -> tuple[list[k8s.core.v1.EnvVarArgs], bool]:
-    """The container's variables (a credential from its Secret), libpq's own where it declares databases; and
-    whether a credential is among them."""
+    """The container's variables (a credential from its Secret), libpq's own where it declares databases, the AWS
+    SDKs' where it declares an object store; and whether a credential is among them."""
     env = []
     credential = False
     for variable, text in sorted(container.variables.items()):
@@ -117,7 +118,33 @@ def _env(container: Container, workload: Workload, provided: Provided) -> tuple[
             for variable, value in (("PGSSLMODE", provision.POSTGRES_SSLMODE), ("PGSSLROOTCERT", POSTGRES_CA))
             if variable not in container.variables
         ]
-    return env, credential
+    store = _s3_env(container, workload, provided)
+    env += store
+    return env, credential or any(e.value_from is not None for e in store)
+
+
+def _s3_env(container: Container, workload: Workload, provided: Provided) -> list[k8s.core.v1.EnvVarArgs]:
+    """The AWS SDKs' own variables for the workload's `s3` resource (at most one): its region, the CA bundle its
+    store's certificate chains to, and, where the target provisions a static key pair, that pair from its Secret;
+    none the file sets itself."""
+    stores = workload.resources_of("s3")
+    if not stores:
+        return []
+    name = stores[0].name
+    values: dict[str, pulumi.Input[str]] = {"AWS_REGION": provided.outputs[name]["region"], "AWS_CA_BUNDLE": TRUSTED_CA}
+    env = [k8s.core.v1.EnvVarArgs(name=variable, value=value) for variable, value in values.items()]
+    secrets = provided.secrets.get(name, {})
+    env += [
+        k8s.core.v1.EnvVarArgs(
+            name=variable,
+            value_from=k8s.core.v1.EnvVarSourceArgs(
+                secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secrets[key][0], key=secrets[key][1])
+            ),
+        )
+        for variable, key in CREDENTIALS.items()
+        if key in secrets
+    ]
+    return [e for e in env if e.name not in container.variables]
 
 
 def _check(probe: HttpProbe | None) -> HttpCheck | None:

@@ -14,7 +14,8 @@ The part of the Score specification kubeport supports (anything else is refused,
   `livenessProbe` / `readinessProbe` with `httpGet` (`path`, `port`, `scheme: HTTP`), `resources`
   (`requests` / `limits` of `cpu` and `memory`);
 - `service.ports.<name>`: `port`, `targetPort`, `protocol` (TCP);
-- `resources.<name>` by `type`: `postgres`, `volume` (`params.size`), `service-port` (`params.workload`,
+- `resources.<name>` by `type`: `postgres`, `redis`, `s3` (one per workload), `volume` (`params.size`),
+  `service-port` (`params.workload`,
   `params.port`: another file's service port; the one way to declare that a workload calls another), `dns`,
   `route` (`params.host`, `params.path`, `params.port`: makes the workload public);
 - placeholders `${metadata.name}` and `${resources.<name>.<output>}` in variables and file contents
@@ -308,6 +309,24 @@ def _resource(check: _Checker, name: str, value: Any) -> Resource:
     return Resource(name, kind, params)
 
 
+def _ports(check: _Checker, top: Mapping[str, Any]) -> tuple[ServicePort, ...]:
+    """`service.ports`: each a named TCP port and the container's port it goes to."""
+    ports: list[ServicePort] = []
+    service = check.mapping(top.get("service", {}), "service", {"ports": False})
+    for port_name, port_spec in check.mapping(service.get("ports", {}), "service.ports").items():
+        where = f"service.ports.{port_name}"
+        if not PORT_NAME.match(str(port_name)):
+            check.problem(where, f"{port_name!r} is not a port name (at most 15 lowercase letters, digits and -, "
+                                 "with a letter)")  # fmt: skip
+        entry = check.mapping(port_spec, where, PORT_FIELDS)
+        if entry.get("protocol", "TCP") != "TCP":
+            check.problem(f"{where}.protocol", f"{entry['protocol']!r} is not supported; expected TCP")
+        port = check.port(entry.get("port"), f"{where}.port")
+        target = check.port(entry["targetPort"], f"{where}.targetPort") if "targetPort" in entry else port
+        ports.append(ServicePort(str(port_name), port, target))
+    return tuple(ports)
+
+
 def read_workload(file: Path, text: str, project: Path | None = None) -> tuple[Workload | None, list[str]]:
     """One file's text -> its Workload, or None and the problems (each naming the file and the path).
 
@@ -336,26 +355,13 @@ def read_workload(file: Path, text: str, project: Path | None = None) -> tuple[W
     containers = check.mapping(top.get("containers", {}), "containers")
     if isinstance(top.get("containers"), dict) and not containers:
         check.problem("containers", "needs at least one container")
-    ports: list[ServicePort] = []
-    service = check.mapping(top.get("service", {}), "service", {"ports": False})
-    for port_name, port_spec in check.mapping(service.get("ports", {}), "service.ports").items():
-        where = f"service.ports.{port_name}"
-        if not PORT_NAME.match(str(port_name)):
-            check.problem(where, f"{port_name!r} is not a port name (at most 15 lowercase letters, digits and -, "
-                                 "with a letter)")  # fmt: skip
-        entry = check.mapping(port_spec, where, PORT_FIELDS)
-        if entry.get("protocol", "TCP") != "TCP":
-            check.problem(f"{where}.protocol", f"{entry['protocol']!r} is not supported; expected TCP")
-        port = check.port(entry.get("port"), f"{where}.port")
-        target = check.port(entry["targetPort"], f"{where}.targetPort") if "targetPort" in entry else port
-        ports.append(ServicePort(str(port_name), port, target))
     workload = Workload(
         name=name,
         file=file,
         containers=tuple(
             _container(check, str(k), v, build, BUILD_ANNOTATION in annotations) for k, v in containers.items()
         ),
-        ports=tuple(ports),
+        ports=_ports(check, top),
         resources=tuple(
             _resource(check, str(k), v) for k, v in check.mapping(top.get("resources", {}), "resources").items()
         ),
@@ -363,6 +369,7 @@ def read_workload(file: Path, text: str, project: Path | None = None) -> tuple[W
     )
     _check_placeholders(check, workload)
     _check_volumes(check, workload)
+    _check_buckets(check, workload)
     # What the published schema refuses and kubeport's own checks did not already name (those say it better).
     for path, said in schema_problems(document):
         if not covered(path, check.paths):
@@ -403,6 +410,29 @@ def _check_placeholders(check: _Checker, workload: Workload) -> None:
                 ):
                     # A variable's whole value is read from a Secret; a file's content goes into a ConfigMap.
                     check.problem(path, f"${{{reference}}} is a credential: it may only be a variable's whole value")
+
+
+BUCKET_NAME_LIMIT = 63
+"""S3's bound on a bucket's name, `<workload>-<resource>`."""
+
+
+def _check_buckets(check: _Checker, workload: Workload) -> None:
+    """At most one `s3` per workload (the AWS SDKs' variables name one store's credentials), its bucket's name
+    within S3's bound."""
+    buckets = [r for r in workload.resources if r.type == "s3"]
+    for extra in buckets[1:]:
+        check.problem(
+            f"resources.{extra.name}",
+            f"a second s3 resource (after {buckets[0].name!r}): a workload has one store, whose credentials its "
+            "containers find in the AWS SDKs' own variables; use prefixes of one bucket",
+        )
+    for bucket in buckets:
+        name = workload.provisioned_name(bucket)
+        if len(name) > BUCKET_NAME_LIMIT:
+            check.problem(
+                f"resources.{bucket.name}",
+                f"its bucket {name!r} (<workload>-<resource>) is longer than S3's {BUCKET_NAME_LIMIT} characters",
+            )
 
 
 def _check_volumes(check: _Checker, workload: Workload) -> None:

@@ -1,24 +1,15 @@
 """The provisioner seam: what a workload file's typed resource becomes on the selected target.
 
-A workload file says `db: {type: postgres}`; the target decides the implementation. Every provisioner hands
-back the same outputs (`host`, `port`, `name`, `database`, `username`, `password`, `sslmode`, `sslrootcert` for
-postgres), so a file's `${resources.db.*}` variables are the same on every target and the file never changes
-when the application moves. Credentials come back as a Secret reference: the pods read them from a Kubernetes
-Secret. The username is the application's own role, never the server's administrator (components.database_roles).
-A postgres server is reached over TLS that the client verifies: the provisioner hands back the CA the server's
-certificate chains to, which the declaring workload's containers find at POSTGRES_CA (`sslrootcert`), and
-`sslmode` is `verify-full`.
-
-`postgres` is an in-cluster PostgreSQL (components.InClusterPostgres) on minikube and existing clusters, and the
-cloud's managed PostgreSQL on eks, aks and gke (RDS, Azure Database for PostgreSQL flexible server, Cloud SQL:
-made by the Platform's `postgres`, which the cloud's target module fills in), reached through an in-cluster
-name and Secret of the same shape (components.DatabaseEndpoint). `volume` is a PersistentVolumeClaim everywhere, on
-kubeport:storageClass or the StorageClass the cloud's target module makes (gp3 on EKS, an Azure disk on AKS,
-pd-balanced on GKE: encrypted, retained when the claim goes). `redis` is an in-cluster Redis (components.redis) on
-minikube and existing clusters and the cloud's managed Redis on eks, aks and gke (ElastiCache, Azure Cache for
-Redis, Memorystore: made by the Platform's `redis`), TLS only either way, its CA in the same bundle as the
-databases' (`cacert`). An app stack (target stackref) has no provisioner: it refuses a `postgres`, `redis` or
-`volume` resource, naming the target.
+A workload file says `db: {type: postgres}`; the target decides the implementation. Every provisioner of a type
+hands back the same outputs (catalogue.RESOURCE_TYPES names them), so a file's `${resources.<name>.*}` variables
+are the same on every target and the file never changes when the application moves. Credentials come back as a
+Secret reference: the pods read them from a Kubernetes Secret, never inlined. A server (a database, a cache, an
+object store) is reached over TLS the client verifies: the provisioner hands back the CA its certificate chains
+to, which the declaring workload's containers find in one bundle (TRUSTED_CA). In the cluster (minikube,
+existing) each type is a server of kubeport's own (components.postgres, redis, s3_store) or a claim; on eks, aks
+and gke the cloud's managed service, made by the Platform. PROVISIONERS is the table; each provisioner's docstring
+is what docs/application.md says it makes. A target without a provisioner for a type refuses the file by name
+before any resource (`problems`).
 """
 
 from __future__ import annotations
@@ -268,11 +259,6 @@ def redis_provisioned(
     return tls_server(outputs, secret_name=secret_name, peer=peer, ca=ca, depends_on=depends_on)
 
 
-def redis_username(request: Request) -> str:
-    """The ACL user of an in-cluster Redis: the workload's name."""
-    return request.workload.name
-
-
 def in_cluster_redis(request: Request) -> Provisioned:
     """An in-cluster Redis of kubeport's: one pod, TLS with a certificate it issues, the application's user alone,
     a NetworkPolicy admitting only the declaring workload, nothing kept on disk."""
@@ -284,7 +270,7 @@ def in_cluster_redis(request: Request) -> Provisioned:
             application=request.application,
             platform=request.platform,
             namespace=request.namespace,
-            username=redis_username(request),
+            username=request.workload.name,  # its one ACL user
             clients=[request.client_labels],
             image=request.settings.redis_image or IMAGE,
             pull_secrets=request.pull_secrets,
@@ -328,6 +314,35 @@ def managed_redis(request: Request) -> Provisioned:
     )
 
 
+def in_cluster_s3(request: Request) -> Provisioned:
+    """kubeport's in-cluster object store: one versitygw pod serving the resource's bucket from a volume claim,
+    HTTPS with a certificate it issues, a generated key pair, a NetworkPolicy admitting only the declaring
+    workload."""
+    from components.s3_store import CREDENTIALS, IMAGE, InClusterS3, InClusterS3Args  # noqa: PLC0415
+
+    name = request.workload.provisioned_name(request.resource)  # the bucket's too: parse.py bounds it to S3's 63
+    store = InClusterS3(
+        name,
+        InClusterS3Args(
+            application=request.application,
+            platform=request.platform,
+            namespace=request.namespace,
+            bucket=name,
+            clients=[request.client_labels],
+            image=request.settings.s3_image or IMAGE,
+            pull_secrets=request.pull_secrets,
+        ),
+        opts=request.opts,
+    )
+    return Provisioned(
+        outputs={"endpoint": store.endpoint, "bucket": store.bucket, "region": store.region},
+        secrets={key: (store.secret_name, key) for key in CREDENTIALS.values()},
+        peer=Peer(labels=store.labels, port=store.port),
+        trusted_ca=store.ca,
+        depends_on=[store, *store.ready],
+    )
+
+
 PROVISIONERS: Mapping[str, Mapping[Target, Provisioner]] = {
     "postgres": {
         "minikube": in_cluster_postgres,
@@ -342,6 +357,10 @@ PROVISIONERS: Mapping[str, Mapping[Target, Provisioner]] = {
         "eks": managed_redis,
         "aks": managed_redis,
         "gke": managed_redis,
+    },
+    "s3": {
+        "minikube": in_cluster_s3,
+        "existing": in_cluster_s3,
     },
     "volume": {
         "minikube": volume_claim,
@@ -361,10 +380,14 @@ def problems(application: Application, target: Target) -> list[str]:
         for resource in workload.resources:
             by_target = PROVISIONERS.get(resource.type)
             if by_target is not None and target not in by_target:
+                why = (
+                    "an app stack deploys onto another stack's cluster, which makes no database or storage for it"
+                    if target == "stackref"
+                    else f"the cloud's {resource.type} is not built yet"
+                )
                 found.append(
                     f"{workload.file.name}: resources.{resource.name}: target {target!r} has no {resource.type} "
-                    f"provisioner (an app stack deploys onto another stack's cluster, which makes no database or "
-                    f"storage for it); {resource.type} is provisioned on: {', '.join(by_target)}"
+                    f"provisioner ({why}); {resource.type} is provisioned on: {', '.join(by_target)}"
                 )
     return found
 

@@ -298,6 +298,14 @@ COMMON_KEYS: tuple[Key, ...] = (
         shown_default="redis 7.2, pinned",
     ),
     Key(
+        "s3Image",
+        "string",
+        "",
+        "With an application: the image in-cluster s3 resources run (versitygw, the gateway at /app/versitygw), "
+        "pinned by digest. Empty: versitygw's own image, v1.8.0 pinned by digest.",
+        shown_default="versitygw 1.8.0, pinned",
+    ),
+    Key(
         "storageClass",
         "string",
         "",

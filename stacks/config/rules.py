@@ -69,13 +69,13 @@ APP_KEYS = (
     "registryUser", "registryToken", "registryPullUser", "registryPullToken", "smokeCheck", "buildPlatform",
     "baseImage", "builder", "autoscaling", "minReplicas", "maxReplicas", "cpuTarget", "scaleDownWindow", "host",
     "tlsSecret", "releaseStrategy", "canarySteps", "canaryWindow", "canaryMaxErrorRate", "canaryMaxLatency",
-    "rolloutTimeout", "application", "serviceBaseImage", "postgresImage", "redisImage",
+    "rolloutTimeout", "application", "serviceBaseImage", "postgresImage", "redisImage", "s3Image",
     "storageClass",
 )  # fmt: skip
 """The keys of the app side: a cluster stack (kubeport:part cluster) deploys no app, so refuses them."""
 AUTOSCALING_KEYS = ("minReplicas", "maxReplicas", "cpuTarget", "scaleDownWindow")
 CANARY_KEYS = ("canarySteps", "canaryWindow", "canaryMaxErrorRate", "canaryMaxLatency")
-APPLICATION_ONLY_KEYS = ("serviceBaseImage", "postgresImage", "redisImage", "storageClass")
+APPLICATION_ONLY_KEYS = ("serviceBaseImage", "postgresImage", "redisImage", "s3Image", "storageClass")
 """Keys that mean something only for an application of workload files (kubeport:application)."""
 NOT_WITH_APPLICATION = ("image", "autoscaling", "releaseStrategy")
 """Single-app keys an application does not take (yet): its images come from its files, one per service.
@@ -218,6 +218,7 @@ def parse(raw_config: Mapping[str, str], secret_keys: set[str] | frozenset[str] 
         service_base_image=r.string("serviceBaseImage"),
         postgres_image=r.string("postgresImage"),
         redis_image=r.string("redisImage"),
+        s3_image=r.string("s3Image"),
         storage_class=r.string("storageClass"),
     )
     if canary is not None and target in ("minikube", "stackref"):
@@ -484,7 +485,7 @@ def _application(r: Reader) -> str:
         if r.is_set(name):
             r.problem(name, "does not apply with kubeport:application: each service's image and exposure come from "
                             "its workload file")  # fmt: skip
-    for name in ("serviceBaseImage", "postgresImage", "redisImage"):
+    for name in ("serviceBaseImage", "postgresImage", "redisImage", "s3Image"):
         if r.string(name):
             _check_base_image(r, name, r.string(name))
     storage_class = r.string("storageClass")

@@ -125,6 +125,8 @@ class Settings:
     """The image in-cluster postgres resources run; empty: the pinned official one."""
     redis_image: str = ""
     """The image in-cluster redis resources run; empty: the pinned official one."""
+    s3_image: str = ""
+    """The image in-cluster s3 resources run (versitygw); empty: the pinned official one."""
     storage_class: str = ""
     """StorageClass of in-cluster database volumes and of the files' volumes; empty: the target's choice."""
     cloud: CloudSettings | None = None

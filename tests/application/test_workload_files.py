@@ -109,8 +109,8 @@ BAD = {
     "unsupported resource type": (
         GOOD.replace("type: postgres", "type: mongodb"),
         [
-            "payments.score.yaml: resources.db.type: 'mongodb' is not supported; kubeport provisions: postgres, redis, "
-            "volume, service-port, dns, route"
+            "payments.score.yaml: resources.db.type: 'mongodb' is not supported; kubeport provisions: postgres, "
+            "redis, s3, volume, service-port, dns, route"
         ],
     ),
     "placeholder to a missing resource": (

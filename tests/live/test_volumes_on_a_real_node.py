@@ -1,4 +1,4 @@
-"""A workload file's `volume` and `redis` for real, on the node that runs containers (kubeport-node).
+"""A workload file's `volume`, `redis` and `s3` for real, on the node that runs containers (kubeport-node).
 
 The notebook of tests/apps/notebook (the `notebook` stack): `up` builds it, claims a local volume (StorageClass
 kubeport-local) and mounts it where the file says, once whole and once a folder of it read-only. A page written into
@@ -11,6 +11,11 @@ Its cache (a `redis` resource, kubeport's in-cluster Redis from the stand-in ima
 key over TLS it verifies against the bundle the file's `cacert` names, as its own user; a wrong password and the
 `default` user are refused by the server; and a pod of no declaring workload, let out by a NetworkPolicy of the
 test's own, cannot even open a connection to the cache's pod: the cache's NetworkPolicy drops it.
+
+Its bucket (an `s3` resource, kubeport's in-cluster versitygw from the stand-in image): the notes pod puts an
+object and reads it back over HTTPS it verifies, with nothing but the file's endpoint and bucket and the AWS SDKs'
+variables kubeport gives it; the object is still there after the store's pod is deleted and replaced; a wrong
+secret key is refused by the store; and an outsider pod cannot open a connection to the store's pod.
 Everything is in one test, whose `finally` removes the test's own objects and destroys the stack.
 """
 
@@ -57,10 +62,35 @@ CACHE = (
     "    print(type(err).__name__, err, end='')\n"
 )
 """The notes container's Redis client (redis-py, in the image), with the file's variables; TLS verified by name."""
+STORE = (
+    "import os, sys, boto3, botocore.config, botocore.exceptions\n"
+    "keys = {}\n"
+    "if sys.argv[1] == 'wrong-secret':\n"
+    "    keys = {'aws_access_key_id': os.environ['AWS_ACCESS_KEY_ID'],\n"
+    "            'aws_secret_access_key': os.environ['AWS_SECRET_ACCESS_KEY'] + 'x'}\n"
+    "config = botocore.config.Config(s3={'addressing_style': 'path'}, connect_timeout=5, read_timeout=10,\n"
+    "                                retries={'max_attempts': 2})\n"
+    "s3 = boto3.client('s3', endpoint_url=os.environ['S3_ENDPOINT'], config=config, **keys)\n"
+    "bucket = os.environ['S3_BUCKET']\n"
+    "try:\n"
+    "    if sys.argv[1] == 'put':\n"
+    "        put = s3.put_object(Bucket=bucket, Key=sys.argv[2], Body=sys.argv[3].encode())\n"
+    "        print(put['ResponseMetadata']['HTTPStatusCode'], end='')\n"
+    "    elif sys.argv[1] == 'get':\n"
+    "        print(s3.get_object(Bucket=bucket, Key=sys.argv[2])['Body'].read().decode(), end='')\n"
+    "    else:\n"
+    "        print(s3.list_objects_v2(Bucket=bucket)['KeyCount'], end='')\n"
+    "except botocore.exceptions.ClientError as err:\n"
+    "    print(err.response['Error']['Code'], end='')\n"
+    "except botocore.exceptions.BotoCoreError as err:\n"
+    "    print(type(err).__name__, err, end='')\n"
+)
+"""The notes container's S3 client (boto3, in the image): the endpoint and bucket from the file's variables, the
+region, the CA bundle and the key pair from the AWS SDKs' own variables that kubeport gives it; TLS verified."""
 CONNECT = (
     "import socket, sys\n"
     "try:\n"
-    "    socket.create_connection((sys.argv[1], 6379), timeout=5).close()\n"
+    "    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5).close()\n"
     "    print('connected')\n"
     "except OSError as err:\n"
     "    print('no connection:', type(err).__name__)\n"
@@ -72,7 +102,7 @@ OUTSIDER_EGRESS = json.dumps({
     "spec": {"podSelector": {"matchLabels": {"kubeport-test": "outsider"}}, "policyTypes": ["Egress"],
              "egress": [{}]},
 })  # fmt: skip
-"""Lets the test's outsider pod out, so that only the cache's own NetworkPolicy can stop it."""
+"""Lets the test's outsider pods out, so that only the cache's and the store's own NetworkPolicies can stop them."""
 
 
 def kubectl(bench: Workbench, *args: str, timeout: float = 60) -> str:
@@ -144,25 +174,30 @@ def intruder(image: str, labels: dict[str, str]) -> str:
     )  # fmt: skip
 
 
-def outsider(image: str, address: str, pull: list[dict[str, str]]) -> str:
-    """A pod no workload file declares as the cache's caller, that tries to open a connection to the cache's pod at
-    `address`."""
+def outsider(name: str, image: str, address: str, port: int, pull: list[dict[str, str]]) -> str:
+    """A pod no workload file declares as a caller, that tries to open a connection to `address`:`port` (the pod
+    of the cache or of the store)."""
     return hardened_pod(
-        "outsider", {"kubeport-test": "outsider"}, image, ["python3", "-c", CONNECT, address],
+        name, {"kubeport-test": "outsider"}, image, ["python3", "-c", CONNECT, address, str(port)],
         pod={"restartPolicy": "Never", "imagePullSecrets": pull},
         container={"resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}},
     )  # fmt: skip
 
 
-def outsider_says(bench: Workbench, image: str, address: str, pull: list[dict[str, str]]) -> str:
-    """What the outsider pod printed (bounded: 90 s)."""
-    ok(bench.kubectl(NODE, "create", "-f", "-", input_text=OUTSIDER_EGRESS))
-    ok(bench.kubectl(NODE, "create", "-f", "-", input_text=outsider(image, address, pull)))
+def outsider_says(bench: Workbench, server: str, port: int, pod: dict[str, Any]) -> str:
+    """What an outsider pod printed (bounded: 90 s) after trying to open a connection to the pod of `server` (its
+    `app.kubernetes.io/instance`) on `port`; `pod` is the notes pod's spec, for its image and pull Secret."""
+    address = kubectl(bench, "get", "pods", "-l", f"app.kubernetes.io/instance={server}", "-o",
+                      "jsonpath={.items[0].status.podIP}")  # fmt: skip
+    name = f"outsider-{server}"
+    image, pull = pod["containers"][0]["image"], pod.get("imagePullSecrets", [])
+    ok(bench.kubectl(NODE, "apply", "-f", "-", input_text=OUTSIDER_EGRESS))
+    ok(bench.kubectl(NODE, "create", "-f", "-", input_text=outsider(name, image, address, port, pull)))
     deadline = time.monotonic() + 90
     while True:
-        phase = kubectl(bench, "get", "pod", "outsider", "-o", "jsonpath={.status.phase}")
+        phase = kubectl(bench, "get", "pod", name, "-o", "jsonpath={.status.phase}")
         if phase in ("Succeeded", "Failed"):
-            return kubectl(bench, "logs", "outsider").strip()
+            return kubectl(bench, "logs", name).strip()
         assert time.monotonic() < deadline, f"the outsider pod is still {phase!r} after 90 s"
         time.sleep(1)
 
@@ -176,15 +211,45 @@ def check_the_cache(bench: Workbench, pod: dict[str, Any]) -> None:
     assert "WRONGPASS" in wrong, wrong
     anonymous = in_pod(bench, CACHE, "default-user")
     assert "NOAUTH" in anonymous or "Authentication required" in anonymous, anonymous
-    address = kubectl(bench, "get", "pods", "-l", "app.kubernetes.io/instance=notes-cache", "-o",
-                      "jsonpath={.items[0].status.podIP}")  # fmt: skip
-    said = outsider_says(bench, pod["containers"][0]["image"], address, pod.get("imagePullSecrets", []))
+    said = outsider_says(bench, "notes-cache", 6379, pod)
     assert said.startswith("no connection"), f"a pod no file declares reached the cache: {said}"
 
 
+def check_the_store(bench: Workbench, pod: dict[str, Any]) -> None:
+    """The notes pod puts an object and reads it back through the SDK's variables alone; the object outlives the
+    store's pod; a wrong secret key is refused; nobody else gets in."""
+    assert in_store(bench, "put", "notes/first.txt", "kept in the bucket") == "200"
+    assert in_store(bench, "get", "notes/first.txt") == "kept in the bucket"
+    assert in_store(bench, "wrong-secret") == "SignatureDoesNotMatch"
+    store = json.loads(kubectl(bench, "get", "pod", "notes-files-0", "-o", "json"))["metadata"]["uid"]
+    kubectl(bench, "delete", "pod", "notes-files-0", "--wait=true", timeout=120)
+    deadline = time.monotonic() + 120
+    while True:
+        found = bench.kubectl(NODE, "-n", NAMESPACE, "get", "pod", "notes-files-0", "-o", "json")
+        again = json.loads(found.stdout) if found.code == 0 else None
+        if again is not None and again["metadata"]["uid"] != store and ready(again):
+            break
+        assert time.monotonic() < deadline, "the store's pod was not replaced and Ready in 120 s"
+        time.sleep(1)
+    assert in_store(bench, "get", "notes/first.txt") == "kept in the bucket", "the object is on the store's volume"
+    said = outsider_says(bench, "notes-files", 7070, pod)
+    assert said.startswith("no connection"), f"a pod no file declares reached the store: {said}"
+
+
+def in_store(bench: Workbench, *args: str) -> str:
+    """The notes container's S3 client, bounded (a few tries: the store's Service may be settling after a restart)."""
+    said = ""
+    for _ in range(5):
+        said = in_pod(bench, STORE, *args)
+        if not said.startswith(("EndpointConnectionError", "ConnectTimeoutError")):
+            return said
+        time.sleep(2)
+    return said
+
+
 def remove_outsider(bench: Workbench) -> None:
-    bench.kubectl(NODE, "-n", NAMESPACE, "delete", "pod/outsider", "networkpolicy/outsider-egress",
-                  "--ignore-not-found", "--wait=false")  # fmt: skip
+    bench.kubectl(NODE, "-n", NAMESPACE, "delete", "pod/outsider-notes-cache", "pod/outsider-notes-files",
+                  "networkpolicy/outsider-egress", "--ignore-not-found", "--wait=false")  # fmt: skip
 
 
 def test_a_volume_keeps_its_files_across_a_restart_and_a_release(bench: Workbench) -> None:
@@ -208,6 +273,13 @@ def test_a_volume_keeps_its_files_across_a_restart_and_a_release(bench: Workbenc
         check_the_cache(bench, owner["template"]["spec"])
         write_timing(
             "notebook's cache used over TLS, a wrong password and an outsider refused", time.monotonic() - started
+        )
+        started = time.monotonic()
+        check_the_store(bench, owner["template"]["spec"])
+        write_timing(
+            "notebook's bucket: an object put and read back over HTTPS, kept across the store's restart, a wrong key "
+            "and an outsider refused",
+            time.monotonic() - started,
         )
         in_pod(bench, "import os; os.makedirs('/var/lib/notes/published', exist_ok=True)")
         in_pod(bench, WRITE, "/var/lib/notes/published/page.txt", "written before the restart")

@@ -348,6 +348,10 @@ UNMOVED_FILES = {
         "    variables:\n      CACHE: ${resources.cache.host}\nresources:\n  cache: {type: redis}\n",
         "notes.score.yaml: resources.cache (notes-cache)",
     ),
+    "a bucket": (
+        "    variables:\n      BUCKET: ${resources.files.bucket}\nresources:\n  files: {type: s3}\n",
+        "notes.score.yaml: resources.files (notes-files)",
+    ),
 }
 
 

@@ -52,12 +52,13 @@ def test_every_stack_is_clean() -> None:
         # of Deployment, Service, PDB and NetworkPolicy each; web's ConfigMap of files; payments' ConfigMap of its
         # database's CA; the database's StatefulSet, Service, NetworkPolicy, the role's, the administrator's and the
         # TLS Secret, the CA's and pg_hba.conf's ConfigMaps; the roles Job, its ConfigMap and NetworkPolicy), on a
-        # cloud 22 (no StatefulSet, Service, TLS Secret or pg_hba.conf: the managed database's own); the notebook 15
+        # cloud 22 (no StatefulSet, Service, TLS Secret or pg_hba.conf: the managed database's own); the notebook 20
         # (namespace, default-deny, the volume's claim and its guard's policy and binding, notes' StatefulSet, Service,
-        # NetworkPolicy and CA ConfigMap; its cache's Deployment, Service, NetworkPolicy and three Secrets); a cluster
+        # NetworkPolicy and CA ConfigMap; its cache's Deployment, Service, NetworkPolicy and three Secrets; its store's
+        # StatefulSet, Service, NetworkPolicy and two Secrets); a cluster
         # stack none (its kubeconfig is an output).
         expected = (
-            "7" if stack in apps else "15" if stack == "notebook" else "27" if stack in applications
+            "7" if stack in apps else "20" if stack == "notebook" else "27" if stack in applications
             else "22" if stack in on_clouds else "0"
         )  # fmt: skip
         assert row.split()[1] == expected and row.endswith("ok"), row

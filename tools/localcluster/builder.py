@@ -40,6 +40,9 @@ class Standin:
     packages: tuple[str, ...]
     hooks: tuple[str, ...] = ()
     """mmdebstrap customize hooks ($1 is the root filesystem)."""
+    tools: tuple[str, ...] = ()
+    """Toolchain binaries put into the build context beside the root filesystem (the Dockerfile copies them in);
+    their bytes are part of the image's key."""
 
     @property
     def folder(self) -> Path:
@@ -61,9 +64,9 @@ NGINX = Standin(
         '--customize-hook=mkdir -p "$1"/etc/nginx/templates',
     ),
 )
-PYTHON = Standin("python", ("python3", "python3-psycopg", "python3-redis"))
-"""For python:3.12-slim-bookworm: Debian's Python 3.11, psycopg and redis-py (the services' PostgreSQL and Redis
-clients) from Debian."""
+PYTHON = Standin("python", ("python3", "python3-psycopg", "python3-redis", "python3-boto3"))
+"""For python:3.12-slim-bookworm: Debian's Python 3.11, psycopg, redis-py and boto3 (the services' PostgreSQL, Redis
+and S3 clients) from Debian."""
 POSTGRES = Standin(
     "postgres",
     # PostgreSQL 15 (bookworm's), libnss-wrapper for an arbitrary non-root uid, as the official image does.
@@ -77,7 +80,10 @@ REDIS = Standin(
     ("redis-server",),
     ('--customize-hook=rm -rf "$1"/etc/redis "$1"/var/lib/redis',),
 )
-STANDINS = {s.name: s for s in (NGINX, PYTHON, POSTGRES, REDIS)}
+VERSITYGW = Standin("versitygw", ("ca-certificates",), tools=("versitygw",))
+"""For versitygw's own image (kubeport:s3Image): the toolchain's versitygw, built from its Go module, at its path
+there (/app/versitygw), on a Debian base."""
+STANDINS = {s.name: s for s in (NGINX, PYTHON, POSTGRES, REDIS, VERSITYGW)}
 START_TIMEOUT = 60.0
 BUILD_TIMEOUT = 900.0
 
@@ -165,6 +171,16 @@ def standin_key(standin: Standin = NGINX) -> str:
     return digest.hexdigest()[:16]
 
 
+def image_key(standin: Standin, tools: Toolchain) -> str:
+    """The stand-in image's tag: its root filesystem's key, and the bytes of the toolchain binaries it carries."""
+    if not standin.tools:
+        return standin_key(standin)
+    digest = hashlib.sha256(standin_key(standin).encode())
+    for name in standin.tools:
+        digest.update(name.encode() + b"\0" + tools.tool(name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def rootfs_cache(environ: Mapping[str, str] | None = None) -> Path:
     environ = os.environ if environ is None else environ
     cache = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
@@ -208,7 +224,7 @@ def base_image(
     standin: Standin = NGINX,
 ) -> str:
     """A stand-in in the local registry, by digest (built and pushed if missing); nginx-unprivileged's by default."""
-    key = standin_key(standin)
+    key = image_key(standin, tools)
     repository = f"{node_registry.host}/{standin.repository}"
     status, headers, _ = node_registry.get(f"/v2/{standin.repository}/manifests/{key}")
     if status == 200 and headers.get("Docker-Content-Digest"):
@@ -219,6 +235,8 @@ def base_image(
         for path in standin.folder.iterdir():
             shutil.copy2(path, context / path.name)
         shutil.copy(rootfs, context / "rootfs.tar.gz")
+        for name in standin.tools:
+            shutil.copy(tools.tool(name), context / name)
         started = time.monotonic()
         done = processes.run(
             [str(tools.tool("buildctl")), "--addr", builder.address, "build", "--frontend", "dockerfile.v0",

@@ -111,7 +111,7 @@ def add(sub: Any) -> None:
     local_login.add_argument(
         "--application",
         action="store_true",
-        help="an application of workload files: also the stand-ins for python, postgres and redis",
+        help="an application of workload files: also the stand-ins for python, postgres, redis and versitygw",
     )
     local_login.set_defaults(func=cmd_local)
 

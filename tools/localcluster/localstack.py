@@ -64,8 +64,8 @@ def stack_settings(node_registry: registry.Registry, base_image: str) -> tuple[d
 
 def application_settings(tools: Toolchain) -> tuple[dict[str, str], dict[str, str]]:
     """What an application stack on kubeport-node takes from this start of the registry: its login, and the
-    stand-ins (tools/standin) for the four images Docker Hub would give: nginx-unprivileged, python,
-    postgres, redis."""
+    stand-ins (tools/standin) for the five images Docker Hub and GitHub's registry would give:
+    nginx-unprivileged, python, postgres, redis, versitygw."""
     node_registry = registry.Registry(catalog.registry_home())
     node_builder = builder.Builder(catalog.builder_home())
 
@@ -77,6 +77,7 @@ def application_settings(tools: Toolchain) -> tuple[dict[str, str], dict[str, st
         "kubeport:serviceBaseImage": standin(builder.PYTHON),
         "kubeport:postgresImage": standin(builder.POSTGRES),
         "kubeport:redisImage": standin(builder.REDIS),
+        "kubeport:s3Image": standin(builder.VERSITYGW),
     }
     return plain, secret
 

@@ -45,12 +45,14 @@ from tools.stack_files import ROOT
 MANAGED_HINT = "docs/application.md#moving-the-data-between-clouds"
 VOLUME_HINT = "docs/application.md#volumes"
 CACHE_HINT = "docs/application.md#caches"
+OBJECTS_HINT = "docs/application.md#object-storage"
 UNMOVED = {
     "volume": ("volumes' files", f"Copy the files yourself ({VOLUME_HINT})"),
     "redis": (
         "caches' keys",
         f"A cache starts empty on the target; if the application needs its keys, copy them yourself ({CACHE_HINT})",
     ),
+    "s3": ("buckets' objects", f"Copy the objects yourself, bucket to bucket ({OBJECTS_HINT})"),
 }
 """Resource types whose data migrate does not move: what would be left behind, and what to do instead."""
 CLOUD_TARGETS = ("eks", "aks", "gke")
