@@ -160,7 +160,7 @@ def test_the_configuration_page_documents_exactly_the_declared_keys() -> None:
     declared = {key for key in yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"] if ":" not in key}
     keys_table = (ROOT / "docs" / "configuration.md").read_text().split("\n## ")[0]
     rows = re.findall(r"^\| (`[^|]+`) \|", keys_table, re.MULTILINE)
-    documented = {key for cell in rows for key in re.findall(r"`([A-Za-z]+)`", cell)}
+    documented = {key for cell in rows for key in re.findall(r"`([A-Za-z][A-Za-z0-9]*)`", cell)}
     assert documented - declared == set(), "documented but not declared in Pulumi.yaml"
     assert declared - documented == set(), "declared in Pulumi.yaml but not documented"
 

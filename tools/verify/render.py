@@ -9,6 +9,7 @@ to what deploys shows in review; tests/across_targets/test_golden.py fails when 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ GOLDEN = ROOT / "tests" / "golden"
 """Every stack's render as committed: `GOLDEN/<stack>/`."""
 PLAN = "plan.txt"
 ISSUED_CERTIFICATE = "pulumi-python:dynamic/kubeport:IssuedCertificate"
+BUNDLED_CAS = 6
+"""The most CAs one workload's bundle is labelled for in a golden render (its servers: databases, caches, stores)."""
 SECRET = "[secret]"
 UNKNOWN = "[unknown until deployed]"
 KIND_ORDER = [
@@ -130,6 +133,7 @@ def made_at_deploy(run: ProgramRun) -> dict[str, str]:
     """The certificates (CA and server) kubeport issued in this run, and their digests, each with the label that
     stands for it in a golden render: which resource made it, and which of its outputs it is."""
     labels = {}
+    cas: list[tuple[str, str]] = []
     for resource in run.resources:
         if resource.type != ISSUED_CERTIFICATE:
             continue
@@ -138,6 +142,14 @@ def made_at_deploy(run: ProgramRun) -> dict[str, str]:
             if text:
                 labels[text] = f"[made at deploy: {resource.name}.{output}]"
                 labels[content_digest(text)] = f"[digest of {resource.name}.{output}, made at deploy]"
+                if output == "ca":
+                    cas.append((resource.name, text))
+    # A workload's trusted bundle joins the CAs of the servers it declares, in its file's order (which the mocks'
+    # registration order need not keep): the digest of each such bundle of two or more, in any order.
+    for size in range(2, min(len(cas), BUNDLED_CAS) + 1):
+        for bundle in itertools.permutations(cas, size):
+            names = " + ".join(f"{name}.ca" for name, _ in bundle)
+            labels[content_digest("".join(text for _, text in bundle))] = f"[digest of {names}, made at deploy]"
     return labels
 
 
