@@ -39,6 +39,9 @@ class EksClusterArgs(ClusterArgs):
     """Install EKS's metrics-server add-on (a HorizontalPodAutoscaler needs the resource metrics API)."""
     volumes: bool = False
     """Install the EBS CSI driver (components.eks_storage): an application's volumes need it."""
+    pod_identity: bool = False
+    """Install the Pod Identity agent (for the load balancer controller, an application's buckets); the EBS CSI
+    driver installs it too."""
 
 
 def assume_role_policy(service: str) -> str:
@@ -134,8 +137,14 @@ class EksCluster(pulumi.ComponentResource):
                 aws.eks.AddonArgs(cluster_name=cluster.name, addon_name="metrics-server"),
                 opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[node_group])),
             )
+        self.identity_agent = (
+            self._identity_agent(name, cluster, node_group, child) if (args.pod_identity or args.volumes) else None
+        )
+        """EKS Pod Identity's agent: one per cluster, whatever needs it (an add-on exists once)."""
         self.volume_driver = (
-            ebs_csi_driver(name, cluster.name, secrets_key.arn, [node_group], child) if args.volumes else None
+            ebs_csi_driver(name, cluster.name, secrets_key.arn, [node_group], child, agent=self.identity_agent)
+            if self.identity_agent is not None and args.volumes
+            else None
         )
         """The EBS CSI add-on, when asked for: what the volumes' StorageClass waits for."""
         self.vpc_id = cluster.vpc_config.apply(lambda config: config.vpc_id or "")
@@ -151,6 +160,25 @@ class EksCluster(pulumi.ComponentResource):
         self.ready: list[pulumi.Resource] = [node_group]
         self.register_outputs(
             {"cluster_name": self.cluster_name, "kubeconfig": self.kubeconfig, "repository": self.repository}
+        )
+
+    @staticmethod
+    def _identity_agent(
+        name: str, cluster: aws.eks.Cluster, node_group: aws.eks.NodeGroup, child: pulumi.ResourceOptions
+    ) -> aws.eks.Addon:
+        """The Pod Identity agent add-on. It was the load balancer controller's own before a cluster could need it
+        for more than one thing: the alias keeps such a cluster's agent in place."""
+        controller = pulumi.create_urn("alb-controller", "kubeport:aws:AwsLoadBalancerController")
+        return aws.eks.Addon(
+            f"{name}-pod-identity-agent",
+            aws.eks.AddonArgs(cluster_name=cluster.name, addon_name="eks-pod-identity-agent"),
+            opts=pulumi.ResourceOptions.merge(
+                child,
+                pulumi.ResourceOptions(
+                    depends_on=[node_group],
+                    aliases=[pulumi.Alias(name="alb-controller-pod-identity-agent", parent=controller)],
+                ),
+            ),
         )
 
     def vpc_cidr(self) -> pulumi.Input[str]:

@@ -236,6 +236,8 @@ class AwsLoadBalancerControllerArgs:
     """The cluster's Kubernetes provider."""
     nodes: pulumi.Resource
     """The node group the controller's pods need."""
+    identity_agent: pulumi.Resource
+    """The cluster's Pod Identity agent add-on, which the controller's association needs."""
 
 
 class AwsLoadBalancerController(pulumi.ComponentResource):
@@ -250,11 +252,6 @@ class AwsLoadBalancerController(pulumi.ComponentResource):
     ) -> None:
         super().__init__("kubeport:aws:AwsLoadBalancerController", name, None, opts)
         on_aws = pulumi.ResourceOptions(parent=self, provider=args.aws_provider)
-        agent = aws.eks.Addon(
-            f"{name}-pod-identity-agent",
-            aws.eks.AddonArgs(cluster_name=args.cluster_name, addon_name="eks-pod-identity-agent"),
-            opts=pulumi.ResourceOptions.merge(on_aws, pulumi.ResourceOptions(depends_on=[args.nodes])),
-        )
         role = aws.iam.Role(f"{name}-role", aws.iam.RoleArgs(assume_role_policy=pod_identity_trust()), opts=on_aws)
         policy = aws.iam.Policy(
             f"{name}-policy",
@@ -277,7 +274,7 @@ class AwsLoadBalancerController(pulumi.ComponentResource):
                 service_account=SERVICE_ACCOUNT,
                 role_arn=role.arn,
             ),
-            opts=pulumi.ResourceOptions.merge(on_aws, pulumi.ResourceOptions(depends_on=[agent])),
+            opts=pulumi.ResourceOptions.merge(on_aws, pulumi.ResourceOptions(depends_on=[args.identity_agent])),
         )
         values = pulumi.Output.all(args.cluster_name, args.vpc_id).apply(
             lambda v: chart_values(cluster_name=v[0], region=args.region, vpc_id=v[1])

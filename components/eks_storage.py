@@ -44,14 +44,11 @@ def ebs_csi_driver(
     key_arn: pulumi.Input[str],
     depends_on: Sequence[pulumi.Resource],
     child: pulumi.ResourceOptions,
+    *,
+    agent: aws.eks.Addon,
 ) -> aws.eks.Addon:
-    """The Pod Identity agent, the driver's role, and the aws-ebs-csi-driver add-on associated with it."""
+    """The driver's role, and the aws-ebs-csi-driver add-on associated with it through the Pod Identity `agent`."""
     after_nodes = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=list(depends_on)))
-    agent = aws.eks.Addon(
-        f"{name}-pod-identity-agent",
-        aws.eks.AddonArgs(cluster_name=cluster_name, addon_name="eks-pod-identity-agent"),
-        opts=after_nodes,
-    )
     role = aws.iam.Role(f"{name}-ebs-csi-role", aws.iam.RoleArgs(assume_role_policy=pod_identity_trust()), opts=child)
     attached = aws.iam.RolePolicyAttachment(
         f"{name}-ebs-csi-policy",

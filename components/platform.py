@@ -162,6 +162,41 @@ provisioned resource's name (`<workload>-<resource>`)."""
 
 
 @dataclass(frozen=True)
+class BucketRequest:
+    """What a workload file's `s3` resource asks of a cloud's object store."""
+
+    name: str
+    """The provisioned resource's name (`<workload>-<resource>`): the bucket's and its identity's names derive from
+    it."""
+    namespace: pulumi.Input[str]
+    service_account: str
+    """The declaring workload's ServiceAccount, in `namespace`: the one identity granted the bucket."""
+
+
+@dataclass(frozen=True)
+class ManagedBucket:
+    """A cloud's bucket as the declaring workload's pods reach it: by the cloud's workload identity, no key."""
+
+    endpoint: pulumi.Input[str]
+    bucket: pulumi.Input[str]
+    region: pulumi.Input[str]
+    egress: Sequence[tuple[str, int]]
+    """(CIDR, port) the pods must reach: the store's API (public addresses) and the identity's token endpoint."""
+    env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Variables the cloud's SDKs read (`AWS_REGION`), beside what the cloud's identity webhook injects."""
+    account_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """On the workload's ServiceAccount: what binds it to the cloud's identity (AKS, GKE)."""
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
+    """On the workload's pods: what the cloud's identity webhook selects (AKS)."""
+    resources: Sequence[pulumi.Resource] = ()
+    """What the workload waits for (the bucket and its identity's grant)."""
+
+
+ManagedObjectStore = Callable[[BucketRequest], ManagedBucket]
+"""How a cloud target makes a bucket reached by workload identity (S3 through EKS Pod Identity, ...)."""
+
+
+@dataclass(frozen=True)
 class Platform:
     """What one target provides; produced by `stacks.<target>.platform(settings)`."""
 
@@ -203,3 +238,6 @@ class Platform:
     redis: ManagedRedis | None = None
     """The cloud's managed Redis for an application's `redis` resources; None: the target has none (local targets
     run Redis in the cluster)."""
+    object_store: ManagedObjectStore | None = None
+    """The cloud's object store for an application's `s3` resources, reached by workload identity; None: the
+    target has none (local targets run versitygw in the cluster)."""

@@ -11,6 +11,7 @@ nothing can call it. It imports only pulumi_kubernetes and learns the target onl
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -32,7 +33,7 @@ from components.pod_parts import (
     content_digest,
     scanner_waivers,
 )
-from components.service_spec import ContainerSpec, Peer, PortSpec, RouteSpec
+from components.service_spec import ContainerSpec, Identity, Peer, PortSpec, RouteSpec
 
 DNS_PORTS = [k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol=p) for p in ("UDP", "TCP")]
 """Cluster DNS: a service that calls another by name must resolve it. By port only: where DNS runs differs by
@@ -86,6 +87,9 @@ class ServiceWorkloadArgs:
     trusted_ca: pulumi.Input[str] | None = None
     """The CAs (PEM) of the databases this workload declares: a ConfigMap of its own, at POSTGRES_CA in every
     container."""
+    identity: Identity | None = None
+    """A cloud identity its pods carry, through a ServiceAccount of its own; None: the namespace's default
+    account, whose token is never mounted."""
 
 
 class ServiceWorkload(pulumi.ComponentResource):
@@ -121,6 +125,8 @@ class ServiceWorkload(pulumi.ComponentResource):
         ca = None if args.trusted_ca is None else self._postgres_ca(w, args.trusted_ca)
         if args.claims and args.replicas != 1:
             raise ValueError(f"{name}: a workload that mounts a volume runs one pod, not {args.replicas}")
+        if args.identity is not None:
+            w = self._service_account(w, args.identity)
         volumes = pod.volumes(name, files, ca, args.claims)
         containers = [pod.container(spec, args, files) for spec in args.containers]
         self.pods = (
@@ -151,6 +157,18 @@ class ServiceWorkload(pulumi.ComponentResource):
             )
         self.register_outputs(
             {"service_name": self.service_name, "url": self.url, "ingress_address": self.ingress_address}
+        )
+
+    def _service_account(self, w: _Workload, identity: Identity) -> _Workload:
+        """The workload's own ServiceAccount, bound to its cloud identity; `w` with what follows waiting for it."""
+        account = k8s.core.v1.ServiceAccount(
+            f"{w.name}-account",
+            metadata=w.meta(annotations=identity.account_annotations),
+            automount_service_account_token=False,
+            opts=w.opts,
+        )
+        return dataclasses.replace(
+            w, opts=pulumi.ResourceOptions.merge(w.opts, pulumi.ResourceOptions(depends_on=[account]))
         )
 
     def _files(self, w: _Workload, files: list[pod.File]) -> None:
@@ -301,7 +319,7 @@ class _Workload:
     """How long Pulumi waits for what it awaits (the Deployment, the Service, the Ingress)."""
 
     def meta(
-        self, object_name: str = "", *, component: str = "", annotations: Mapping[str, str] | None = None
+        self, object_name: str = "", *, component: str = "", annotations: Mapping[str, pulumi.Input[str]] | None = None
     ) -> k8s.meta.v1.ObjectMetaArgs:
         """An object's metadata in the application's namespace: the workload's name (or `object_name`) and labels
         (with `component`, if given)."""
@@ -365,14 +383,15 @@ def _template(
     """The workload's pod template, labelled; a new CA (a database's certificate was renewed) rolls the pods onto
     it."""
     trusted_ca = w.args.trusted_ca
+    identity = w.args.identity
     return k8s.core.v1.PodTemplateSpecArgs(
         metadata=k8s.meta.v1.ObjectMetaArgs(
-            labels=w.labels,
+            labels=w.labels if identity is None else {**w.labels, **identity.pod_labels},
             annotations=None
             if trusted_ca is None
             else {"kubeport.dev/trusted-ca": pulumi.Output.from_input(trusted_ca).apply(content_digest)},
         ),
-        spec=pod.pod_spec(w.args, w.selector, containers, volumes),
+        spec=pod.pod_spec(w.args, w.selector, containers, volumes, account=None if identity is None else w.name),
     )
 
 

@@ -117,9 +117,12 @@ def pod_spec(
     selector: dict[str, str],
     containers: list[k8s.core.v1.ContainerArgs],
     volumes: list[k8s.core.v1.VolumeArgs],
+    account: str | None = None,
 ) -> k8s.core.v1.PodSpecArgs:
-    """The workload's pods: hardened, spread over nodes."""
+    """The workload's pods: hardened, spread over nodes; as the ServiceAccount `account` when it has one of its own
+    (its token mounted only where the cloud's identity webhook projects one)."""
     return k8s.core.v1.PodSpecArgs(
+        service_account_name=account,
         automount_service_account_token=False,
         enable_service_links=False,
         image_pull_secrets=list(args.pull_secrets) if args.pull_secrets else None,

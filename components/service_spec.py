@@ -67,6 +67,17 @@ class Peer:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """A cloud identity a workload's pods carry (a bucket reached without a key): the workload gets a
+    ServiceAccount of its own, named after it, which the cloud binds to the identity."""
+
+    account_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """On the ServiceAccount (AKS's client id, GKE's Google service account)."""
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
+    """On the pods (AKS's webhook selects them by one)."""
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     """One container as its workload file declares it, placeholders already resolved."""
 

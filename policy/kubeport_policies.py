@@ -7,6 +7,7 @@ Kubernetes properties arrive in their API spelling (camelCase), exactly as the p
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -357,6 +358,65 @@ def cloud_caches(args: ResourceValidationArgs, report: ReportViolation) -> None:
         _require(report, p.get("authEnabled") is True, "Memorystore: AUTH on (authEnabled)")
 
 
+S3_BUCKET = "aws:s3/bucket:Bucket"
+S3_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+S3_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+S3_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+S3_ACL = "aws:s3/bucketAcl:BucketAcl"
+STATIC_KEYS = {
+    "aws:iam/accessKey:AccessKey": "an IAM access key",
+    "gcp:storage/hmacKey:HmacKey": "a Cloud Storage HMAC key",
+}
+"""Cloud keys that never expire: kubeport's pods reach a cloud's object store by workload identity instead."""
+PUBLIC_ACLS = ("public-read", "public-read-write", "authenticated-read")
+
+
+def cloud_buckets(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A bucket is private, encrypted with a KMS key and reached without a static key: every public access block
+    setting on, no ACL or policy statement that grants anyone, SSE-KMS; no IAM access key or HMAC key at all."""
+    p = args.props
+    if args.resource_type == S3_PUBLIC_ACCESS_BLOCK:
+        settings = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        off = [s for s in settings if p.get(s) is not True]
+        _require(report, not off, f"S3: the public access block must have every setting on (off: {', '.join(off)})")
+    elif args.resource_type == S3_ENCRYPTION:
+        for rule in p.get("rules") or []:
+            by_default = rule.get("applyServerSideEncryptionByDefault") or {}
+            _require(
+                report,
+                str(by_default.get("sseAlgorithm", "")).startswith("aws:kms")
+                and bool(by_default.get("kmsMasterKeyId")),
+                "S3: objects encrypted with the cluster's KMS key (sseAlgorithm aws:kms, kmsMasterKeyId)",
+            )
+    elif args.resource_type == S3_POLICY and isinstance(p.get("policy"), str):
+        statements = json.loads(p["policy"]).get("Statement") or []
+        public = [s for s in statements if s.get("Effect") == "Allow" and s.get("Principal") in ("*", {"AWS": "*"})]
+        _require(report, not public, "S3: no bucket policy statement may allow anyone (Principal *)")
+    elif args.resource_type == S3_ACL:
+        _require(report, p.get("acl") not in PUBLIC_ACLS, f"S3: no public ACL ({p.get('acl')})")
+    elif args.resource_type in STATIC_KEYS:
+        report(f"{STATIC_KEYS[args.resource_type]}: pods reach the cloud's object store by workload identity", None)
+
+
+def complete_buckets(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Each S3 bucket has its public access block and its KMS encryption (kubeport makes them one to one), and on a
+    cloud no pod or Secret carries a static AWS key: the cloud's workload identity stands for it."""
+    count = Counter(r.resource_type for r in args.resources)
+    for kind, what in ((S3_PUBLIC_ACCESS_BLOCK, "public access block"), (S3_ENCRYPTION, "KMS encryption")):
+        if count[kind] < count[S3_BUCKET]:
+            report(f"S3: {count[S3_BUCKET]} buckets, {count[kind]} with a {what}", None)
+    if not any(r.resource_type.split(":")[0] in ("aws", "azure-native", "gcp") for r in args.resources):
+        return
+    for res in args.resources:
+        spec = pod_spec(res.resource_type, res.props) or {}
+        named = {e.get("name") for c in containers(spec) for e in c.get("env") or []}
+        keys = set((res.props.get("stringData") or {}) | (res.props.get("data") or {}))
+        if res.resource_type != "kubernetes:core/v1:Secret":
+            keys = set()
+        if "AWS_SECRET_ACCESS_KEY" in named or keys & {"secretAccessKey", "AWS_SECRET_ACCESS_KEY"}:
+            report(f"{res.name}: a static AWS key on a cloud: the workload's identity reaches the bucket", res.urn)
+
+
 # --- stack policies -------------------------------------------------------------------------------
 
 
@@ -507,6 +567,20 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
         name="cloud-caches",
         description="A managed Redis is private, TLS only, encrypted at rest (ElastiCache with a KMS key), with AUTH.",
         validate=cloud_caches,
+        enforcement_level=MANDATORY,
+    ),
+    ResourceValidationPolicy(
+        name="cloud-buckets",
+        description="A bucket is private (every public access block on, no public ACL or policy), encrypted with a "
+        "KMS key, and reached by workload identity: no IAM access key or HMAC key.",
+        validate=cloud_buckets,
+        enforcement_level=MANDATORY,
+    ),
+    StackValidationPolicy(
+        name="complete-buckets",
+        description="Each bucket has its public access block and KMS encryption; on a cloud no pod or Secret holds "
+        "a static AWS key.",
+        validate=complete_buckets,
         enforcement_level=MANDATORY,
     ),
     StackValidationPolicy(

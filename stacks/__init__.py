@@ -120,6 +120,7 @@ def platform_for(settings: Settings, application: Application | None = None) -> 
             database=declares(application, "postgres"),
             volumes=declares(application, "volume"),
             cache=declares(application, "redis"),
+            buckets=declares(application, "s3"),
         ),
     )
     if settings.rollout_timeout:

@@ -10,7 +10,15 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from components.platform import DatabaseRequest, IngressRoute, ManagedCache, ManagedDatabase, Platform
+from components.platform import (
+    BucketRequest,
+    DatabaseRequest,
+    IngressRoute,
+    ManagedBucket,
+    ManagedCache,
+    ManagedDatabase,
+    Platform,
+)
 from components.pod_parts import READY_PATH
 from stacks import cloud
 from stacks.config import CloudSettings, Key, Needs, Reader, Settings
@@ -102,6 +110,7 @@ def _alb_route(settings: Settings, own: EksSettings, cluster: EksCluster) -> Ing
     """The AWS Load Balancer Controller on the cluster, and the route an Ingress takes through it."""
     from components.eks_ingress import AwsLoadBalancerController, AwsLoadBalancerControllerArgs  # noqa: PLC0415
 
+    assert cluster.identity_agent is not None, "a cluster that offers an Ingress has the Pod Identity agent"
     controller = AwsLoadBalancerController(
         "alb-controller",
         AwsLoadBalancerControllerArgs(
@@ -111,6 +120,7 @@ def _alb_route(settings: Settings, own: EksSettings, cluster: EksCluster) -> Ing
             aws_provider=cluster.aws,
             k8s_provider=cluster.provider,
             nodes=cluster.node_group,
+            identity_agent=cluster.identity_agent,
         ),
     )
     annotations = {**INGRESS_ANNOTATIONS, **(TLS_ANNOTATIONS if settings.tls_secret else {})}
@@ -136,11 +146,40 @@ def _elasticache(name: str, cluster: EksCluster) -> ManagedCache:
     )
 
 
+def _s3_bucket(request: BucketRequest, own: EksSettings, cluster: EksCluster) -> ManagedBucket:
+    """An application's `s3`: a private bucket encrypted with the cluster's key, granted to the declaring
+    workload's ServiceAccount alone through EKS Pod Identity."""
+    from components.s3_bucket import HTTPS_ANYWHERE, POD_IDENTITY_AGENT, S3Bucket, S3BucketArgs  # noqa: PLC0415
+
+    made = S3Bucket(
+        request.name,
+        S3BucketArgs(
+            aws_provider=cluster.aws,
+            cluster_name=cluster.cluster_name,
+            region=own.region,
+            kms_key_arn=cluster.secrets_key_arn,
+            namespace=request.namespace,
+            service_account=request.service_account,
+            protect=not own.release_protection,
+            identity_agent=cluster.identity_agent,
+        ),
+    )
+    return ManagedBucket(
+        endpoint=made.endpoint,
+        bucket=made.bucket,
+        region=made.region,
+        egress=[HTTPS_ANYWHERE, POD_IDENTITY_AGENT],
+        env={"AWS_REGION": made.region},
+        resources=made.ready,
+    )
+
+
 def platform(settings: Settings, needs: Needs) -> Platform:
     from components.eks import EksCluster, EksClusterArgs  # noqa: PLC0415 - pulumi_aws only when selected
 
     own = settings.cloud
     assert isinstance(own, EksSettings), "stacks.eks.check fills the eks settings"
+    offers_ingress = cloud.host_by_ingress(settings) or settings.ingress_controller
     cluster = EksCluster(
         "eks",
         EksClusterArgs(
@@ -151,9 +190,9 @@ def platform(settings: Settings, needs: Needs) -> Platform:
             # A cluster stack prepares metrics for whichever app stack turns its autoscaler on.
             metrics_server=settings.autoscaling is not None or settings.part == "cluster",
             volumes=needs.volumes,
+            pod_identity=offers_ingress or needs.buckets,
         ),
     )
-    offers_ingress = cloud.host_by_ingress(settings) or settings.ingress_controller
     route = _alb_route(settings, own, cluster) if offers_ingress else None
     platform = cloud.cloud_platform(settings, cluster, SERVICE_ANNOTATIONS, route)
     if cluster.volume_driver is not None:
@@ -162,6 +201,8 @@ def platform(settings: Settings, needs: Needs) -> Platform:
         platform = cloud.with_volume_class(platform, ebs_gp3(cluster.secrets_key_arn), [cluster.volume_driver])
     if needs.cache:
         platform = dataclasses.replace(platform, redis=lambda name: _elasticache(name, cluster))
+    if needs.buckets:
+        platform = dataclasses.replace(platform, object_store=lambda request: _s3_bucket(request, own, cluster))
     database = own.database if needs.database else None
     if database is None:
         return platform

@@ -4,7 +4,8 @@
 - spec: the data model (Application, Workload, Container, Resource, ...);
 - placeholders: `${...}` parsed in one place;
 - parse: the files read into the model, each field checked, the files checked against each other;
-- provision: what a typed resource (postgres) becomes on the selected target;
+- provisioned: what a provisioner gets and gives (Request, Provisioned);
+- provision: what a typed resource (postgres, redis, s3, volume) becomes on the selected target;
 - checks: the files checked against the stack (the target provisions every resource, the routes fit the host):
   `load()`, what the program calls before any resource;
 - convert: a workload into what components.ServiceWorkload takes, placeholders filled in;

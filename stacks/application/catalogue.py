@@ -142,10 +142,11 @@ RESOURCE_TYPES: Mapping[str, ResourceType] = {
     ),
     "s3": ResourceType(
         "an object store bucket of the workload's own, reached over HTTPS (path-style requests); the declaring "
-        "workload's containers get the AWS SDKs' own variables: `AWS_REGION`, `AWS_CA_BUNDLE` (the CA bundle of "
-        "`postgres`'s `sslrootcert`) and, on a target without workload identity, `AWS_ACCESS_KEY_ID` and "
-        "`AWS_SECRET_ACCESS_KEY` from a Secret (unless the file sets them); in the cluster it is kubeport's "
-        "versitygw, its objects on a volume; at most one per workload",
+        "workload's containers get the AWS SDKs' own variables (unless the file sets them): `AWS_REGION`, and on a "
+        "target without workload identity `AWS_CA_BUNDLE` (the CA bundle of `postgres`'s `sslrootcert`), "
+        "`AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` from a Secret; in the cluster it is kubeport's "
+        "versitygw, its objects on a volume, on EKS an S3 bucket the workload reaches through EKS Pod Identity; at "
+        "most one per workload",
         {
             "endpoint": "the store's HTTPS URL",
             "bucket": "the bucket, named after the workload and the resource",

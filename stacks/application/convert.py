@@ -10,12 +10,11 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.s3_store import CREDENTIALS
 from components.service import service_labels
-from components.service_pod import POSTGRES_CA, TRUSTED_CA
-from components.service_spec import ContainerSpec, FileSpec, HttpCheck, MountSpec, Peer, PortSpec, RouteSpec
-from stacks.application import provision
+from components.service_pod import POSTGRES_CA
+from components.service_spec import ContainerSpec, FileSpec, HttpCheck, Identity, MountSpec, Peer, PortSpec, RouteSpec
 from stacks.application.placeholders import fill, whole_reference
+from stacks.application.provisioned import POSTGRES_SSLMODE, Provisioned
 from stacks.application.spec import SECRET_OUTPUTS, Application, Container, HttpProbe, Workload
 
 CREDENTIAL_VARIABLE = (
@@ -34,6 +33,25 @@ class Provided:
     trusted: list[pulumi.Input[str]] = field(default_factory=list)
     claims: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     """Each `volume` resource's PersistentVolumeClaim, by the resource's name."""
+    env: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Variables its provisioned resources give every container (an SDK's), unless the file sets them."""
+    secret_env: dict[str, tuple[pulumi.Input[str], str]] = field(default_factory=dict)
+    """Such variables read from a Secret: name -> (Secret name, key)."""
+    identity: Identity | None = None
+    """The cloud identity its ServiceAccount and pods carry, where a resource is reached by one."""
+
+    def take(self, name: str, made: Provisioned) -> None:
+        """What the provisioned resource `name` gives the workload."""
+        self.outputs[name] = made.outputs
+        self.secrets[name] = made.secrets
+        if made.claim is not None:
+            self.claims[name] = made.claim
+        if made.trusted_ca is not None:
+            self.trusted.append(made.trusted_ca)
+        self.env.update(made.env)
+        self.secret_env.update(made.secret_env)
+        if made.identity is not None:
+            self.identity = Identity(made.identity.account_annotations, made.identity.pod_labels)
 
 
 def resolve(text: str, workload: str, outputs: Mapping[str, Mapping[str, pulumi.Input[str]]]) -> pulumi.Output[str]:
@@ -115,34 +133,27 @@ def _env(container: Container, workload: Workload, provided: Provided) -> tuple[
         # libpq's own variables: any libpq client verifies its databases' servers against their CAs.
         env += [
             k8s.core.v1.EnvVarArgs(name=variable, value=value)
-            for variable, value in (("PGSSLMODE", provision.POSTGRES_SSLMODE), ("PGSSLROOTCERT", POSTGRES_CA))
+            for variable, value in (("PGSSLMODE", POSTGRES_SSLMODE), ("PGSSLROOTCERT", POSTGRES_CA))
             if variable not in container.variables
         ]
-    store = _s3_env(container, workload, provided)
-    env += store
-    return env, credential or any(e.value_from is not None for e in store)
+    given = _provided_env(container, provided)
+    env += given
+    return env, credential or any(e.value_from is not None for e in given)
 
 
-def _s3_env(container: Container, workload: Workload, provided: Provided) -> list[k8s.core.v1.EnvVarArgs]:
-    """The AWS SDKs' own variables for the workload's `s3` resource (at most one): its region, the CA bundle its
-    store's certificate chains to, and, where the target provisions a static key pair, that pair from its Secret;
-    none the file sets itself."""
-    stores = workload.resources_of("s3")
-    if not stores:
-        return []
-    name = stores[0].name
-    values: dict[str, pulumi.Input[str]] = {"AWS_REGION": provided.outputs[name]["region"], "AWS_CA_BUNDLE": TRUSTED_CA}
-    env = [k8s.core.v1.EnvVarArgs(name=variable, value=value) for variable, value in values.items()]
-    secrets = provided.secrets.get(name, {})
+def _provided_env(container: Container, provided: Provided) -> list[k8s.core.v1.EnvVarArgs]:
+    """The variables the workload's provisioned resources give its containers (the AWS SDKs' for an `s3`: its
+    region, the CA bundle, a static key pair from its Secret where the target has no workload identity); none the
+    file sets itself."""
+    env = [k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in sorted(provided.env.items())]
     env += [
         k8s.core.v1.EnvVarArgs(
-            name=variable,
+            name=name,
             value_from=k8s.core.v1.EnvVarSourceArgs(
-                secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secrets[key][0], key=secrets[key][1])
+                secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret, key=key)
             ),
         )
-        for variable, key in CREDENTIALS.items()
-        if key in secrets
+        for name, (secret, key) in sorted(provided.secret_env.items())
     ]
     return [e for e in env if e.name not in container.variables]
 

@@ -28,6 +28,7 @@ from components.service import ServiceWorkload, ServiceWorkloadArgs, service_lab
 from components.service_spec import ContainerSpec, Peer
 from stacks import ROOT, stop
 from stacks.application import convert, provision
+from stacks.application.provisioned import Request
 from stacks.application.spec import Application, Workload
 from stacks.config.settings import ConfigError, Settings
 
@@ -119,8 +120,8 @@ def _provide(
             routed = settings.host if workload.public else ""
             provided.outputs[resource.name] = {"host": routed or f"{workload.name}.{settings.namespace}.svc"}
         elif resource.type in provision.PROVISIONERS:
-            provisioned = provision.provision(
-                provision.Request(
+            made = provision.provision(
+                Request(
                     application=shared.name,
                     workload=workload,
                     resource=resource,
@@ -132,15 +133,9 @@ def _provide(
                     opts=pulumi.ResourceOptions(),
                 )
             )
-            provided.outputs[resource.name] = provisioned.outputs
-            provided.secrets[resource.name] = provisioned.secrets
-            waits += provisioned.depends_on
-            if provisioned.claim is not None:
-                provided.claims[resource.name] = provisioned.claim
-            if provisioned.trusted_ca is not None:
-                provided.trusted.append(provisioned.trusted_ca)
-            if provisioned.peer is not None:
-                calls.append(provisioned.peer)
+            provided.take(resource.name, made)
+            waits += made.depends_on
+            calls += [*([made.peer] if made.peer is not None else []), *made.egress]
     return provided, waits
 
 
@@ -174,7 +169,6 @@ def deploy(application: Application, settings: Settings, platform: Platform) -> 
     images = _images(application, settings, destination)
     callers, calls = convert.peers(application)
     edges = application.edges()
-
     deployed: dict[str, pulumi.Output[str]] = {}
     created: dict[str, ServiceWorkload] = {}
     public: ServiceWorkload | None = None
@@ -201,6 +195,7 @@ def deploy(application: Application, settings: Settings, platform: Platform) -> 
                 pull_secrets=shared.pull_secrets,
                 waivers=waivers,
                 trusted_ca=pulumi.Output.all(*provided.trusted).apply("".join) if provided.trusted else None,
+                identity=provided.identity,
                 # What it calls exists first: a proxy (web's nginx) resolves its upstream's name when it starts.
                 depends_on=[
                     *waits,

@@ -14,68 +14,17 @@ before any resource (`problems`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.platform import Platform
+from components.platform import BucketRequest
 from components.service_pod import POSTGRES_CA, TRUSTED_CA
 from components.service_spec import Peer
-from stacks.application.spec import DEFAULT_VOLUME_SIZE, Application, Resource, Workload
+from stacks.application.provisioned import POSTGRES_SSLMODE, Provisioned, Provisioner, Request, owned
+from stacks.application.spec import DEFAULT_VOLUME_SIZE, Application
 from stacks.config.keys import Target
-from stacks.config.settings import Settings
-
-
-@dataclass(frozen=True)
-class Request:
-    """What a provisioner gets: the resource, who declared it, and where the application lives."""
-
-    application: str
-    workload: Workload
-    resource: Resource
-    settings: Settings
-    platform: Platform
-    namespace: pulumi.Input[str]
-    client_labels: Mapping[str, str]
-    """The declaring workload's pod labels: the only pods that may reach what is provisioned."""
-    pull_secrets: Sequence[k8s.core.v1.LocalObjectReferenceArgs] | None
-    opts: pulumi.ResourceOptions
-
-
-POSTGRES_SSLMODE = "verify-full"
-"""The only way kubeport's clients reach a database: encrypted, and to the server the certificate names."""
-
-
-@dataclass(frozen=True)
-class Provisioned:
-    """What a provisioned resource offers its workload."""
-
-    outputs: Mapping[str, pulumi.Input[str]]
-    """Plain outputs, by the names RESOURCE_OUTPUTS gives the type."""
-    secrets: Mapping[str, tuple[pulumi.Input[str], str]] = field(default_factory=dict)
-    """Credential outputs: name -> (Kubernetes Secret name, key in it)."""
-    peer: Peer | None = None
-    """In-cluster pods the workload must be let through to (its egress NetworkPolicy rule)."""
-    trusted_ca: pulumi.Input[str] | None = None
-    """A CA (PEM) the workload's containers trust, at POSTGRES_CA: the one its server's certificate chains to."""
-    claim: pulumi.Input[str] | None = None
-    """A `volume`'s PersistentVolumeClaim: the name the workload's pods mount it by."""
-    depends_on: Sequence[pulumi.Resource] = ()
-
-
-Provisioner = Callable[[Request], Provisioned]
-
-
-def owned(request: Request, component: str) -> dict[str, str]:
-    """The labels of an object provisioned for the declaring workload (its claim, its cache's Secret)."""
-    return {
-        "app.kubernetes.io/part-of": request.application,
-        "app.kubernetes.io/name": request.workload.name,
-        "app.kubernetes.io/component": component,
-        "app.kubernetes.io/managed-by": "pulumi",
-    }
 
 
 def database_name(request: Request) -> str:
@@ -336,10 +285,28 @@ def in_cluster_s3(request: Request) -> Provisioned:
     )
     return Provisioned(
         outputs={"endpoint": store.endpoint, "bucket": store.bucket, "region": store.region},
-        secrets={key: (store.secret_name, key) for key in CREDENTIALS.values()},
         peer=Peer(labels=store.labels, port=store.port),
         trusted_ca=store.ca,
         depends_on=[store, *store.ready],
+        env={"AWS_REGION": store.region, "AWS_CA_BUNDLE": TRUSTED_CA},
+        secret_env={variable: (store.secret_name, key) for variable, key in CREDENTIALS.items()},
+    )
+
+
+def managed_s3(request: Request) -> Provisioned:
+    """The cloud's object store, made by the Platform, reached by the cloud's workload identity through the
+    workload's own ServiceAccount: no key anywhere."""
+    make = request.platform.object_store
+    if make is None:
+        raise ValueError(f"target {request.settings.target!r} offers no object store on its Platform")
+    name = request.workload.provisioned_name(request.resource)
+    bucket = make(BucketRequest(name=name, namespace=request.namespace, service_account=request.workload.name))
+    return Provisioned(
+        outputs={"endpoint": bucket.endpoint, "bucket": bucket.bucket, "region": bucket.region},
+        egress=[Peer(labels={}, port=port, cidr=cidr) for cidr, port in bucket.egress],
+        depends_on=list(bucket.resources),
+        env=dict(bucket.env),
+        identity=bucket,
     )
 
 
@@ -361,6 +328,7 @@ PROVISIONERS: Mapping[str, Mapping[Target, Provisioner]] = {
     "s3": {
         "minikube": in_cluster_s3,
         "existing": in_cluster_s3,
+        "eks": managed_s3,
     },
     "volume": {
         "minikube": volume_claim,

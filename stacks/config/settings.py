@@ -30,6 +30,8 @@ class Needs:
     """A StorageClass for the application's volumes: its workload files declare a `volume` resource."""
     cache: bool = False
     """A managed Redis: the application's workload files declare a `redis` resource."""
+    buckets: bool = False
+    """An object store reached by workload identity: the application's workload files declare an `s3` resource."""
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,7 @@ RESOURCE_POLICIES = [
     kp.encrypted_database_storage,
     kp.cloud_volumes,
     kp.cloud_caches,
+    kp.cloud_buckets,
 ]
 
 
@@ -112,7 +113,7 @@ def test_every_resource_of_every_stack_passes(
 
 @pytest.mark.parametrize(
     "validate",
-    [kp.cloud_availability, kp.eks_network_policy, kp.no_load_balancer_on_minikube],
+    [kp.cloud_availability, kp.eks_network_policy, kp.no_load_balancer_on_minikube, kp.complete_buckets],
     ids=lambda f: f.__name__,
 )
 def test_every_stack_passes_the_stack_policies(
@@ -291,7 +292,7 @@ def test_load_balancer_on_minikube_is_a_violation(runs: dict[str, ProgramRun]) -
 
 def test_the_pack_holds_every_policy_once() -> None:
     names = [p.name for p in kp.POLICIES]
-    assert len(names) == len(set(names)) == 15
+    assert len(names) == len(set(names)) == 17
 
 
 def test_a_cloud_autoscaler_allowed_below_two_pods_is_a_violation(runs: dict[str, ProgramRun]) -> None:

@@ -6,14 +6,24 @@ resource. One stack profile at a time, under mocks."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from stacks.application.parse import read_workload
+from tests.across_targets.test_policy import resource_args, stack_args, violations
 from tests.support.application import API, NETPOL, named, only_container, run_files
+from tools.stack_files import ROOT
 from tools.verify.mock_runner import ProgramRun
+
+sys.path.insert(0, str(ROOT / "policy"))
+import kubeport_policies as kp
 
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -21,6 +31,9 @@ SECRET = "kubernetes:core/v1:Secret"
 SERVICE = "kubernetes:core/v1:Service"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 CA_PATH = "/etc/kubeport/postgres/ca.crt"
+S3_BUCKET = "aws:s3/bucket:Bucket"
+S3_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+S3_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 NOTES = """\
 apiVersion: score.dev/v1b1
 metadata: {name: notes}
@@ -116,15 +129,82 @@ def test_variables_the_file_sets_itself_are_left_as_written(monkeypatch: pytest.
     assert names.count("AWS_REGION") == 1 and env_of(run)["AWS_REGION"] == "eu-west-1"
 
 
-@pytest.mark.parametrize("stack", ["walkthrough-eks", "walkthrough-aks", "walkthrough-gke"])
-def test_a_cloud_refuses_an_s3_resource_by_name_before_any_resource(
+@pytest.mark.parametrize("stack", ["walkthrough-aks", "walkthrough-gke"])
+def test_a_cloud_without_its_object_store_refuses_an_s3_resource_by_name_before_any_resource(
     stack: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     run = run_notes(monkeypatch, tmp_path, stack)
     said = str(run.error)
     assert "notes.score.yaml: resources.files: target" in said and "has no s3 provisioner" in said, said
-    assert "the cloud's s3 is not built yet); s3 is provisioned on: minikube, existing" in said, said
+    assert "the cloud's s3 is not built yet); s3 is provisioned on: minikube, existing, eks" in said, said
     assert run.resources == [], "nothing is created"
+
+
+def eks_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ProgramRun:
+    run = run_notes(monkeypatch, tmp_path, "walkthrough-eks")
+    assert run.error is None, run.error
+    return run
+
+
+def by_type(run: ProgramRun, kind: str) -> dict[str, Any]:
+    return {r.name: r.inputs for r in run.of_type(kind)}
+
+
+def test_on_eks_the_bucket_is_private_encrypted_with_the_clusters_key_versioned_and_tls_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    run = eks_run(monkeypatch, tmp_path)
+    (bucket,) = run.of_type(S3_BUCKET)
+    assert bucket.inputs["bucketPrefix"] == "notes-files-" and bucket.inputs.get("forceDestroy") is False
+    assert bucket.protect, "a bucket is protected like the databases"
+    (block,) = by_type(run, S3_PUBLIC_ACCESS_BLOCK).values()
+    assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                                          "restrictPublicBuckets")), block  # fmt: skip
+    (ownership,) = by_type(run, "aws:s3/bucketOwnershipControls:BucketOwnershipControls").values()
+    assert ownership["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+    (encryption,) = by_type(run, S3_ENCRYPTION).values()
+    (rule,) = encryption["rules"]
+    key_arns = [r.state["arn"] for r in run.of_type("aws:kms/key:Key")]
+    by_default = rule["applyServerSideEncryptionByDefault"]
+    assert by_default["sseAlgorithm"] == "aws:kms" and by_default["kmsMasterKeyId"] in key_arns
+    (versioning,) = by_type(run, "aws:s3/bucketVersioning:BucketVersioning").values()
+    assert versioning["versioningConfiguration"]["status"] == "Enabled"
+    (policy,) = by_type(run, "aws:s3/bucketPolicy:BucketPolicy").values()
+    (statement,) = json.loads(policy["policy"])["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_on_eks_only_the_workloads_own_account_reaches_the_bucket_through_pod_identity_with_no_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    run = eks_run(monkeypatch, tmp_path)
+    (association,) = by_type(run, "aws:eks/podIdentityAssociation:PodIdentityAssociation").values()
+    assert association["serviceAccount"] == "notes" and association["namespace"] == "walkthrough"
+    (account,) = named(run, "kubernetes:core/v1:ServiceAccount").values()
+    assert account.inputs["metadata"]["name"] == "notes" and account.inputs["automountServiceAccountToken"] is False
+    pods = named(run, DEPLOYMENT)
+    assert pods["notes"].inputs["spec"]["template"]["spec"]["serviceAccountName"] == "notes"
+    assert "serviceAccountName" not in pods["api"].inputs["spec"]["template"]["spec"], "api holds no identity"
+    role = next(r for r in run.of_type("aws:iam/role:Role") if r.name == "notes-files-role")
+    (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    (access,) = [p for p in by_type(run, "aws:iam/rolePolicy:RolePolicy").values() if "s3:" in p["policy"]]
+    resources = {str(s["Resource"]) for s in json.loads(access["policy"])["Statement"]}
+    assert all("notes-files-" in r or ":kms:" in r for r in resources), resources
+    # The pods read the region alone: the SDK finds the Pod Identity agent itself; no key, no CA bundle of ours.
+    env = env_of(run)
+    assert env["S3_ENDPOINT"] == "https://s3.eu-west-1.amazonaws.com" and env["AWS_REGION"] == "eu-west-1"
+    assert env["S3_BUCKET"].startswith("notes-files-")
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_CA_BUNDLE"} & set(env), env
+    assert run.of_type("aws:iam/accessKey:AccessKey") == []
+    assert all("accessKeyId" not in str(r.inputs.get("stringData")) for r in run.of_type(SECRET))
+    egress = named(run, NETPOL)["notes"].inputs["spec"]["egress"]
+    blocks = {
+        (r["to"][0]["ipBlock"]["cidr"], r["ports"][0]["port"]) for r in egress if "ipBlock" in r.get("to", [{}])[0]
+    }
+    assert blocks == {("0.0.0.0/0", 443), ("169.254.170.23/32", 80)}, blocks
+    agents = [a for a in by_type(run, "aws:eks/addon:Addon").values() if a["addonName"] == "eks-pod-identity-agent"]
+    assert len(agents) == 1, "one Pod Identity agent per cluster"
 
 
 def test_a_second_bucket_and_a_bucket_name_beyond_s3s_bound_are_refused_naming_the_resource(tmp_path: Path) -> None:
@@ -136,3 +216,88 @@ def test_a_second_bucket_and_a_bucket_name_beyond_s3s_bound_are_refused_naming_t
     long = long.replace("resources.files.", f"resources.{'f' * 30}.")
     _, problems = read_workload(tmp_path / f"{name}.score.yaml", long)
     assert any("longer than S3's 63 characters" in p for p in problems), problems
+
+
+def test_on_eks_a_bucket_beside_volumes_and_an_ingress_shares_the_clusters_one_pod_identity_agent(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    notes = NOTES.replace(
+        "    variables:\n", "    volumes:\n      /data:\n        source: ${resources.data}\n    variables:\n"
+    )
+    notes += "  data:\n    type: volume\n"
+    routed = API + "resources:\n  web:\n    type: route\n    params: {host: shop.example.com, path: /, port: 80}\n"
+    run = run_files(monkeypatch, tmp_path, {"notes": notes, "api": routed}, stack="walkthrough-eks",
+                    overrides={"host": "shop.example.com"})  # fmt: skip
+    assert run.error is None, run.error
+    addons = [r for r in run.of_type("aws:eks/addon:Addon") if r.inputs["addonName"] == "eks-pod-identity-agent"]
+    assert [a.name for a in addons] == ["eks-pod-identity-agent"], [a.name for a in addons]
+    (controller,) = [r for r in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+                     if r.name == "alb-controller-pod-identity"]  # fmt: skip
+    assert addons[0].urn in controller.dependencies, "the controller's association waits for the one agent"
+    ebs = next(r for r in run.of_type("aws:eks/addon:Addon") if r.inputs["addonName"] == "aws-ebs-csi-driver")
+    assert addons[0].urn in ebs.dependencies
+
+
+def test_the_policy_pack_passes_the_eks_bucket_as_made(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    run = eks_run(monkeypatch, tmp_path)
+    for made in run.resources:
+        assert violations(kp.cloud_buckets, resource_args(made)) == [], made.name
+    assert violations(kp.complete_buckets, stack_args(run)) == []
+
+
+def _set(kind: str, **props: Any) -> Callable[[ProgramRun], tuple[str, Any]]:
+    """A plant: one resource of `kind`, its properties changed; caught by `cloud-buckets`."""
+
+    def plant(run: ProgramRun) -> tuple[str, Any]:
+        (made,) = run.of_type(kind)
+        return "resource", resource_args(made, {**copy.deepcopy(made.inputs), **props})
+
+    return plant
+
+
+def _added(kind: str, props: dict[str, Any]) -> Callable[[ProgramRun], tuple[str, Any]]:
+    """A plant: a resource the program never makes, as a stack that adds it would register it."""
+
+    def plant(run: ProgramRun) -> tuple[str, Any]:
+        (bucket,) = run.of_type(S3_BUCKET)
+        return "resource", resource_args(dataclasses.replace(bucket, type=kind, name="planted"), props)
+
+    return plant
+
+
+def _without_encryption(run: ProgramRun) -> tuple[str, Any]:
+    args = stack_args(run)
+    args.resources = [r for r in args.resources if r.resource_type != S3_ENCRYPTION]
+    return "stack", args
+
+
+def _pods_given_a_key(run: ProgramRun) -> tuple[str, Any]:
+    def change(kind: str, props: dict[str, Any]) -> None:
+        if kind == DEPLOYMENT and props["metadata"]["name"] == "notes":
+            container = props["spec"]["template"]["spec"]["containers"][0]
+            container["env"].append({"name": "AWS_SECRET_ACCESS_KEY", "value": "planted"})
+
+    return "stack", stack_args(run, change)
+
+
+ANYONE = json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}]})
+PLANTED: dict[str, Callable[[ProgramRun], tuple[str, Any]]] = {
+    "public: a public access block setting off": _set(S3_PUBLIC_ACCESS_BLOCK, blockPublicPolicy=False),
+    "public: a bucket policy allowing anyone": _set("aws:s3/bucketPolicy:BucketPolicy", policy=ANYONE),
+    "public: a public-read ACL": _added("aws:s3/bucketAcl:BucketAcl", {"bucket": "b", "acl": "public-read"}),
+    "unencrypted: S3's own key": _set(
+        S3_ENCRYPTION, rules=[{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]
+    ),
+    "unencrypted: no encryption at all": _without_encryption,
+    "static key: an IAM access key": _added("aws:iam/accessKey:AccessKey", {"user": "notes"}),
+    "static key: the pods given AWS_SECRET_ACCESS_KEY": _pods_given_a_key,
+}
+
+
+@pytest.mark.parametrize("plant", sorted(PLANTED))
+def test_a_public_unencrypted_or_static_key_bucket_on_eks_is_caught(
+    plant: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    kind, args = PLANTED[plant](eks_run(monkeypatch, tmp_path))
+    validate = kp.cloud_buckets if kind == "resource" else kp.complete_buckets
+    assert violations(validate, args), f"a bucket with {plant} passed"

@@ -55,6 +55,7 @@ APPLICATION_PIPELINE = (
     "spec",
     "placeholders",
     "parse",
+    "provisioned",
     "provision",
     "checks",
     "convert",

@@ -135,6 +135,9 @@ class FakeCloud(pulumi_mocks.Mocks):
             state["address"] = f"{name}.c0ffee123456.{region}.rds.amazonaws.com"
         elif typ == "aws:elasticache/replicationGroup:ReplicationGroup":
             state["primaryEndpointAddress"] = f"master.{name}.abc123.euw1.cache.amazonaws.com"
+        elif typ == "aws:s3/bucket:Bucket":
+            state.setdefault("bucket", f"{state.get('bucketPrefix') or name + '-'}20261206000000000000000001")
+            state["arn"] = f"arn:aws:s3:::{state['bucket']}"
         elif typ.startswith("azure-native:"):
             state.setdefault("name", auto_name.replace("-", ""))
             resource_id = f"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/{typ}/{name}"
