@@ -180,6 +180,8 @@ class ManagedBucket:
     endpoint: pulumi.Input[str]
     bucket: pulumi.Input[str]
     region: pulumi.Input[str]
+    api: str
+    """`s3`, or `gcs` where the cloud's identity signs only its own API's requests."""
     egress: Sequence[tuple[str, int]]
     """(CIDR, port) the pods must reach: the store's API (public addresses) and the identity's token endpoint."""
     env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)

@@ -363,9 +363,13 @@ S3_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock
 S3_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 S3_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 S3_ACL = "aws:s3/bucketAcl:BucketAcl"
+GCS_BUCKET = "gcp:storage/bucket:Bucket"
+GCS_GRANTS = ("gcp:storage/bucketIAMMember:BucketIAMMember", "gcp:storage/bucketIAMBinding:BucketIAMBinding")
+ANYONE_ON_GOOGLE = ("allUsers", "allAuthenticatedUsers")
 STATIC_KEYS = {
     "aws:iam/accessKey:AccessKey": "an IAM access key",
     "gcp:storage/hmacKey:HmacKey": "a Cloud Storage HMAC key",
+    "gcp:serviceaccount/key:Key": "a Google service account key",
 }
 """Cloud keys that never expire: kubeport's pods reach a cloud's object store by workload identity instead."""
 PUBLIC_ACLS = ("public-read", "public-read-write", "authenticated-read")
@@ -394,8 +398,24 @@ def cloud_buckets(args: ResourceValidationArgs, report: ReportViolation) -> None
         _require(report, not public, "S3: no bucket policy statement may allow anyone (Principal *)")
     elif args.resource_type == S3_ACL:
         _require(report, p.get("acl") not in PUBLIC_ACLS, f"S3: no public ACL ({p.get('acl')})")
+    elif args.resource_type == GCS_BUCKET:
+        _gcs_bucket(p, report)
+    elif args.resource_type in GCS_GRANTS:
+        members = [p.get("member"), *(p.get("members") or [])]
+        _require(report, not set(members) & set(ANYONE_ON_GOOGLE), "Cloud Storage: no grant to allUsers or "
+                 "allAuthenticatedUsers")  # fmt: skip
     elif args.resource_type in STATIC_KEYS:
         report(f"{STATIC_KEYS[args.resource_type]}: pods reach the cloud's object store by workload identity", None)
+
+
+def _gcs_bucket(p: Mapping[str, Any], report: ReportViolation) -> None:
+    _require(report, p.get("uniformBucketLevelAccess") is True, "Cloud Storage: uniform bucket-level access (no ACLs)")
+    _require(report, p.get("publicAccessPrevention") == "enforced", "Cloud Storage: public access prevention enforced")
+    _require(
+        report,
+        bool(_get(p, "encryption", "defaultKmsKeyName")),
+        "Cloud Storage: objects encrypted with a Cloud KMS key of the stack's (encryption.defaultKmsKeyName)",
+    )
 
 
 def complete_buckets(args: StackValidationArgs, report: ReportViolation) -> None:

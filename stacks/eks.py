@@ -168,6 +168,7 @@ def _s3_bucket(request: BucketRequest, own: EksSettings, cluster: EksCluster) ->
         endpoint=made.endpoint,
         bucket=made.bucket,
         region=made.region,
+        api="s3",
         egress=[HTTPS_ANYWHERE, POD_IDENTITY_AGENT],
         env={"AWS_REGION": made.region},
         resources=made.ready,

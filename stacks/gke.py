@@ -10,7 +10,15 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from components.platform import DatabaseRequest, IngressRoute, ManagedCache, ManagedDatabase, Platform
+from components.platform import (
+    BucketRequest,
+    DatabaseRequest,
+    IngressRoute,
+    ManagedBucket,
+    ManagedCache,
+    ManagedDatabase,
+    Platform,
+)
 from stacks import cloud
 from stacks.config import CloudSettings, Key, Needs, Reader, Settings
 from stacks.config.keys import RegistryKind
@@ -91,6 +99,33 @@ def _memorystore(name: str, cluster: GkeCluster, access: PrivateServicesAccess) 
     )
 
 
+def _gcs_bucket(request: BucketRequest, own: GkeSettings, cluster: GkeCluster) -> ManagedBucket:
+    """An application's `s3`: a private Cloud Storage bucket encrypted with a key of its own, granted to the
+    declaring workload's ServiceAccount alone through GKE workload identity."""
+    from components.gcs_bucket import ENDPOINT, HTTPS_ANYWHERE, METADATA_SERVER, GcsBucket, GcsBucketArgs  # noqa: PLC0415
+
+    made = GcsBucket(
+        request.name,
+        GcsBucketArgs(
+            provider_opts=cluster.gcp_opts,
+            project=own.project,
+            region=cluster.region,
+            namespace=request.namespace,
+            service_account=request.service_account,
+            protect=not own.release_protection,
+        ),
+    )
+    return ManagedBucket(
+        endpoint=ENDPOINT,
+        bucket=made.bucket,
+        region=cluster.region,
+        api="gcs",
+        egress=[HTTPS_ANYWHERE, *METADATA_SERVER],
+        account_annotations={"iam.gke.io/gcp-service-account": made.account_email},
+        resources=made.ready,
+    )
+
+
 def platform(settings: Settings, needs: Needs) -> Platform:
     from components.gke import GkeCluster, GkeClusterArgs  # noqa: PLC0415 - pulumi_gcp only when selected
 
@@ -111,6 +146,8 @@ def platform(settings: Settings, needs: Needs) -> Platform:
         from components.volume_class import pd_balanced  # noqa: PLC0415
 
         platform = cloud.with_volume_class(platform, pd_balanced())
+    if needs.buckets:
+        platform = dataclasses.replace(platform, object_store=lambda request: _gcs_bucket(request, own, cluster))
     database = own.database if needs.database else None
     if database is None and not needs.cache:
         return platform

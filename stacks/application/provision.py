@@ -284,7 +284,7 @@ def in_cluster_s3(request: Request) -> Provisioned:
         opts=request.opts,
     )
     return Provisioned(
-        outputs={"endpoint": store.endpoint, "bucket": store.bucket, "region": store.region},
+        outputs={"endpoint": store.endpoint, "bucket": store.bucket, "region": store.region, "api": "s3"},
         peer=Peer(labels=store.labels, port=store.port),
         trusted_ca=store.ca,
         depends_on=[store, *store.ready],
@@ -302,7 +302,7 @@ def managed_s3(request: Request) -> Provisioned:
     name = request.workload.provisioned_name(request.resource)
     bucket = make(BucketRequest(name=name, namespace=request.namespace, service_account=request.workload.name))
     return Provisioned(
-        outputs={"endpoint": bucket.endpoint, "bucket": bucket.bucket, "region": bucket.region},
+        outputs={"endpoint": bucket.endpoint, "bucket": bucket.bucket, "region": bucket.region, "api": bucket.api},
         egress=[Peer(labels={}, port=port, cidr=cidr) for cidr, port in bucket.egress],
         depends_on=list(bucket.resources),
         env=dict(bucket.env),
@@ -329,6 +329,7 @@ PROVISIONERS: Mapping[str, Mapping[Target, Provisioner]] = {
         "minikube": in_cluster_s3,
         "existing": in_cluster_s3,
         "eks": managed_s3,
+        "gke": managed_s3,
     },
     "volume": {
         "minikube": volume_claim,

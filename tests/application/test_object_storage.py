@@ -34,6 +34,7 @@ CA_PATH = "/etc/kubeport/postgres/ca.crt"
 S3_BUCKET = "aws:s3/bucket:Bucket"
 S3_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 S3_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+GCS_BUCKET = "gcp:storage/bucket:Bucket"
 NOTES = """\
 apiVersion: score.dev/v1b1
 metadata: {name: notes}
@@ -129,14 +130,13 @@ def test_variables_the_file_sets_itself_are_left_as_written(monkeypatch: pytest.
     assert names.count("AWS_REGION") == 1 and env_of(run)["AWS_REGION"] == "eu-west-1"
 
 
-@pytest.mark.parametrize("stack", ["walkthrough-aks", "walkthrough-gke"])
-def test_a_cloud_without_its_object_store_refuses_an_s3_resource_by_name_before_any_resource(
-    stack: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_aks_refuses_an_s3_resource_by_name_before_any_resource(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    run = run_notes(monkeypatch, tmp_path, stack)
+    run = run_notes(monkeypatch, tmp_path, "walkthrough-aks")
     said = str(run.error)
     assert "notes.score.yaml: resources.files: target" in said and "has no s3 provisioner" in said, said
-    assert "the cloud's s3 is not built yet); s3 is provisioned on: minikube, existing, eks" in said, said
+    assert "the cloud's s3 is not built yet); s3 is provisioned on: minikube, existing, eks, gke" in said, said
     assert run.resources == [], "nothing is created"
 
 
@@ -238,6 +238,57 @@ def test_on_eks_a_bucket_beside_volumes_and_an_ingress_shares_the_clusters_one_p
     assert addons[0].urn in ebs.dependencies
 
 
+def gke_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ProgramRun:
+    run = run_notes(monkeypatch, tmp_path, "walkthrough-gke")
+    assert run.error is None, run.error
+    return run
+
+
+def test_on_gke_the_bucket_is_private_encrypted_with_its_own_key_and_reached_by_workload_identity_alone(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    run = gke_run(monkeypatch, tmp_path)
+    (bucket,) = run.of_type(GCS_BUCKET)
+    props = bucket.inputs
+    assert props["uniformBucketLevelAccess"] is True and props["publicAccessPrevention"] == "enforced"
+    assert props["versioning"] == {"enabled": True} and bucket.protect
+    (key,) = run.of_type("gcp:kms/cryptoKey:CryptoKey")
+    assert props["encryption"]["defaultKmsKeyName"] == key.id, "encrypted with the key made for it"
+    assert key.inputs["rotationPeriod"] == "7776000s"
+    (key_use,) = by_type(run, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember").values()
+    assert key_use["member"].endswith("@gs-project-accounts.iam.gserviceaccount.com"), "Cloud Storage's agent alone"
+    # One Google account may use the objects, and only the notes workload's ServiceAccount may act as it.
+    (objects,) = by_type(run, "gcp:storage/bucketIAMMember:BucketIAMMember").values()
+    assert objects["role"] == "roles/storage.objectUser" and objects["bucket"] == props["name"]
+    (acts_as,) = by_type(run, "gcp:serviceaccount/iAMMember:IAMMember").values()
+    assert acts_as["role"] == "roles/iam.workloadIdentityUser"
+    assert acts_as["member"] == "serviceAccount:acme-kubeport.svc.id.goog[walkthrough/notes]"
+    account = named(run, "kubernetes:core/v1:ServiceAccount")["notes"].inputs
+    assert account["metadata"]["annotations"] == {"iam.gke.io/gcp-service-account": objects["member"].split(":")[1]}
+    assert named(run, DEPLOYMENT)["notes"].inputs["spec"]["template"]["spec"]["serviceAccountName"] == "notes"
+    env = env_of(run)
+    assert env["S3_ENDPOINT"] == "https://storage.googleapis.com" and env["S3_BUCKET"] == props["name"]
+    assert not [v for v in env if v.startswith("AWS_")], env
+    assert run.of_type("gcp:storage/hmacKey:HmacKey") == run.of_type("gcp:serviceaccount/key:Key") == []
+    egress = named(run, NETPOL)["notes"].inputs["spec"]["egress"]
+    blocks = {
+        (r["to"][0]["ipBlock"]["cidr"], r["ports"][0]["port"]) for r in egress if "ipBlock" in r.get("to", [{}])[0]
+    }
+    assert blocks == {("0.0.0.0/0", 443), ("169.254.169.254/32", 80), ("169.254.169.252/32", 988)}, blocks
+
+
+def test_the_bucket_tells_its_api_the_same_variable_on_every_target(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    notes = NOTES.replace("    variables:\n", "    variables:\n      S3_API: ${resources.files.api}\n")
+    apis = {}
+    for stack in ("walkthrough", "walkthrough-eks", "walkthrough-gke"):
+        run = run_notes(monkeypatch, tmp_path / stack, stack, notes)
+        assert run.error is None, run.error
+        apis[stack] = env_of(run)["S3_API"]
+    assert apis == {"walkthrough": "s3", "walkthrough-eks": "s3", "walkthrough-gke": "gcs"}
+
+
 def test_the_policy_pack_passes_the_eks_bucket_as_made(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     run = eks_run(monkeypatch, tmp_path)
     for made in run.resources:
@@ -255,11 +306,11 @@ def _set(kind: str, **props: Any) -> Callable[[ProgramRun], tuple[str, Any]]:
     return plant
 
 
-def _added(kind: str, props: dict[str, Any]) -> Callable[[ProgramRun], tuple[str, Any]]:
+def _added(kind: str, props: dict[str, Any], beside: str = S3_BUCKET) -> Callable[[ProgramRun], tuple[str, Any]]:
     """A plant: a resource the program never makes, as a stack that adds it would register it."""
 
     def plant(run: ProgramRun) -> tuple[str, Any]:
-        (bucket,) = run.of_type(S3_BUCKET)
+        (bucket,) = run.of_type(beside)
         return "resource", resource_args(dataclasses.replace(bucket, type=kind, name="planted"), props)
 
     return plant
@@ -292,6 +343,31 @@ PLANTED: dict[str, Callable[[ProgramRun], tuple[str, Any]]] = {
     "static key: an IAM access key": _added("aws:iam/accessKey:AccessKey", {"user": "notes"}),
     "static key: the pods given AWS_SECRET_ACCESS_KEY": _pods_given_a_key,
 }
+
+
+GKE_PLANTED: dict[str, Callable[[ProgramRun], tuple[str, Any]]] = {
+    "public: public access prevention inherited": _set(GCS_BUCKET, publicAccessPrevention="inherited"),
+    "public: object ACLs back on": _set(GCS_BUCKET, uniformBucketLevelAccess=False),
+    "public: a grant to allUsers": _set("gcp:storage/bucketIAMMember:BucketIAMMember", member="allUsers"),
+    "unencrypted: Google's own key": _set(GCS_BUCKET, encryption=None),
+    "static key: an HMAC key": _added("gcp:storage/hmacKey:HmacKey", {"serviceAccountEmail": "x"}, GCS_BUCKET),
+    "static key: a service account key": _added("gcp:serviceaccount/key:Key", {"serviceAccountId": "x"}, GCS_BUCKET),
+}
+
+
+@pytest.mark.parametrize("plant", sorted(GKE_PLANTED))
+def test_a_public_unencrypted_or_static_key_bucket_on_gke_is_caught(
+    plant: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    kind, args = GKE_PLANTED[plant](gke_run(monkeypatch, tmp_path))
+    assert kind == "resource" and violations(kp.cloud_buckets, args), f"a bucket with {plant} passed"
+
+
+def test_the_policy_pack_passes_the_gke_bucket_as_made(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    run = gke_run(monkeypatch, tmp_path)
+    for made in run.resources:
+        assert violations(kp.cloud_buckets, resource_args(made)) == [], made.name
+    assert violations(kp.complete_buckets, stack_args(run)) == []
 
 
 @pytest.mark.parametrize("plant", sorted(PLANTED))

@@ -220,6 +220,10 @@ class FakeCloud(pulumi_mocks.Mocks):
             "azure-native:authorization:getClientToken": {"token": "fake-entra-token"},
             "azure-native:redis:listRedisKeys": {"primaryKey": "fake-redis-key", "secondaryKey": "fake-redis-key-2"},
             "gcp:compute/getZones:getZones": {"names": ["europe-west1-d", "europe-west1-b", "europe-west1-c"]},
+            "gcp:storage/getProjectServiceAccount:getProjectServiceAccount": {
+                "emailAddress": "service-123456789012@gs-project-accounts.iam.gserviceaccount.com",
+                "member": "serviceAccount:service-123456789012@gs-project-accounts.iam.gserviceaccount.com",
+            },
             "gcp:organizations/getClientConfig:getClientConfig": {
                 "accessToken": "fake-gcp-access-token",
                 "project": "acme",
