@@ -168,6 +168,8 @@ class AksCluster(pulumi.ComponentResource):
         self.registry_login = self._registry_login(args, registry, client, invoke)
         self.repository = registry.login_server.apply(lambda server: f"{server}/kubeport-web")
         self.cluster_name = cluster.name
+        self.oidc_issuer = cluster.oidc_issuer_profile.apply(lambda p: (p.issuer_url if p else None) or "")
+        """The cluster's OIDC issuer, which Entra ID trusts for workload identity."""
         self.identity = cluster.id
         self.provider = cluster_provider(f"{name}-k8s", self.kubeconfig, self.identity, self, teardown=not args.protect)
         self.ready: list[pulumi.Resource] = [acr_pull, cluster_admin]

@@ -363,6 +363,8 @@ S3_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock
 S3_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 S3_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 S3_ACL = "aws:s3/bucketAcl:BucketAcl"
+AZURE_STORAGE = "azure-native:storage:StorageAccount"
+AZURE_CONTAINER = "azure-native:storage:BlobContainer"
 GCS_BUCKET = "gcp:storage/bucket:Bucket"
 GCS_GRANTS = ("gcp:storage/bucketIAMMember:BucketIAMMember", "gcp:storage/bucketIAMBinding:BucketIAMBinding")
 ANYONE_ON_GOOGLE = ("allUsers", "allAuthenticatedUsers")
@@ -400,6 +402,10 @@ def cloud_buckets(args: ResourceValidationArgs, report: ReportViolation) -> None
         _require(report, p.get("acl") not in PUBLIC_ACLS, f"S3: no public ACL ({p.get('acl')})")
     elif args.resource_type == GCS_BUCKET:
         _gcs_bucket(p, report)
+    elif args.resource_type == AZURE_STORAGE:
+        _azure_storage(p, report)
+    elif args.resource_type == AZURE_CONTAINER:
+        _require(report, p.get("publicAccess") in (None, "None"), "Azure Blob: the container grants no public access")
     elif args.resource_type in GCS_GRANTS:
         members = [p.get("member"), *(p.get("members") or [])]
         _require(report, not set(members) & set(ANYONE_ON_GOOGLE), "Cloud Storage: no grant to allUsers or "
@@ -415,6 +421,25 @@ def _gcs_bucket(p: Mapping[str, Any], report: ReportViolation) -> None:
         report,
         bool(_get(p, "encryption", "defaultKmsKeyName")),
         "Cloud Storage: objects encrypted with a Cloud KMS key of the stack's (encryption.defaultKmsKeyName)",
+    )
+
+
+def _azure_storage(p: Mapping[str, Any], report: ReportViolation) -> None:
+    _require(report, p.get("allowBlobPublicAccess") is False, "Azure Storage: no anonymous access to any blob")
+    _require(
+        report,
+        p.get("allowSharedKeyAccess") is False,
+        "Azure Storage: no Shared Key (a static key): requests signed by Entra ID, the workload's identity",
+    )
+    _require(
+        report,
+        p.get("enableHttpsTrafficOnly", True) is True and p.get("minimumTlsVersion") == "TLS1_2",
+        "Azure Storage: HTTPS only, TLS 1.2 at least",
+    )
+    _require(
+        report,
+        _get(p, "encryption", "requireInfrastructureEncryption") is True,
+        "Azure Storage: encrypted twice (encryption.requireInfrastructureEncryption)",
     )
 
 

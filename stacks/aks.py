@@ -10,7 +10,15 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from components.platform import DatabaseRequest, IngressRoute, ManagedCache, ManagedDatabase, Platform
+from components.platform import (
+    BucketRequest,
+    DatabaseRequest,
+    IngressRoute,
+    ManagedBucket,
+    ManagedCache,
+    ManagedDatabase,
+    Platform,
+)
 from components.pod_parts import HEALTH_PATH
 from stacks import cloud
 from stacks.config import CloudSettings, Key, Needs, Reader, Settings
@@ -162,14 +170,47 @@ def _azure_redis(name: str, cluster: AksCluster) -> ManagedCache:
     )
 
 
-def _with_storage(platform: Platform, needs: Needs, cluster: AksCluster) -> Platform:
-    """The Platform with what the files' volumes and caches need: the disks' class, Azure Cache for Redis."""
+def _blob_container(request: BucketRequest, own: AksSettings, cluster: AksCluster) -> ManagedBucket:
+    """An application's `s3`: a Blob container in a storage account of its own (Entra ID only, no anonymous
+    access), granted to the declaring workload's ServiceAccount alone through Azure workload identity."""
+    from components.azure_blob import HTTPS_ANYWHERE, AzureBlobContainer, AzureBlobContainerArgs  # noqa: PLC0415
+
+    made = AzureBlobContainer(
+        request.name,
+        AzureBlobContainerArgs(
+            opts=cluster.azure_opts,
+            resource_group_name=cluster.resource_group_name,
+            location=cluster.location,
+            subscription_id=own.subscription,
+            oidc_issuer=cluster.oidc_issuer,
+            namespace=request.namespace,
+            service_account=request.service_account,
+            protect=not own.release_protection,
+        ),
+    )
+    return ManagedBucket(
+        endpoint=made.endpoint,
+        bucket=made.container,
+        region=cluster.location,
+        api="azure-blob",
+        egress=[HTTPS_ANYWHERE],
+        account_annotations={"azure.workload.identity/client-id": made.client_id},
+        pod_labels={"azure.workload.identity/use": "true"},
+        resources=made.ready,
+    )
+
+
+def _with_storage(platform: Platform, needs: Needs, own: AksSettings, cluster: AksCluster) -> Platform:
+    """The Platform with what the files' volumes, caches and buckets need: the disks' class, Azure Cache for
+    Redis, Blob containers."""
     if needs.volumes:
         from components.volume_class import azure_disk  # noqa: PLC0415
 
         platform = cloud.with_volume_class(platform, azure_disk())
     if needs.cache:
         platform = dataclasses.replace(platform, redis=lambda name: _azure_redis(name, cluster))
+    if needs.buckets:
+        platform = dataclasses.replace(platform, object_store=lambda request: _blob_container(request, own, cluster))
     return platform
 
 
@@ -195,7 +236,7 @@ def platform(settings: Settings, needs: Needs) -> Platform:
     platform = cloud.cloud_platform(
         settings, cluster, SERVICE_ANNOTATIONS, INGRESS if offers_ingress else None, gateway_annotations={}
     )
-    platform = _with_storage(platform, needs, cluster)
+    platform = _with_storage(platform, needs, own, cluster)
     if database is None:
         return platform
 

@@ -141,18 +141,18 @@ RESOURCE_TYPES: Mapping[str, ResourceType] = {
         secret_outputs=frozenset({"password"}),
     ),
     "s3": ResourceType(
-        "an object store bucket of the workload's own, reached over HTTPS (path-style requests); the declaring "
-        "workload's containers get the AWS SDKs' own variables (unless the file sets them): `AWS_REGION`, and on a "
-        "target without workload identity `AWS_CA_BUNDLE` (the CA bundle of `postgres`'s `sslrootcert`), "
-        "`AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` from a Secret; in the cluster it is kubeport's "
-        "versitygw, its objects on a volume, on EKS an S3 bucket the workload reaches through EKS Pod Identity, on "
-        "GKE a Cloud Storage bucket it reaches through workload identity; at most one per workload",
+        "an object store bucket of the workload's own, reached over HTTPS; where it speaks `s3` the declaring "
+        "workload's containers get the AWS SDKs' own variables (unless the file sets them): `AWS_REGION`, and where "
+        "the target has no workload identity `AWS_CA_BUNDLE` (the CA bundle of `postgres`'s `sslrootcert`), "
+        "`AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` from a Secret; in the cluster it is kubeport's versitygw, "
+        "its objects on a volume; on EKS, AKS and GKE the cloud's own (an S3 bucket, a Blob container, a Cloud "
+        "Storage bucket) the workload reaches through the cloud's workload identity; at most one per workload",
         {
             "endpoint": "the store's HTTPS URL",
             "bucket": "the bucket, named after the workload and the resource",
             "region": "the bucket's region",
-            "api": "the API the bucket speaks: `s3` (in the cluster, on EKS) or `gcs` (on GKE: Cloud Storage's own "
-            "API, through which workload identity signs requests)",
+            "api": "the API the bucket speaks: `s3` (in the cluster, on EKS), `gcs` (on GKE) or `azure-blob` (on AKS): "
+            "the cloud's own API where workload identity signs only that",
         },
     ),
     "volume": ResourceType(

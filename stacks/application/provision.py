@@ -329,6 +329,7 @@ PROVISIONERS: Mapping[str, Mapping[Target, Provisioner]] = {
         "minikube": in_cluster_s3,
         "existing": in_cluster_s3,
         "eks": managed_s3,
+        "aks": managed_s3,
         "gke": managed_s3,
     },
     "volume": {
@@ -349,14 +350,10 @@ def problems(application: Application, target: Target) -> list[str]:
         for resource in workload.resources:
             by_target = PROVISIONERS.get(resource.type)
             if by_target is not None and target not in by_target:
-                why = (
-                    "an app stack deploys onto another stack's cluster, which makes no database or storage for it"
-                    if target == "stackref"
-                    else f"the cloud's {resource.type} is not built yet"
-                )
                 found.append(
                     f"{workload.file.name}: resources.{resource.name}: target {target!r} has no {resource.type} "
-                    f"provisioner ({why}); {resource.type} is provisioned on: {', '.join(by_target)}"
+                    f"provisioner (an app stack deploys onto another stack's cluster, which makes no database or "
+                    f"storage for it); {resource.type} is provisioned on: {', '.join(by_target)}"
                 )
     return found
 

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from stacks.application.parse import read_workload
+from stacks.application.provision import problems
+from stacks.application.spec import Application
 from tests.across_targets.test_policy import resource_args, stack_args, violations
 from tests.support.application import API, NETPOL, named, only_container, run_files
 from tools.stack_files import ROOT
@@ -35,6 +37,8 @@ S3_BUCKET = "aws:s3/bucket:Bucket"
 S3_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 S3_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 GCS_BUCKET = "gcp:storage/bucket:Bucket"
+AZURE_STORAGE = "azure-native:storage:StorageAccount"
+AZURE_CONTAINER = "azure-native:storage:BlobContainer"
 NOTES = """\
 apiVersion: score.dev/v1b1
 metadata: {name: notes}
@@ -130,14 +134,55 @@ def test_variables_the_file_sets_itself_are_left_as_written(monkeypatch: pytest.
     assert names.count("AWS_REGION") == 1 and env_of(run)["AWS_REGION"] == "eu-west-1"
 
 
-def test_aks_refuses_an_s3_resource_by_name_before_any_resource(
+def test_an_app_stack_refuses_an_s3_resource_by_name_before_any_resource() -> None:
+    workload = read_workload(Path("notes.score.yaml"), NOTES)[0]
+    assert workload is not None
+    application = Application(folder=Path("shop"), workloads=(workload,))
+    (said,) = problems(application, "stackref")
+    assert "notes.score.yaml: resources.files: target 'stackref' has no s3 provisioner" in said, said
+    assert "s3 is provisioned on: minikube, existing, eks, aks, gke" in said, said
+
+
+def aks_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ProgramRun:
+    run = run_notes(monkeypatch, tmp_path, "walkthrough-aks")
+    assert run.error is None, run.error
+    return run
+
+
+def test_on_aks_the_container_is_private_entra_id_only_and_reached_by_workload_identity_alone(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    run = run_notes(monkeypatch, tmp_path, "walkthrough-aks")
-    said = str(run.error)
-    assert "notes.score.yaml: resources.files: target" in said and "has no s3 provisioner" in said, said
-    assert "the cloud's s3 is not built yet); s3 is provisioned on: minikube, existing, eks, gke" in said, said
-    assert run.resources == [], "nothing is created"
+    run = aks_run(monkeypatch, tmp_path)
+    (account,) = run.of_type(AZURE_STORAGE)
+    props = account.inputs
+    assert props["allowBlobPublicAccess"] is False and props["allowSharedKeyAccess"] is False, "no anonymous, no key"
+    assert props["minimumTlsVersion"] == "TLS1_2" and props["enableHttpsTrafficOnly"] is True
+    assert props["encryption"]["requireInfrastructureEncryption"] is True and account.protect
+    (container,) = run.of_type(AZURE_CONTAINER)
+    assert container.inputs["publicAccess"] == "None" and container.protect
+    (versions,) = by_type(run, "azure-native:storage:BlobServiceProperties").values()
+    assert versions["isVersioningEnabled"] is True
+    (identity,) = run.of_type("azure-native:managedidentity:UserAssignedIdentity")
+    (role,) = [
+        r.inputs for r in run.of_type("azure-native:authorization:RoleAssignment") if r.name == "notes-files-blob-data"
+    ]
+    assert role["roleDefinitionId"].endswith("/ba92f5b4-2d11-453d-a403-e96b0029c9fe"), "Storage Blob Data Contributor"
+    assert role["scope"] == container.id and role["principalId"] == identity.state["principalId"], (
+        "this container alone"
+    )
+    (federated,) = by_type(run, "azure-native:managedidentity:FederatedIdentityCredential").values()
+    assert federated["subject"] == "system:serviceaccount:walkthrough:notes"
+    assert federated["audiences"] == ["api://AzureADTokenExchange"] and federated["issuer"].startswith("https://")
+    account_of_notes = named(run, "kubernetes:core/v1:ServiceAccount")["notes"].inputs
+    assert account_of_notes["metadata"]["annotations"] == {
+        "azure.workload.identity/client-id": identity.state["clientId"]
+    }
+    template = named(run, DEPLOYMENT)["notes"].inputs["spec"]["template"]
+    assert template["metadata"]["labels"]["azure.workload.identity/use"] == "true"
+    assert template["spec"]["serviceAccountName"] == "notes"
+    env = env_of(run)
+    assert env["S3_ENDPOINT"] == f"https://{account.state['name']}.blob.core.windows.net"
+    assert env["S3_BUCKET"] == container.state["name"] and not [v for v in env if v.startswith("AWS_")], env
 
 
 def eks_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ProgramRun:
@@ -282,11 +327,16 @@ def test_the_bucket_tells_its_api_the_same_variable_on_every_target(
 ) -> None:
     notes = NOTES.replace("    variables:\n", "    variables:\n      S3_API: ${resources.files.api}\n")
     apis = {}
-    for stack in ("walkthrough", "walkthrough-eks", "walkthrough-gke"):
+    for stack in ("walkthrough", "walkthrough-eks", "walkthrough-gke", "walkthrough-aks"):
         run = run_notes(monkeypatch, tmp_path / stack, stack, notes)
         assert run.error is None, run.error
         apis[stack] = env_of(run)["S3_API"]
-    assert apis == {"walkthrough": "s3", "walkthrough-eks": "s3", "walkthrough-gke": "gcs"}
+    assert apis == {
+        "walkthrough": "s3",
+        "walkthrough-eks": "s3",
+        "walkthrough-gke": "gcs",
+        "walkthrough-aks": "azure-blob",
+    }
 
 
 def test_the_policy_pack_passes_the_eks_bucket_as_made(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -353,6 +403,29 @@ GKE_PLANTED: dict[str, Callable[[ProgramRun], tuple[str, Any]]] = {
     "static key: an HMAC key": _added("gcp:storage/hmacKey:HmacKey", {"serviceAccountEmail": "x"}, GCS_BUCKET),
     "static key: a service account key": _added("gcp:serviceaccount/key:Key", {"serviceAccountId": "x"}, GCS_BUCKET),
 }
+
+
+AKS_PLANTED: dict[str, Callable[[ProgramRun], tuple[str, Any]]] = {
+    "public: anonymous blob access allowed": _set(AZURE_STORAGE, allowBlobPublicAccess=True),
+    "public: a container open to anyone": _set(AZURE_CONTAINER, publicAccess="Container"),
+    "unencrypted: one layer only": _set(AZURE_STORAGE, encryption={"keySource": "Microsoft.Storage"}),
+    "static key: Shared Key allowed": _set(AZURE_STORAGE, allowSharedKeyAccess=True),
+}
+
+
+@pytest.mark.parametrize("plant", sorted(AKS_PLANTED))
+def test_a_public_unencrypted_or_static_key_container_on_aks_is_caught(
+    plant: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    kind, args = AKS_PLANTED[plant](aks_run(monkeypatch, tmp_path))
+    assert kind == "resource" and violations(kp.cloud_buckets, args), f"a container with {plant} passed"
+
+
+def test_the_policy_pack_passes_the_aks_container_as_made(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    run = aks_run(monkeypatch, tmp_path)
+    for made in run.resources:
+        assert violations(kp.cloud_buckets, resource_args(made)) == [], made.name
+    assert violations(kp.complete_buckets, stack_args(run)) == []
 
 
 @pytest.mark.parametrize("plant", sorted(GKE_PLANTED))

@@ -150,6 +150,14 @@ class FakeCloud(pulumi_mocks.Mocks):
                     }
                 }
                 state["fqdn"] = "aks-fake.hcp.westeurope.azmk8s.io"
+                state["oidcIssuerProfile"] = {
+                    "enabled": True,
+                    "issuerURL": "https://westeurope.oic.prod-aks.azure.com/11111111-2222/aaaa-bbbb/",
+                }
+            elif typ == "azure-native:managedidentity:UserAssignedIdentity":
+                digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+                state["clientId"] = f"cccccccc-0000-0000-0000-{digest}"
+                state["principalId"] = f"dddddddd-0000-0000-0000-{digest}"
             elif typ == "azure-native:containerregistry:Registry":
                 state["loginServer"] = f"{state['name']}.azurecr.io"
             elif typ == "azure-native:dbforpostgresql:Server":
