@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pulumi
+import pulumi_kubernetes as k8s
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 if TYPE_CHECKING:  # for annotations only: issue() imports cryptography when it runs
@@ -215,3 +216,34 @@ class IssuedCertificate(Resource, module="kubeport", name="IssuedCertificate"):
             },
             pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["key"])),
         )
+
+
+def service_names(name: str, namespace: str) -> list[str]:
+    """Every name a client may reach the Service `name` by: a server's certificate is for these."""
+    return [f"{name}.{namespace}.svc", f"{name}.{namespace}.svc.cluster.local", f"{name}.{namespace}", name]
+
+
+def server_tls(
+    parent: pulumi.Resource,
+    name: str,
+    namespace: pulumi.Input[str],
+    metadata: k8s.meta.v1.ObjectMetaArgs,
+    opts: pulumi.ResourceOptions,
+) -> tuple[IssuedCertificate, k8s.core.v1.Secret]:
+    """An in-cluster server's certificate, for every name of its Service `name`, under a CA of its own; and the
+    kubernetes.io/tls Secret its pod mounts it from (with `ca.crt`)."""
+    names = pulumi.Output.from_input(namespace).apply(lambda ns: service_names(name, ns))
+    certificate = IssuedCertificate(
+        f"{name}-certificate",
+        common_name=names.apply(lambda n: n[0]),
+        dns_names=names,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    tls = k8s.core.v1.Secret(
+        f"{name}-tls",
+        metadata=metadata,
+        type="kubernetes.io/tls",
+        string_data={"tls.crt": certificate.certificate, "tls.key": certificate.key, "ca.crt": certificate.ca},
+        opts=opts,
+    )
+    return certificate, tls

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.certificate import IssuedCertificate
+from components.certificate import IssuedCertificate, service_names
 from components.database_roles import DatabaseRoles, DatabaseRolesArgs, app_role
 from components.exposure import await_annotations
 from components.password import GeneratedPassword
@@ -50,11 +50,6 @@ def hba_conf(database: str, role: str, admin: str) -> str:
         f"hostssl {database}  {admin}  all  scram-sha-256\n"
         "host    all  all  all  reject\n"
     )
-
-
-def service_names(name: str, namespace: str) -> list[str]:
-    """Every name a client may reach the Service by: the server's certificate is for these."""
-    return [f"{name}.{namespace}.svc", f"{name}.{namespace}.svc.cluster.local", f"{name}.{namespace}", name]
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.certificate import IssuedCertificate
+from components.certificate import server_tls
 from components.exposure import await_annotations
 from components.password import GeneratedPassword
 from components.platform import Platform
@@ -31,7 +31,6 @@ from components.pod_parts import (
     resources,
     server_network_policy,
 )
-from components.postgres import service_names
 
 IMAGE = "redis:7.2-bookworm@sha256:e51cbc16f94b2426e80b9516db174a07d55e882217a1ec1d729b137b32e24e42"
 """The official image, pinned by digest (Redis 7.2, the last BSD-licensed line); kubeport:redisImage replaces it."""
@@ -120,7 +119,7 @@ class InClusterRedis(pulumi.ComponentResource):
 
         self.host = pulumi.Output.concat(name, ".", args.namespace, ".svc")
         config_text, config = self._secrets(name, args.username, meta(), meta("-config"), k8s_opts)
-        certificate, tls = self._certificate(name, args.namespace, meta("-tls"), k8s_opts)
+        certificate, tls = server_tls(self, name, args.namespace, meta("-tls"), k8s_opts)
         self.ca = certificate.ca
         k8s.core.v1.Service(
             f"{name}-service",
@@ -189,31 +188,6 @@ class InClusterRedis(pulumi.ComponentResource):
             opts=opts,
         )  # fmt: skip
         return config_text, config
-
-    def _certificate(
-        self,
-        name: str,
-        namespace: pulumi.Input[str],
-        metadata: k8s.meta.v1.ObjectMetaArgs,
-        opts: pulumi.ResourceOptions,
-    ) -> tuple[IssuedCertificate, k8s.core.v1.Secret]:
-        """The server's certificate, for every name of its Service, under a CA of its own; and the TLS Secret the
-        pod mounts it from."""
-        names = pulumi.Output.from_input(namespace).apply(lambda ns: service_names(name, ns))
-        certificate = IssuedCertificate(
-            f"{name}-certificate",
-            common_name=names.apply(lambda n: n[0]),
-            dns_names=names,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        tls = k8s.core.v1.Secret(
-            f"{name}-tls",
-            metadata=metadata,
-            type="kubernetes.io/tls",
-            string_data={"tls.crt": certificate.certificate, "tls.key": certificate.key, "ca.crt": certificate.ca},
-            opts=opts,
-        )
-        return certificate, tls  # fmt: skip
 
 
 def _pod_spec(

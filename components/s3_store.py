@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.certificate import IssuedCertificate
+from components.certificate import IssuedCertificate, server_tls
 from components.exposure import await_annotations
 from components.password import GeneratedPassword
 from components.platform import Platform
@@ -35,7 +35,6 @@ from components.pod_parts import (
     scanner_waivers,
     server_network_policy,
 )
-from components.postgres import service_names
 
 IMAGE = "ghcr.io/versity/versitygw:v1.8.0@sha256:30292fc2eeacc67a36993b01f7a7a5e3361a19cced0e80c1d71cfa2a4b0a2499"
 """versitygw's own image, pinned by digest (the version the toolchain builds); kubeport:s3Image replaces it."""
@@ -107,7 +106,7 @@ class InClusterS3(pulumi.ComponentResource):
 
         self.endpoint = pulumi.Output.concat("https://", name, ".", args.namespace, ".svc")
         credentials = self._credentials(name, meta(), k8s_opts)
-        certificate, tls = self._certificate(name, args.namespace, meta("-tls"), k8s_opts)
+        certificate, tls = server_tls(self, name, args.namespace, meta("-tls"), k8s_opts)
         self.ca = certificate.ca
         service = k8s.core.v1.Service(
             f"{name}-service",
@@ -198,31 +197,6 @@ class InClusterS3(pulumi.ComponentResource):
         )
         self.secret_name = secret.metadata.apply(lambda m: m.name or name)
         return secret
-
-    def _certificate(
-        self,
-        name: str,
-        namespace: pulumi.Input[str],
-        metadata: k8s.meta.v1.ObjectMetaArgs,
-        opts: pulumi.ResourceOptions,
-    ) -> tuple[IssuedCertificate, k8s.core.v1.Secret]:
-        """The server's certificate, for every name of its Service, under a CA of its own; and the TLS Secret the
-        pod mounts it from."""
-        names = pulumi.Output.from_input(namespace).apply(lambda ns: service_names(name, ns))
-        certificate = IssuedCertificate(
-            f"{name}-certificate",
-            common_name=names.apply(lambda n: n[0]),
-            dns_names=names,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        tls = k8s.core.v1.Secret(
-            f"{name}-tls",
-            metadata=metadata,
-            type="kubernetes.io/tls",
-            string_data={"tls.crt": certificate.certificate, "tls.key": certificate.key, "ca.crt": certificate.ca},
-            opts=opts,
-        )
-        return certificate, tls
 
 
 def secret_value(value: pulumi.Output[str]) -> pulumi.Output[str]:
