@@ -143,10 +143,21 @@ def test_an_app_stack_refuses_an_s3_resource_by_name_before_any_resource() -> No
     assert "s3 is provisioned on: minikube, existing, eks, aks, gke" in said, said
 
 
+RUNS: dict[str, ProgramRun] = {}
+"""One run of the notes file per cloud stack, shared by the tests that read it (none changes it: the plants work
+on copies)."""
+
+
+def cloud_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, stack: str) -> ProgramRun:
+    if stack not in RUNS:
+        run = run_notes(monkeypatch, tmp_path, stack)
+        assert run.error is None, run.error
+        RUNS[stack] = run
+    return RUNS[stack]
+
+
 def aks_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ProgramRun:
-    run = run_notes(monkeypatch, tmp_path, "walkthrough-aks")
-    assert run.error is None, run.error
-    return run
+    return cloud_run(monkeypatch, tmp_path, "walkthrough-aks")
 
 
 def test_on_aks_the_container_is_private_entra_id_only_and_reached_by_workload_identity_alone(
@@ -186,9 +197,7 @@ def test_on_aks_the_container_is_private_entra_id_only_and_reached_by_workload_i
 
 
 def eks_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ProgramRun:
-    run = run_notes(monkeypatch, tmp_path, "walkthrough-eks")
-    assert run.error is None, run.error
-    return run
+    return cloud_run(monkeypatch, tmp_path, "walkthrough-eks")
 
 
 def by_type(run: ProgramRun, kind: str) -> dict[str, Any]:
@@ -284,9 +293,7 @@ def test_on_eks_a_bucket_beside_volumes_and_an_ingress_shares_the_clusters_one_p
 
 
 def gke_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ProgramRun:
-    run = run_notes(monkeypatch, tmp_path, "walkthrough-gke")
-    assert run.error is None, run.error
-    return run
+    return cloud_run(monkeypatch, tmp_path, "walkthrough-gke")
 
 
 def test_on_gke_the_bucket_is_private_encrypted_with_its_own_key_and_reached_by_workload_identity_alone(
