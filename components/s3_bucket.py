@@ -26,6 +26,15 @@ HTTPS_ANYWHERE = ("0.0.0.0/0", 443)
 """S3's endpoints: public addresses in ranges AWS changes, so the pods' egress opens HTTPS to any address."""
 
 
+BUCKET_PREFIX_LIMIT = 37
+"""S3's bound on a bucket name's prefix; S3 adds a unique suffix up to the 63 characters of a name."""
+
+
+def bucket_prefix(name: str) -> str:
+    """The bucket's name prefix: `<workload>-<resource>-`, cut to S3's bound."""
+    return f"{name[: BUCKET_PREFIX_LIMIT - 1].rstrip('-')}-"
+
+
 def bucket_policy(bucket_arn: str) -> str:
     """Refuse every request to the bucket or its objects not made over TLS."""
     return json.dumps({
@@ -87,7 +96,7 @@ class S3Bucket(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=args.aws_provider)
         bucket = aws.s3.Bucket(
             f"{name}-bucket",
-            aws.s3.BucketArgs(bucket_prefix=f"{name}-", force_destroy=False),
+            aws.s3.BucketArgs(bucket_prefix=bucket_prefix(name), force_destroy=False),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.protect)),
         )
         settings = self._settings(name, args, bucket, child)

@@ -346,6 +346,14 @@ def test_the_bucket_tells_its_api_the_same_variable_on_every_target(
     }
 
 
+def test_a_long_bucket_name_is_cut_to_s3s_prefix_bound() -> None:
+    from components.s3_bucket import bucket_prefix
+
+    long = "w" * 40 + "-" + "r" * 20
+    assert bucket_prefix("notes-files") == "notes-files-"
+    assert len(bucket_prefix(long)) == 37 and bucket_prefix(long).endswith("-")
+
+
 def test_the_policy_pack_passes_the_eks_bucket_as_made(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     run = eks_run(monkeypatch, tmp_path)
     for made in run.resources:
