@@ -354,13 +354,6 @@ def test_a_long_bucket_name_is_cut_to_s3s_prefix_bound() -> None:
     assert len(bucket_prefix(long)) == 37 and bucket_prefix(long).endswith("-")
 
 
-def test_the_policy_pack_passes_the_eks_bucket_as_made(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    run = eks_run(monkeypatch, tmp_path)
-    for made in run.resources:
-        assert violations(kp.cloud_buckets, resource_args(made)) == [], made.name
-    assert violations(kp.complete_buckets, stack_args(run)) == []
-
-
 def _set(kind: str, **props: Any) -> Callable[[ProgramRun], tuple[str, Any]]:
     """A plant: one resource of `kind`, its properties changed; caught by `cloud-buckets`."""
 
@@ -428,40 +421,27 @@ AKS_PLANTED: dict[str, Callable[[ProgramRun], tuple[str, Any]]] = {
 }
 
 
-@pytest.mark.parametrize("plant", sorted(AKS_PLANTED))
-def test_a_public_unencrypted_or_static_key_container_on_aks_is_caught(
-    plant: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+PLANTS = {
+    **{("walkthrough-eks", plant): made for plant, made in PLANTED.items()},
+    **{("walkthrough-gke", plant): made for plant, made in GKE_PLANTED.items()},
+    **{("walkthrough-aks", plant): made for plant, made in AKS_PLANTED.items()},
+}
+
+
+@pytest.mark.parametrize(("stack", "plant"), sorted(PLANTS))
+def test_a_public_unencrypted_or_static_key_bucket_on_each_cloud_is_caught(
+    stack: str, plant: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    kind, args = AKS_PLANTED[plant](aks_run(monkeypatch, tmp_path))
-    assert kind == "resource" and violations(kp.cloud_buckets, args), f"a container with {plant} passed"
-
-
-def test_the_policy_pack_passes_the_aks_container_as_made(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    run = aks_run(monkeypatch, tmp_path)
-    for made in run.resources:
-        assert violations(kp.cloud_buckets, resource_args(made)) == [], made.name
-    assert violations(kp.complete_buckets, stack_args(run)) == []
-
-
-@pytest.mark.parametrize("plant", sorted(GKE_PLANTED))
-def test_a_public_unencrypted_or_static_key_bucket_on_gke_is_caught(
-    plant: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    kind, args = GKE_PLANTED[plant](gke_run(monkeypatch, tmp_path))
-    assert kind == "resource" and violations(kp.cloud_buckets, args), f"a bucket with {plant} passed"
-
-
-def test_the_policy_pack_passes_the_gke_bucket_as_made(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    run = gke_run(monkeypatch, tmp_path)
-    for made in run.resources:
-        assert violations(kp.cloud_buckets, resource_args(made)) == [], made.name
-    assert violations(kp.complete_buckets, stack_args(run)) == []
-
-
-@pytest.mark.parametrize("plant", sorted(PLANTED))
-def test_a_public_unencrypted_or_static_key_bucket_on_eks_is_caught(
-    plant: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    kind, args = PLANTED[plant](eks_run(monkeypatch, tmp_path))
+    kind, args = PLANTS[stack, plant](cloud_run(monkeypatch, tmp_path, stack))
     validate = kp.cloud_buckets if kind == "resource" else kp.complete_buckets
-    assert violations(validate, args), f"a bucket with {plant} passed"
+    assert violations(validate, args), f"{stack}: a bucket with {plant} passed"
+
+
+@pytest.mark.parametrize("stack", ["walkthrough-eks", "walkthrough-gke", "walkthrough-aks"])
+def test_the_policy_pack_passes_each_clouds_bucket_as_made(
+    stack: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    run = cloud_run(monkeypatch, tmp_path, stack)
+    for made in run.resources:
+        assert violations(kp.cloud_buckets, resource_args(made)) == [], made.name
+    assert violations(kp.complete_buckets, stack_args(run)) == []
